@@ -1,0 +1,320 @@
+/**
+ * The engine's hands: three small ports. The engine runs every effect through them and nothing else touches
+ * containerd, cgroupfs or CNI. Adapters live in containerd/, cgroups/, cni/ and fake/, and pass the same contract
+ * tests.
+ *
+ * Contract shared by every method:
+ * - Idempotent where marked: calling it again after success (or after a crash in the middle) is harmless and
+ *   reports the same result. Deterministic names (from src/model/names.ts) make that possible: adapters *find*
+ *   resources, they do not remember them.
+ * - Failures are `KukeError`s with a kind (src/errors.ts), translated at the adapter boundary: NotFound,
+ *   AlreadyExists, FailedPrecondition (e.g. "namespace not empty", "cgroup busy"), InvalidArgument, Unavailable
+ *   (daemon/socket down), Internal. Messages name the resource and, where it helps, say what to do.
+ * - Inputs are already validated names; adapters validate again at the boundary where a string becomes a path.
+ */
+
+/** Labels on containerd objects. */
+export type Labels = Record<string, string>;
+
+// ------------------------------------------------------------------------------------------------ containers
+
+/** What an image says about how to run it (OCI image config), used as defaults by the spec builder. */
+export interface ImageConfig {
+  env: string[];
+  entrypoint: string[];
+  cmd: string[];
+  workingDir: string;
+  user: string;
+}
+
+/** An image present in a namespace. */
+export interface ImageInfo {
+  /** The reference, e.g. `kukeon.local/busybox:test`. */
+  name: string;
+  /** Digest of the manifest (or index) the image points at. */
+  digest: string;
+  /** Chain id of the rootfs (the committed snapshot's name). */
+  chainId: string;
+  /** Total size of the layers, in bytes. */
+  size: number;
+  config: ImageConfig;
+}
+
+/** Progress of an image import, for a progress bar. */
+export interface ImportProgress {
+  /** What is being written: a blob digest, or 'unpack'. */
+  item: string;
+  done: number;
+  total: number;
+}
+
+/** A bind or tmpfs mount in a container. */
+export interface MountSpec {
+  type: 'bind' | 'tmpfs';
+  /** Host path for binds; ignored for tmpfs. */
+  source?: string;
+  /** Absolute path in the container. */
+  target: string;
+  readOnly?: boolean;
+  /** Extra mount options (e.g. `rshared`, `size=64m`). */
+  options?: string[];
+}
+
+/** cgroup limits; every field optional. */
+export interface ResourceLimits {
+  memoryBytes?: number;
+  /** Relative CPU weight, cgroup v1 `cpu.shares` scale (2–262144). */
+  cpuShares?: number;
+  /** CPU quota in microseconds per `cpuPeriodUs` (default period 100000). */
+  cpuQuotaUs?: number;
+  cpuPeriodUs?: number;
+  pidsMax?: number;
+}
+
+/** How a container gets its network namespace. */
+export type NetworkMode =
+  /** A new, empty network namespace (the cell's root container; CNI attaches it afterwards). */
+  | { mode: 'new' }
+  /** Join an existing one by path (other containers join `/proc/<root pid>/ns/net`). */
+  | { mode: 'join'; path: string }
+  /** The host's network namespace (the daemon's cell). */
+  | { mode: 'host' };
+
+/** Everything needed to create one containerd container and run its task. */
+export interface ContainerSpec {
+  /** containerd namespace (the realm's). */
+  namespace: string;
+  /** containerd id (`<space>_<stack>_<cell>_<container|root>`). */
+  id: string;
+  /** Image reference in that namespace; must already be present (imported). */
+  image: string;
+  labels: Labels;
+  /** Overrides the image's entrypoint when set. */
+  command?: string[];
+  /** Overrides the image's cmd when set. */
+  args?: string[];
+  /** `KEY=VALUE` entries, added to (and overriding) the image's env. */
+  env?: string[];
+  workingDir?: string;
+  hostname?: string;
+  /** Absolute cgroup path for the task (OCI `linux.cgroupsPath`), e.g. `/kukeon/r/s/t/c/s_t_c_root`. */
+  cgroupsPath: string;
+  network: NetworkMode;
+  /** Share the host's PID namespace. */
+  hostPid?: boolean;
+  /** All capabilities, all devices, no seccomp, writable /sys: for the daemon's own container. */
+  privileged?: boolean;
+  mounts?: MountSpec[];
+  resources?: ResourceLimits;
+  /** File that receives the task's stdout and stderr (created by the shim); under the run path. */
+  logPath: string;
+}
+
+/** A containerd container record. */
+export interface ContainerRecord {
+  namespace: string;
+  id: string;
+  image: string;
+  labels: Labels;
+}
+
+/** Task states as containerd reports them. */
+export type TaskStatus = 'created' | 'running' | 'paused' | 'stopped' | 'unknown';
+
+/** A task (the running process of a container). */
+export interface TaskInfo {
+  namespace: string;
+  id: string;
+  pid: number;
+  status: TaskStatus;
+  /** Set when `status` is 'stopped'. */
+  exitCode?: number;
+  /** ISO time of the exit, when stopped. */
+  exitedAt?: string;
+}
+
+/** A task's exit, as reported by the event stream, `wait`, `get` or `delete`. Death by signal N is 128+N. */
+export interface TaskExit {
+  namespace: string;
+  id: string;
+  pid: number;
+  exitCode: number;
+  /** ISO time. */
+  exitedAt: string;
+}
+
+/** A long-lived subscription; `close()` ends it. */
+export interface Subscription {
+  close(): void;
+}
+
+/**
+ * containerd, reduced to what the engine needs.
+ */
+export interface ContainerRuntime {
+  /** containerd's version; also a health check. */
+  version(): Promise<{ version: string; revision: string }>;
+
+  /** Creates the namespace with these labels if missing. Idempotent. */
+  ensureNamespace(namespace: string, labels?: Labels): Promise<{ created: boolean }>;
+  listNamespaces(): Promise<{ name: string; labels: Labels }[]>;
+  /**
+   * Deletes the namespace after removing what kukeon left in it that is safe to remove (images it imported,
+   * leases, content). FailedPrecondition if containers or snapshots of workloads remain. Missing → ok.
+   */
+  deleteNamespace(namespace: string): Promise<void>;
+
+  /**
+   * Imports an OCI image layout tar (as written by tools/build-test-image) into the namespace through the API and
+   * unpacks it. Returns the image names created or updated. Idempotent.
+   */
+  importImage(
+    namespace: string,
+    tarPath: string,
+    options?: { name?: string; onProgress?: (p: ImportProgress) => void },
+  ): Promise<ImageInfo[]>;
+  /** Resolves an image in the namespace (NotFound with a hint to import it), unpacking it if needed. */
+  resolveImage(namespace: string, ref: string): Promise<ImageInfo>;
+  listImages(namespace: string): Promise<ImageInfo[]>;
+  /** Deletes the image (and lets containerd's GC collect its content). Missing → ok. */
+  deleteImage(namespace: string, ref: string): Promise<void>;
+
+  /**
+   * Creates the container record and its rootfs snapshot (named after the id). Idempotent: an existing container
+   * with the same id is kept and `created: false` returned.
+   */
+  createContainer(spec: ContainerSpec): Promise<{ created: boolean }>;
+  /**
+   * Deletes the container: its task must be gone (FailedPrecondition if a task is still running); removes the
+   * snapshot, then the record. Missing → ok.
+   */
+  deleteContainer(namespace: string, id: string): Promise<void>;
+  getContainer(namespace: string, id: string): Promise<ContainerRecord | null>;
+  /** Containers of the namespace, optionally only those carrying all of `labels`. */
+  listContainers(namespace: string, labels?: Labels): Promise<ContainerRecord[]>;
+
+  /**
+   * Creates (if needed) and starts the container's task; stdout/stderr go to the spec's log file. Idempotent:
+   * a running task's pid is returned as is; a stopped task is deleted and a new one started.
+   */
+  startTask(namespace: string, id: string): Promise<{ pid: number }>;
+  /** Sends a signal to the task (all its processes if `all`). Missing task or finished process → ok. */
+  killTask(namespace: string, id: string, signal: NodeJS.Signals | number, options?: { all?: boolean }): Promise<void>;
+  /**
+   * Stops the task: `signal` (default SIGTERM), waits up to `graceMs`, then SIGKILL, and waits for the exit.
+   * Returns the exit, or null if there was no task. Idempotent.
+   */
+  stopTask(
+    namespace: string,
+    id: string,
+    options?: { signal?: NodeJS.Signals | number; graceMs?: number },
+  ): Promise<TaskExit | null>;
+  /** Deletes a task that is not running (created or stopped). Returns its exit, null if there was none. */
+  deleteTask(namespace: string, id: string): Promise<TaskExit | null>;
+  /** The task of a container, or null if it has none. */
+  getTask(namespace: string, id: string): Promise<TaskInfo | null>;
+  listTasks(namespace: string): Promise<TaskInfo[]>;
+
+  /**
+   * Watches task exits (and OOM kills) in every kukeon namespace. After each (re)connection `onResync` is called:
+   * exits that happened while disconnected are never pushed, so the caller relists with `listTasks`.
+   */
+  watchExits(handlers: { onExit: (exit: TaskExit) => void; onResync: () => void }): Subscription;
+
+  /** Releases the connection. */
+  close(): void;
+}
+
+// ------------------------------------------------------------------------------------------------ cgroups
+
+/** CPU and memory of a cgroup subtree. */
+export interface CgroupUsage {
+  /** CPU time consumed, in nanoseconds. */
+  cpuNanos: number;
+  /** Current memory use, in bytes. */
+  memoryBytes: number;
+  /** Peak memory use, in bytes, when the kernel reports it. */
+  memoryPeakBytes?: number;
+  /** Number of tasks in the subtree, when the pids controller is there. */
+  pids?: number;
+}
+
+/**
+ * The cgroup manager. Paths are absolute cgroup paths (`/kukeon/default/default/default/web`) built by
+ * `cgroupPath()` from validated names; the adapter maps them onto every mounted hierarchy (v1, hybrid or v2).
+ */
+export interface Cgroups {
+  /** 'v1' (legacy or hybrid: per-controller hierarchies) or 'v2' (unified). Detected, never assumed. */
+  readonly mode: 'v1' | 'v2';
+  /** Creates the cgroup (and missing parents) in every hierarchy, then applies `limits`. Idempotent. */
+  ensure(path: string, limits?: ResourceLimits): Promise<{ created: boolean }>;
+  /**
+   * Removes the cgroup and its empty descendants, bottom-up. FailedPrecondition ("cgroup busy") if a process
+   * remains anywhere below. Missing → ok.
+   */
+  remove(path: string): Promise<void>;
+  exists(path: string): Promise<boolean>;
+  /** Pids in the cgroup and, with `recursive`, its descendants. */
+  pids(path: string, options?: { recursive?: boolean }): Promise<number[]>;
+  /** CPU and memory of the subtree rooted at `path`. NotFound if it does not exist. */
+  usage(path: string): Promise<CgroupUsage>;
+  /** Names of the direct children of `path` (empty if it does not exist). */
+  children(path: string): Promise<string[]>;
+}
+
+// ------------------------------------------------------------------------------------------------ networks
+
+/** A space's network. */
+export interface NetworkSpec {
+  /** `<realm>-<space>`. */
+  name: string;
+  /** `k-<8 hex>`. */
+  bridge: string;
+  /** The space's /24, e.g. `10.88.0.0/24`. */
+  subnet: string;
+  /** Masquerade traffic leaving the subnet (needs iptables). */
+  ipMasq: boolean;
+}
+
+/** One cell's attachment to its space's network. */
+export interface Attachment {
+  network: string;
+  /** The root container's containerd id (CNI_CONTAINERID). */
+  containerId: string;
+  /** Interface inside the netns. */
+  ifname: string;
+  /** Address with prefix, e.g. `10.88.0.2/24`. */
+  address: string;
+  gateway?: string;
+}
+
+/**
+ * CNI: one bridge network per space, one attachment per cell (the root container's network namespace).
+ */
+export interface Networks {
+  /** Writes the network's conflist (bridge + host-local IPAM + loopback) under the run path. Idempotent. */
+  ensureNetwork(spec: NetworkSpec): Promise<{ created: boolean }>;
+  /** Removes the conflist, the IPAM state and the bridge link. Missing → ok. */
+  deleteNetwork(name: string): Promise<void>;
+  /** The networks with a conflist. */
+  listNetworks(): Promise<NetworkSpec[]>;
+  /**
+   * CNI ADD of `netnsPath` (e.g. `/proc/<pid>/ns/net`) to the network, interface eth0. Idempotent: an existing
+   * attachment of the same container that passes CHECK is returned unchanged (same address).
+   */
+  attach(network: string, containerId: string, netnsPath: string): Promise<Attachment>;
+  /**
+   * CNI DEL. Always attempted, also when the netns is gone (then `netnsPath` is omitted), so the IPAM reservation
+   * is released. Missing → ok.
+   */
+  detach(network: string, containerId: string, netnsPath?: string): Promise<void>;
+  /** Attachments the network holds (IPAM reservations / cached results). */
+  listAttachments(network?: string): Promise<Attachment[]>;
+}
+
+/** The three ports together, as the engine receives them. */
+export interface Runtime {
+  containers: ContainerRuntime;
+  cgroups: Cgroups;
+  networks: Networks;
+}
