@@ -1,6 +1,6 @@
 import { ErrorKind, isErrorKind } from '../events/errors.js';
 
-export { ErrorKind } from '../events/errors.js';
+export { ErrorKind, isErrorKind } from '../events/errors.js';
 
 /** The resource an error concerns, as far as it is known. Every field is optional and informative only. */
 export interface ResourceRef {

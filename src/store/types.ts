@@ -80,8 +80,16 @@ export interface EventStore {
   readStreams(streams: string[], options?: ReadOptions): Promise<EventRecord[]>;
   /** Names of the streams that start with `prefix` (e.g. `container/r/s/t/c/`). */
   listStreams(prefix: string): Promise<string[]>;
-  /** The latest snapshot of every stream that has one. */
+  /** The latest snapshot of every stream that has one (and the `$checkpoint` row, see writeCheckpoint). */
   loadSnapshots(): Promise<Map<string, AggregateSnapshot>>;
+  /**
+   * Writes a checkpoint in one atomic, synced batch: the given snapshots (each replacing that stream's previous
+   * one) plus a row for the pseudo-stream `$checkpoint` = `{ stream: '$checkpoint', seq: head.seq, ver: 0,
+   * machineHash: '', state: { hash: head.hash } }`, which loadSnapshots returns like the others. The engine
+   * takes it at a quiet instant: every snapshot reflects all events up to `head.seq`, so the next open folds
+   * only records after it. Rejects (InvalidArgument) if `head.seq` is beyond the log's head.
+   */
+  writeCheckpoint(snapshots: AggregateSnapshot[], head: { seq: number; hash: string }): Promise<void>;
   /** Full scan: contiguity, chain, decoding. Never throws for a bad record; reports it. */
   verify(): Promise<VerifyReport>;
   /** Flushes pending appends and releases the LevelDB lock. */

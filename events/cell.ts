@@ -1,0 +1,42 @@
+/**
+ * Events of the cell aggregate (stream `cell/<realm>/<space>/<stack>/<cell>`). The cell coordinates its
+ * containers, which are aggregates of their own (events/container.ts).
+ */
+import { z } from 'zod';
+import { CellTemplateSchema } from './specs.js';
+
+/** CreateCell v1 (command): declare the cell; nothing runs until StartCell. */
+export const CreateCellV1 = z.object({ template: CellTemplateSchema });
+/** UpdateCell v1 (command): replace the template of a cell that is not running. */
+export const UpdateCellV1 = z.object({ template: CellTemplateSchema });
+/** StartCell v1 (command): bring the cell up (cgroup, root container, network, other containers). */
+export const StartCellV1 = z.object({});
+/** CellStarted v1 (fact): every container runs; the root's pid and the cell's address. */
+export const CellStartedV1 = z.object({
+  rootPid: z.number().int().positive(),
+  /** `10.88.0.2/24`, absent for host-network cells. */
+  address: z.string().optional(),
+});
+/**
+ * StopCell v1 (command): stop the containers (others first, root last), then release the network.
+ * `kill` sends SIGKILL at once; `stop` sends SIGTERM and waits `graceMs` before SIGKILL.
+ */
+export const StopCellV1 = z.object({
+  mode: z.enum(['stop', 'kill']),
+  graceMs: z.number().int().min(0).default(10_000),
+});
+/**
+ * ContainerExited v1 (fact): one of the cell's containers exited on its own (not through a stop). When the root
+ * exits the cell winds down to Exited.
+ */
+export const ContainerExitedV1 = z.object({
+  container: z.string(),
+  root: z.boolean(),
+  code: z.number().int().nullable(),
+});
+/** CellStopped v1 (fact): no container of the cell runs and its network attachment is released. */
+export const CellStoppedV1 = z.object({});
+/** DeleteCell v1 (command): stop everything and remove containers, network attachment and cgroup. */
+export const DeleteCellV1 = z.object({});
+/** CellDeleted v1 (fact): nothing of the cell remains. */
+export const CellDeletedV1 = z.object({});

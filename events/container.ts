@@ -1,0 +1,61 @@
+/**
+ * Events of the container aggregate (stream `container/<realm>/<space>/<stack>/<cell>/<container>`, the root
+ * container named `<cell>_root`).
+ */
+import { z } from 'zod';
+import { ContainerTemplateSchema } from './specs.js';
+
+/** How a container gets its network namespace when its task starts. */
+export const NetworkModeSchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('new') }),
+  z.object({ mode: z.literal('join'), path: z.string().startsWith('/') }),
+  z.object({ mode: z.literal('host') }),
+]);
+
+/** CreateContainer v1 (command): create the containerd container (record + rootfs snapshot). */
+export const CreateContainerV1 = z.object({
+  template: ContainerTemplateSchema,
+  root: z.boolean(),
+  /** containerd namespace and id, derived from validated names by the engine. */
+  namespace: z.string().min(1),
+  containerdId: z.string().min(1).max(76),
+});
+/** ContainerCreated v1 (fact). */
+export const ContainerCreatedV1 = z.object({});
+/** UpdateContainer v1 (command): new template for a container that is not running. */
+export const UpdateContainerV1 = z.object({ template: ContainerTemplateSchema });
+/** StartContainer v1 (command): start the task, in the given network namespace. */
+export const StartContainerV1 = z.object({ network: NetworkModeSchema });
+/** TaskStarted v1 (fact): the task runs with this pid. */
+export const TaskStartedV1 = z.object({ pid: z.number().int().positive() });
+/** StopContainer v1 (command): signal, then SIGKILL after `graceMs`, and wait for the exit. */
+export const StopContainerV1 = z.object({
+  signal: z.enum(['SIGTERM', 'SIGKILL', 'SIGINT']),
+  graceMs: z.number().int().min(0),
+});
+/**
+ * TaskExited v1 (fact, superseded): the first shape, with `exitCode`. Kept so that logs written before v2 replay.
+ */
+export const TaskExitedV1 = z.object({
+  pid: z.number().int().positive(),
+  exitCode: z.number().int(),
+});
+/**
+ * TaskExited v2 (fact): the task exited with `code` (128+N for death by signal N, which `signal` then names),
+ * at `exitedAt` as containerd reports it.
+ */
+export const TaskExitedV2 = z.object({
+  pid: z.number().int().positive(),
+  code: z.number().int(),
+  signal: z.string().optional(),
+  exitedAt: z.string().optional(),
+});
+/**
+ * TaskLost v1 (fact, from reconcile): the task vanished with no exit status (host reboot, containerd state
+ * wiped). The container counts as exited with an unknown code.
+ */
+export const TaskLostV1 = z.object({ pid: z.number().int().positive().optional() });
+/** DeleteContainer v1 (command): stop the task if needed and remove task, snapshot and container record. */
+export const DeleteContainerV1 = z.object({});
+/** ContainerDeleted v1 (fact). */
+export const ContainerDeletedV1 = z.object({});

@@ -1,0 +1,89 @@
+/**
+ * Desired-state specs as the log records them. Manifests (src/model/manifest.ts) are parsed and normalised into
+ * these shapes before a command is dispatched, so every field here is already validated and defaulted.
+ *
+ * Changing a spec shape is a schema change of every event that embeds it: bump those events' `v` and add an
+ * upcaster (events/catalog.ts).
+ */
+import { z } from 'zod';
+
+/** DNS-1123 label (the project's one name rule; src/model/names.ts explains and enforces it with messages). */
+export const NameSchema = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+
+/** `KEY=VALUE`. */
+export const EnvEntrySchema = z.string().regex(/^[^=\0]+=[^\0]*$/);
+
+/** A mount of a container. */
+export const MountSchema = z.object({
+  type: z.enum(['bind', 'tmpfs']),
+  source: z.string().optional(),
+  target: z.string().startsWith('/'),
+  readOnly: z.boolean().optional(),
+  options: z.array(z.string()).optional(),
+});
+export type Mount = z.infer<typeof MountSchema>;
+
+/** cgroup limits of a container. */
+export const ResourcesSchema = z.object({
+  memoryBytes: z.number().int().positive().optional(),
+  cpuShares: z.number().int().min(2).max(262144).optional(),
+  cpuQuotaUs: z.number().int().positive().optional(),
+  cpuPeriodUs: z.number().int().positive().optional(),
+  pidsMax: z.number().int().positive().optional(),
+});
+export type Resources = z.infer<typeof ResourcesSchema>;
+
+/** One container of a cell, normalised. */
+export const ContainerTemplateSchema = z.object({
+  /** The container's name in the cell (the manifest's `id`). The root container is shown as `<cell>_root`. */
+  name: NameSchema,
+  image: z.string().min(1),
+  /** Entrypoint override (argv), empty = the image's. */
+  command: z.array(z.string()).default([]),
+  /** Arguments override, empty = the image's cmd (when command is empty too). */
+  args: z.array(z.string()).default([]),
+  env: z.array(EnvEntrySchema).default([]),
+  workingDir: z.string().optional(),
+  privileged: z.boolean().default(false),
+  hostNetwork: z.boolean().default(false),
+  hostPid: z.boolean().default(false),
+  mounts: z.array(MountSchema).default([]),
+  resources: ResourcesSchema.default({}),
+  restartPolicy: z.enum(['never', 'always', 'on-failure']).default('never'),
+});
+export type ContainerTemplate = z.infer<typeof ContainerTemplateSchema>;
+
+/** A cell: its containers (the root first) and labels. */
+export const CellTemplateSchema = z.object({
+  /** Name (in the manifest) of the root container; it owns the cell's network namespace. */
+  root: NameSchema,
+  containers: z.array(ContainerTemplateSchema).min(1),
+  labels: z.record(z.string(), z.string()).default({}),
+});
+export type CellTemplate = z.infer<typeof CellTemplateSchema>;
+
+/** A space's network, fixed when the space is created. */
+export const NetworkSchema = z.object({
+  name: z.string().min(1),
+  bridge: z.string().min(1).max(15),
+  subnet: z.string().regex(/^\d+\.\d+\.\d+\.\d+\/\d+$/),
+  ipMasq: z.boolean(),
+});
+export type Network = z.infer<typeof NetworkSchema>;
+
+/** An error as recorded in the log (an effect that failed). */
+export const RecordedErrorSchema = z.object({
+  kind: z.string(),
+  message: z.string(),
+});
+export type RecordedError = z.infer<typeof RecordedErrorSchema>;
+
+/** Where an aggregate sits in the hierarchy. */
+export const RealmRefSchema = z.object({ realm: NameSchema });
+export const SpaceRefSchema = RealmRefSchema.extend({ space: NameSchema });
+export const StackRefSchema = SpaceRefSchema.extend({ stack: NameSchema });
+export const CellRefSchema = StackRefSchema.extend({ cell: NameSchema });

@@ -1,0 +1,296 @@
+/**
+ * The container lifecycle: one containerd container and its task.
+ *
+ *   Absent ─CreateContainer→ Creating ─ContainerCreated→ Created ─StartContainer→ Starting ─TaskStarted→ Running
+ *   Running ─TaskExited/TaskLost→ Exited          Running ─StopContainer→ Stopping ─TaskExited→ Stopped
+ *   Created|Stopped|Exited|Failed ─StartContainer→ Starting          any settled ─DeleteContainer→ Deleting
+ *   Deleting ─ContainerDeleted→ Deleted ─CreateContainer→ Creating (a new life)   transient ─EffectFailed→ Failed
+ *
+ * Pure: the machine decides, the engine acts. Each transient state requests exactly one idempotent effect
+ * (TRANSIENT_EFFECTS), which the engine runs after the event is durable and re-issues after a crash.
+ */
+import { assign, setup } from 'xstate';
+import type { z } from 'zod';
+import type * as E from '../events/container.js';
+import type { EffectFailed } from '../events/common.js';
+import type { ContainerTemplate, RecordedError } from '../events/specs.js';
+
+/** Bumped whenever a transition or an assignment changes: invalidates stored snapshots. */
+export const MACHINE_VERSION = 1;
+
+/** Where the container sits; fixed for the life of the stream. */
+export interface ContainerIdentity {
+  realm: string;
+  space: string;
+  stack: string;
+  cell: string;
+  /** User-visible name: the manifest name, or `<cell>_root` for the root container. */
+  name: string;
+}
+
+export type NetworkMode = z.infer<typeof E.NetworkModeSchema>;
+
+export interface ContainerContext extends ContainerIdentity {
+  root: boolean;
+  namespace: string;
+  containerdId: string;
+  template: ContainerTemplate | null;
+  network: NetworkMode | null;
+  /** Pid of the current task; null when none runs. */
+  pid: number | null;
+  /** Last exit: code (null when unknown, e.g. a lost task) and the signal's name when killed by one. */
+  exitCode: number | null;
+  exitSignal: string | null;
+  /** An exit reported while Starting (before TaskStarted was recorded); applied when the pid matches. */
+  pendingExit: { pid: number; code: number; signal: string | null } | null;
+  /** Starts that reached Running; restarts = starts - 1. */
+  starts: number;
+  /** The stop in progress (signal, then SIGKILL after graceMs). */
+  stop: { signal: string; graceMs: number } | null;
+  error: RecordedError | null;
+}
+
+type Payload<T extends z.ZodType> = z.infer<T>;
+
+/** Every event the machine accepts. */
+export type ContainerEvent =
+  | ({ type: 'CreateContainer' } & Payload<typeof E.CreateContainerV1>)
+  | ({ type: 'ContainerCreated' } & Payload<typeof E.ContainerCreatedV1>)
+  | ({ type: 'UpdateContainer' } & Payload<typeof E.UpdateContainerV1>)
+  | ({ type: 'StartContainer' } & Payload<typeof E.StartContainerV1>)
+  | ({ type: 'TaskStarted' } & Payload<typeof E.TaskStartedV1>)
+  | ({ type: 'StopContainer' } & Payload<typeof E.StopContainerV1>)
+  | ({ type: 'TaskExited' } & Payload<typeof E.TaskExitedV2>)
+  | ({ type: 'TaskLost' } & Payload<typeof E.TaskLostV1>)
+  | ({ type: 'DeleteContainer' } & Payload<typeof E.DeleteContainerV1>)
+  | ({ type: 'ContainerDeleted' } & Payload<typeof E.ContainerDeletedV1>)
+  | ({ type: 'EffectFailed' } & EffectFailed);
+
+/** What every container effect needs to find its resources. */
+export interface ContainerTarget extends ContainerIdentity {
+  root: boolean;
+  namespace: string;
+  containerdId: string;
+}
+
+/** Effect requests (idempotent; keyed by containerdId). */
+export type ContainerEffect =
+  | { type: 'createContainer'; params: ContainerTarget & { template: ContainerTemplate } }
+  | { type: 'startContainer'; params: ContainerTarget & { template: ContainerTemplate; network: NetworkMode } }
+  | { type: 'stopContainer'; params: ContainerTarget & { signal: string; graceMs: number } }
+  | { type: 'deleteContainer'; params: ContainerTarget };
+
+/** The states users see (plus Absent and Deleted, which exist only in the log). */
+export const CONTAINER_STATES = [
+  'Absent',
+  'Creating',
+  'Created',
+  'Starting',
+  'Running',
+  'Stopping',
+  'Stopped',
+  'Exited',
+  'Failed',
+  'Deleting',
+  'Deleted',
+] as const;
+export type ContainerState = (typeof CONTAINER_STATES)[number];
+
+/** The one effect each transient state requests; reconcile re-issues it after a restart. */
+export const TRANSIENT_EFFECTS = {
+  Creating: 'createContainer',
+  Starting: 'startContainer',
+  Stopping: 'stopContainer',
+  Deleting: 'deleteContainer',
+} as const satisfies Partial<Record<ContainerState, ContainerEffect['type']>>;
+
+function freshContext(identity: ContainerIdentity): ContainerContext {
+  return {
+    realm: identity.realm,
+    space: identity.space,
+    stack: identity.stack,
+    cell: identity.cell,
+    name: identity.name,
+    root: false,
+    namespace: '',
+    containerdId: '',
+    template: null,
+    network: null,
+    pid: null,
+    exitCode: null,
+    exitSignal: null,
+    pendingExit: null,
+    starts: 0,
+    stop: null,
+    error: null,
+  };
+}
+
+const target = (c: ContainerContext): ContainerTarget => ({
+  realm: c.realm,
+  space: c.space,
+  stack: c.stack,
+  cell: c.cell,
+  name: c.name,
+  root: c.root,
+  namespace: c.namespace,
+  containerdId: c.containerdId,
+});
+
+/**
+ * Parameters of each effect, from the context alone, so that reconcile can re-issue a transient state's effect
+ * after a restart exactly as the entry action requested it.
+ */
+export const effectParams = {
+  createContainer: (c: ContainerContext) => ({ ...target(c), template: c.template! }),
+  startContainer: (c: ContainerContext) => ({ ...target(c), template: c.template!, network: c.network! }),
+  stopContainer: (c: ContainerContext) => ({
+    ...target(c),
+    signal: c.stop?.signal ?? 'SIGKILL',
+    graceMs: c.stop?.graceMs ?? 0,
+  }),
+  deleteContainer: (c: ContainerContext) => target(c),
+} satisfies { [K in ContainerEffect['type']]: (c: ContainerContext) => Extract<ContainerEffect, { type: K }>['params'] };
+
+/** Effects are executed by the engine from the transition's result, never by XState: these bodies stay empty. */
+const requested = () => undefined;
+
+export const containerMachine = setup({
+  types: {
+    context: {} as ContainerContext,
+    events: {} as ContainerEvent,
+    input: {} as ContainerIdentity,
+  },
+  actions: {
+    createContainer: requested as (_: unknown, params: ContainerTarget & { template: ContainerTemplate }) => void,
+    startContainer: requested as (
+      _: unknown,
+      params: ContainerTarget & { template: ContainerTemplate; network: NetworkMode },
+    ) => void,
+    stopContainer: requested as (_: unknown, params: ContainerTarget & { signal: string; graceMs: number }) => void,
+    recordStop: assign(({ event }) => {
+      const e = event as Extract<ContainerEvent, { type: 'StopContainer' }>;
+      return { stop: { signal: e.signal, graceMs: e.graceMs } };
+    }),
+    deleteContainer: requested as (_: unknown, params: ContainerTarget) => void,
+    recordCreate: assign(({ event }) => {
+      const e = event as Extract<ContainerEvent, { type: 'CreateContainer' }>;
+      return { template: e.template, root: e.root, namespace: e.namespace, containerdId: e.containerdId, error: null };
+    }),
+    resetLife: assign(({ context }) => ({ ...freshContext(context) })),
+    recordTemplate: assign(({ event }) => ({
+      template: (event as Extract<ContainerEvent, { type: 'UpdateContainer' }>).template,
+    })),
+    recordStart: assign(({ event }) => ({
+      network: (event as Extract<ContainerEvent, { type: 'StartContainer' }>).network,
+      pendingExit: null,
+      error: null,
+    })),
+    recordPid: assign(({ context, event }) => ({
+      pid: (event as Extract<ContainerEvent, { type: 'TaskStarted' }>).pid,
+      starts: context.starts + 1,
+    })),
+    recordPendingExit: assign(({ event }) => {
+      const e = event as Extract<ContainerEvent, { type: 'TaskExited' }>;
+      return { pendingExit: { pid: e.pid, code: e.code, signal: e.signal ?? null } };
+    }),
+    applyPendingExit: assign(({ context }) => ({
+      pid: null,
+      exitCode: context.pendingExit?.code ?? null,
+      exitSignal: context.pendingExit?.signal ?? null,
+      pendingExit: null,
+    })),
+    recordExit: assign(({ event }) => {
+      const e = event as Extract<ContainerEvent, { type: 'TaskExited' }>;
+      return { pid: null, exitCode: e.code, exitSignal: e.signal ?? null };
+    }),
+    recordLost: assign({ pid: null, exitCode: null, exitSignal: null }),
+    recordError: assign(({ event }) => ({ error: (event as Extract<ContainerEvent, { type: 'EffectFailed' }>).error })),
+  },
+  guards: {
+    samePid: ({ context, event }) => (event as { pid?: number }).pid === context.pid,
+    exitedWhileStarting: ({ context, event }) =>
+      context.pendingExit !== null && context.pendingExit.pid === (event as { pid: number }).pid,
+  },
+}).createMachine({
+  id: 'container',
+  initial: 'Absent',
+  context: ({ input }) => freshContext(input),
+  states: {
+    Absent: {
+      on: { CreateContainer: { target: 'Creating', actions: 'recordCreate' } },
+    },
+    Creating: {
+      entry: { type: 'createContainer', params: ({ context }) => effectParams.createContainer(context) },
+      on: {
+        ContainerCreated: 'Created',
+        EffectFailed: { target: 'Failed', actions: 'recordError' },
+      },
+    },
+    Created: {
+      on: {
+        UpdateContainer: { actions: 'recordTemplate' },
+        StartContainer: { target: 'Starting', actions: 'recordStart' },
+        DeleteContainer: 'Deleting',
+      },
+    },
+    Starting: {
+      entry: { type: 'startContainer', params: ({ context }) => effectParams.startContainer(context) },
+      on: {
+        TaskStarted: [
+          { guard: 'exitedWhileStarting', target: 'Exited', actions: ['recordPid', 'applyPendingExit'] },
+          { target: 'Running', actions: 'recordPid' },
+        ],
+        TaskExited: { actions: 'recordPendingExit' },
+        EffectFailed: { target: 'Failed', actions: 'recordError' },
+      },
+    },
+    Running: {
+      on: {
+        StopContainer: { target: 'Stopping', actions: 'recordStop' },
+        TaskExited: { guard: 'samePid', target: 'Exited', actions: 'recordExit' },
+        TaskLost: { target: 'Exited', actions: 'recordLost' },
+        DeleteContainer: 'Deleting',
+      },
+    },
+    Stopping: {
+      entry: { type: 'stopContainer', params: ({ context }) => effectParams.stopContainer(context) },
+      on: {
+        TaskExited: { guard: 'samePid', target: 'Stopped', actions: 'recordExit' },
+        TaskLost: { target: 'Stopped', actions: 'recordLost' },
+        // The task may still run: back to Running, with the error, so a stop can be retried.
+        EffectFailed: { target: 'Running', actions: 'recordError' },
+      },
+    },
+    Stopped: {
+      on: {
+        UpdateContainer: { actions: 'recordTemplate' },
+        StartContainer: { target: 'Starting', actions: 'recordStart' },
+        DeleteContainer: 'Deleting',
+      },
+    },
+    Exited: {
+      on: {
+        UpdateContainer: { actions: 'recordTemplate' },
+        StartContainer: { target: 'Starting', actions: 'recordStart' },
+        DeleteContainer: 'Deleting',
+      },
+    },
+    Failed: {
+      on: {
+        UpdateContainer: { actions: 'recordTemplate' },
+        StartContainer: { target: 'Starting', actions: 'recordStart' },
+        DeleteContainer: 'Deleting',
+      },
+    },
+    Deleting: {
+      entry: { type: 'deleteContainer', params: ({ context }) => effectParams.deleteContainer(context) },
+      on: {
+        ContainerDeleted: 'Deleted',
+        EffectFailed: { target: 'Failed', actions: 'recordError' },
+      },
+    },
+    // Not final: a container of the same name can be created again later (a new life of the same stream).
+    Deleted: { on: { CreateContainer: { target: 'Creating', actions: ['resetLife', 'recordCreate'] } } },
+  },
+});

@@ -1,0 +1,86 @@
+/**
+ * `kuke apply`: make the declared resources exist as written. Every document is validated before anything changes
+ * (parseManifests); then they are applied in dependency order, each reported as created, updated, unchanged or
+ * failed. A failure does not stop the others; the caller decides the exit status.
+ */
+import type { CellTemplate } from '../../events/specs.js';
+import { toKukeError } from '../errors.js';
+import { parseManifests, type Manifest } from '../model/manifest.js';
+import type { OpOptions, Operations } from './operations.js';
+
+/** The outcome of one document. */
+export interface ApplyResult {
+  /** 1-based index of the document in the input. */
+  index: number;
+  kind: Manifest['kind'];
+  name: string;
+  action: 'created' | 'updated' | 'unchanged' | 'failed';
+  changes: string[];
+  error?: { kind: string; message: string };
+}
+
+/** Parses (all or nothing) and applies a manifest. Throws InvalidArgument before any change if a document is bad. */
+export async function applyManifest(operations: Operations, text: string, options: OpOptions): Promise<ApplyResult[]> {
+  const docs = parseManifests(text);
+  const results: ApplyResult[] = [];
+  for (const doc of docs) {
+    try {
+      results.push(await applyOne(operations, doc, options));
+    } catch (err) {
+      const error = toKukeError(err);
+      results.push({ index: doc.index, kind: doc.kind, name: doc.name, action: 'failed', changes: [], error: { kind: error.kind, message: error.message } });
+    }
+  }
+  return results.sort((a, b) => a.index - b.index);
+}
+
+async function applyOne(operations: Operations, doc: Manifest, options: OpOptions): Promise<ApplyResult> {
+  const base = { index: doc.index, kind: doc.kind, name: doc.name, changes: [] as string[] };
+  switch (doc.kind) {
+    case 'Realm': {
+      const before = operations.listRealms().find((r) => r.name === doc.name);
+      if (before && doc.namespace && before.namespace !== doc.namespace) {
+        throw breaking('realm', doc.name, [`namespace ${before.namespace} → ${doc.namespace}`]);
+      }
+      const { created } = await operations.createRealm({ name: doc.name, labels: doc.labels, ...(doc.namespace ? { namespace: doc.namespace } : {}) }, options);
+      return { ...base, action: created ? 'created' : 'unchanged' };
+    }
+    case 'Space': {
+      const { created } = await operations.createSpace({ realm: doc.realm, space: doc.name, labels: doc.labels }, options);
+      return { ...base, action: created ? 'created' : 'unchanged' };
+    }
+    case 'Stack': {
+      const { created } = await operations.createStack({ realm: doc.realm, space: doc.space, stack: doc.name, labels: doc.labels }, options);
+      return { ...base, action: created ? 'created' : 'unchanged' };
+    }
+    case 'Cell': {
+      await ensureParents(operations, doc, options);
+      const { action, changes } = await operations.applyCell({ realm: doc.realm, space: doc.space, stack: doc.stack, cell: doc.name, template: doc.template }, options);
+      return { ...base, action, changes };
+    }
+    case 'Container': {
+      const ref = { realm: doc.realm, space: doc.space, stack: doc.stack, cell: doc.cell };
+      const cell = operations.getCell(ref);
+      const current = cell.template!;
+      const others = current.containers.filter((c) => c.name !== doc.container.name);
+      const template: CellTemplate = {
+        ...current,
+        root: doc.root ? doc.container.name : current.root,
+        containers: [...others, doc.container].sort((a, b) => current.containers.findIndex((c) => c.name === a.name) - current.containers.findIndex((c) => c.name === b.name)),
+      };
+      const { action, changes } = await operations.applyCell({ ...ref, template }, options);
+      return { ...base, action, changes };
+    }
+  }
+}
+
+/** A cell's realm, space and stack are created when missing, as the original does. */
+async function ensureParents(operations: Operations, doc: Extract<Manifest, { kind: 'Cell' }>, options: OpOptions): Promise<void> {
+  await operations.createRealm({ name: doc.realm }, options);
+  await operations.createSpace({ realm: doc.realm, space: doc.space }, options);
+  await operations.createStack({ realm: doc.realm, space: doc.space, stack: doc.stack }, options);
+}
+
+function breaking(kind: string, name: string, changes: string[]): Error {
+  return new Error(`${kind} "${name}" has breaking changes: [${changes.join(', ')}]. Delete the ${kind} and recreate it with the new spec`);
+}

@@ -1,0 +1,52 @@
+/**
+ * Engine settings. Every path is overridable so tests and benchmarks run fully isolated.
+ */
+import { join } from 'node:path';
+import { NAMESPACE_SUFFIX, normalizeCgroupRoot } from '../model/names.js';
+
+/** Settings of the engine (all required once resolved; see {@link resolveEngineConfig} for defaults). */
+export interface EngineConfig {
+  /** Persistent run path (default /opt/kukeon): event log, read model, container logs, CNI state. */
+  runPath: string;
+  /** cgroup root (default /kukeon). */
+  cgroupRoot: string;
+  /** Suffix of realms' containerd namespaces (default kukeon.io). */
+  namespaceSuffix: string;
+  /** Parent CIDR from which each space gets the first free /24 (default 10.88.0.0/16). */
+  podSubnet: string;
+  /** Masquerade traffic leaving space subnets (needs iptables). */
+  ipMasq: boolean;
+  /** Grace period of `stop` before SIGKILL. */
+  stopGraceMs: number;
+  /** How long a cell may take to start (all containers running) before it is Failed. */
+  cellStartTimeoutMs: number;
+  /** Write a checkpoint (snapshots of every aggregate) after this many events. */
+  checkpointEvery: number;
+}
+
+/** Defaults for everything but what is given. */
+export function resolveEngineConfig(partial: Partial<EngineConfig> = {}): EngineConfig {
+  return {
+    runPath: partial.runPath ?? '/opt/kukeon',
+    cgroupRoot: normalizeCgroupRoot(partial.cgroupRoot ?? '/kukeon'),
+    namespaceSuffix: partial.namespaceSuffix ?? NAMESPACE_SUFFIX,
+    podSubnet: partial.podSubnet ?? '10.88.0.0/16',
+    ipMasq: partial.ipMasq ?? true,
+    stopGraceMs: partial.stopGraceMs ?? 10_000,
+    cellStartTimeoutMs: partial.cellStartTimeoutMs ?? 120_000,
+    checkpointEvery: partial.checkpointEvery ?? 10_000,
+  };
+}
+
+/** Where things live under the run path. */
+export function runLayout(runPath: string) {
+  return {
+    eventLog: join(runPath, 'events'),
+    readModel: join(runPath, 'model'),
+    logs: join(runPath, 'logs'),
+    cniConf: join(runPath, 'cni', 'net.d'),
+    cniIpam: join(runPath, 'cni', 'ipam'),
+    cniCache: join(runPath, 'cni', 'cache'),
+    images: join(runPath, 'images'),
+  };
+}

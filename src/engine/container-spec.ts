@@ -1,0 +1,95 @@
+/**
+ * From a container's template (what the user declared) to the runtime's ContainerSpec (what containerd runs):
+ * names, labels, cgroup path, log file, network mode and the environment kukeon injects.
+ */
+import { join } from 'node:path';
+import type { NetworkMode } from '../../machines/container.js';
+import type { ContainerTemplate } from '../../events/specs.js';
+import { cgroupPath } from '../model/names.js';
+import type { ContainerSpec } from '../runtime/ports.js';
+import { runLayout, type EngineConfig } from './config.js';
+
+/** Labels kukeon puts on its containerd containers; `kukeon.io/managed` marks ours for garbage collection. */
+export const LABELS = {
+  managed: 'kukeon.io/managed',
+  realm: 'kukeon.io/realm',
+  space: 'kukeon.io/space',
+  stack: 'kukeon.io/stack',
+  cell: 'kukeon.io/cell',
+  container: 'kukeon.io/container',
+  type: 'kukeon.io/container-type',
+} as const;
+
+/** Identity and runtime names of one container. */
+export interface ContainerPlacement {
+  realm: string;
+  space: string;
+  stack: string;
+  cell: string;
+  /** User-visible name (`<cell>_root` for the root). */
+  name: string;
+  root: boolean;
+  namespace: string;
+  containerdId: string;
+}
+
+/** The cgroup of a cell. */
+export function cellCgroup(config: EngineConfig, p: { realm: string; space: string; stack: string; cell: string }): string {
+  return cgroupPath({ realm: p.realm, space: p.space, stack: p.stack, cell: p.cell }, config.cgroupRoot);
+}
+
+/** The log file of a container's stdout and stderr, under the run path. */
+export function containerLogPath(config: EngineConfig, p: ContainerPlacement): string {
+  return join(runLayout(config.runPath).logs, p.realm, p.space, p.stack, p.cell, `${p.name}.log`);
+}
+
+/** Builds the runtime spec of a container. */
+export function buildContainerSpec(
+  config: EngineConfig,
+  p: ContainerPlacement,
+  template: ContainerTemplate,
+  network: NetworkMode,
+): ContainerSpec {
+  const cgroup = `${cellCgroup(config, p)}/${p.containerdId}`;
+  const env = [
+    `KUKEON_REALM=${p.realm}`,
+    `KUKEON_SPACE=${p.space}`,
+    `KUKEON_STACK=${p.stack}`,
+    `KUKEON_CELL_NAME=${p.cell}`,
+    `KUKEON_CONTAINER_ID=${p.containerdId}`,
+    `KUKEON_CGROUP_PATH=${cgroup}`,
+    ...template.env,
+  ];
+  return {
+    namespace: p.namespace,
+    id: p.containerdId,
+    image: template.image,
+    labels: {
+      [LABELS.managed]: 'true',
+      [LABELS.realm]: p.realm,
+      [LABELS.space]: p.space,
+      [LABELS.stack]: p.stack,
+      [LABELS.cell]: p.cell,
+      [LABELS.container]: p.name,
+      [LABELS.type]: p.root ? 'root' : 'container',
+    },
+    ...(template.command.length > 0 ? { command: template.command } : {}),
+    ...(template.args.length > 0 || template.command.length > 0 ? { args: template.args } : {}),
+    env,
+    ...(template.workingDir ? { workingDir: template.workingDir } : {}),
+    ...(network.mode === 'host' ? {} : { hostname: p.cell }),
+    cgroupsPath: cgroup,
+    network,
+    hostPid: template.hostPid,
+    privileged: template.privileged,
+    mounts: template.mounts.map((m) => ({
+      type: m.type,
+      target: m.target,
+      ...(m.source !== undefined ? { source: m.source } : {}),
+      ...(m.readOnly !== undefined ? { readOnly: m.readOnly } : {}),
+      ...(m.options !== undefined ? { options: m.options } : {}),
+    })),
+    resources: template.resources,
+    logPath: containerLogPath(config, p),
+  };
+}

@@ -1,0 +1,181 @@
+/**
+ * Effect implementations: what each effect request does through the runtime ports, and the fact it reports.
+ * Every effect is idempotent (it finds resources by their deterministic names), so reconcile can re-issue it
+ * after a crash at any point. Cell effects coordinate several aggregates and live in sagas.ts.
+ *
+ * Retry policies are data (EFFECT_POLICIES): transient failures (Unavailable, DeadlineExceeded) are retried with
+ * backoff; anything else fails the effect at once and becomes an EffectFailed event.
+ */
+import type { NetworkMode } from '../../machines/container.js';
+import type { ContainerTemplate, Network } from '../../events/specs.js';
+import { ErrorKind, KukeError, isKukeError } from '../errors.js';
+import { cgroupPath } from '../model/names.js';
+import type { Runtime } from '../runtime/ports.js';
+import type { EngineConfig } from './config.js';
+import { buildContainerSpec, type ContainerPlacement } from './container-spec.js';
+import type { EffectRunner } from './engine.js';
+import { runCellEffect } from './sagas.js';
+
+/** How an effect is retried. */
+export interface RetryPolicy {
+  attempts: number;
+  backoffMs: number;
+}
+
+const DEFAULT_POLICY: RetryPolicy = { attempts: 3, backoffMs: 200 };
+
+/** Retry policy per effect; effects not listed use {@link DEFAULT_POLICY}. */
+export const EFFECT_POLICIES: Record<string, RetryPolicy> = {
+  // Sagas coordinate other aggregates, whose own effects retry; retrying the saga would double that.
+  startCell: { attempts: 1, backoffMs: 0 },
+  stopCell: { attempts: 2, backoffMs: 500 },
+  deleteCell: { attempts: 2, backoffMs: 500 },
+};
+
+const RETRYABLE = new Set<string>([ErrorKind.Unavailable, ErrorKind.DeadlineExceeded]);
+
+type Fact = { type: string; data: unknown };
+
+interface ScopeParams {
+  realm: string;
+  space?: string;
+  stack?: string;
+  attributes: { namespace?: string; network?: Network };
+  labels: Record<string, string>;
+}
+
+/** Builds the engine's effect runner over the runtime ports. */
+export function createEffectRunner(runtime: Runtime): EffectRunner {
+  return async (effect, ctx) => {
+    const policy = EFFECT_POLICIES[effect.type] ?? DEFAULT_POLICY;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await runOnce(runtime, ctx.engine.config, effect.type, effect.params, ctx);
+      } catch (err) {
+        const retryable = isKukeError(err) && RETRYABLE.has(err.kind);
+        if (!retryable || attempt >= policy.attempts || ctx.signal.aborted) throw err;
+        ctx.engine.logger.warn({ err, effect: effect.type, attempt }, 'effect failed; retrying');
+        await new Promise((r) => setTimeout(r, policy.backoffMs * attempt));
+      }
+    }
+  };
+}
+
+async function runOnce(
+  runtime: Runtime,
+  config: EngineConfig,
+  type: string,
+  params: Record<string, unknown>,
+  ctx: Parameters<EffectRunner>[1],
+): Promise<Fact[]> {
+  switch (type) {
+    case 'provisionRealm':
+    case 'provisionSpace':
+    case 'provisionStack':
+      return provisionScope(runtime, config, type, params as unknown as ScopeParams);
+    case 'deprovisionRealm':
+    case 'deprovisionSpace':
+    case 'deprovisionStack':
+      return deprovisionScope(runtime, config, type, params as unknown as ScopeParams);
+    case 'createContainer':
+      return createContainer(runtime, config, params as unknown as ContainerPlacement & { template: ContainerTemplate });
+    case 'startContainer':
+      return startContainer(
+        runtime,
+        config,
+        params as unknown as ContainerPlacement & { template: ContainerTemplate; network: NetworkMode },
+      );
+    case 'stopContainer':
+      return stopContainer(runtime, params as unknown as ContainerPlacement & { signal: string; graceMs: number });
+    case 'deleteContainer':
+      return deleteContainer(runtime, params as unknown as ContainerPlacement);
+    case 'startCell':
+    case 'stopCell':
+    case 'deleteCell':
+      return runCellEffect(runtime, type, params, ctx);
+    default:
+      throw new KukeError(ErrorKind.Unimplemented, `no implementation for effect "${type}"`);
+  }
+}
+
+async function provisionScope(runtime: Runtime, config: EngineConfig, type: string, p: ScopeParams): Promise<Fact[]> {
+  const path = cgroupPath({ realm: p.realm, ...(p.space ? { space: p.space } : {}), ...(p.stack ? { stack: p.stack } : {}) }, config.cgroupRoot);
+  if (type === 'provisionRealm') {
+    await runtime.containers.ensureNamespace(p.attributes.namespace!, { 'kukeon.io/realm': p.realm, ...p.labels });
+    await runtime.cgroups.ensure(path);
+    return [{ type: 'RealmProvisioned', data: { cgroupPath: path } }];
+  }
+  if (type === 'provisionSpace') {
+    await runtime.cgroups.ensure(path);
+    await runtime.networks.ensureNetwork(p.attributes.network!);
+    return [{ type: 'SpaceProvisioned', data: { cgroupPath: path } }];
+  }
+  await runtime.cgroups.ensure(path);
+  return [{ type: 'StackProvisioned', data: { cgroupPath: path } }];
+}
+
+async function deprovisionScope(runtime: Runtime, config: EngineConfig, type: string, p: ScopeParams): Promise<Fact[]> {
+  const path = cgroupPath({ realm: p.realm, ...(p.space ? { space: p.space } : {}), ...(p.stack ? { stack: p.stack } : {}) }, config.cgroupRoot);
+  if (type === 'deprovisionRealm') {
+    await runtime.cgroups.remove(path);
+    await runtime.containers.deleteNamespace(p.attributes.namespace!);
+    return [{ type: 'RealmDeprovisioned', data: {} }];
+  }
+  if (type === 'deprovisionSpace') {
+    await runtime.networks.deleteNetwork(p.attributes.network!.name);
+    await runtime.cgroups.remove(path);
+    return [{ type: 'SpaceDeprovisioned', data: {} }];
+  }
+  await runtime.cgroups.remove(path);
+  return [{ type: 'StackDeprovisioned', data: {} }];
+}
+
+async function createContainer(
+  runtime: Runtime,
+  config: EngineConfig,
+  p: ContainerPlacement & { template: ContainerTemplate },
+): Promise<Fact[]> {
+  await runtime.containers.resolveImage(p.namespace, p.template.image);
+  // The network is decided at start (a non-root container joins the root's current netns); 'new' until then.
+  const network: NetworkMode = p.template.hostNetwork ? { mode: 'host' } : { mode: 'new' };
+  await runtime.containers.createContainer(buildContainerSpec(config, p, p.template, network));
+  return [{ type: 'ContainerCreated', data: {} }];
+}
+
+async function startContainer(
+  runtime: Runtime,
+  config: EngineConfig,
+  p: ContainerPlacement & { template: ContainerTemplate; network: NetworkMode },
+): Promise<Fact[]> {
+  const task = await runtime.containers.getTask(p.namespace, p.containerdId);
+  if (task?.status === 'running') return [{ type: 'TaskStarted', data: { pid: task.pid } }];
+  if (task) await runtime.containers.deleteTask(p.namespace, p.containerdId);
+  // Create-or-update: the spec (network namespace to join, template changes) is refreshed before every start.
+  await runtime.containers.createContainer(buildContainerSpec(config, p, p.template, p.network));
+  const { pid } = await runtime.containers.startTask(p.namespace, p.containerdId);
+  return [{ type: 'TaskStarted', data: { pid } }];
+}
+
+async function stopContainer(runtime: Runtime, p: ContainerPlacement & { signal: string; graceMs: number }): Promise<Fact[]> {
+  const exit = await runtime.containers.stopTask(p.namespace, p.containerdId, {
+    signal: p.signal as NodeJS.Signals,
+    graceMs: p.graceMs,
+  });
+  if (!exit) return [{ type: 'TaskLost', data: {} }];
+  return [{ type: 'TaskExited', data: exitData(exit.pid, exit.exitCode, exit.exitedAt) }];
+}
+
+async function deleteContainer(runtime: Runtime, p: ContainerPlacement): Promise<Fact[]> {
+  await runtime.containers.stopTask(p.namespace, p.containerdId, { signal: 'SIGKILL', graceMs: 0 });
+  await runtime.containers.deleteTask(p.namespace, p.containerdId);
+  await runtime.containers.deleteContainer(p.namespace, p.containerdId);
+  return [{ type: 'ContainerDeleted', data: {} }];
+}
+
+const SIGNAL_NAMES: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 15: 'SIGTERM' };
+
+/** The TaskExited payload of an exit: the code, and the signal's name for a death by signal. */
+export function exitData(pid: number, code: number, exitedAt?: string): Record<string, unknown> {
+  const signal = code > 128 ? SIGNAL_NAMES[code - 128] : undefined;
+  return { pid, code, ...(signal ? { signal } : {}), ...(exitedAt ? { exitedAt } : {}) };
+}

@@ -1,0 +1,74 @@
+/**
+ * Opening the engine with everything wired: effects through the runtime ports, cross-aggregate follow-ups, and
+ * (for the live daemon) the exit watcher. Upper layers use this and Operations, never the parts.
+ */
+import type { Logger } from '../log.js';
+import type { Runtime, Subscription } from '../runtime/ports.js';
+import type { EventStore } from '../store/types.js';
+import type { EngineConfig } from './config.js';
+import { createEffectRunner } from './effects.js';
+import { Engine, type EngineOptions } from './engine.js';
+import { watchExits } from './exit-watcher.js';
+import { Operations } from './operations.js';
+import { reconcile, type ReconcileReport } from './reconcile.js';
+import { notifyCellOfExit } from './sagas.js';
+
+export { Engine } from './engine.js';
+export { Operations } from './operations.js';
+export type { ReconcileReport } from './reconcile.js';
+
+/** Options of {@link openEngine}. */
+export interface OpenEngineOptions {
+  store: EventStore;
+  runtime: Runtime;
+  config?: Partial<EngineConfig>;
+  logger?: Logger;
+  now?: () => Date;
+  onApplied?: EngineOptions['onApplied'];
+  /** Run reconcile after replay (default true). */
+  reconcile?: boolean;
+  /** Watch task exits (default true). */
+  watch?: boolean;
+}
+
+/** A running engine with its operations. */
+export interface OpenedEngine {
+  engine: Engine;
+  operations: Operations;
+  reconcileReport: ReconcileReport | undefined;
+  /** Stops watching and closes the engine (and its log). */
+  close(options?: { graceMs?: number }): Promise<void>;
+  /** Simulates a SIGKILL (tests): stops watching, and nothing more reaches the log. */
+  crash(): void;
+}
+
+/** Replays the log, reconciles with the runtime, and starts watching exits. */
+export async function openEngine(options: OpenEngineOptions): Promise<OpenedEngine> {
+  const engine = await Engine.open({
+    store: options.store,
+    runtime: options.runtime,
+    effects: createEffectRunner(options.runtime),
+    followUps: [notifyCellOfExit],
+    ...(options.config ? { config: options.config } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.onApplied ? { onApplied: options.onApplied } : {}),
+  });
+  let watcher: Subscription | undefined;
+  let report: ReconcileReport | undefined;
+  if (options.reconcile !== false) report = await reconcile(engine, options.runtime);
+  if (options.watch !== false) watcher = watchExits(engine, options.runtime);
+  return {
+    engine,
+    operations: new Operations(engine),
+    reconcileReport: report,
+    async close(closeOptions) {
+      watcher?.close();
+      await engine.close(closeOptions);
+    },
+    crash() {
+      watcher?.close();
+      engine.crash();
+    },
+  };
+}

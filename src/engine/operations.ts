@@ -1,0 +1,407 @@
+/**
+ * Operations: what the API offers, in terms of engine commands. Each operation checks what spans aggregates
+ * (parents exist, children counted, subnets free), dispatches commands, waits for the aggregate to settle and
+ * returns views. The gRPC server and the in-process client both call these, which is how both paths behave the
+ * same.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Actor } from '../../events/record.js';
+import type { CellTemplate } from '../../events/specs.js';
+import { isGone, isTransient, type AggregateKind } from '../../machines/index.js';
+import { ErrorKind, KukeError } from '../errors.js';
+import { bridgeName, networkName, realmNamespace, validateName } from '../model/names.js';
+import type { CellView, RealmView, ResourceView, SpaceView, StackView } from '../model/resources.js';
+import { childPrefix, describeKey, streamOf, type AggregateKey } from '../model/streams.js';
+import type { Aggregate, DispatchMeta, DispatchOutcome, Engine } from './engine.js';
+import { allocateSubnet } from './subnets.js';
+import { ViewQueries, type Query } from './queries.js';
+import { viewsOf } from './read-model.js';
+import { cellView, realmView, spaceView, stackView } from './views.js';
+
+/** Scope of a space/stack/cell. */
+export interface SpaceRef {
+  realm: string;
+  space: string;
+}
+export interface StackRef extends SpaceRef {
+  stack: string;
+}
+export interface CellRef extends StackRef {
+  cell: string;
+}
+
+/** How a create went. */
+export type CreateOutcome<V> = { view: V; created: boolean };
+
+/** Options common to mutating operations. */
+export interface OpOptions {
+  actor: Actor;
+  /** Groups the events of one user operation; generated when absent. */
+  correlation?: string;
+  /** How long to wait for the resource to settle (default 120 s). */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 120_000;
+
+/** The operations over one engine. */
+export class Operations {
+  constructor(readonly engine: Engine) {}
+
+  // ------------------------------------------------------------------------------------------------ reads
+
+  /** Views selected by a query (one by name, or all in scope), with NotFound naming the first missing scope. */
+  query(query: Query): ResourceView[] {
+    return new ViewQueries(viewsOf(this.engine)).find(query);
+  }
+  listRealms(): RealmView[] {
+    return this.query({ kind: 'realm' }) as RealmView[];
+  }
+  getCell(ref: CellRef): CellView {
+    return this.query({ kind: 'cell', realm: ref.realm, space: ref.space, stack: ref.stack, name: ref.cell })[0] as CellView;
+  }
+
+  // ------------------------------------------------------------------------------------------------ scopes
+
+  /** Creates a realm (namespace + cgroup); idempotent. */
+  async createRealm(
+    input: { name: string; namespace?: string; labels?: Record<string, string>; system?: boolean },
+    options: OpOptions,
+  ): Promise<CreateOutcome<RealmView>> {
+    validateName('realm', input.name);
+    const key: AggregateKey = { kind: 'realm', realm: input.name };
+    const namespace = input.namespace ?? realmNamespace(input.name, this.engine.config.namespaceSuffix);
+    const outcome = await this.ensureCreated(key, 'CreateRealm', { namespace, labels: input.labels ?? {}, system: input.system ?? false }, options);
+    return { view: realmView(outcome.aggregate), created: outcome.created };
+  }
+
+  /** Creates a space (cgroup + CNI network on the first free /24); idempotent. The realm must be Ready. */
+  async createSpace(input: SpaceRef & { labels?: Record<string, string> }, options: OpOptions): Promise<CreateOutcome<SpaceView>> {
+    validateName('realm', input.realm);
+    validateName('space', input.space);
+    this.requireReady({ kind: 'realm', realm: input.realm });
+    const key: AggregateKey = { kind: 'space', realm: input.realm, space: input.space };
+    const existing = this.engine.get(streamOf(key));
+    let network = (existing?.snapshot.context as { attributes?: { network?: unknown } } | undefined)?.attributes?.network;
+    if (!network || isGone(String(existing!.snapshot.value))) {
+      const name = networkName(input.realm, input.space);
+      const taken = this.engine.list('space/', { live: true }).map((a) => spaceView(a).network.subnet);
+      network = { name, bridge: bridgeName(name), subnet: allocateSubnet(this.engine.config.podSubnet, taken), ipMasq: this.engine.config.ipMasq };
+    }
+    const outcome = await this.ensureCreated(key, 'CreateSpace', { network, labels: input.labels ?? {} }, options);
+    return { view: spaceView(outcome.aggregate), created: outcome.created };
+  }
+
+  /** Creates a stack (cgroup); idempotent. The space must be Ready. */
+  async createStack(input: StackRef & { labels?: Record<string, string> }, options: OpOptions): Promise<CreateOutcome<StackView>> {
+    validateName('realm', input.realm);
+    validateName('space', input.space);
+    validateName('stack', input.stack);
+    this.requireReady({ kind: 'space', realm: input.realm, space: input.space });
+    const outcome = await this.ensureCreated({ kind: 'stack', ...input }, 'CreateStack', { labels: input.labels ?? {} }, options);
+    return { view: stackView(outcome.aggregate), created: outcome.created };
+  }
+
+  // ------------------------------------------------------------------------------------------------ cells
+
+  /**
+   * Declares a cell (Pending). With `start`, starts it and waits for Ready. An existing cell with the same
+   * template is left alone (`created: false`); a different template is refused (use applyCell to update).
+   */
+  async createCell(input: CellRef & { template: CellTemplate; start?: boolean }, options: OpOptions): Promise<CreateOutcome<CellView>> {
+    this.validateCellRef(input);
+    this.requireReady({ kind: 'stack', realm: input.realm, space: input.space, stack: input.stack });
+    const key: AggregateKey = { kind: 'cell', ...pickCell(input) };
+    const stream = streamOf(key);
+    const meta = this.meta(options);
+    let created = false;
+    if (isGone(this.engine.stateOf(stream))) {
+      this.ok(await this.engine.dispatch(stream, 'CreateCell', { template: input.template }, meta));
+      created = true;
+    } else if (JSON.stringify(this.cellTemplate(stream)) !== JSON.stringify(input.template)) {
+      throw new KukeError(ErrorKind.AlreadyExists, `${describeKey(key)} already exists with a different spec`, {
+        hint: 'apply the manifest to update it: kuke apply -f <file>',
+      });
+    }
+    if (input.start) await this.startCell(input, options);
+    return { view: this.getCell(input), created };
+  }
+
+  /**
+   * Makes a cell match `template` and run: creates it, or (when the template differs) stops it, updates it and
+   * starts it again; a stopped cell with the same template is started. Returns what was done.
+   */
+  async applyCell(input: CellRef & { template: CellTemplate }, options: OpOptions): Promise<{ view: CellView; action: 'created' | 'updated' | 'unchanged'; changes: string[] }> {
+    this.validateCellRef(input);
+    this.requireReady({ kind: 'stack', realm: input.realm, space: input.space, stack: input.stack });
+    const stream = streamOf({ kind: 'cell', ...pickCell(input) });
+    const meta = this.meta(options);
+    await this.settled(stream, options);
+    const state = this.engine.stateOf(stream);
+    if (isGone(state)) {
+      this.ok(await this.engine.dispatch(stream, 'CreateCell', { template: input.template }, meta));
+      await this.startCell(input, { ...options, correlation: meta.correlation });
+      return { view: this.getCell(input), action: 'created', changes: [] };
+    }
+    const current = this.cellTemplate(stream)!;
+    const changes = describeTemplateChanges(current, input.template);
+    if (changes.length === 0) {
+      if (state === 'Ready') return { view: this.getCell(input), action: 'unchanged', changes };
+      await this.startCell(input, { ...options, correlation: meta.correlation });
+      return { view: this.getCell(input), action: 'updated', changes: [`cell was ${state}: started`] };
+    }
+    if (state === 'Ready') await this.stopCell(input, { ...options, correlation: meta.correlation }, { mode: 'stop' });
+    this.ok(await this.engine.dispatch(stream, 'UpdateCell', { template: input.template }, meta));
+    await this.startCell(input, { ...options, correlation: meta.correlation });
+    return { view: this.getCell(input), action: 'updated', changes };
+  }
+
+  /** Starts a cell and waits until it is Ready (throws with the recorded error if it ends Failed). */
+  async startCell(ref: CellRef, options: OpOptions): Promise<CellView> {
+    this.validateCellRef(ref);
+    const key: AggregateKey = { kind: 'cell', ...pickCell(ref) };
+    const stream = streamOf(this.requireAggregate(key).key);
+    await this.settled(stream, options);
+    this.ok(await this.engine.dispatch(stream, 'StartCell', {}, this.meta(options)));
+    const agg = await this.settled(stream, options);
+    this.failIfFailed(agg, key, 'start');
+    return cellView(this.engine, agg);
+  }
+
+  /**
+   * Stops (SIGTERM, grace, SIGKILL) or kills (SIGKILL) a cell and waits until it is Stopped. A cell that is not
+   * running is left as it is (`changed: false`).
+   */
+  async stopCell(ref: CellRef, options: OpOptions, stop: { mode: 'stop' | 'kill'; graceMs?: number }): Promise<CellView & { changed?: boolean }> {
+    this.validateCellRef(ref);
+    const key: AggregateKey = { kind: 'cell', ...pickCell(ref) };
+    const stream = streamOf(this.requireAggregate(key).key);
+    await this.settled(stream, options);
+    const state = this.engine.stateOf(stream);
+    if (state === 'Stopped' || state === 'Exited' || state === 'Pending') return { ...this.getCell(ref), changed: false };
+    this.ok(
+      await this.engine.dispatch(stream, 'StopCell', { mode: stop.mode, graceMs: stop.graceMs ?? this.engine.config.stopGraceMs }, this.meta(options)),
+    );
+    const agg = await this.settled(stream, options);
+    this.failIfFailed(agg, key, stop.mode);
+    return { ...cellView(this.engine, agg), changed: true };
+  }
+
+  /** Stops the cell if it runs, then starts it. */
+  async restartCell(ref: CellRef, options: OpOptions, graceMs?: number): Promise<CellView> {
+    const correlation = options.correlation ?? randomUUID();
+    await this.stopCell(ref, { ...options, correlation }, { mode: 'stop', ...(graceMs !== undefined ? { graceMs } : {}) });
+    return this.startCell(ref, { ...options, correlation });
+  }
+
+  // ------------------------------------------------------------------------------------------------ deletes
+
+  /** Deletes a cell: containers, network attachment, cgroup. */
+  async deleteCell(ref: CellRef, options: OpOptions): Promise<void> {
+    this.validateCellRef(ref);
+    const key: AggregateKey = { kind: 'cell', ...pickCell(ref) };
+    const stream = streamOf(this.requireAggregate(key).key);
+    await this.settled(stream, options);
+    this.ok(await this.engine.dispatch(stream, 'DeleteCell', {}, this.meta(options)));
+    const agg = await this.settled(stream, options);
+    this.failIfFailed(agg, key, 'delete');
+  }
+
+  /** Deletes a stack; with `cascade`, its cells first. */
+  async deleteStack(ref: StackRef & { cascade?: boolean }, options: OpOptions): Promise<void> {
+    await this.deleteScope({ kind: 'stack', realm: ref.realm, space: ref.space, stack: ref.stack }, 'DeleteStack', ref.cascade ?? false, options);
+  }
+
+  /** Deletes a space; with `cascade`, its stacks (and their cells) first. */
+  async deleteSpace(ref: SpaceRef & { cascade?: boolean }, options: OpOptions): Promise<void> {
+    await this.deleteScope({ kind: 'space', realm: ref.realm, space: ref.space }, 'DeleteSpace', ref.cascade ?? false, options);
+  }
+
+  /** Deletes a realm; with `cascade`, everything in it first. The system realm needs `force`. */
+  async deleteRealm(ref: { realm: string; cascade?: boolean; force?: boolean }, options: OpOptions): Promise<void> {
+    const agg = this.requireAggregate({ kind: 'realm', realm: ref.realm });
+    const system = (agg.snapshot.context as { protected?: boolean }).protected === true;
+    if (system && !ref.force) {
+      throw new KukeError(ErrorKind.FailedPrecondition, `realm "${ref.realm}" is the system realm: it hosts kukeond and cannot be deleted`, {
+        hint: 'to remove the daemon, see: kuke daemon reset',
+      });
+    }
+    await this.deleteScope({ kind: 'realm', realm: ref.realm }, 'DeleteRealm', ref.cascade ?? false, options, { force: ref.force ?? false });
+  }
+
+  private async deleteScope(key: AggregateKey, command: string, cascade: boolean, options: OpOptions, extra: Record<string, unknown> = {}): Promise<void> {
+    const agg = this.requireAggregate(key);
+    const stream = agg.stream;
+    const correlation = options.correlation ?? randomUUID();
+    const opts = { ...options, correlation };
+    await this.settled(stream, opts);
+    const children = this.liveChildren(key);
+    if (cascade) {
+      for (const child of children) await this.deleteChild(child, opts);
+    }
+    this.ok(await this.engine.dispatch(stream, command, { children: this.liveChildren(key).length, ...extra }, this.meta(opts)));
+    const after = await this.settled(stream, opts);
+    this.failIfFailed(after, key, 'delete');
+  }
+
+  private async deleteChild(child: Aggregate, options: OpOptions): Promise<void> {
+    const k = child.key;
+    switch (k.kind) {
+      case 'space':
+        return this.deleteSpace({ realm: k.realm, space: k.space, cascade: true }, options);
+      case 'stack':
+        return this.deleteStack({ realm: k.realm, space: k.space, stack: k.stack, cascade: true }, options);
+      case 'cell':
+        return this.deleteCell({ realm: k.realm, space: k.space, stack: k.stack, cell: k.cell }, options);
+      default:
+        throw new KukeError(ErrorKind.Internal, `unexpected child ${child.stream}`);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------ helpers
+
+  private liveChildren(key: AggregateKey): Aggregate[] {
+    const prefix = childPrefix(key);
+    return prefix ? this.engine.list(prefix, { live: true }) : [];
+  }
+
+  private meta(options: OpOptions): DispatchMeta {
+    return { actor: options.actor, correlation: options.correlation ?? randomUUID() };
+  }
+
+  private ok(outcome: DispatchOutcome): asserts outcome is Extract<DispatchOutcome, { accepted: true }> {
+    if (outcome.accepted) return;
+    const { rejection } = outcome;
+    throw new KukeError(rejection.busy ? ErrorKind.Conflict : ErrorKind.FailedPrecondition, rejection.message, {
+      ...(rejection.hint ? { hint: rejection.hint } : {}),
+    });
+  }
+
+  private async ensureCreated(key: AggregateKey, command: string, data: Record<string, unknown>, options: OpOptions): Promise<{ aggregate: Aggregate; created: boolean }> {
+    const stream = streamOf(key);
+    await this.settled(stream, options);
+    const state = this.engine.stateOf(stream);
+    if (state === 'Ready') return { aggregate: this.engine.get(stream)!, created: false };
+    this.ok(await this.engine.dispatch(stream, command, data, this.meta(options)));
+    const agg = await this.settled(stream, options);
+    this.failIfFailed(agg, key, 'create');
+    return { aggregate: agg, created: true };
+  }
+
+  /** Waits until the aggregate is not in a transient state. */
+  private settled(stream: string, options: OpOptions): Promise<Aggregate> {
+    const kind = stream.split('/')[0] as AggregateKind;
+    return this.engine.waitFor(stream, (a) => !isTransient(kind, String(a.snapshot.value)), {
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      what: stream,
+    });
+  }
+
+  private failIfFailed(agg: Aggregate, key: AggregateKey, verb: string): void {
+    if (String(agg.snapshot.value) !== 'Failed') return;
+    const error = (agg.snapshot.context as { error?: { kind: string; message: string } | null }).error;
+    throw new KukeError((error?.kind as ErrorKind | undefined) ?? ErrorKind.Internal, `could not ${verb} ${describeKey(key)}: ${error?.message ?? 'it failed'}`, {
+      hint: `see what happened: kuke history ${key.kind} ${nameOf(key)}`,
+    });
+  }
+
+  /** The aggregate, or NotFound naming the first missing ancestor. */
+  private requireAggregate(key: AggregateKey): Aggregate {
+    const chain: AggregateKey[] = [{ kind: 'realm', realm: (key as { realm: string }).realm }];
+    if ('space' in key) chain.push({ kind: 'space', realm: key.realm, space: key.space });
+    if ('stack' in key) chain.push({ kind: 'stack', realm: key.realm, space: key.space, stack: key.stack });
+    if ('cell' in key) chain.push({ kind: 'cell', realm: key.realm, space: key.space, stack: key.stack, cell: key.cell });
+    if (key.kind === 'container') chain.push(key);
+    for (const k of chain) {
+      for (const [field, value] of Object.entries(k)) {
+        if (field !== 'kind' && field !== 'container') validateName(field as 'realm', value);
+      }
+      const agg = this.engine.get(streamOf(k));
+      if (!agg || isGone(String(agg.snapshot.value))) {
+        throw new KukeError(ErrorKind.NotFound, `${describeKey(k)} not found`, {
+          resource: { kind: k.kind, name: nameOf(k) },
+          hint: listHint(k),
+        });
+      }
+    }
+    return this.engine.get(streamOf(key))!;
+  }
+
+  private requireReady(key: AggregateKey): Aggregate {
+    const agg = this.requireAggregate(key);
+    const state = String(agg.snapshot.value);
+    if (state !== 'Ready') {
+      throw new KukeError(ErrorKind.FailedPrecondition, `${describeKey(key)} is ${state}, not Ready`, {
+        hint: state === 'Failed' ? `see why: kuke history ${key.kind} ${nameOf(key)}` : 'wait until it is Ready',
+      });
+    }
+    return agg;
+  }
+
+  private validateCellRef(ref: CellRef): void {
+    validateName('realm', ref.realm);
+    validateName('space', ref.space);
+    validateName('stack', ref.stack);
+    validateName('cell', ref.cell);
+  }
+
+  private cellTemplate(stream: string): CellTemplate | null {
+    return (this.engine.get(stream)?.snapshot.context as { template?: CellTemplate | null } | undefined)?.template ?? null;
+  }
+}
+
+function pickCell(ref: CellRef): CellRef {
+  return { realm: ref.realm, space: ref.space, stack: ref.stack, cell: ref.cell };
+}
+
+function nameOf(key: AggregateKey): string {
+  switch (key.kind) {
+    case 'realm':
+      return key.realm;
+    case 'space':
+      return `${key.space} --realm ${key.realm}`;
+    case 'stack':
+      return `${key.stack} --realm ${key.realm} --space ${key.space}`;
+    case 'cell':
+      return `${key.cell} --realm ${key.realm} --space ${key.space} --stack ${key.stack}`;
+    case 'container':
+      return key.container;
+    case 'daemon':
+      return key.name;
+  }
+}
+
+function listHint(key: AggregateKey): string {
+  switch (key.kind) {
+    case 'realm':
+      return 'list realms with: kuke get realms';
+    case 'space':
+      return `list spaces with: kuke get spaces --realm ${key.realm}`;
+    case 'stack':
+      return `list stacks with: kuke get stacks --realm ${key.realm} --space ${key.space}`;
+    case 'cell':
+      return `list cells with: kuke get cells --realm ${key.realm} --space ${key.space} --stack ${key.stack}`;
+    default:
+      return '';
+  }
+}
+
+/** Human-readable differences between two templates (`container "x" added`, `container "y" updated: image`). */
+export function describeTemplateChanges(before: CellTemplate, after: CellTemplate): string[] {
+  const changes: string[] = [];
+  if (before.root !== after.root) changes.push(`root container changed: ${before.root} → ${after.root}`);
+  const old = new Map(before.containers.map((c) => [c.name, c]));
+  const neu = new Map(after.containers.map((c) => [c.name, c]));
+  for (const [name, c] of neu) {
+    const prev = old.get(name);
+    if (!prev) {
+      changes.push(`container "${name}" added`);
+      continue;
+    }
+    const fields = (Object.keys({ ...prev, ...c }) as (keyof typeof c)[]).filter((f) => JSON.stringify(prev[f]) !== JSON.stringify(c[f]));
+    if (fields.length > 0) changes.push(`container "${name}" updated: ${fields.join(', ')}`);
+  }
+  for (const name of old.keys()) if (!neu.has(name)) changes.push(`container "${name}" removed`);
+  if (JSON.stringify(before.labels) !== JSON.stringify(after.labels)) changes.push('labels updated');
+  return changes;
+}

@@ -1,0 +1,48 @@
+/**
+ * Subnet allocation: each space gets the first /24 of the parent CIDR (default 10.88.0.0/16) that no live space
+ * holds. The choice is stamped into the space's CreateSpace event, so it is durable and replayable.
+ */
+import { ErrorKind, KukeError } from '../errors.js';
+
+function toInt(ip: string): number {
+  const parts = ip.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
+    throw new KukeError(ErrorKind.InvalidArgument, `invalid IPv4 address "${ip}"`);
+  }
+  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
+}
+
+function toIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+/** Parses `a.b.c.d/n` into its network address and prefix length. */
+export function parseCidr(cidr: string): { base: number; prefix: number } {
+  const [ip, len] = cidr.split('/');
+  const prefix = Number(len);
+  if (!ip || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) {
+    throw new KukeError(ErrorKind.InvalidArgument, `invalid CIDR "${cidr}"`, { hint: 'use a.b.c.d/n, e.g. 10.88.0.0/16' });
+  }
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return { base: (toInt(ip) & mask) >>> 0, prefix };
+}
+
+/**
+ * The first /24 inside `parent` that is not in `taken`.
+ *
+ * @example
+ * allocateSubnet('10.88.0.0/16', ['10.88.0.0/24']) // '10.88.1.0/24'
+ */
+export function allocateSubnet(parent: string, taken: readonly string[]): string {
+  const { base, prefix } = parseCidr(parent);
+  if (prefix > 24) throw new KukeError(ErrorKind.InvalidArgument, `pod subnet ${parent} is smaller than a /24`);
+  const used = new Set(taken.map((t) => parseCidr(t).base));
+  const count = 2 ** (24 - prefix);
+  for (let i = 0; i < count; i++) {
+    const candidate = (base + i * 256) >>> 0;
+    if (!used.has(candidate)) return `${toIp(candidate)}/24`;
+  }
+  throw new KukeError(ErrorKind.FailedPrecondition, `no free /24 left in pod subnet ${parent} (${count} in use)`, {
+    hint: 'delete unused spaces, or choose a larger --pod-subnet',
+  });
+}

@@ -1,0 +1,423 @@
+/**
+ * An in-memory runtime for fast property tests of the engine: containerd, cgroups and CNI as plain maps, with
+ * fault injection. It follows the ports' contract (idempotency, error kinds) like the real adapters do, and it
+ * lives on when an engine "crashes", as containerd would.
+ *
+ * Faults:
+ * - `io`: awaited at the start of every call (hand it a fast-check scheduler to interleave and crash anywhere);
+ * - `failNext(method, kind)`: the next call of a method fails with that kind;
+ * - `loseExits`: task exits are not pushed to watchers (as when the event stream is disconnected);
+ * - `exitTask(…)`: a task exits by itself with a code.
+ */
+import { ErrorKind, KukeError } from '../../errors.js';
+import type {
+  Attachment,
+  CgroupUsage,
+  Cgroups,
+  ContainerRecord,
+  ContainerRuntime,
+  ContainerSpec,
+  ImageInfo,
+  Labels,
+  NetworkSpec,
+  Networks,
+  ResourceLimits,
+  Runtime,
+  Subscription,
+  TaskExit,
+  TaskInfo,
+} from '../ports.js';
+
+interface FakeTask {
+  pid: number;
+  status: 'running' | 'stopped';
+  exitCode?: number;
+  exitedAt?: string;
+}
+
+interface FakeContainer {
+  spec: ContainerSpec;
+  task?: FakeTask;
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/** The shared world behind the three fake ports. */
+export class FakeWorld {
+  /** Awaited at the start of every port call, with the call's label. */
+  io: (label: string) => Promise<void> = () => Promise.resolve();
+  /** When true, exits are not pushed to watchers (only found by relisting). */
+  loseExits = false;
+  readonly namespaces = new Map<string, Labels>();
+  readonly images = new Set<string>();
+  readonly containers = new Map<string, FakeContainer>(); // `${ns}/${id}`
+  readonly cgroups = new Map<string, ResourceLimits>();
+  readonly networks = new Map<string, NetworkSpec>();
+  readonly attachments = new Map<string, Attachment & { netnsPath: string }>(); // `${network}/${containerId}`
+  /** Calls made, by method, for assertions. */
+  readonly calls = new Map<string, number>();
+  private readonly faults = new Map<string, ErrorKind[]>();
+  private readonly watchers = new Set<{ onExit: (e: TaskExit) => void; onResync: () => void }>();
+  private nextPid = 1000;
+  private clock = 0;
+
+  /** Makes the next `count` calls of `method` fail with `kind`. */
+  failNext(method: string, kind: ErrorKind = ErrorKind.Unavailable, count = 1): void {
+    const list = this.faults.get(method) ?? [];
+    for (let i = 0; i < count; i++) list.push(kind);
+    this.faults.set(method, list);
+  }
+
+  /** An image present in every namespace. */
+  addImage(ref: string): void {
+    this.images.add(ref);
+  }
+
+  /** A task exits by itself (a crash, or its program finished). */
+  exitTask(namespace: string, id: string, code: number): boolean {
+    const c = this.containers.get(`${namespace}/${id}`);
+    if (!c?.task || c.task.status !== 'running') return false;
+    this.finish(namespace, id, c.task, code);
+    return true;
+  }
+
+  /** Wipes every task and cgroup, as a host reboot would (containers, images and CNI files survive). */
+  reboot(): void {
+    for (const c of this.containers.values()) delete c.task;
+    this.cgroups.clear();
+    this.attachments.clear();
+  }
+
+  /** Tells watchers the connection was re-established (they relist). */
+  resync(): void {
+    for (const w of this.watchers) w.onResync();
+  }
+
+  /** Running tasks, by `ns/id`. */
+  runningTasks(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [key, c] of this.containers) if (c.task?.status === 'running') out.set(key, c.task.pid);
+    return out;
+  }
+
+  /** The three ports over this world. */
+  runtime(): Runtime {
+    return { containers: new FakeContainers(this), cgroups: new FakeCgroups(this), networks: new FakeNetworks(this) };
+  }
+
+  /** @internal */
+  async enter(method: string): Promise<void> {
+    this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
+    await this.io(method);
+    const fault = this.faults.get(method)?.shift();
+    if (fault) throw new KukeError(fault, `injected fault in ${method}`);
+  }
+
+  /** @internal */
+  container(namespace: string, id: string): FakeContainer | undefined {
+    return this.containers.get(`${namespace}/${id}`);
+  }
+
+  /** @internal */
+  pid(): number {
+    return this.nextPid++;
+  }
+
+  /** @internal */
+  finish(namespace: string, id: string, task: FakeTask, code: number): TaskExit {
+    task.status = 'stopped';
+    task.exitCode = code;
+    task.exitedAt = new Date(Date.UTC(2026, 0, 1) + ++this.clock * 1000).toISOString();
+    const exit: TaskExit = { namespace, id, pid: task.pid, exitCode: code, exitedAt: task.exitedAt };
+    if (!this.loseExits) for (const w of this.watchers) w.onExit(exit);
+    return exit;
+  }
+
+  /** @internal */
+  watch(handlers: { onExit: (e: TaskExit) => void; onResync: () => void }): Subscription {
+    this.watchers.add(handlers);
+    queueMicrotask(() => handlers.onResync());
+    return { close: () => void this.watchers.delete(handlers) };
+  }
+
+  /** @internal Whether any running task's cgroup is at or below `path`. */
+  busy(path: string): number[] {
+    const pids: number[] = [];
+    for (const c of this.containers.values()) {
+      if (c.task?.status !== 'running') continue;
+      const p = c.spec.cgroupsPath;
+      if (p === path || p.startsWith(`${path}/`)) pids.push(c.task.pid);
+    }
+    return pids;
+  }
+}
+
+class FakeContainers implements ContainerRuntime {
+  constructor(private readonly w: FakeWorld) {}
+
+  async version() {
+    await this.w.enter('version');
+    return { version: 'fake', revision: '0' };
+  }
+
+  async ensureNamespace(namespace: string, labels: Labels = {}) {
+    await this.w.enter('ensureNamespace');
+    if (this.w.namespaces.has(namespace)) return { created: false };
+    this.w.namespaces.set(namespace, labels);
+    return { created: true };
+  }
+
+  async listNamespaces() {
+    await this.w.enter('listNamespaces');
+    return [...this.w.namespaces].map(([name, labels]) => ({ name, labels }));
+  }
+
+  async deleteNamespace(namespace: string) {
+    await this.w.enter('deleteNamespace');
+    const left = [...this.w.containers.keys()].filter((k) => k.startsWith(`${namespace}/`));
+    if (left.length > 0) {
+      throw new KukeError(ErrorKind.FailedPrecondition, `namespace ${namespace} is not empty: ${left.length} container(s) remain`);
+    }
+    this.w.namespaces.delete(namespace);
+  }
+
+  async importImage(_namespace: string, tarPath: string, options: { name?: string } = {}) {
+    await this.w.enter('importImage');
+    const name = options.name ?? tarPath;
+    this.w.images.add(name);
+    return [this.info(name)];
+  }
+
+  async resolveImage(_namespace: string, ref: string) {
+    await this.w.enter('resolveImage');
+    if (!this.w.images.has(ref)) throw new KukeError(ErrorKind.NotFound, `image ${ref} not found`, { hint: 'import it first' });
+    return this.info(ref);
+  }
+
+  async listImages() {
+    await this.w.enter('listImages');
+    return [...this.w.images].map((n) => this.info(n));
+  }
+
+  async deleteImage(_namespace: string, ref: string) {
+    await this.w.enter('deleteImage');
+    this.w.images.delete(ref);
+  }
+
+  async createContainer(spec: ContainerSpec) {
+    await this.w.enter('createContainer');
+    if (!this.w.images.has(spec.image)) {
+      throw new KukeError(ErrorKind.NotFound, `image ${spec.image} not found in ${spec.namespace}`);
+    }
+    const existing = this.w.container(spec.namespace, spec.id);
+    if (existing) {
+      existing.spec = spec;
+      return { created: false };
+    }
+    this.w.containers.set(`${spec.namespace}/${spec.id}`, { spec });
+    return { created: true };
+  }
+
+  async deleteContainer(namespace: string, id: string) {
+    await this.w.enter('deleteContainer');
+    const c = this.w.container(namespace, id);
+    if (!c) return;
+    if (c.task?.status === 'running') {
+      throw new KukeError(ErrorKind.FailedPrecondition, `container ${id} still has a running task`);
+    }
+    this.w.containers.delete(`${namespace}/${id}`);
+  }
+
+  async getContainer(namespace: string, id: string): Promise<ContainerRecord | null> {
+    await this.w.enter('getContainer');
+    const c = this.w.container(namespace, id);
+    return c ? { namespace, id, image: c.spec.image, labels: c.spec.labels } : null;
+  }
+
+  async listContainers(namespace: string, labels: Labels = {}) {
+    await this.w.enter('listContainers');
+    const out: ContainerRecord[] = [];
+    for (const [key, c] of this.w.containers) {
+      if (!key.startsWith(`${namespace}/`)) continue;
+      if (Object.entries(labels).some(([k, v]) => c.spec.labels[k] !== v)) continue;
+      out.push({ namespace, id: c.spec.id, image: c.spec.image, labels: c.spec.labels });
+    }
+    return out;
+  }
+
+  async startTask(namespace: string, id: string) {
+    await this.w.enter('startTask');
+    const c = this.w.container(namespace, id);
+    if (!c) throw new KukeError(ErrorKind.NotFound, `container ${id} not found in ${namespace}`);
+    if (c.task?.status === 'running') return { pid: c.task.pid };
+    c.task = { pid: this.w.pid(), status: 'running' };
+    return { pid: c.task.pid };
+  }
+
+  async killTask(namespace: string, id: string, signal: NodeJS.Signals | number) {
+    await this.w.enter('killTask');
+    const c = this.w.container(namespace, id);
+    if (!c?.task || c.task.status !== 'running') return;
+    const n = typeof signal === 'number' ? signal : (SIGNAL_NUMBERS[signal] ?? 15);
+    this.w.finish(namespace, id, c.task, 128 + n);
+  }
+
+  async stopTask(namespace: string, id: string, options: { signal?: NodeJS.Signals | number } = {}) {
+    await this.w.enter('stopTask');
+    const c = this.w.container(namespace, id);
+    if (!c?.task) return null;
+    if (c.task.status === 'running') {
+      const signal = options.signal ?? 'SIGTERM';
+      const n = typeof signal === 'number' ? signal : (SIGNAL_NUMBERS[signal] ?? 15);
+      return this.w.finish(namespace, id, c.task, 128 + n);
+    }
+    return { namespace, id, pid: c.task.pid, exitCode: c.task.exitCode ?? 0, exitedAt: c.task.exitedAt ?? '' };
+  }
+
+  async deleteTask(namespace: string, id: string) {
+    await this.w.enter('deleteTask');
+    const c = this.w.container(namespace, id);
+    if (!c?.task) return null;
+    if (c.task.status === 'running') throw new KukeError(ErrorKind.FailedPrecondition, `task ${id} is running`);
+    const exit: TaskExit = { namespace, id, pid: c.task.pid, exitCode: c.task.exitCode ?? 0, exitedAt: c.task.exitedAt ?? '' };
+    delete c.task;
+    return exit;
+  }
+
+  async getTask(namespace: string, id: string): Promise<TaskInfo | null> {
+    await this.w.enter('getTask');
+    const t = this.w.container(namespace, id)?.task;
+    if (!t) return null;
+    return {
+      namespace,
+      id,
+      pid: t.pid,
+      status: t.status,
+      ...(t.exitCode !== undefined ? { exitCode: t.exitCode } : {}),
+      ...(t.exitedAt ? { exitedAt: t.exitedAt } : {}),
+    };
+  }
+
+  async listTasks(namespace: string) {
+    await this.w.enter('listTasks');
+    const out: TaskInfo[] = [];
+    for (const c of this.w.containers.values()) {
+      if (c.spec.namespace !== namespace || !c.task) continue;
+      out.push({ namespace, id: c.spec.id, pid: c.task.pid, status: c.task.status, ...(c.task.exitCode !== undefined ? { exitCode: c.task.exitCode } : {}) });
+    }
+    return out;
+  }
+
+  watchExits(handlers: { onExit: (e: TaskExit) => void; onResync: () => void }) {
+    return this.w.watch(handlers);
+  }
+
+  close() {}
+
+  private info(name: string): ImageInfo {
+    return { name, digest: 'sha256:fake', chainId: 'sha256:fake', size: 0, config: { env: [], entrypoint: [], cmd: ['sh'], workingDir: '/', user: '' } };
+  }
+}
+
+class FakeCgroups implements Cgroups {
+  readonly mode = 'v2' as const;
+  constructor(private readonly w: FakeWorld) {}
+
+  async ensure(path: string, limits: ResourceLimits = {}) {
+    await this.w.enter('cgroups.ensure');
+    const created = !this.w.cgroups.has(path);
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const p = `/${parts.slice(0, i).join('/')}`;
+      if (!this.w.cgroups.has(p)) this.w.cgroups.set(p, {});
+    }
+    this.w.cgroups.set(path, { ...this.w.cgroups.get(path), ...limits });
+    return { created };
+  }
+
+  async remove(path: string) {
+    await this.w.enter('cgroups.remove');
+    const busy = this.w.busy(path);
+    if (busy.length > 0) {
+      throw new KukeError(ErrorKind.FailedPrecondition, `cgroup ${path} is busy: ${busy.length} process(es) remain`);
+    }
+    for (const p of [...this.w.cgroups.keys()]) if (p === path || p.startsWith(`${path}/`)) this.w.cgroups.delete(p);
+  }
+
+  async exists(path: string) {
+    await this.w.enter('cgroups.exists');
+    return this.w.cgroups.has(path);
+  }
+
+  async pids(path: string, options: { recursive?: boolean } = {}) {
+    await this.w.enter('cgroups.pids');
+    return options.recursive ? this.w.busy(path) : [];
+  }
+
+  async usage(path: string): Promise<CgroupUsage> {
+    await this.w.enter('cgroups.usage');
+    if (!this.w.cgroups.has(path)) throw new KukeError(ErrorKind.NotFound, `cgroup ${path} not found`);
+    return { cpuNanos: 0, memoryBytes: 0, pids: this.w.busy(path).length };
+  }
+
+  async children(path: string) {
+    await this.w.enter('cgroups.children');
+    const depth = path.split('/').length;
+    return [...this.w.cgroups.keys()]
+      .filter((p) => p.startsWith(`${path}/`) && p.split('/').length === depth + 1)
+      .map((p) => p.slice(path.length + 1));
+  }
+}
+
+class FakeNetworks implements Networks {
+  constructor(private readonly w: FakeWorld) {}
+
+  async ensureNetwork(spec: NetworkSpec) {
+    await this.w.enter('ensureNetwork');
+    const created = !this.w.networks.has(spec.name);
+    this.w.networks.set(spec.name, spec);
+    return { created };
+  }
+
+  async deleteNetwork(name: string) {
+    await this.w.enter('deleteNetwork');
+    this.w.networks.delete(name);
+    for (const key of [...this.w.attachments.keys()]) if (key.startsWith(`${name}/`)) this.w.attachments.delete(key);
+  }
+
+  async listNetworks() {
+    await this.w.enter('listNetworks');
+    return [...this.w.networks.values()];
+  }
+
+  async attach(network: string, containerId: string, netnsPath: string): Promise<Attachment> {
+    await this.w.enter('attach');
+    const spec = this.w.networks.get(network);
+    if (!spec) throw new KukeError(ErrorKind.NotFound, `network ${network} not found`);
+    const key = `${network}/${containerId}`;
+    const existing = this.w.attachments.get(key);
+    if (existing && existing.netnsPath === netnsPath) return strip(existing);
+    const used = new Set([...this.w.attachments.values()].filter((a) => a.network === network).map((a) => a.address));
+    const base = spec.subnet.split('/')[0]!.split('.').slice(0, 3).join('.');
+    let host = 2;
+    while (used.has(`${base}.${host}/24`)) host++;
+    const att = { network, containerId, ifname: 'eth0', address: `${base}.${host}/24`, gateway: `${base}.1`, netnsPath };
+    this.w.attachments.set(key, att);
+    return strip(att);
+  }
+
+  async detach(network: string, containerId: string) {
+    await this.w.enter('detach');
+    this.w.attachments.delete(`${network}/${containerId}`);
+  }
+
+  async listAttachments(network?: string) {
+    await this.w.enter('listAttachments');
+    return [...this.w.attachments.values()].filter((a) => !network || a.network === network).map(strip);
+  }
+}
+
+function strip(a: Attachment & { netnsPath?: string }): Attachment {
+  const { netnsPath: _netns, ...rest } = a;
+  return rest;
+}

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { catalogCodec } from '../../../src/engine/codec.js';
+import { openEngine } from '../../../src/engine/index.js';
+import { FakeWorld } from '../../../src/runtime/fake/fake-runtime.js';
+import { MemoryStore } from '../../support/memory-store.js';
+import { isKukeError } from '../../../src/errors.js';
+
+const user = { actor: { type: 'user' as const, uid: 0 } };
+const template = (image = 'busybox', extra: string[] = []) => ({
+  root: 'main',
+  labels: {},
+  containers: ['main', ...extra].map((name) => ({ name, image, command: [], args: [], env: [], privileged: false, hostNetwork: false, hostPid: false, mounts: [], resources: {}, restartPolicy: 'never' as const })),
+});
+
+async function setup() {
+  const world = new FakeWorld();
+  world.addImage('busybox');
+  const store = new MemoryStore(catalogCodec);
+  const opened = await openEngine({ store, runtime: world.runtime(), config: { runPath: '/tmp/kukeon-unit', ipMasq: false } });
+  const ops = opened.operations;
+  await ops.createRealm({ name: 'default' }, user);
+  await ops.createSpace({ realm: 'default', space: 'default' }, user);
+  await ops.createStack({ realm: 'default', space: 'default', stack: 'default' }, user);
+  return { world, store, opened, ops, engine: opened.engine };
+}
+const ref = { realm: 'default', space: 'default', stack: 'default', cell: 'web' };
+
+describe('engine', () => {
+  it('brings a two-container cell to Ready with real tasks, the root first, on one address', async () => {
+    const { world, ops } = await setup();
+    const { view } = await ops.createCell({ ...ref, template: template('busybox', ['side']), start: true }, user);
+    expect(view.state).toBe('Ready');
+    expect(view.containers.map((c) => [c.name, c.state])).toEqual([['web_root', 'Running'], ['side', 'Running']]);
+    expect(view.address).toBe('10.88.0.2/24');
+    expect([...world.runningTasks().keys()].sort()).toEqual(['default.kukeon.io/default_default_web_root', 'default.kukeon.io/default_default_web_side']);
+    const side = world.containers.get('default.kukeon.io/default_default_web_side')!;
+    expect(side.spec.network).toEqual({ mode: 'join', path: `/proc/${view.rootPid}/ns/net` });
+  });
+
+  it('records an exit and winds the cell down to Exited when the root dies', async () => {
+    const { world, ops, engine } = await setup();
+    await ops.createCell({ ...ref, template: template(), start: true }, user);
+    world.exitTask('default.kukeon.io', 'default_default_web_root', 7);
+    await engine.settle();
+    const view = ops.getCell(ref);
+    expect(view.state).toBe('Exited');
+    expect(view.containers[0]).toMatchObject({ state: 'Exited', exitCode: 7 });
+    expect(world.attachments.size).toBe(0);
+  });
+
+  it('stops, starts again and deletes without leaking tasks, addresses or cgroups', async () => {
+    const { world, ops, engine } = await setup();
+    await ops.createCell({ ...ref, template: template('busybox', ['side']), start: true }, user);
+    expect((await ops.stopCell(ref, user, { mode: 'stop', graceMs: 10 })).state).toBe('Stopped');
+    expect(world.runningTasks().size).toBe(0);
+    expect((await ops.startCell(ref, user)).state).toBe('Ready');
+    await ops.deleteCell(ref, user);
+    await engine.settle();
+    expect(world.containers.size).toBe(0);
+    expect(world.attachments.size).toBe(0);
+    expect([...world.cgroups.keys()].filter((p) => p.includes('/web'))).toEqual([]);
+    expect(() => ops.getCell(ref)).toThrow(/not found/);
+  });
+
+  it('fails the cell with the runtime error when the image is missing, and leaves nothing running', async () => {
+    const { world, ops } = await setup();
+    const error = await ops.createCell({ ...ref, template: template('nope'), start: true }, user).catch((e) => e);
+    expect(isKukeError(error, 'NotFound')).toBe(true);
+    expect(ops.getCell(ref).state).toBe('Failed');
+    expect(world.runningTasks().size).toBe(0);
+  });
+
+  it('refuses to delete a realm with spaces unless cascading, then cascades', async () => {
+    const { world, ops } = await setup();
+    await ops.createCell({ ...ref, template: template(), start: true }, user);
+    const error = await ops.deleteRealm({ realm: 'default' }, user).catch((e) => e);
+    expect(isKukeError(error, 'FailedPrecondition')).toBe(true);
+    expect(error.message).toBe('realm "default" has 1 space(s)');
+    await ops.deleteRealm({ realm: 'default', cascade: true }, user);
+    expect(ops.listRealms()).toEqual([]);
+    expect(world.namespaces.size).toBe(0);
+    expect(world.networks.size).toBe(0);
+    expect(world.containers.size).toBe(0);
+  });
+
+  it('replays to the same state, and reconcile records an exit that happened while it was down', async () => {
+    const { world, store, opened, ops } = await setup();
+    await ops.createCell({ ...ref, template: template(), start: true }, user);
+    await opened.close();
+    world.loseExits = true;
+    world.exitTask('default.kukeon.io', 'default_default_web_root', 3);
+    const reopened = await openEngine({ store, runtime: world.runtime(), config: { runPath: '/tmp/kukeon-unit', ipMasq: false } });
+    await reopened.engine.settle();
+    const view = reopened.operations.getCell(ref);
+    expect(view.state).toBe('Exited');
+    expect(view.containers[0]).toMatchObject({ exitCode: 3 });
+    const exit = store.records.find((r) => r.type === 'TaskExited');
+    expect(exit?.actor.type).toBe('reconcile');
+  });
+});

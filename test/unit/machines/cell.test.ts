@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { cellMachine } from '../../../machines/cell.js';
+import { describeRejection } from '../../../machines/index.js';
+import { accepts, run } from './helpers.js';
+
+const input = { realm: 'r', space: 's', stack: 't', name: 'web' };
+const template = { root: 'main', containers: [{ name: 'main', image: 'busybox', command: [], args: [], env: [], privileged: false, hostNetwork: false, hostPid: false, mounts: [], resources: {}, restartPolicy: 'never' }], labels: {} };
+const ready = [{ type: 'CreateCell', template }, { type: 'StartCell' }, { type: 'CellStarted', rootPid: 10, address: '10.88.0.2/24' }];
+
+describe('cell machine', () => {
+  it('is Pending after CreateCell and requests nothing until StartCell', () => {
+    const { state, effects } = run(cellMachine, input, [{ type: 'CreateCell', template }]);
+    expect(state).toBe('Pending');
+    expect(effects).toEqual([]);
+  });
+
+  it('requests startCell and becomes Ready with the root pid and address', () => {
+    const { state, effects, snapshot } = run(cellMachine, input, ready);
+    expect(state).toBe('Ready');
+    expect(effects.map((e) => e.type)).toEqual(['startCell']);
+    expect(snapshot.context).toMatchObject({ rootPid: 10, address: '10.88.0.2/24' });
+  });
+
+  it('winds down to Exited when its root container exits by itself', () => {
+    const { state, effects } = run(cellMachine, input, [...ready, { type: 'ContainerExited', container: 'web_root', root: true, code: 137 }, { type: 'CellStopped' }]);
+    expect(effects.at(-1)).toMatchObject({ type: 'stopCell', params: { reason: 'exited' } });
+    expect(state).toBe('Exited');
+  });
+
+  it('stays Ready when a non-root container exits', () => {
+    const { state, snapshot } = run(cellMachine, input, [...ready, { type: 'ContainerExited', container: 'side', root: false, code: 1 }]);
+    expect(state).toBe('Ready');
+    expect(snapshot.context.exits).toEqual({ side: 1 });
+  });
+
+  it('ends Stopped after an operator stop, with the grace period in the effect', () => {
+    const { state, effects } = run(cellMachine, input, [...ready, { type: 'StopCell', mode: 'stop', graceMs: 2000 }, { type: 'CellStopped' }]);
+    expect(effects.at(-1)).toMatchObject({ type: 'stopCell', params: { reason: 'stop', graceMs: 2000 } });
+    expect(state).toBe('Stopped');
+  });
+
+  it('refuses to start a running cell, with a reason the CLI can print', () => {
+    expect(accepts(cellMachine, input, ready, { type: 'StartCell' })).toBe(false);
+    expect(describeRejection('cell', 'cell "web"', 'Ready', { type: 'StartCell' })).toMatchObject({ message: 'cell "web" is already running (Ready)', busy: false });
+  });
+
+  it('refuses to start a cell that is being deleted, and calls it busy', () => {
+    const deleting = [...ready, { type: 'DeleteCell' }];
+    expect(run(cellMachine, input, deleting).state).toBe('Deleting');
+    expect(accepts(cellMachine, input, deleting, { type: 'StartCell' })).toBe(false);
+    expect(describeRejection('cell', 'cell "web"', 'Deleting', { type: 'StartCell' }).busy).toBe(true);
+  });
+
+  it('goes Failed with the error when the start saga fails, and can be started again', () => {
+    const failed = [{ type: 'CreateCell', template }, { type: 'StartCell' }, { type: 'EffectFailed', effect: 'startCell', error: { kind: 'NotFound', message: 'image busybox not found' } }];
+    const { state, snapshot } = run(cellMachine, input, failed);
+    expect(state).toBe('Failed');
+    expect(snapshot.context.error?.kind).toBe('NotFound');
+    expect(accepts(cellMachine, input, failed, { type: 'StartCell' })).toBe(true);
+  });
+});
