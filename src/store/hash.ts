@@ -3,12 +3,13 @@
  * (and with `prev`, the previous record's hash, inside it), and hash = sha256(body). Verifying a record hashes its
  * raw stored bytes: no canonical JSON is needed, and any flipped byte shows.
  */
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 import type { EventRecord } from '../../events/record.js';
 
 /** sha256 of a string, hex. */
 export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  // The one-shot API is about twice as fast as createHash() for records this small (replay hashes every one).
+  return oneShotHash('sha256', text, 'hex');
 }
 
 /** Encodes a record for storage, computing its hash. */
@@ -27,12 +28,14 @@ export function decodeRecord(value: string): Decoded {
   if (newline !== 64) return { ok: false, problem: 'undecodable', message: 'stored value has no hash header' };
   const hash = value.slice(0, 64);
   const body = value.slice(65);
-  let parsed: unknown;
+  if (sha256(body) !== hash) return { ok: false, problem: 'hash-mismatch', message: 'the stored hash does not match the record (tampered or damaged)' };
+  let record: EventRecord;
   try {
-    parsed = JSON.parse(body);
+    record = JSON.parse(body) as EventRecord;
   } catch (err) {
     return { ok: false, problem: 'undecodable', message: `body is not JSON (${(err as Error).message})` };
   }
-  if (sha256(body) !== hash) return { ok: false, problem: 'hash-mismatch', message: 'the stored hash does not match the record (tampered or damaged)' };
-  return { ok: true, record: { ...(parsed as Omit<EventRecord, 'hash'>), hash } };
+  if (record === null || typeof record !== 'object') return { ok: false, problem: 'undecodable', message: 'body is not a record' };
+  record.hash = hash;
+  return { ok: true, record };
 }
