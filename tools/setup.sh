@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what kukeon needs on a Debian host: containerd, runc, CNI plugins, busybox-static (test image),
+# iptables, iproute2, hyperfine (benchmarks) from Debian when missing, and the npm dependencies (npm ci).
+# Idempotent; run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(containerd runc containernetworking-plugins busybox-static iptables iproute2 hyperfine)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing Debian packages: ${missing[*]}; re-run as root: sudo $0" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's containerd package starts a system containerd where systemd runs; kukeon's tests never use it
+# (they start a private one), and kukeon in production uses whichever runs at --containerd-socket.
+
+if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
