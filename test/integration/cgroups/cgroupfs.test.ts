@@ -13,12 +13,6 @@ const ROOT = `/kukeon-test-${process.pid}`;
 let cg: CgroupFs;
 const children: ChildProcess[] = [];
 
-function spawnSleeper(seconds = 30): ChildProcess {
-  const child = spawn('sleep', [String(seconds)], { stdio: 'ignore' });
-  children.push(child);
-  return child;
-}
-
 function join_(path: string, pid: number) {
   for (const h of cg.layout.hierarchies) writeFileSync(join(h.mountPoint, path, 'cgroup.procs'), String(pid));
 }
