@@ -1,0 +1,96 @@
+/**
+ * Builds an OCI image layout tar (oci-layout, index.json, blobs/sha256/…) with one uncompressed layer. No registry
+ * is reachable on our hosts: the test image (busybox-static) and the daemon image (node + the kukeond bundle) are
+ * made this way and imported through containerd's API.
+ */
+import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { TarWriter, type TarEntry } from './tar.js';
+
+export const MEDIA = {
+  index: 'application/vnd.oci.image.index.v1+json',
+  manifest: 'application/vnd.oci.image.manifest.v1+json',
+  config: 'application/vnd.oci.image.config.v1+json',
+  layer: 'application/vnd.oci.image.layer.v1.tar',
+} as const;
+
+/** What the image runs by default (OCI image config). */
+export interface ImageSettings {
+  /** Reference, e.g. `kukeon.local/busybox:test`. */
+  ref: string;
+  entrypoint?: string[];
+  cmd?: string[];
+  env?: string[];
+  workingDir?: string;
+  labels?: Record<string, string>;
+}
+
+/** Writes an OCI layout tar at `out` with one layer made of `entries`. Returns the manifest digest. */
+export function writeOciLayout(out: string, entries: TarEntry[], settings: ImageSettings): { manifestDigest: string; layerDigest: string; size: number } {
+  const work = mkdtempSync(join(tmpdir(), 'kukeon-oci-'));
+  try {
+    const layerPath = join(work, 'layer.tar');
+    const lfd = openSync(layerPath, 'w');
+    let layer: { digest: string; size: number };
+    try {
+      const w = new TarWriter(lfd);
+      for (const e of entries) w.add(e);
+      layer = w.finish();
+    } finally {
+      closeSync(lfd);
+    }
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: {
+          Env: settings.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+          ...(settings.entrypoint ? { Entrypoint: settings.entrypoint } : {}),
+          ...(settings.cmd ? { Cmd: settings.cmd } : {}),
+          WorkingDir: settings.workingDir ?? '/',
+          ...(settings.labels ? { Labels: settings.labels } : {}),
+        },
+        rootfs: { type: 'layers', diff_ids: [layer.digest] },
+        history: [{ created_by: 'kukeon oci-layout writer' }],
+      }),
+    );
+    const digestOf = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+    const configDigest = digestOf(config);
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA.manifest,
+        config: { mediaType: MEDIA.config, digest: configDigest, size: config.length },
+        layers: [{ mediaType: MEDIA.layer, digest: layer.digest, size: layer.size }],
+      }),
+    );
+    const manifestDigest = digestOf(manifest);
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA.index,
+        manifests: [{ mediaType: MEDIA.manifest, digest: manifestDigest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': settings.ref }, platform: { architecture: 'amd64', os: 'linux' } }],
+      }),
+    );
+    const fd = openSync(out, 'w');
+    try {
+      const w = new TarWriter(fd);
+      const blob = (d: string) => `blobs/sha256/${d.slice('sha256:'.length)}`;
+      w.add({ type: 'file', path: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') });
+      w.add({ type: 'file', path: 'index.json', data: index });
+      w.add({ type: 'dir', path: 'blobs' });
+      w.add({ type: 'dir', path: 'blobs/sha256' });
+      w.add({ type: 'file', path: blob(configDigest), data: config });
+      w.add({ type: 'file', path: blob(manifestDigest), data: manifest });
+      w.add({ type: 'file', path: blob(layer.digest), fromFile: layerPath });
+      w.finish();
+    } finally {
+      closeSync(fd);
+    }
+    return { manifestDigest, layerDigest: layer.digest, size: statSync(out).size };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
