@@ -244,11 +244,10 @@ async function deleteCell(runtime: Runtime, cell: CellTarget, ctx: Ctx): Promise
   const engine = ctx.engine;
   const deadline = Date.now() + 120_000;
   const all = members(engine, cell);
-  const [root] = all as [Member];
+  // stopAll releases the network attachment (CNI DEL, always attempted) before the root goes.
   await stopAll(runtime, engine, cell, all, 'SIGKILL', 0, ctx, deadline);
   await removeOrphans(engine, cell, [], ctx, deadline);
   for (const m of [...all].reverse()) await deleteMember(engine, m.stream, ctx, deadline);
-  if (!root.template.hostNetwork) await runtime.networks.detach(networkName(cell.realm, cell.space), root.containerdId);
   await runtime.cgroups.remove(cellCgroup(engine.config, { ...cell, cell: cell.name }));
   return [{ type: 'CellDeleted', data: {} }];
 }

@@ -1,6 +1,8 @@
 /**
- * CNI networks: one bridge network per space (bridge + host-local IPAM + loopback), one attachment per cell (its
- * root container's network namespace, `/proc/<pid>/ns/net`).
+ * CNI networks: one bridge network per space (bridge + host-local IPAM), one attachment per cell (its root
+ * container's network namespace, `/proc/<pid>/ns/net`). No loopback plugin: runc brings `lo` up in every network
+ * namespace it creates (checked in the integration tests, where a cell's containers talk on 127.0.0.1), and each
+ * plugin exec costs several milliseconds on ADD, CHECK and DEL.
  *
  * Files, all under the kukeon run path so the daemon in its cell and an in-process kuke see the same:
  *   <confDir>/<network>.conflist                 the network (0600)
@@ -93,14 +95,12 @@ export class CniNetworks implements Networks {
           hairpinMode: true,
           ipam: { type: 'host-local', ranges: [[{ subnet: spec.subnet }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: this.options.ipamDir },
         },
-        // Brings `lo` up in the netns (it ignores CNI_IFNAME), so a cell's containers talk on 127.0.0.1.
-        { type: 'loopback' },
       ],
     };
   }
 
   async ensureNetwork(spec: NetworkSpec): Promise<{ created: boolean }> {
-    for (const p of ['bridge', 'host-local', 'loopback']) findPlugin(p, this.options.binDirs);
+    for (const p of ['bridge', 'host-local']) findPlugin(p, this.options.binDirs);
     const path = this.conflistPath(spec.name);
     const text = `${JSON.stringify(this.conflistOf(spec), null, 2)}\n`;
     const existing = existsSync(path) ? readFileSync(path, 'utf8') : undefined;

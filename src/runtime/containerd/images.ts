@@ -31,6 +31,9 @@ export function chainIds(diffIds: string[]): string[] {
 
 /** Image handling over one connection. */
 export class ImageService {
+  /** Resolved images by namespace and ref; dropped when an image is imported or deleted. */
+  private readonly resolved = new Map<string, ImageInfo>();
+
   constructor(
     private readonly conn: Connection,
     private readonly snapshotter: string,
@@ -89,6 +92,7 @@ export class ImageService {
 
   /** Imports an OCI layout tar; returns the images created or updated. */
   async importTar(namespace: string, tarPath: string, options: { name?: string; onProgress?: (p: ImportProgress) => void } = {}): Promise<ImageInfo[]> {
+    for (const key of [...this.resolved.keys()]) if (key.startsWith(`${namespace}\0`)) this.resolved.delete(key);
     let members: Map<string, TarMember>;
     try {
       members = listTar(tarPath);
@@ -140,8 +144,28 @@ export class ImageService {
     return out;
   }
 
-  /** Resolves an image (manifest, config, chain id), unpacking its layers if its snapshot is missing. */
+  /**
+   * Resolves an image (manifest, config, chain id), unpacking its layers if its snapshot is missing. Cached per
+   * namespace: every container start resolves its image, and the answer only changes on import or delete.
+   */
   async resolve(namespace: string, ref: string, lease?: string): Promise<ImageInfo> {
+    const key = `${namespace}\0${ref}`;
+    const cached = this.resolved.get(key);
+    if (cached) {
+      try {
+        await this.conn.call(this.conn.snapshots, this.conn.snapshots.stat, { snapshotter: this.snapshotter, key: cached.chainId }, this.conn.meta(namespace), `snapshot ${cached.chainId}`);
+        return cached;
+      } catch (err) {
+        if (!isKukeError(err, ErrorKind.NotFound)) throw err;
+        this.resolved.delete(key);
+      }
+    }
+    const info = await this.resolveUncached(namespace, ref, lease);
+    this.resolved.set(key, info);
+    return info;
+  }
+
+  private async resolveUncached(namespace: string, ref: string, lease?: string): Promise<ImageInfo> {
     let target: Descriptor | undefined;
     try {
       const res = await this.conn.call(this.conn.images, this.conn.images.get, { name: ref }, this.conn.meta(namespace), `image ${ref}`);
@@ -181,6 +205,7 @@ export class ImageService {
 
   private async unpack(namespace: string, manifest: Manifest, diffIds: string[], chain: string[], lease?: string): Promise<void> {
     const md = this.conn.meta(namespace, lease);
+    let unpacked = false;
     for (let i = 0; i < chain.length; i++) {
       try {
         await this.conn.call(this.conn.snapshots, this.conn.snapshots.stat, { snapshotter: this.snapshotter, key: chain[i]! }, this.conn.meta(namespace), `snapshot ${chain[i]}`);
@@ -188,6 +213,7 @@ export class ImageService {
       } catch (err) {
         if (!isKukeError(err, ErrorKind.NotFound)) throw err;
       }
+      unpacked = true;
       const key = `extract-${randomBytes(6).toString('hex')} ${chain[i]}`;
       const { mounts } = await this.conn.call(this.conn.snapshots, this.conn.snapshots.prepare, { snapshotter: this.snapshotter, key, parent: i ? chain[i - 1]! : '', labels: {} }, md, `preparing ${key}`);
       try {
@@ -203,6 +229,7 @@ export class ImageService {
         await this.conn.call(this.conn.snapshots, this.conn.snapshots.remove, { snapshotter: this.snapshotter, key }, this.conn.meta(namespace), `removing ${key}`).catch(() => undefined);
       }
     }
+    if (!unpacked) return;
     // The config keeps the unpacked chain alive through garbage collection.
     const label = `containerd.io/gc.ref.snapshot.${this.snapshotter}`;
     await this.conn.call(this.conn.content, this.conn.content.update, { info: { digest: manifest.config.digest, size: 0, labels: { [label]: chain.at(-1)! }, createdAt: undefined, updatedAt: undefined }, updateMask: [`labels.${label}`] }, this.conn.meta(namespace), 'labelling image config');
@@ -216,6 +243,7 @@ export class ImageService {
   }
 
   async delete(namespace: string, ref: string): Promise<void> {
+    this.resolved.delete(`${namespace}\0${ref}`);
     await this.conn.call(this.conn.images, this.conn.images.delete, { name: ref, sync: true }, this.conn.meta(namespace), `deleting image ${ref}`).catch((err) => {
       if (!isKukeError(err, ErrorKind.NotFound)) throw err;
     });

@@ -179,6 +179,11 @@ export class ContainerdRuntime implements ContainerRuntime {
     };
     const existing = await this.record(spec.namespace, spec.id);
     if (existing) {
+      const same = Buffer.from(existing.spec?.value ?? new Uint8Array()).equals(Buffer.from(container.spec!.value)) && JSON.stringify(existing.labels) === JSON.stringify(container.labels);
+      if (same) {
+        await this.ensureSnapshot(spec.namespace, spec.id, image.chainId);
+        return { created: false };
+      }
       // Same id: keep the record and its rootfs, refresh the spec (e.g. the network namespace to join) and labels.
       await this.conn.call(this.conn.containers, this.conn.containers.update, { container, updateMask: ['spec', 'labels', 'image'] }, this.conn.meta(spec.namespace), `updating container ${spec.id}`);
       await this.ensureSnapshot(spec.namespace, spec.id, image.chainId);

@@ -63,12 +63,11 @@ describe('CNI networks (real plugins)', () => {
     expect((await cni.listNetworks()).map((n) => n.name)).toEqual([netA.name, netB.name]);
   });
 
-  it('gives a netns an address from the subnet on eth0, brings lo up, and returns the same address again', async () => {
+  it('gives a netns an address from the subnet on eth0, and returns the same address again', async () => {
     const ns = await netns();
     const att = await cni.attach(netA.name, `${tag}_c1_root`, ns.path);
     expect(att.address).toMatch(/^10\.250\.1\.\d+\/24$/);
     expect(await inNetns(ns.pid, 'ip', '-4', 'addr', 'show', 'eth0')).toContain(att.address);
-    expect(await inNetns(ns.pid, 'ip', 'link', 'show', 'lo')).toMatch(/state UNKNOWN|UP/);
     expect(await cni.attach(netA.name, `${tag}_c1_root`, ns.path)).toEqual(att);
     await cni.detach(netA.name, `${tag}_c1_root`, ns.path);
   });

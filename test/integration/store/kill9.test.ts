@@ -14,20 +14,29 @@ import { permissiveCodec, tempDir } from '../../support/store.js';
 const { path, cleanup } = tempDir('kukeon-kill9-');
 afterAll(cleanup);
 
-/** Runs the writer, kills it with SIGKILL after `ms`, returns the seqs it acknowledged. */
-function runAndKill(ms: number): Promise<number[]> {
+/** Runs the writer, kills it with SIGKILL `ms` after it is ready (and after `minAcks` acks), returns the acks. */
+function runAndKill(ms: number, minAcks = 0): Promise<number[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['tools/run.mjs', 'test/support/store-writer.ts', path], { stdio: ['ignore', 'pipe', 'inherit'] });
     const acked: number[] = [];
     let buffer = '';
+    let due = false;
+    const maybeKill = () => {
+      if (due && acked.length >= minAcks) child.kill('SIGKILL');
+    };
     child.stdout.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       const lines = buffer.split('\n');
       buffer = lines.pop()!;
       for (const line of lines) {
-        if (line === 'ready') setTimeout(() => child.kill('SIGKILL'), ms);
+        if (line === 'ready')
+          setTimeout(() => {
+            due = true;
+            maybeKill();
+          }, ms);
         else if (line) acked.push(Number(line));
       }
+      maybeKill();
     });
     child.on('error', reject);
     child.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve(acked) : reject(new Error(`writer exited on its own (${signal})`))));
@@ -57,7 +66,8 @@ describe('event log under kill -9', () => {
   }, 120_000);
 
   it('catches a torn tail (the newest WAL cut mid-record) through the anchor, never silently', async () => {
-    await runAndKill(300);
+    // Enough records since this open that the newest WAL holds several batches to cut into.
+    await runAndKill(100, 3000);
     const wal = readdirSync(path).filter((n) => /^\d+\.log$/.test(n)).sort().at(-1)!;
     const walPath = join(path, wal);
     const size = statSync(walPath).size;
