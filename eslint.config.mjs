@@ -13,7 +13,7 @@ const pureOnly = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'src/api/gen/**', 'src/runtime/containerd/gen/**', 'tools/**/*.mjs'] },
+  { ignores: ['node_modules/**', 'dist/**', '.tmp/**', 'src/api/gen/**', 'src/runtime/containerd/gen/**', 'tools/**/*.mjs'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what kukeon needs on a Debian host: containerd, runc, CNI plugins, busybox-static (test image),
 # iptables, iproute2, hyperfine (benchmarks) from Debian when missing, and the npm dependencies (npm ci).
-# Idempotent; run as root.
+# Then builds dist/ (kuke, kukeond). Idempotent; run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +30,5 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+echo "setup: building dist/ (kuke, kukeond)" >&2
+npm run --silent build

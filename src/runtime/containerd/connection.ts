@@ -37,8 +37,9 @@ const CODE_TO_KIND: Partial<Record<status, ErrorKind>> = {
 export function fromGrpc(error: unknown, context: string, address: string): KukeError {
   const e = error as Partial<ServiceError>;
   if (typeof e.code !== 'number') return new KukeError(ErrorKind.Internal, `${context}: ${(error as Error).message}`, { cause: error });
-  const kind = CODE_TO_KIND[e.code as status] ?? ErrorKind.Internal;
-  const details = e.details || e.message || 'failed';
+  // UNKNOWN comes from the shim and runc: the runtime refused, which is not a bug of ours.
+  const kind = CODE_TO_KIND[e.code as status] ?? (e.code === status.UNKNOWN ? ErrorKind.FailedPrecondition : ErrorKind.Internal);
+  const details = (e.details || e.message || 'failed').replace(/: unknown$/, '');
   if (kind === ErrorKind.Unavailable) {
     return new KukeError(kind, `${context}: containerd at ${address} is unavailable (${details})`, {
       hint: 'is containerd running? check its socket (--containerd-socket)',

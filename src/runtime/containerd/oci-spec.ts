@@ -56,8 +56,33 @@ export function processArgs(spec: Pick<ContainerSpec, 'command' | 'args'>, image
   return [...entrypoint, ...cmd];
 }
 
+/** Capability names in the order of their numbers (CAP_CHOWN is 0). */
+const CAPABILITY_NUMBERS = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW',
+  'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD',
+  'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
+  'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+];
+
+/**
+ * The capabilities in a bounding-set mask (`CapBnd:` of /proc/<pid>/status, hex). A privileged container can only
+ * get what the host's runtime holds: asking for more makes runc fail ("unable to apply caps").
+ */
+export function capabilitiesFromMask(hexMask: string): string[] {
+  const mask = BigInt(`0x${hexMask.trim()}`);
+  return CAPABILITY_NUMBERS.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
+
+/** Options of {@link buildOciSpec}. */
+export interface SpecOptions {
+  /** Capabilities the host can grant (default: all). Privileged containers get exactly these. */
+  available?: readonly string[];
+}
+
 /** Builds the spec. */
-export function buildOciSpec(spec: ContainerSpec, image: ImageConfig): Record<string, unknown> {
+export function buildOciSpec(spec: ContainerSpec, image: ImageConfig, options: SpecOptions = {}): Record<string, unknown> {
   const args = processArgs(spec, image);
   if (args.length === 0) {
     throw new KukeError(ErrorKind.InvalidArgument, `container ${spec.id}: nothing to run (no command, and the image ${spec.image} has no entrypoint or cmd)`, {
@@ -65,7 +90,8 @@ export function buildOciSpec(spec: ContainerSpec, image: ImageConfig): Record<st
     });
   }
   const privileged = spec.privileged === true;
-  const caps = privileged ? ALL_CAPABILITIES : DEFAULT_CAPABILITIES;
+  const available = options.available ?? ALL_CAPABILITIES;
+  const caps = (privileged ? ALL_CAPABILITIES : DEFAULT_CAPABILITIES).filter((c) => available.includes(c));
   const env = mergeEnv(image.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'].filter(() => !image.env.some((e) => e.startsWith('PATH='))), spec.env ?? []);
   const namespaces: Record<string, string>[] = [{ type: 'mount' }, { type: 'ipc' }];
   if (!spec.hostPid) namespaces.push({ type: 'pid' });

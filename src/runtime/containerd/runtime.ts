@@ -3,7 +3,7 @@
  * Kill → Wait → Tasks.Delete → Snapshots.Remove → Containers.Delete (deleting a container under a running task
  * orphans it). Creates and deletes are idempotent: AlreadyExists on create and NotFound on delete are success.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { ErrorKind, KukeError, isKukeError } from '../../errors.js';
@@ -26,7 +26,7 @@ import type { Container } from './gen/containerd/services/containers/v1/containe
 import { Status, type Process } from './gen/containerd/services/tasks/v1/tasks.js';
 import type { Timestamp } from './gen/google/protobuf/timestamp.js';
 import { ImageService } from './images.js';
-import { buildOciSpec } from './oci-spec.js';
+import { buildOciSpec, capabilitiesFromMask } from './oci-spec.js';
 
 const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
 /** Label holding the file that receives a container's stdout and stderr. */
@@ -41,6 +41,19 @@ export interface ContainerdOptions {
   runtimeName?: string;
   /** Suffix of the namespaces whose task exits are watched (default kukeon.io). */
   namespaceSuffix?: string;
+}
+
+let capabilities: string[] | undefined;
+/** What this process may grant (runc runs with the same bounding set as containerd, which we assume alike). */
+function hostCapabilities(): string[] | undefined {
+  if (capabilities) return capabilities;
+  try {
+    const mask = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (mask) capabilities = capabilitiesFromMask(mask);
+  } catch {
+    // not Linux-like: let runc decide
+  }
+  return capabilities;
 }
 
 function timestamp(ts: Timestamp | undefined): string | undefined {
@@ -162,7 +175,7 @@ export class ContainerdRuntime implements ContainerRuntime {
 
   async createContainer(spec: ContainerSpec): Promise<{ created: boolean }> {
     const image = await this.images.resolve(spec.namespace, spec.image);
-    const oci = buildOciSpec(spec, image.config);
+    const oci = buildOciSpec(spec, image.config, { available: hostCapabilities() });
     mkdirSync(dirname(spec.logPath), { recursive: true });
     const container: Container = {
       id: spec.id,
@@ -177,7 +190,12 @@ export class ContainerdRuntime implements ContainerRuntime {
       updatedAt: undefined,
       extensions: {},
     };
-    const existing = await this.record(spec.namespace, spec.id);
+    let existing = await this.record(spec.namespace, spec.id);
+    if (existing && existing.image !== spec.image) {
+      // Another image means another rootfs: the old record and snapshot go, a new pair comes.
+      await this.deleteContainer(spec.namespace, spec.id);
+      existing = null;
+    }
     if (existing) {
       const same = Buffer.from(existing.spec?.value ?? new Uint8Array()).equals(Buffer.from(container.spec!.value)) && JSON.stringify(existing.labels) === JSON.stringify(container.labels);
       if (same) {

@@ -4,7 +4,7 @@
  * the child acknowledged is in it. Then a torn tail (the newest WAL cut mid-record) is caught by the anchor.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync, truncateSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isKukeError } from '../../../src/errors.js';
@@ -12,7 +12,11 @@ import { LevelEventLog } from '../../../src/store/event-log.js';
 import { permissiveCodec, tempDir } from '../../support/store.js';
 
 const { path, cleanup } = tempDir('kukeon-kill9-');
-afterAll(cleanup);
+afterAll(() => {
+  cleanup();
+  // A SIGKILLed child cannot remove its bundle (tools/run.mjs does on a normal exit).
+  for (const f of readdirSync('.tmp/run').filter((n) => n.startsWith('store-writer-'))) rmSync(join('.tmp/run', f), { force: true });
+});
 
 /** Runs the writer, kills it with SIGKILL `ms` after it is ready (and after `minAcks` acks), returns the acks. */
 function runAndKill(ms: number, minAcks = 0): Promise<number[]> {

@@ -80,3 +80,16 @@ describe('OCI spec', () => {
     expect(second).not.toBe(b);
   });
 });
+
+describe('capabilities the host can grant', () => {
+  it('reads a bounding-set mask, and gives privileged containers only those', async () => {
+    const { capabilitiesFromMask } = await import('../../../src/runtime/containerd/oci-spec.js');
+    expect(capabilitiesFromMask('0000000000000003')).toEqual(['CAP_CHOWN', 'CAP_DAC_OVERRIDE']);
+    const withoutSysResource = capabilitiesFromMask('000001fffeffffff');
+    expect(withoutSysResource).not.toContain('CAP_SYS_RESOURCE');
+    expect(withoutSysResource).toContain('CAP_SYS_ADMIN');
+    const spec = buildOciSpec({ ...base, privileged: true }, image, { available: withoutSysResource }) as { process: { capabilities: { bounding: string[] } } };
+    expect(spec.process.capabilities.bounding).not.toContain('CAP_SYS_RESOURCE');
+    expect(spec.process.capabilities.bounding).toContain('CAP_NET_ADMIN');
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * The API over an open engine: what kukeond serves (the gRPC server is a thin translation of it) and what the
+ * in-process client runs while it holds the log. One implementation of the API's behaviour, two transports.
+ */
+import type { Actor, EventRecord } from '../../events/record.js';
+import { applyManifest } from '../engine/apply.js';
+import { historyStreams, matches, readHistory, seqAtTime, type HistoryFilter } from '../engine/history.js';
+import { Engine } from '../engine/engine.js';
+import type { OpenedEngine } from '../engine/index.js';
+import type { CellRef, OpOptions } from '../engine/operations.js';
+import { ViewQueries, type Query } from '../engine/queries.js';
+import { viewsOf } from '../engine/read-model.js';
+import { usageOf } from '../engine/usage.js';
+import { ErrorKind, KukeError } from '../errors.js';
+import type { ResourceView } from '../model/resources.js';
+import type { AggregateKey } from '../model/streams.js';
+import type { Runtime } from '../runtime/ports.js';
+import { VERSION } from '../version.js';
+import type { KukeonClient, NamedQuery } from './client.js';
+import { resolveRealmAlias } from './realm-alias.js';
+
+/** The API's behaviour over an open engine, acting as `actor`. */
+export class EngineBackend implements KukeonClient {
+  readonly mode = 'daemon' as const;
+
+  constructor(
+    private readonly opened: OpenedEngine,
+    private readonly runtime: Runtime,
+    private readonly actor: Actor,
+  ) {}
+
+  private get engine() {
+    return this.opened.engine;
+  }
+
+  private get ops() {
+    return this.opened.operations;
+  }
+
+  private get options(): OpOptions {
+    return { actor: this.actor };
+  }
+
+  /** Resolves `kuke-system` to the system realm on hosts bootstrapped by older versions. */
+  private alias<T extends { realm?: string }>(value: T): T {
+    return value.realm === undefined ? value : { ...value, realm: resolveRealmAlias(value.realm, viewsOf(this.engine).realms) };
+  }
+
+  async ping() {
+    return { version: VERSION, pid: process.pid, headSeq: this.engine.headSeq };
+  }
+
+  async find(query: Query, options: { atSeq?: number; atTime?: string } = {}): Promise<ResourceView[]> {
+    const q = this.aliasQuery(query);
+    if (options.atSeq === undefined && options.atTime === undefined) return new ViewQueries(viewsOf(this.engine)).find(q);
+    const untilSeq = options.atSeq ?? (await seqAtTime(this.engine.store, options.atTime!));
+    // A read-only fold of the same log up to that point; the live engine is not disturbed.
+    const past = await Engine.open({ store: this.engine.store, config: this.engine.config, untilSeq });
+    return new ViewQueries(viewsOf(past)).find(q);
+  }
+
+  async usage(query: NamedQuery) {
+    const [view] = await this.find(query);
+    return usageOf(this.runtime, view!);
+  }
+
+  createRealm(input: Parameters<KukeonClient['createRealm']>[0]) {
+    return this.ops.createRealm(input, this.options);
+  }
+  createSpace(input: Parameters<KukeonClient['createSpace']>[0]) {
+    return this.ops.createSpace(this.alias(input), this.options);
+  }
+  createStack(input: Parameters<KukeonClient['createStack']>[0]) {
+    return this.ops.createStack(this.alias(input), this.options);
+  }
+  createCell(input: Parameters<KukeonClient['createCell']>[0]) {
+    return this.ops.createCell(this.alias(input), this.options);
+  }
+  apply(manifest: string) {
+    return applyManifest(this.ops, manifest, this.options);
+  }
+
+  async delete(target: NamedQuery, options: { cascade?: boolean; force?: boolean } = {}): Promise<void> {
+    const t = this.aliasQuery(target) as NamedQuery;
+    switch (t.kind) {
+      case 'realm':
+        return this.ops.deleteRealm({ realm: resolveRealmAlias(t.name, viewsOf(this.engine).realms), ...options }, this.options);
+      case 'space':
+        return this.ops.deleteSpace({ realm: t.realm, space: t.name, ...options }, this.options);
+      case 'stack':
+        return this.ops.deleteStack({ realm: t.realm, space: t.space, stack: t.name, ...options }, this.options);
+      case 'cell':
+        return this.ops.deleteCell({ realm: t.realm, space: t.space, stack: t.stack, cell: t.name }, this.options);
+      default:
+        throw new KukeError(ErrorKind.InvalidArgument, 'containers are deleted with their cell', {
+          hint: 'remove the container from the cell manifest and apply it, or delete the cell',
+        });
+    }
+  }
+
+  startCell(ref: CellRef) {
+    return this.ops.startCell(this.alias(ref), this.options);
+  }
+  stopCell(ref: CellRef, options: { mode: 'stop' | 'kill'; graceMs?: number }) {
+    return this.ops.stopCell(this.alias(ref), this.options, options);
+  }
+  restartCell(ref: CellRef, options: { graceMs?: number } = {}) {
+    return this.ops.restartCell(this.alias(ref), this.options, options.graceMs);
+  }
+
+  history(key: AggregateKey, filter: HistoryFilter = {}): Promise<EventRecord[]> {
+    return readHistory(this.engine.store, this.aliasKey(key), filter);
+  }
+
+  /**
+   * A catch-up subscription: buffer live events, send the history, then the buffer (skipping what was sent), then
+   * live events until `signal` aborts.
+   */
+  async watchHistory(key: AggregateKey, filter: HistoryFilter, onEvent: (record: EventRecord) => void, signal: AbortSignal): Promise<void> {
+    const k = this.aliasKey(key);
+    const streams = new Set(await historyStreams(this.engine.store, k));
+    const childPrefix = k.kind === 'cell' ? `container/${k.realm}/${k.space}/${k.stack}/${k.cell}/` : undefined;
+    const wanted = (r: EventRecord) => (streams.has(r.stream) || (childPrefix !== undefined && r.stream.startsWith(childPrefix))) && matches(r, filter);
+    const buffer: EventRecord[] = [];
+    let live = false;
+    let last = 0;
+    const send = (r: EventRecord) => {
+      if (r.seq <= last) return;
+      last = r.seq;
+      onEvent(r);
+    };
+    const unsubscribe = this.engine.onRecord((r) => {
+      if (!wanted(r)) return;
+      if (live) send(r);
+      else buffer.push(r);
+    });
+    try {
+      for (const r of await readHistory(this.engine.store, k, filter)) send(r);
+      for (const r of buffer) send(r);
+      live = true;
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  verifyLog() {
+    return this.engine.store.verify();
+  }
+
+  async close(): Promise<void> {}
+
+  private aliasQuery(query: Query): Query {
+    const realms = viewsOf(this.engine).realms;
+    if (query.kind === 'realm') return query.name === undefined ? query : { ...query, name: resolveRealmAlias(query.name, realms) };
+    return { ...query, realm: resolveRealmAlias(query.realm, realms) } as Query;
+  }
+
+  private aliasKey(key: AggregateKey): AggregateKey {
+    if (key.kind === 'daemon') return key;
+    const realms = viewsOf(this.engine).realms;
+    return { ...key, realm: resolveRealmAlias(key.realm, realms) } as AggregateKey;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The client interface of the kukeon API. Two implementations: GrpcClient (talks to kukeond over its socket) and
+ * InProcessClient (does the work in the calling process, for `--no-daemon`, `--run-path` and `kuke init`). The
+ * CLI only ever sees this interface, and both implementations pass one shared test suite.
+ */
+import type { EventRecord } from '../../events/record.js';
+import type { ApplyResult } from '../engine/apply.js';
+import type { HistoryFilter } from '../engine/history.js';
+import type { CellRef, CreateOutcome, SpaceRef, StackRef } from '../engine/operations.js';
+import type { Query } from '../engine/queries.js';
+import type { CellTemplate } from '../../events/specs.js';
+import type { CellView, RealmView, ResourceView, SpaceView, StackView, UsageView } from '../model/resources.js';
+import type { AggregateKey } from '../model/streams.js';
+import type { VerifyReport } from '../store/types.js';
+
+export type { ApplyResult } from '../engine/apply.js';
+export type { HistoryFilter } from '../engine/history.js';
+export type { Query } from '../engine/queries.js';
+export type { CellRef, SpaceRef, StackRef, CreateOutcome } from '../engine/operations.js';
+
+/** A query that names one resource. */
+export type NamedQuery = Query & { name: string };
+
+/** The kukeon API. */
+export interface KukeonClient {
+  /** How requests are served. */
+  readonly mode: 'daemon' | 'in-process';
+
+  /** Daemon version, pid and log head (in-process: this process). */
+  ping(): Promise<{ version: string; pid: number; headSeq: number }>;
+
+  /** Views selected by a query; with `atSeq`/`atTime`, as they were after that event / at that time. */
+  find(query: Query, options?: { atSeq?: number; atTime?: string }): Promise<ResourceView[]>;
+  /** CPU and memory of a realm's, space's, stack's or cell's cgroup subtree. */
+  usage(query: NamedQuery): Promise<UsageView>;
+
+  createRealm(input: { name: string; namespace?: string; labels?: Record<string, string> }): Promise<CreateOutcome<RealmView>>;
+  createSpace(input: SpaceRef & { labels?: Record<string, string> }): Promise<CreateOutcome<SpaceView>>;
+  createStack(input: StackRef & { labels?: Record<string, string> }): Promise<CreateOutcome<StackView>>;
+  createCell(input: CellRef & { template: CellTemplate; start?: boolean }): Promise<CreateOutcome<CellView>>;
+  /** Applies a multi-document manifest (all documents validated first). */
+  apply(manifest: string): Promise<ApplyResult[]>;
+  delete(target: NamedQuery, options?: { cascade?: boolean; force?: boolean }): Promise<void>;
+
+  startCell(ref: CellRef): Promise<CellView>;
+  stopCell(ref: CellRef, options: { mode: 'stop' | 'kill'; graceMs?: number }): Promise<CellView & { changed?: boolean }>;
+  restartCell(ref: CellRef, options?: { graceMs?: number }): Promise<CellView>;
+
+  /** The aggregate's events, oldest first (a cell's include its containers'). */
+  history(key: AggregateKey, filter?: HistoryFilter): Promise<EventRecord[]>;
+  /** History, then every new event, until `signal` aborts. */
+  watchHistory(key: AggregateKey, filter: HistoryFilter, onEvent: (record: EventRecord) => void, signal: AbortSignal): Promise<void>;
+  /** Checks the whole log's hash chain and contiguity. */
+  verifyLog(): Promise<VerifyReport>;
+
+  close(): Promise<void>;
+}

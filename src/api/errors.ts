@@ -1,0 +1,58 @@
+/**
+ * The one table between error kinds and gRPC status codes, and the conversions both ways. The kind and the hint
+ * also travel in trailing metadata, so the client gets back exactly the KukeError the server threw.
+ */
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { ErrorKind, KukeError, isErrorKind, toKukeError } from '../errors.js';
+
+/** Kind → gRPC code. */
+export const KIND_TO_CODE: Record<ErrorKind, status> = {
+  InvalidArgument: status.INVALID_ARGUMENT,
+  NotFound: status.NOT_FOUND,
+  AlreadyExists: status.ALREADY_EXISTS,
+  FailedPrecondition: status.FAILED_PRECONDITION,
+  Conflict: status.ABORTED,
+  PermissionDenied: status.PERMISSION_DENIED,
+  Unavailable: status.UNAVAILABLE,
+  DeadlineExceeded: status.DEADLINE_EXCEEDED,
+  Canceled: status.CANCELLED,
+  DataLoss: status.DATA_LOSS,
+  Unimplemented: status.UNIMPLEMENTED,
+  Internal: status.INTERNAL,
+};
+
+const CODE_TO_KIND = new Map<status, ErrorKind>(Object.entries(KIND_TO_CODE).map(([k, c]) => [c, k as ErrorKind]));
+
+const KIND_KEY = 'kukeon-error-kind';
+const HINT_KEY = 'kukeon-hint';
+
+/** A server-side error as a gRPC status with our metadata. */
+export function toServiceError(error: unknown): Partial<ServiceError> {
+  const err = toKukeError(error);
+  const metadata = new Metadata();
+  metadata.set(KIND_KEY, err.kind);
+  if (err.hint) metadata.set(HINT_KEY, encodeURIComponent(err.hint));
+  return { code: KIND_TO_CODE[err.kind], details: err.message, metadata };
+}
+
+/** A client-side gRPC error back into a KukeError (kind from metadata, else from the code). */
+export function fromServiceError(error: unknown, socket: string): KukeError {
+  const e = error as Partial<ServiceError>;
+  if (typeof e.code !== 'number') return toKukeError(error);
+  const kindMeta = e.metadata?.get(KIND_KEY)[0];
+  const hintMeta = e.metadata?.get(HINT_KEY)[0];
+  const kind = isErrorKind(kindMeta) ? kindMeta : (CODE_TO_KIND.get(e.code) ?? ErrorKind.Internal);
+  if (!isErrorKind(kindMeta) && e.code === status.UNAVAILABLE) {
+    const permission = /EACCES/.test(e.details ?? '');
+    return new KukeError(permission ? ErrorKind.PermissionDenied : ErrorKind.Unavailable, `cannot reach kukeond at ${socket}: ${e.details ?? 'unavailable'}`, {
+      hint: permission
+        ? 'add yourself to the kukeon group (sudo usermod -aG kukeon $USER), then log out and back in'
+        : 'is kukeond running? start it with: sudo kuke daemon start; or work in-process with --no-daemon',
+      cause: error,
+    });
+  }
+  return new KukeError(kind, e.details ?? e.message ?? 'request failed', {
+    ...(typeof hintMeta === 'string' ? { hint: decodeURIComponent(hintMeta) } : {}),
+    cause: error,
+  });
+}

@@ -1,0 +1,95 @@
+/**
+ * `kuke create realm|space|stack|cell <name>`: create one resource imperatively. Realms, spaces and stacks are
+ * idempotent (a second create says "already existed"); a cell is created from `--image` and left Pending unless
+ * `--start` is given.
+ */
+import type { Command } from 'commander';
+import type { CellTemplate } from '../../../events/specs.js';
+import { ErrorKind, KukeError } from '../../errors.js';
+import { validateName } from '../../model/names.js';
+import { parseFormat, type CommandContext } from '../context.js';
+import { parseKind, withScope, type ScopeOptions } from '../kinds.js';
+import { printStructured } from '../output.js';
+
+interface CreateOptions extends ScopeOptions {
+  namespace?: string;
+  image?: string;
+  command?: string;
+  arg?: string[];
+  env?: string[];
+  start?: boolean;
+  output?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function register(program: Command, ctx: CommandContext): void {
+  const command = program
+    .command('create')
+    .alias('c')
+    .description('create a realm, space, stack or cell')
+    .argument('<kind>', 'realm, space, stack or cell')
+    .argument('<name>', 'name of the new resource')
+    .option('--namespace <ns>', 'realm: containerd namespace (default <name>.kukeon.io)')
+    .option('--image <ref>', 'cell: image of its (root) container')
+    .option('--command <path>', 'cell: entrypoint override')
+    .option('--arg <arg>', 'cell: argument (repeatable)', collect)
+    .option('--env <KEY=VALUE>', 'cell: environment variable (repeatable)', collect)
+    .option('--start', 'cell: start it and wait until Ready')
+    .option('-o, --output <format>', 'table, json or yaml', 'table');
+  withScope(command).action(async (word: string, name: string, options: CreateOptions) => {
+    const kind = parseKind(word, ['realm', 'space', 'stack', 'cell']);
+    const format = parseFormat(options.output, ['table', 'json', 'yaml']);
+    validateName(kind, name);
+    const client = await ctx.client();
+    const say = (line: string) => ctx.streams.out(`${line}\n`);
+    const realm = options.realm!;
+    const space = options.space!;
+    const stack = options.stack!;
+    switch (kind) {
+      case 'realm': {
+        const { view, created } = await client.createRealm({ name, ...(options.namespace ? { namespace: options.namespace } : {}) });
+        if (printStructured(ctx.streams, format, view)) return;
+        say(`Realm "${name}" (namespace "${view.namespace}"): ${created ? 'created' : 'already existed'}`);
+        return;
+      }
+      case 'space': {
+        const { view, created } = await client.createSpace({ realm, space: name });
+        if (printStructured(ctx.streams, format, view)) return;
+        say(`Space "${name}" (realm "${realm}", network "${view.network.name}", subnet ${view.network.subnet}): ${created ? 'created' : 'already existed'}`);
+        return;
+      }
+      case 'stack': {
+        const { view, created } = await client.createStack({ realm, space, stack: name });
+        if (printStructured(ctx.streams, format, view)) return;
+        say(`Stack "${name}" (realm "${realm}", space "${space}"): ${created ? 'created' : 'already existed'}`);
+        return;
+      }
+      case 'cell': {
+        if (!options.image) throw new KukeError(ErrorKind.InvalidArgument, 'creating a cell needs --image', { hint: 'e.g. kuke create cell web --image kukeon.local/busybox:test, or use kuke apply -f cell.yaml' });
+        const template: CellTemplate = {
+          root: 'main',
+          labels: {},
+          containers: [
+            {
+              name: 'main',
+              image: options.image,
+              command: options.command ? [options.command] : [],
+              args: options.arg ?? [],
+              env: options.env ?? [],
+              privileged: false,
+              hostNetwork: false,
+              hostPid: false,
+              mounts: [],
+              resources: {},
+              restartPolicy: 'never',
+            },
+          ],
+        };
+        const { view, created } = await client.createCell({ realm, space, stack, cell: name, template, start: options.start ?? false });
+        if (printStructured(ctx.streams, format, view)) return;
+        say(`Cell "${name}" (realm "${realm}", space "${space}", stack "${stack}"): ${created ? 'created' : 'already existed'} (${view.state})`);
+      }
+    }
+  });
+}

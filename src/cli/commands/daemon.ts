@@ -1,0 +1,210 @@
+/**
+ * `kuke daemon start|stop|kill|restart|recreate|reset|logs`: the daemon's own lifecycle, done in-process (as root)
+ * on its cell `kukeond` in the system realm — the daemon cannot stop itself, so kuke talks to containerd directly
+ * and records what it did in the event log once the daemon has let go of it.
+ */
+import { createReadStream, existsSync, readFileSync, statSync, watch } from 'node:fs';
+import type { Command } from 'commander';
+import { ensureSocketGroup, removeDaemonFiles, requireContainerd, requireRoot, resolveDaemonImage, SYSTEM_CELL_REF, waitForDaemon } from '../../api/bootstrap.js';
+import { pingDaemon } from '../../api/grpc-client.js';
+import { InProcessClient } from '../../api/in-process.js';
+import { daemonCellTemplate } from '../../daemon/cell-template.js';
+import { ErrorKind, KukeError, isKukeError } from '../../errors.js';
+import type { CellView } from '../../model/resources.js';
+import { createRuntime } from '../../runtime/index.js';
+import type { CommandContext } from '../context.js';
+
+function parseTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+)(ms|s|m)?$/.exec(value);
+  if (!m) throw new KukeError(ErrorKind.InvalidArgument, `invalid --timeout "${value}"`, { hint: 'use e.g. 10s or 500ms' });
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+}
+
+const WHERE = `cell "kukeond" in realm "kukeon-system"`;
+
+export function register(program: Command, ctx: CommandContext): void {
+  const daemon = program.command('daemon').description("manage kukeond (its cell in the system realm); needs root");
+
+  const client = () => {
+    const settings = ctx.settings();
+    return new InProcessClient({ config: settings.engine, runtime: () => createRuntime(settings, ctx.logger()), logger: ctx.logger() });
+  };
+
+  /** The kukeond cell as the log (or the read model) has it; NotFound means the host is not initialised. */
+  const daemonCell = async (c: InProcessClient): Promise<CellView> => {
+    try {
+      return (await c.find({ kind: 'cell', ...SYSTEM_CELL_REF, name: SYSTEM_CELL_REF.cell }))[0] as CellView;
+    } catch (err) {
+      if (isKukeError(err, ErrorKind.NotFound)) {
+        throw new KukeError(ErrorKind.FailedPrecondition, 'kukeon host is not initialized: the kukeond cell is missing', { hint: 'run: sudo kuke init' });
+      }
+      throw err;
+    }
+  };
+
+  const preflight = () => {
+    requireRoot('kuke daemon');
+    const settings = ctx.settings();
+    requireContainerd(settings);
+    return settings;
+  };
+
+  const stop = async (mode: 'stop' | 'kill', graceMs: number | undefined): Promise<'stopped' | 'already'> => {
+    const settings = ctx.settings();
+    const c = client();
+    try {
+      const cell = await daemonCell(c);
+      const alive = await pingDaemon(settings.socket, 500).then(() => true, () => false);
+      if (!alive && cell.state !== 'Ready') return 'already';
+      await c.stopCell(SYSTEM_CELL_REF, { mode, ...(graceMs !== undefined ? { graceMs } : {}) });
+      removeDaemonFiles(settings);
+      return 'stopped';
+    } finally {
+      await c.close();
+    }
+  };
+
+  const start = async (): Promise<'started' | 'already'> => {
+    const settings = ctx.settings();
+    if (await pingDaemon(settings.socket, 500).then(() => true, () => false)) return 'already';
+    const c = client();
+    try {
+      const cell = await daemonCell(c);
+      if (cell.state === 'Ready') {
+        // Ready in the log but not answering (killed, crashed): put the cell down before starting it again.
+        ctx.streams.err(`kukeond is not answering although its cell is Ready; restarting it\n`);
+        await c.stopCell(SYSTEM_CELL_REF, { mode: 'kill' });
+      }
+      await c.startCell(SYSTEM_CELL_REF);
+    } finally {
+      await c.close();
+    }
+    await waitForDaemon(settings);
+    return 'started';
+  };
+
+  daemon
+    .command('start')
+    .description('start kukeond')
+    .action(async () => {
+      preflight();
+      const outcome = await start();
+      ctx.streams.out(outcome === 'already' ? `kukeond is already running (${WHERE})\n` : `kukeond started (${WHERE}); socket ${ctx.settings().socket}\n`);
+    });
+
+  daemon
+    .command('stop')
+    .description('stop kukeond (SIGTERM, then SIGKILL after the timeout)')
+    .option('--timeout <duration>', 'grace period before SIGKILL', '10s')
+    .action(async (options: { timeout?: string }) => {
+      preflight();
+      const outcome = await stop('stop', parseTimeout(options.timeout));
+      ctx.streams.out(outcome === 'already' ? `kukeond is already stopped (${WHERE})\n` : `kukeond stopped (${WHERE})\n`);
+    });
+
+  daemon
+    .command('kill')
+    .description('kill kukeond (SIGKILL)')
+    .action(async () => {
+      preflight();
+      const outcome = await stop('kill', 0);
+      ctx.streams.out(outcome === 'already' ? `kukeond is already stopped (${WHERE})\n` : `kukeond killed (${WHERE})\n`);
+    });
+
+  daemon
+    .command('restart')
+    .description('stop kukeond, then start it')
+    .option('--timeout <duration>', 'grace period before SIGKILL', '10s')
+    .action(async (options: { timeout?: string }) => {
+      preflight();
+      await stop('stop', parseTimeout(options.timeout));
+      await start();
+      ctx.streams.out(`kukeond restarted (${WHERE})\n`);
+    });
+
+  daemon
+    .command('reset')
+    .description("remove kukeond's cell, socket and pid file (user realms are kept)")
+    .option('--purge-system', 'also delete the system realm')
+    .action(async (options: { purgeSystem?: boolean }) => {
+      preflight();
+      const settings = ctx.settings();
+      const c = client();
+      try {
+        let cell: CellView | undefined;
+        try {
+          cell = await daemonCell(c);
+        } catch (err) {
+          if (!isKukeError(err, ErrorKind.FailedPrecondition)) throw err;
+        }
+        if (cell) await c.delete({ kind: 'cell', ...SYSTEM_CELL_REF, name: SYSTEM_CELL_REF.cell });
+        for (const path of removeDaemonFiles(settings)) ctx.streams.out(`removed ${path}\n`);
+        if (options.purgeSystem) {
+          await c.delete({ kind: 'realm', name: SYSTEM_CELL_REF.realm }, { cascade: true, force: true }).catch((err) => {
+            if (!isKukeError(err, ErrorKind.NotFound)) throw err;
+          });
+          ctx.streams.out(`purged realm "${SYSTEM_CELL_REF.realm}"\n`);
+        }
+        ctx.streams.out(cell ? `kukeond cell removed (${WHERE})\n` : 'kukeond cell already torn down\n');
+      } finally {
+        await c.close();
+      }
+    });
+
+  daemon
+    .command('recreate')
+    .description("swap kukeond's image and recreate its cell (the upgrade path); user cells are untouched")
+    .option('--image <ref|tar>', 'image reference in the system namespace, or an OCI image tar to import')
+    .option('--kukeond-image <ref|tar>', 'same as --image')
+    .action(async (options: { image?: string; kukeondImage?: string }) => {
+      const settings = preflight();
+      const requested = options.image ?? options.kukeondImage;
+      await stop('stop', 10_000);
+      const c = client();
+      let image = '';
+      try {
+        await daemonCell(c);
+        const group = await ensureSocketGroup(settings);
+        await c.session(async (opened, runtime, actor) => {
+          const system = opened.operations.listRealms().find((r) => r.system);
+          if (!system) throw new KukeError(ErrorKind.FailedPrecondition, 'the system realm is missing', { hint: 'run: sudo kuke init' });
+          image = (await resolveDaemonImage(runtime, system.namespace, settings, requested, (line) => process.stderr.isTTY && ctx.streams.err(`${line}\n`))).ref;
+          await opened.operations.applyCell({ ...SYSTEM_CELL_REF, realm: system.name, template: daemonCellTemplate(settings, image, group.gid) }, { actor });
+        });
+      } finally {
+        await c.close();
+      }
+      await waitForDaemon(settings);
+      ctx.streams.out(`kukeond recreated (${WHERE}, image ${image})\nkukeond is ready (unix://${settings.socket})\n`);
+    });
+
+  daemon
+    .command('logs')
+    .alias('log')
+    .description("print kukeond's log (JSON lines)")
+    .option('-f, --follow', 'keep printing new lines until Ctrl-C')
+    .action(async (options: { follow?: boolean }) => {
+      const file = ctx.settings().daemonLogFile;
+      if (!existsSync(file)) throw new KukeError(ErrorKind.NotFound, `no daemon log at ${file}`, { hint: 'has kukeond run on this run path? see: kuke daemon start' });
+      ctx.streams.out(readFileSync(file, 'utf8'));
+      if (!options.follow) return;
+      let offset = statSync(file).size;
+      await new Promise<void>((resolve) => {
+        const watcher = watch(file, () => {
+          const size = statSync(file).size;
+          if (size < offset) offset = 0; // rotated
+          if (size === offset) return;
+          createReadStream(file, { start: offset, end: size - 1 }).on('data', (chunk) => ctx.streams.out(chunk.toString()));
+          offset = size;
+        });
+        const done = () => {
+          watcher.close();
+          resolve();
+        };
+        process.once('SIGINT', done);
+        process.once('SIGTERM', done);
+      });
+    });
+}

@@ -1,0 +1,27 @@
+/**
+ * `kuke delete <kind> <name>`: delete a realm, space, stack or cell. A scope that still holds resources needs
+ * `--cascade`; the system realm needs `--force`.
+ */
+import type { Command } from 'commander';
+import { validateName } from '../../model/names.js';
+import type { CommandContext } from '../context.js';
+import { namedQuery, parseKind, withScope, type ScopeOptions } from '../kinds.js';
+
+export function register(program: Command, ctx: CommandContext): void {
+  const command = program
+    .command('delete')
+    .alias('d')
+    .description('delete a realm, space, stack or cell')
+    .argument('<kind>', 'realm, space, stack or cell')
+    .argument('<name>', 'resource name')
+    .option('--cascade', 'also delete what it contains')
+    .option('--force', 'allow deleting the system realm');
+  withScope(command).action(async (word: string, name: string, options: ScopeOptions & { cascade?: boolean; force?: boolean }) => {
+    const kind = parseKind(word, ['realm', 'space', 'stack', 'cell']);
+    validateName(kind, name);
+    const client = await ctx.client();
+    await client.delete(namedQuery(kind, options, name), { cascade: options.cascade ?? false, force: options.force ?? false });
+    const where = kind === 'realm' ? '' : kind === 'space' ? ` from realm "${options.realm}"` : kind === 'stack' ? ` from space "${options.space}"` : ` from stack "${options.stack}"`;
+    ctx.streams.out(`Deleted ${kind} "${name}"${where}\n`);
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * `kuke history <kind> <name>`: the resource's events, oldest first (a cell's include its containers', and the
+ * daemon cell's include every start and stop of kukeond): SEQ, TIME, EVENT, FROM → TO, ACTOR, DETAIL.
+ * `--since <seq|time>`, `--follow` (until Ctrl-C), `-o json|yaml`.
+ *
+ * `kuke history verify`: checks the whole log's hash chain and contiguity, naming the first bad record.
+ */
+import type { Command } from 'commander';
+import type { Actor, EventRecord } from '../../../events/record.js';
+import { ErrorKind, KukeError } from '../../errors.js';
+import { validateName } from '../../model/names.js';
+import { parseFormat, type CommandContext } from '../context.js';
+import { keyOf, parseKind, withScope, type ScopeOptions } from '../kinds.js';
+import { formatTable, printStructured, toJson, toYaml } from '../output.js';
+import { parseAt } from './at.js';
+
+/** How the actor of an event reads in a table. */
+export function actorText(actor: Actor): string {
+  const ids = [actor.uid !== undefined && actor.uid >= 0 ? `uid=${actor.uid}` : '', actor.pid !== undefined && actor.pid > 0 ? `pid=${actor.pid}` : ''].filter(Boolean).join(' ');
+  switch (actor.type) {
+    case 'in-process':
+      return `kuke (in-process)${ids ? ` ${ids}` : ''}`;
+    case 'user':
+      return `user${ids ? ` ${ids}` : ''}`;
+    default:
+      return actor.type;
+  }
+}
+
+function grace(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** What matters about an event, in a few words. */
+export function detailText(record: EventRecord): string {
+  const d = record.data as Record<string, unknown>;
+  const who = record.stream.startsWith('container/') ? `${record.stream.split('/').at(-1)}: ` : '';
+  const text = (() => {
+    switch (record.type) {
+      case 'TaskExited':
+        return `exit code ${String(d.code)}${d.signal ? ` (${String(d.signal)})` : ''}`;
+      case 'TaskLost':
+        return 'task gone, exit code unknown';
+      case 'TaskStarted':
+        return `pid ${String(d.pid)}`;
+      case 'EffectFailed': {
+        const e = d.error as { kind: string; message: string };
+        return `${String(d.effect)} failed: ${e.kind}: ${e.message}`;
+      }
+      case 'CreateContainer':
+      case 'UpdateContainer':
+        return `image ${(d.template as { image: string }).image}`;
+      case 'StartContainer': {
+        const n = d.network as { mode: string; path?: string };
+        return n.mode === 'join' ? `network: join ${n.path}` : `network: ${n.mode}`;
+      }
+      case 'StopContainer':
+        return `${String(d.signal)}, grace ${grace(Number(d.graceMs))}`;
+      case 'CreateCell':
+      case 'UpdateCell': {
+        const t = d.template as { root: string; containers: { name: string; image: string }[] };
+        return t.containers.map((c) => `${c.name}${c.name === t.root ? ' (root)' : ''}: ${c.image}`).join(', ');
+      }
+      case 'CellStarted':
+        return `root pid ${String(d.rootPid)}${d.address ? `, ${String(d.address)}` : ''}`;
+      case 'StopCell':
+        return d.mode === 'kill' ? 'kill (SIGKILL)' : `stop (SIGTERM, grace ${grace(Number(d.graceMs))})`;
+      case 'ContainerExited':
+        return `${String(d.container)} exited with code ${d.code === null ? 'unknown' : String(d.code)}`;
+      case 'CreateRealm':
+        return `namespace ${String(d.namespace)}${d.system ? ' (system realm)' : ''}`;
+      case 'CreateSpace': {
+        const n = d.network as { name: string; bridge: string; subnet: string };
+        return `network ${n.name}, bridge ${n.bridge}, subnet ${n.subnet}`;
+      }
+      case 'DeleteRealm':
+      case 'DeleteSpace':
+      case 'DeleteStack':
+        return d.force ? 'forced' : '';
+      case 'DaemonStarted':
+        return `pid ${String(d.pid)}, v${String(d.version)}, replayed ${String(d.replayed)} events, ready in ${Math.round(Number(d.readyMs))} ms${d.uncleanShutdown ? ', after an unclean shutdown' : ''}`;
+      case 'DaemonStopped':
+        return `pid ${String(d.pid)}, ${String(d.reason)}`;
+      default:
+        return '';
+    }
+  })();
+  return `${who}${text}`.replace(/: $/, '');
+}
+
+function rows(records: EventRecord[]): string[][] {
+  return records.map((r) => [String(r.seq), r.at, r.type, `${r.from ?? ''} → ${r.to ?? ''}`, actorText(r.actor), detailText(r)]);
+}
+
+const HEADER = ['SEQ', 'TIME', 'EVENT', 'FROM → TO', 'ACTOR', 'DETAIL'];
+
+export function register(program: Command, ctx: CommandContext): void {
+  const command = program
+    .command('history')
+    .description("show a resource's events, oldest first; or `kuke history verify` to check the log")
+    .argument('<kind>', 'realm, space, stack, cell or container; or verify')
+    .argument('[name]', 'resource name')
+    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .option('--since <seq|time>', 'only events from this seq or time on')
+    .option('-f, --follow', 'keep printing new events until Ctrl-C');
+  withScope(command, { cell: true }).action(async (word: string, name: string | undefined, options: ScopeOptions & { output?: string; since?: string; follow?: boolean }) => {
+    const format = parseFormat(options.output, ['table', 'json', 'yaml']);
+    const client = await ctx.client();
+    if (word === 'verify') {
+      const report = await client.verifyLog();
+      if (!printStructured(ctx.streams, format, report)) {
+        if (report.ok) ctx.streams.out(`event log OK: ${report.records} records, head ${report.headSeq} (${report.headHash.slice(0, 12)})\n`);
+      }
+      if (!report.ok) {
+        throw new KukeError(ErrorKind.DataLoss, `event log damaged at record ${report.firstBad!.seq} (${report.firstBad!.problem}): ${report.firstBad!.message}`, {
+          hint: 'restore the run path from a backup, or keep the daemon stopped and report it',
+        });
+      }
+      return;
+    }
+    const kind = parseKind(word);
+    if (!name) throw new KukeError(ErrorKind.InvalidArgument, `history of a ${kind} needs its name`, { hint: `e.g. kuke history ${kind} <name>` });
+    validateName(kind === 'container' ? 'container' : kind, name.replace(/_root$/, ''));
+    const key = keyOf(kind, options, name);
+    const since = options.since === undefined ? {} : await parseAt(options.since);
+    const filter = { ...(since.atSeq !== undefined ? { sinceSeq: since.atSeq } : {}), ...(since.atTime ? { sinceTime: since.atTime } : {}) };
+    if (!options.follow) {
+      const records = await client.history(key, filter);
+      if (printStructured(ctx.streams, format, records)) return;
+      ctx.streams.out(records.length === 0 ? 'No events found.\n' : formatTable(HEADER, rows(records)));
+      return;
+    }
+    const abort = new AbortController();
+    const onSignal = () => abort.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      await client.watchHistory(key, filter, (record) => {
+        if (format === 'json') ctx.streams.out(toJson(record).replace(/\n(?!$)\s*/g, ' '));
+        else if (format === 'yaml') ctx.streams.out(`---\n${toYaml(record)}`);
+        else ctx.streams.out(`${rows([record])[0]!.join('  ')}\n`);
+      }, abort.signal);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  });
+}

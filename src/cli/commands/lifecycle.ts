@@ -1,0 +1,47 @@
+/**
+ * `kuke start|stop|kill|restart cell <name>`: a cell's lifecycle verbs. Each returns when the cell has settled.
+ */
+import type { Command } from 'commander';
+import { validateName } from '../../model/names.js';
+import type { CommandContext } from '../context.js';
+import { parseKind, withScope, type ScopeOptions } from '../kinds.js';
+
+type Verb = 'start' | 'stop' | 'kill' | 'restart';
+
+const PAST: Record<Verb, string> = { start: 'Started', stop: 'Stopped', kill: 'Killed', restart: 'Restarted' };
+const ALIASES: Record<Verb, string> = { start: 'sta', stop: 'sto', kill: 'k', restart: 'res' };
+
+function parseGrace(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+)(ms|s|m)?$/.exec(value);
+  if (!m) throw new Error(`invalid --timeout "${value}" (use e.g. 10s, 500ms)`);
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+}
+
+export function register(program: Command, ctx: CommandContext): void {
+  for (const verb of ['start', 'stop', 'kill', 'restart'] as const) {
+    const command = program
+      .command(verb)
+      .alias(ALIASES[verb])
+      .description(`${verb} a cell`)
+      .argument('<kind>', 'cell')
+      .argument('<name>', 'cell name');
+    if (verb === 'stop' || verb === 'restart') command.option('--timeout <duration>', 'grace period before SIGKILL (e.g. 10s)');
+    withScope(command).action(async (word: string, name: string, options: ScopeOptions & { timeout?: string }) => {
+      parseKind(word, ['cell']);
+      validateName('cell', name);
+      const ref = { realm: options.realm!, space: options.space!, stack: options.stack!, cell: name };
+      const client = await ctx.client();
+      const graceMs = parseGrace(options.timeout);
+      let note = '';
+      if (verb === 'start') await client.startCell(ref);
+      else if (verb === 'restart') await client.restartCell(ref, graceMs === undefined ? {} : { graceMs });
+      else {
+        const view = await client.stopCell(ref, { mode: verb, ...(graceMs === undefined ? {} : { graceMs }) });
+        if (view.changed === false) note = ` (it was already ${view.state})`;
+      }
+      ctx.streams.out(`${PAST[verb]} cell "${name}" from stack "${ref.stack}"${note}\n`);
+    });
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * How kukeond runs as a workload: cell `kukeond` (space `kukeon`, stack `kukeon`, realm `kukeon-system`) whose
+ * root container — `kukeond_root` — runs the daemon privileged, in the host's network and PID namespaces (it
+ * manages host bridges and enters cells' namespaces), with the host paths it manages bound at the same paths, so
+ * that what it records is true for an in-process `kuke` on the host too.
+ */
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { CellTemplate } from '../../events/specs.js';
+import type { HostSettings } from '../settings.js';
+import { DAEMON_BUNDLE, DAEMON_NODE } from './image.js';
+
+/** The flags kukeond gets inside its container: the host's settings, verbatim. */
+export function daemonArgs(settings: HostSettings, socketGid: number | undefined): string[] {
+  const e = settings.engine;
+  return [
+    '--run-path', e.runPath,
+    '--socket', settings.socket,
+    '--containerd-socket', settings.containerdSocket,
+    '--cgroup-root', e.cgroupRoot,
+    '--namespace-suffix', e.namespaceSuffix,
+    '--pod-subnet', e.podSubnet,
+    ...settings.cniBinDirs.flatMap((d) => ['--cni-bin-dir', d]),
+    ...(e.ipMasq ? [] : ['--no-ip-masq']),
+    '--socket-group', socketGid === undefined ? settings.socketGroup : String(socketGid),
+    '--log-level', settings.logLevel,
+  ];
+}
+
+/** The kukeond cell's template for an image. */
+export function daemonCellTemplate(settings: HostSettings, image: string, socketGid: number | undefined): CellTemplate {
+  const binds = [
+    settings.engine.runPath,
+    dirname(settings.socket),
+    dirname(settings.containerdSocket),
+    '/sys/fs/cgroup',
+    ...settings.cniBinDirs,
+  ];
+  // A bind of a missing path fails the container's start: bind what exists (CNI dirs vary between hosts).
+  const unique = [...new Set(binds)].filter((path) => existsSync(path));
+  return {
+    root: 'kukeond',
+    labels: { 'kukeon.io/component': 'kukeond' },
+    containers: [
+      {
+        name: 'kukeond',
+        image,
+        command: [DAEMON_NODE, DAEMON_BUNDLE],
+        args: daemonArgs(settings, socketGid),
+        env: [],
+        privileged: true,
+        hostNetwork: true,
+        hostPid: true,
+        mounts: unique.map((path) => ({ type: 'bind' as const, source: path, target: path, readOnly: settings.cniBinDirs.includes(path) })),
+        resources: {},
+        restartPolicy: 'never',
+      },
+    ],
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * kukeond: wires the parts and decides nothing. Order matters:
+ *
+ *   log file → event-log lock (waits while `kuke init` holds it) → replay → reconcile → read model
+ *   → DaemonStarted → stale socket removed (only now: the lock proves no other daemon) → bind under umask 0117
+ *   → chown root:kukeon → pid file → serve.
+ *
+ * SIGTERM/SIGINT drain: refuse new requests, let in-flight ones finish (bounded), record DaemonStopped, close the
+ * log (releases the lock), remove socket and pid file. SIGHUP reopens the log file (logrotate).
+ */
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { pino } from 'pino';
+import { ServerCredentials, type Server } from '@grpc/grpc-js';
+import { EngineBackend } from '../api/backend.js';
+import { createApiServer, kukeonHandlers } from '../api/server.js';
+import { catalogCodec } from '../engine/codec.js';
+import { runLayout } from '../engine/config.js';
+import { openEngine, type OpenedEngine } from '../engine/index.js';
+import { ReadModelWriter } from '../engine/read-model.js';
+import { ErrorKind, KukeError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { validateSocketPath } from '../model/names.js';
+import { DAEMON_STREAM } from '../model/streams.js';
+import { createRuntime } from '../runtime/index.js';
+import type { Runtime } from '../runtime/ports.js';
+import type { HostSettings } from '../settings.js';
+import { LevelEventLog, isLockedError } from '../store/event-log.js';
+import type { EventStore } from '../store/types.js';
+import { VERSION } from '../version.js';
+import { groupId, socketAnswers } from './host.js';
+
+/** Options of {@link serve}. */
+export interface ServeOptions {
+  settings: HostSettings;
+  /** How long to wait for the event log's lock (kuke init holds it while it starts this daemon). */
+  lockWaitMs?: number;
+  /** Replaces the real runtime (tests). */
+  runtime?: Runtime;
+}
+
+/** A running daemon. */
+export interface RunningDaemon {
+  logger: Logger;
+  opened: OpenedEngine;
+  /** Drains and stops; resolves when everything is released. */
+  stop(reason: string): Promise<void>;
+  /** Resolves when the daemon has stopped. */
+  stopped: Promise<void>;
+}
+
+function daemonLogger(settings: HostSettings): { logger: Logger; reopen: () => void } {
+  mkdirSync(dirname(settings.daemonLogFile), { recursive: true });
+  const destination = pino.destination({ dest: settings.daemonLogFile, sync: false, mkdir: true });
+  const logger = createLogger({ svc: 'kukeond', level: settings.logLevel, destination: pino.multistream([{ stream: destination }, { stream: pino.destination({ dest: 2, sync: true }) }]) });
+  return { logger, reopen: () => destination.reopen() };
+}
+
+async function takeLog(settings: HostSettings, logger: Logger, lockWaitMs: number): Promise<EventStore> {
+  const path = runLayout(settings.engine.runPath).eventLog;
+  if (!existsSync(path)) {
+    logger.info({ path }, 'no event log yet: creating it (first start on this run path)');
+    mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+    return LevelEventLog.create(path, { codec: catalogCodec, logger });
+  }
+  const deadline = Date.now() + lockWaitMs;
+  let announced = false;
+  for (;;) {
+    try {
+      return await LevelEventLog.open(path, { codec: catalogCodec, logger });
+    } catch (err) {
+      if (!isLockedError(err) || Date.now() > deadline) throw err;
+      if (!announced) logger.info({ path }, 'waiting for the event log lock (held by another kukeon process)');
+      announced = true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function bindSocket(server: Server, settings: HostSettings, logger: Logger): Promise<void> {
+  const socket = settings.socket;
+  validateSocketPath(socket);
+  const dir = dirname(socket);
+  const gid = groupId(settings.socketGroup);
+  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  chmodSync(dir, 0o750);
+  if (gid !== undefined) chownSync(dir, 0, gid);
+  else logger.warn({ group: settings.socketGroup }, 'socket group does not exist; the socket stays root-only (kuke init creates it)');
+  if (existsSync(socket)) {
+    // We hold the log's lock, so no other daemon serves here: the file is stale (a kill -9 leaves it behind).
+    if (await socketAnswers(socket)) throw new KukeError(ErrorKind.FailedPrecondition, `something already answers on ${socket}`, { hint: 'is another kukeond using this socket with another run path?' });
+    rmSync(socket, { force: true });
+    logger.info({ socket }, 'removed a stale socket');
+  }
+  // umask 0117 makes the socket 0660 from the start: no window in which it is wider.
+  const old = process.umask(0o117);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+    });
+  } finally {
+    process.umask(old);
+  }
+  if (gid !== undefined) chownSync(socket, 0, gid);
+  const mode = statSync(socket).mode & 0o777;
+  logger.info({ socket, mode: mode.toString(8), group: gid === undefined ? 'root' : settings.socketGroup }, 'listening');
+}
+
+/** Starts kukeond. */
+export async function serve(options: ServeOptions): Promise<RunningDaemon> {
+  const started = performance.now();
+  const { settings } = options;
+  const { logger, reopen } = daemonLogger(settings);
+  logger.info({ version: VERSION, pid: process.pid, runPath: settings.engine.runPath }, 'kukeond starting');
+  const store = await takeLog(settings, logger, options.lockWaitMs ?? 60_000);
+  const runtime = options.runtime ?? (await createRuntime(settings, logger));
+  const readModel = new ReadModelWriter(runLayout(settings.engine.runPath).readModel, logger);
+  let opened: OpenedEngine;
+  try {
+    opened = await openEngine({ store, runtime, config: settings.engine, logger, onApplied: readModel.onApplied });
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+  readModel.attach(opened.engine);
+  const engine = opened.engine;
+  logger.info({ replayed: engine.replayStats.events, fromSnapshots: engine.replayStats.fromSnapshots, replayMs: Math.round(engine.replayStats.ms), reconcile: opened.reconcileReport }, 'replayed and reconciled');
+
+  const unclean = engine.stateOf(DAEMON_STREAM) === 'Running';
+  const readyMs = performance.now() - started;
+  await engine.dispatch(DAEMON_STREAM, 'DaemonStarted', { pid: process.pid, version: VERSION, replayed: engine.replayStats.events, readyMs, uncleanShutdown: unclean }, { actor: { type: 'daemon', pid: process.pid } });
+
+  let draining = false;
+  const handlers = kukeonHandlers((actor) => new EngineBackend(opened, runtime, actor), logger, () => draining);
+  const server = createApiServer(handlers);
+  await bindSocket(server, settings, logger);
+  writeFileSync(settings.pidFile, `${process.pid}\n`, { mode: 0o644 });
+  logger.info({ readyMs: Math.round(performance.now() - started) }, 'kukeond ready');
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string) => {
+    stopping ??= (async () => {
+      draining = true;
+      logger.info({ reason }, 'kukeond draining');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 5_000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await engine.settle({ timeoutMs: 10_000 }).catch(() => undefined);
+      await engine.dispatch(DAEMON_STREAM, 'DaemonStopped', { pid: process.pid, reason }, { actor: { type: 'daemon', pid: process.pid } }).catch((err) => logger.warn({ err }, 'could not record the stop'));
+      await opened.close({ graceMs: 10_000 });
+      readModel.flush();
+      rmSync(settings.socket, { force: true });
+      rmSync(settings.pidFile, { force: true });
+      runtime.containers.close();
+      logger.info('kukeond stopped');
+      logger.flush();
+      resolveStopped();
+    })();
+    return stopping;
+  };
+  process.on('SIGHUP', reopen);
+  return { logger, opened, stop, stopped };
+}

@@ -1,0 +1,89 @@
+/**
+ * Host settings shared by kuke and kukeond: paths and knobs, each overridable by a flag and an environment
+ * variable (declared once here), so tests and benchmarks run fully isolated from the host's real kukeon.
+ * Precedence: flag > environment > default.
+ */
+import { join } from 'node:path';
+import { resolveEngineConfig, type EngineConfig } from './engine/config.js';
+
+/**
+ * Environment variables. Each one is the twin of a flag.
+ */
+export const ENV = {
+  /** Persistent run path (event log, read model, logs, CNI state). Setting it makes kuke work in-process. */
+  runPath: 'KUKEON_RUN_PATH',
+  /** `true`: kuke works in-process instead of asking the daemon. */
+  noDaemon: 'KUKEON_NO_DAEMON',
+  /** kukeond's socket. */
+  socket: 'KUKEOND_SOCKET',
+  /** containerd's socket. */
+  containerdSocket: 'KUKEON_CONTAINERD_SOCKET',
+  /** cgroup root of the hierarchy. */
+  cgroupRoot: 'KUKEON_CGROUP_ROOT',
+  /** Suffix of realms' containerd namespaces. */
+  namespaceSuffix: 'KUKEON_NAMESPACE_SUFFIX',
+  /** Colon-separated directories searched for CNI plugins. */
+  cniBinDirs: 'KUKEON_CNI_BIN_DIRS',
+  /** Parent CIDR of the spaces' /24s. */
+  podSubnet: 'KUKEON_POD_SUBNET',
+  /** `false` disables masquerading of cell traffic (no iptables needed). */
+  ipMasq: 'KUKEON_IP_MASQ',
+  /** pino log level. */
+  logLevel: 'KUKEON_LOG_LEVEL',
+  /** Group allowed on the socket (default kukeon). */
+  socketGroup: 'KUKEON_SOCKET_GROUP',
+} as const;
+
+/** Everything a kukeon process needs to know about its host. */
+export interface HostSettings {
+  engine: EngineConfig;
+  /** kukeond's socket; its directory also holds the pid file. */
+  socket: string;
+  pidFile: string;
+  containerdSocket: string;
+  cniBinDirs: string[];
+  logLevel: string;
+  socketGroup: string;
+  /** Where kukeond writes its log (JSON lines). */
+  daemonLogFile: string;
+}
+
+/** Flag values as parsed (all optional). */
+export interface SettingFlags {
+  runPath?: string;
+  socket?: string;
+  containerdSocket?: string;
+  cgroupRoot?: string;
+  namespaceSuffix?: string;
+  cniBinDir?: string[];
+  podSubnet?: string;
+  ipMasq?: boolean;
+  logLevel?: string;
+  socketGroup?: string;
+}
+
+const DEFAULT_SOCKET = '/run/kukeon/kukeond.sock';
+
+/** Resolves settings from flags, then the environment, then defaults. */
+export function resolveSettings(flags: SettingFlags = {}, env: NodeJS.ProcessEnv = process.env): HostSettings {
+  const runPath = flags.runPath ?? env[ENV.runPath] ?? '/opt/kukeon';
+  const socket = flags.socket ?? env[ENV.socket] ?? DEFAULT_SOCKET;
+  const ipMasqEnv = env[ENV.ipMasq];
+  const engine = resolveEngineConfig({
+    runPath,
+    cgroupRoot: flags.cgroupRoot ?? env[ENV.cgroupRoot] ?? '/kukeon',
+    ...(flags.namespaceSuffix ?? env[ENV.namespaceSuffix] ? { namespaceSuffix: flags.namespaceSuffix ?? env[ENV.namespaceSuffix]! } : {}),
+    podSubnet: flags.podSubnet ?? env[ENV.podSubnet] ?? '10.88.0.0/16',
+    ipMasq: flags.ipMasq ?? (ipMasqEnv === undefined ? true : ipMasqEnv !== 'false'),
+  });
+  return {
+    engine,
+    socket,
+    pidFile: join(socket.replace(/\/[^/]*$/, '') || '/', 'kukeond.pid'),
+    containerdSocket: flags.containerdSocket ?? env[ENV.containerdSocket] ?? '/run/containerd/containerd.sock',
+    cniBinDirs: flags.cniBinDir?.length ? flags.cniBinDir : (env[ENV.cniBinDirs]?.split(':').filter(Boolean) ?? ['/opt/cni/bin', '/usr/lib/cni']),
+    logLevel: flags.logLevel ?? env[ENV.logLevel] ?? 'info',
+    socketGroup: flags.socketGroup ?? env[ENV.socketGroup] ?? 'kukeon',
+    daemonLogFile: join(runPath, 'logs', 'kukeond.log'),
+  };
+}
