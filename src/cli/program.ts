@@ -14,12 +14,13 @@ import * as daemon from './commands/daemon.js';
 import * as del from './commands/delete.js';
 import * as get from './commands/get.js';
 import * as history from './commands/history.js';
+import * as image from './commands/image.js';
 import * as init from './commands/init.js';
 import * as lifecycle from './commands/lifecycle.js';
 import * as version from './commands/version.js';
 
 /** Every command, in help order. */
-export const COMMANDS: { register(program: Command, ctx: CommandContext): void }[] = [init, get, create, apply, del, lifecycle, history, daemon, version, completion];
+export const COMMANDS: { register(program: Command, ctx: CommandContext): void }[] = [init, get, create, apply, del, lifecycle, history, image, daemon, version, completion];
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

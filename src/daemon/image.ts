@@ -136,9 +136,9 @@ function which(binary: string): string | undefined {
 }
 
 /** Builds the daemon image tar at `out` (reused if newer than the bundle). Returns its path and reference. */
-export function buildDaemonImage(out: string, onStep?: (step: string) => void): { path: string; ref: string } {
+export function buildDaemonImage(out: string, onStep?: (step: string) => void, ref: string = DAEMON_IMAGE): { path: string; ref: string } {
   const bundle = locateDaemonBundle();
-  if (existsSync(out) && statSync(out).mtimeMs > statSync(bundle).mtimeMs) return { path: out, ref: DAEMON_IMAGE };
+  if (existsSync(out) && statSync(out).mtimeMs > statSync(bundle).mtimeMs) return { path: out, ref };
   mkdirSync(dirname(out), { recursive: true });
   const layer = new LayerCollector();
   onStep?.('collecting node and its libraries');
@@ -179,10 +179,10 @@ export function buildDaemonImage(out: string, onStep?: (step: string) => void): 
   }
   onStep?.('writing the image');
   writeOciLayout(out, layer.entries, {
-    ref: DAEMON_IMAGE,
+    ref,
     entrypoint: [DAEMON_NODE, DAEMON_BUNDLE],
     env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'NODE_ENV=production'],
     labels: { 'org.opencontainers.image.title': 'kukeond', 'org.opencontainers.image.version': VERSION },
   });
-  return { path: out, ref: DAEMON_IMAGE };
+  return { path: out, ref };
 }

@@ -31,7 +31,8 @@ export async function applyManifest(operations: Operations, text: string, option
       results.push({ index: doc.index, kind: doc.kind, name: doc.name, action: 'failed', changes: [], error: { kind: error.kind, message: error.message } });
     }
   }
-  return results.sort((a, b) => a.index - b.index);
+  // In the order applied (dependency order), which is how they are reported.
+  return results;
 }
 
 async function applyOne(operations: Operations, doc: Manifest, options: OpOptions): Promise<ApplyResult> {

@@ -1,0 +1,123 @@
+/**
+ * End-to-end host: `kuke` and `kukeond` as processes (the built dist/ bundles), against a private containerd, in
+ * a temp run path with a test-only socket, cgroup root, namespace suffix, pod subnet and CNI state. The daemon runs
+ * in its cell, as in production. `cleanup()` tears it all down.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildTestImage } from '../../tools/build-test-image.js';
+import { startContainerd, type PrivateContainerd } from '../../tools/harness/containerd.js';
+
+const repo = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+export const KUKE = join(repo, 'dist', 'kuke.mjs');
+
+/** What a kuke invocation did. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** An isolated host. */
+export interface E2eHost {
+  ctrd: PrivateContainerd;
+  dir: string;
+  runPath: string;
+  socket: string;
+  cgroupRoot: string;
+  suffix: string;
+  env: NodeJS.ProcessEnv;
+  testImage: { path: string; ref: string };
+  /** Runs kuke through the daemon (no run path). */
+  kuke(args: string[], options?: { input?: string; env?: NodeJS.ProcessEnv; user?: string }): Promise<RunResult>;
+  /** Runs kuke in-process on this host's run path. */
+  local(args: string[], options?: { input?: string }): Promise<RunResult>;
+  /** The daemon's pid (from its pid file). */
+  daemonPid(): number;
+  cleanup(): Promise<void>;
+}
+
+export function runNode(args: string[], env: NodeJS.ProcessEnv, input?: string, user?: string): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    const cmd = user ? 'setpriv' : process.execPath;
+    const argv = user ? [`--reuid=${user}`, `--regid=${user}`, '--clear-groups', process.execPath, ...args] : args;
+    const child = spawn(cmd, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** Starts a host (containerd only; call `kuke init` in the test). */
+export async function startE2eHost(options: { subnet: string; tag: string }): Promise<E2eHost> {
+  if (!existsSync(KUKE)) throw new Error('dist/kuke.mjs is missing: run npm run build (tools/setup.sh does)');
+  const dir = mkdtempSync(join(tmpdir(), 'kke2e-'));
+  const ctrd = await startContainerd();
+  const tag = `${options.tag}${process.pid.toString(36)}`;
+  const runPath = join(dir, 'opt');
+  const socket = join(dir, 'run', 'kukeond.sock');
+  const cgroupRoot = `/kukeon-${tag}`;
+  const suffix = `${tag}.kukeon.io`;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    KUKEOND_SOCKET: socket,
+    KUKEON_CONTAINERD_SOCKET: ctrd.address,
+    KUKEON_CGROUP_ROOT: cgroupRoot,
+    KUKEON_NAMESPACE_SUFFIX: suffix,
+    KUKEON_POD_SUBNET: options.subnet,
+    KUKEON_IP_MASQ: 'false',
+    KUKEON_CNI_BIN_DIRS: '/usr/lib/cni',
+  };
+  const host: E2eHost = {
+    ctrd,
+    dir,
+    runPath,
+    socket,
+    cgroupRoot,
+    suffix,
+    env,
+    testImage: buildTestImage(),
+    kuke: (args, o = {}) => runNode([KUKE, ...args], { ...env, ...o.env }, o.input, o.user),
+    local: (args, o = {}) => runNode([KUKE, ...args, '--run-path', runPath], env, o.input),
+    daemonPid: () => Number(readFileSync(join(dir, 'run', 'kukeond.pid'), 'utf8').trim()),
+    async cleanup() {
+      try {
+        await host.local(['daemon', 'reset', '--purge-system']);
+        const realms = await host.local(['get', 'realms', '-o', 'json']);
+        if (realms.code === 0) {
+          for (const r of JSON.parse(realms.stdout) as { name: string }[]) await host.local(['delete', 'realm', r.name, '--cascade', '--force']);
+        }
+      } finally {
+        await ctrd.stop();
+        for (const mount of ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'systemd', 'unified', '']) {
+          const root = join('/sys/fs/cgroup', mount, cgroupRoot);
+          if (existsSync(root)) execFileSync('find', [root, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
+        }
+        const conf = join(runPath, 'cni', 'net.d');
+        if (existsSync(conf)) {
+          for (const f of readdirSync(conf)) {
+            const bridge = /"bridge":\s*"(k-[0-9a-f]{8})"/.exec(readFileSync(join(conf, f), 'utf8'))?.[1];
+            if (bridge && existsSync(join('/sys/class/net', bridge))) execFileSync('ip', ['link', 'delete', bridge]);
+          }
+        }
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+  return host;
+}
+
+/** A one-line error on stderr, exit 1: what a user-fixable failure looks like. */
+export function expectOneLineError(r: RunResult): string {
+  if (r.code !== 1) throw new Error(`expected exit 1, got ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  if (lines.length !== 1 || !lines[0]!.startsWith('Error: ')) throw new Error(`expected one "Error: " line, got:\n${r.stderr}`);
+  return lines[0]!;
+}
