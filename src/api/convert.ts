@@ -45,11 +45,11 @@ function containerTemplateToPb(t: ContainerTemplate): pb.ContainerTemplate {
     command: t.command,
     args: t.args,
     env: t.env,
-    workingDir: t.workingDir ?? '',
+    workingDir: t.workingDir,
     privileged: t.privileged,
     hostNetwork: t.hostNetwork,
     hostPid: t.hostPid,
-    mounts: t.mounts.map((m) => ({ type: m.type, source: m.source ?? '', target: m.target, readOnly: m.readOnly ?? false, options: m.options ?? [] })),
+    mounts: t.mounts.map((m) => ({ type: m.type, source: m.source, target: m.target, readOnly: m.readOnly, options: m.options ?? [] })),
     resources: {
       memoryBytes: t.resources.memoryBytes ?? 0,
       cpuShares: t.resources.cpuShares ?? 0,
@@ -69,15 +69,16 @@ function containerTemplateFromPb(t: pb.ContainerTemplate): ContainerTemplate {
     command: t.command,
     args: t.args,
     env: t.env,
-    ...(t.workingDir ? { workingDir: t.workingDir } : {}),
+    ...(t.workingDir !== undefined ? { workingDir: t.workingDir } : {}),
     privileged: t.privileged,
     hostNetwork: t.hostNetwork,
     hostPid: t.hostPid,
+    // Keys in the schema's order (events/specs.ts), so that views are identical whichever way they travelled.
     mounts: t.mounts.map((m) => ({
       type: m.type as 'bind' | 'tmpfs',
+      ...(m.source !== undefined ? { source: m.source } : {}),
       target: m.target,
-      ...(m.source ? { source: m.source } : {}),
-      ...(m.readOnly ? { readOnly: true } : {}),
+      ...(m.readOnly !== undefined ? { readOnly: m.readOnly } : {}),
       ...(m.options.length ? { options: m.options } : {}),
     })),
     resources: {
@@ -107,7 +108,7 @@ export function realmToPb(v: RealmView): pb.Realm {
 }
 export function realmFromPb(r: pb.Realm | undefined): RealmView {
   if (!r) throw new KukeError(ErrorKind.Internal, 'empty realm in response');
-  return { kind: 'Realm', ...metaFromPb(r.meta), name: r.name, namespace: r.namespace, cgroupPath: r.cgroupPath || null, system: r.system };
+  return { kind: 'Realm', name: r.name, namespace: r.namespace, cgroupPath: r.cgroupPath || null, system: r.system, ...metaFromPb(r.meta) };
 }
 
 export function spaceToPb(v: SpaceView): pb.Space {
@@ -116,7 +117,7 @@ export function spaceToPb(v: SpaceView): pb.Space {
 export function spaceFromPb(s: pb.Space | undefined): SpaceView {
   if (!s) throw new KukeError(ErrorKind.Internal, 'empty space in response');
   const n = s.network ?? { name: '', bridge: '', subnet: '0.0.0.0/0', ipMasq: false };
-  return { kind: 'Space', ...metaFromPb(s.meta), realm: s.realm, name: s.name, network: { name: n.name, bridge: n.bridge, subnet: n.subnet, ipMasq: n.ipMasq }, cgroupPath: s.cgroupPath || null };
+  return { kind: 'Space', realm: s.realm, name: s.name, network: { name: n.name, bridge: n.bridge, subnet: n.subnet, ipMasq: n.ipMasq }, cgroupPath: s.cgroupPath || null, ...metaFromPb(s.meta) };
 }
 
 export function stackToPb(v: StackView): pb.Stack {
@@ -124,7 +125,7 @@ export function stackToPb(v: StackView): pb.Stack {
 }
 export function stackFromPb(s: pb.Stack | undefined): StackView {
   if (!s) throw new KukeError(ErrorKind.Internal, 'empty stack in response');
-  return { kind: 'Stack', ...metaFromPb(s.meta), realm: s.realm, space: s.space, name: s.name, cgroupPath: s.cgroupPath || null };
+  return { kind: 'Stack', realm: s.realm, space: s.space, name: s.name, cgroupPath: s.cgroupPath || null, ...metaFromPb(s.meta) };
 }
 
 export function containerToPb(v: ContainerView): pb.Container {
@@ -150,7 +151,6 @@ export function containerToPb(v: ContainerView): pb.Container {
 export function containerFromPb(c: pb.Container): ContainerView {
   return {
     kind: 'Container',
-    ...metaFromPb(c.meta),
     realm: c.realm,
     space: c.space,
     stack: c.stack,
@@ -165,6 +165,7 @@ export function containerFromPb(c: pb.Container): ContainerView {
     exitCode: c.hasExitCode ? c.exitCode : null,
     exitSignal: c.exitSignal || null,
     restarts: c.restarts,
+    ...metaFromPb(c.meta),
   };
 }
 
@@ -186,7 +187,6 @@ export function cellFromPb(c: pb.Cell | undefined): CellView {
   if (!c) throw new KukeError(ErrorKind.Internal, 'empty cell in response');
   return {
     kind: 'Cell',
-    ...metaFromPb(c.meta),
     realm: c.realm,
     space: c.space,
     stack: c.stack,
@@ -196,6 +196,7 @@ export function cellFromPb(c: pb.Cell | undefined): CellView {
     address: c.address || null,
     cgroupPath: c.cgroupPath,
     containers: c.containers.map(containerFromPb),
+    ...metaFromPb(c.meta),
   };
 }
 

@@ -216,9 +216,10 @@ export interface Stack {
 export interface Mount {
   /** bind or tmpfs. */
   type: string;
-  source: string;
+  /** Host path of a bind; absent for tmpfs. Presence is kept so that views round-trip exactly. */
+  source?: string | undefined;
   target: string;
-  readOnly: boolean;
+  readOnly?: boolean | undefined;
   options: string[];
 }
 
@@ -238,7 +239,7 @@ export interface ContainerTemplate {
   command: string[];
   args: string[];
   env: string[];
-  workingDir: string;
+  workingDir?: string | undefined;
   privileged: boolean;
   hostNetwork: boolean;
   hostPid: boolean;
@@ -2198,7 +2199,7 @@ export const Stack: MessageFns<Stack> = {
 };
 
 function createBaseMount(): Mount {
-  return { type: "", source: "", target: "", readOnly: false, options: [] };
+  return { type: "", source: undefined, target: "", readOnly: undefined, options: [] };
 }
 
 export const Mount: MessageFns<Mount> = {
@@ -2206,13 +2207,13 @@ export const Mount: MessageFns<Mount> = {
     if (message.type !== "") {
       writer.uint32(10).string(message.type);
     }
-    if (message.source !== "") {
+    if (message.source !== undefined) {
       writer.uint32(18).string(message.source);
     }
     if (message.target !== "") {
       writer.uint32(26).string(message.target);
     }
-    if (message.readOnly !== false) {
+    if (message.readOnly !== undefined) {
       writer.uint32(32).bool(message.readOnly);
     }
     for (const v of message.options) {
@@ -2289,13 +2290,13 @@ export const Mount: MessageFns<Mount> = {
   fromJSON(object: any): Mount {
     return {
       type: isSet(object.type) ? globalThis.String(object.type) : "",
-      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : undefined,
       target: isSet(object.target) ? globalThis.String(object.target) : "",
       readOnly: isSet(object.readOnly)
         ? globalThis.Boolean(object.readOnly)
         : isSet(object.read_only)
         ? globalThis.Boolean(object.read_only)
-        : false,
+        : undefined,
       options: globalThis.Array.isArray(object?.options) ? object.options.map((e: any) => globalThis.String(e)) : [],
     };
   },
@@ -2305,13 +2306,13 @@ export const Mount: MessageFns<Mount> = {
     if (message.type !== "") {
       obj.type = message.type;
     }
-    if (message.source !== "") {
+    if (message.source !== undefined) {
       obj.source = message.source;
     }
     if (message.target !== "") {
       obj.target = message.target;
     }
-    if (message.readOnly !== false) {
+    if (message.readOnly !== undefined) {
       obj.readOnly = message.readOnly;
     }
     if (message.options?.length) {
@@ -2326,9 +2327,9 @@ export const Mount: MessageFns<Mount> = {
   fromPartial<I extends Exact<DeepPartial<Mount>, I>>(object: I): Mount {
     const message = createBaseMount();
     message.type = object.type ?? "";
-    message.source = object.source ?? "";
+    message.source = object.source ?? undefined;
     message.target = object.target ?? "";
-    message.readOnly = object.readOnly ?? false;
+    message.readOnly = object.readOnly ?? undefined;
     message.options = object.options?.map((e) => e) || [];
     return message;
   },
@@ -2494,7 +2495,7 @@ function createBaseContainerTemplate(): ContainerTemplate {
     command: [],
     args: [],
     env: [],
-    workingDir: "",
+    workingDir: undefined,
     privileged: false,
     hostNetwork: false,
     hostPid: false,
@@ -2521,7 +2522,7 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
     for (const v of message.env) {
       writer.uint32(42).string(v!);
     }
-    if (message.workingDir !== "") {
+    if (message.workingDir !== undefined) {
       writer.uint32(50).string(message.workingDir);
     }
     if (message.privileged !== false) {
@@ -2677,7 +2678,7 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
         ? globalThis.String(object.workingDir)
         : isSet(object.working_dir)
         ? globalThis.String(object.working_dir)
-        : "",
+        : undefined,
       privileged: isSet(object.privileged) ? globalThis.Boolean(object.privileged) : false,
       hostNetwork: isSet(object.hostNetwork)
         ? globalThis.Boolean(object.hostNetwork)
@@ -2716,7 +2717,7 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
     if (message.env?.length) {
       obj.env = message.env;
     }
-    if (message.workingDir !== "") {
+    if (message.workingDir !== undefined) {
       obj.workingDir = message.workingDir;
     }
     if (message.privileged !== false) {
@@ -2750,7 +2751,7 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
     message.command = object.command?.map((e) => e) || [];
     message.args = object.args?.map((e) => e) || [];
     message.env = object.env?.map((e) => e) || [];
-    message.workingDir = object.workingDir ?? "";
+    message.workingDir = object.workingDir ?? undefined;
     message.privileged = object.privileged ?? false;
     message.hostNetwork = object.hostNetwork ?? false;
     message.hostPid = object.hostPid ?? false;

@@ -1,0 +1,126 @@
+/**
+ * Crash-safe restarts of the real daemon (in its cell), ported from containerd's TestContainerdRestart: cells in
+ * every state, the daemon restarted by SIGTERM and by SIGKILL; afterwards the same views, the same task pids and
+ * addresses, the network namespaces kept, the history complete. And an exit that happens while the daemon is down
+ * shows up with its real exit code.
+ */
+import { existsSync, readlinkSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startE2eHost, type E2eHost } from '../support/e2e.js';
+
+let host: E2eHost;
+const SYS = ['--realm', 'kukeon-system', '--space', 'kukeon', '--stack', 'kukeon'];
+
+interface CellJson {
+  name: string;
+  state: string;
+  rootPid: number | null;
+  address: string | null;
+  containers: { name: string; state: string; pid: number | null; exitCode: number | null }[];
+}
+
+async function cells(): Promise<CellJson[]> {
+  const r = await host.kuke(['get', 'cells', '-o', 'json']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout) as CellJson[];
+}
+
+async function history(cell: string): Promise<{ seq: number; hash: string }[]> {
+  return JSON.parse((await host.kuke(['history', 'cell', cell, '-o', 'json'])).stdout) as { seq: number; hash: string }[];
+}
+
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined as T);
+    if (v !== undefined && ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`condition not met in ${ms} ms: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const manifest = (name: string, root: string, side?: string) => `
+kind: Cell
+metadata: {name: ${name}}
+spec:
+  realmId: default
+  spaceId: default
+  stackId: default
+  containers:
+    - id: main
+      image: kukeon.local/busybox:test
+      args: ["sh", "-c", ${JSON.stringify(root)}]
+${side ? `    - id: side\n      image: kukeon.local/busybox:test\n      args: ["sh", "-c", ${JSON.stringify(side)}]\n` : ''}`;
+
+/** Kills the daemon with a signal and starts it again (as an operator would after a crash). */
+async function restartDaemon(signal: NodeJS.Signals): Promise<void> {
+  process.kill(host.daemonPid(), signal);
+  await until(async () => (await host.kuke(['version'])).stdout, (out) => !out.includes('Daemon:'));
+  const start = await host.local(['daemon', 'start']);
+  if (start.code !== 0) throw new Error(start.stderr);
+}
+
+beforeAll(async () => {
+  host = await startE2eHost({ subnet: '10.255.0.0/18', tag: 'r' });
+  const init = await host.local(['init']);
+  if (init.code !== 0) throw new Error(init.stderr);
+  await host.kuke(['image', 'load', host.testImage.path]);
+  // Ready with a running root and a sidecar that has exited; Stopped; Exited by itself; Pending (never started).
+  for (const [name, root, side] of [
+    ['ready', 'exec sleep 3600', 'exit 4'],
+    ['stopped', 'exec sleep 3600', 'exec sleep 3600'],
+    ['exited', 'sleep 0.2; exit 3', undefined],
+  ] as const) {
+    const r = await host.kuke(['apply', '-f', '-'], { input: manifest(name, root, side) });
+    if (r.code !== 0) throw new Error(r.stdout + r.stderr);
+  }
+  await host.kuke(['stop', 'cell', 'stopped', '--timeout', '1s']);
+  await host.kuke(['create', 'cell', 'pending', '--image', 'kukeon.local/busybox:test']);
+  await until(cells, (cs) => cs.find((c) => c.name === 'exited')?.state === 'Exited' && cs.find((c) => c.name === 'ready')?.containers[1]?.state === 'Exited');
+}, 180_000);
+afterAll(async () => {
+  await host?.cleanup();
+}, 180_000);
+
+describe('daemon restarts', () => {
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    it(`keeps every cell as it was across a ${signal} restart: views, pids, addresses, netns, history`, async () => {
+      const before = await cells();
+      expect(before.map((c) => [c.name, c.state])).toEqual([['exited', 'Exited'], ['pending', 'Pending'], ['ready', 'Ready'], ['stopped', 'Stopped']]);
+      const ready = before.find((c) => c.name === 'ready')!;
+      const netns = readlinkSync(`/proc/${ready.rootPid}/ns/net`);
+      const histories = await Promise.all(before.map((c) => history(c.name)));
+      const daemonPid = host.daemonPid();
+      await restartDaemon(signal);
+      expect(host.daemonPid()).not.toBe(daemonPid);
+      const after = await cells();
+      expect(after).toEqual(before);
+      expect(readlinkSync(`/proc/${ready.rootPid}/ns/net`)).toBe(netns);
+      for (const [i, c] of before.entries()) {
+        const now = await history(c.name);
+        expect(now.slice(0, histories[i]!.length)).toEqual(histories[i]);
+      }
+      const daemonHistory = JSON.parse((await host.kuke(['history', 'cell', 'kukeond', ...SYS, '-o', 'json'])).stdout) as { type: string; data: { uncleanShutdown?: boolean } }[];
+      const starts = daemonHistory.filter((e) => e.type === 'DaemonStarted');
+      expect(starts.at(-1)!.data.uncleanShutdown).toBe(signal === 'SIGKILL');
+      if (signal === 'SIGTERM') expect(daemonHistory.some((e) => e.type === 'DaemonStopped')).toBe(true);
+    });
+  }
+
+  it('records an exit that happened while the daemon was down, with its real code', async () => {
+    const r = await host.kuke(['apply', '-f', '-'], { input: manifest('outage', 'trap "exit 7" TERM; sleep 3600 & wait') });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const pid = (await cells()).find((c) => c.name === 'outage')!.rootPid!;
+    const stop = await host.local(['daemon', 'stop', '--timeout', '5s']);
+    expect(stop.code, stop.stderr).toBe(0);
+    process.kill(pid, 'SIGTERM'); // the container exits with 7 while nobody listens
+    await until(async () => existsSync(`/proc/${pid}`), (alive) => !alive, 5_000);
+    const start = await host.local(['daemon', 'start']);
+    expect(start.code, start.stderr).toBe(0);
+    const cell = await until(async () => (await cells()).find((c) => c.name === 'outage')!, (c) => c.state === 'Exited');
+    expect(cell.containers[0]).toMatchObject({ state: 'Exited', exitCode: 7 });
+    const events = JSON.parse((await host.kuke(['history', 'cell', 'outage', '-o', 'json'])).stdout) as { type: string; data: { code?: number }; actor: { type: string } }[];
+    const exit = events.find((e) => e.type === 'TaskExited')!;
+    expect(exit).toMatchObject({ data: { code: 7 }, actor: { type: 'reconcile' } });
+  });
+});
