@@ -139,6 +139,7 @@ function which(binary: string): string | undefined {
 export function buildDaemonImage(out: string, onStep?: (step: string) => void, ref: string = DAEMON_IMAGE): { path: string; ref: string } {
   const bundle = locateDaemonBundle();
   if (existsSync(out) && statSync(out).mtimeMs > statSync(bundle).mtimeMs) return { path: out, ref };
+  // One image per build: a tar of another build under the same name must not be reused (a rebuilt bundle).
   mkdirSync(dirname(out), { recursive: true });
   const layer = new LayerCollector();
   onStep?.('collecting node and its libraries');
@@ -162,6 +163,9 @@ export function buildDaemonImage(out: string, onStep?: (step: string) => void, r
   onStep?.('collecting the kukeond bundle');
   layer.place(bundle, DAEMON_BUNDLE, 0o644);
   if (existsSync(`${bundle}.map`)) layer.place(`${bundle}.map`, `${DAEMON_BUNDLE}.map`, 0o644);
+  // The bundles share code-split chunks.
+  const chunks = join(dirname(bundle), 'chunks');
+  if (existsSync(chunks)) for (const name of readdirSync(chunks).sort()) layer.place(join(chunks, name), join(dirname(DAEMON_BUNDLE), 'chunks', name), 0o644);
   for (const [name, dir] of dependencyClosure('classic-level')) {
     const target = `/opt/kukeond/node_modules/${name}`;
     const walk = (src: string, dst: string) => {

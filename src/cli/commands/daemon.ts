@@ -5,14 +5,25 @@
  */
 import { createReadStream, existsSync, readFileSync, statSync, watch } from 'node:fs';
 import type { Command } from 'commander';
-import { ensureSocketGroup, removeDaemonFiles, requireContainerd, requireRoot, resolveDaemonImage, SYSTEM_CELL_REF, waitForDaemon } from '../../api/bootstrap.js';
+import type { InProcessClient } from '../../api/in-process.js';
 import { pingDaemon } from '../../api/grpc-client.js';
-import { InProcessClient } from '../../api/in-process.js';
-import { daemonCellTemplate } from '../../daemon/cell-template.js';
 import { ErrorKind, KukeError, isKukeError } from '../../errors.js';
+import { SYSTEM_CELL, SYSTEM_REALM, SYSTEM_SPACE, SYSTEM_STACK } from '../../model/names.js';
 import type { CellView } from '../../model/resources.js';
-import { createRuntime } from '../../runtime/index.js';
 import type { CommandContext } from '../context.js';
+
+const SYSTEM_CELL_REF = { realm: SYSTEM_REALM, space: SYSTEM_SPACE, stack: SYSTEM_STACK, cell: SYSTEM_CELL };
+
+/** The in-process machinery, loaded only when a daemon verb runs. */
+async function load() {
+  const [bootstrap, inProcess, runtime, template] = await Promise.all([
+    import('../../api/bootstrap.js'),
+    import('../../api/in-process.js'),
+    import('../../runtime/index.js'),
+    import('../../daemon/cell-template.js'),
+  ]);
+  return { ...bootstrap, ...inProcess, ...runtime, ...template };
+}
 
 function parseTimeout(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -27,7 +38,8 @@ const WHERE = `cell "kukeond" in realm "kukeon-system"`;
 export function register(program: Command, ctx: CommandContext): void {
   const daemon = program.command('daemon').description("manage kukeond (its cell in the system realm); needs root");
 
-  const client = () => {
+  const client = async (): Promise<InProcessClient> => {
+    const { InProcessClient, createRuntime } = await load();
     const settings = ctx.settings();
     return new InProcessClient({ config: settings.engine, runtime: () => createRuntime(settings, ctx.logger()), logger: ctx.logger() });
   };
@@ -44,7 +56,8 @@ export function register(program: Command, ctx: CommandContext): void {
     }
   };
 
-  const preflight = () => {
+  const preflight = async () => {
+    const { requireContainerd, requireRoot } = await load();
     requireRoot('kuke daemon');
     const settings = ctx.settings();
     requireContainerd(settings);
@@ -53,13 +66,13 @@ export function register(program: Command, ctx: CommandContext): void {
 
   const stop = async (mode: 'stop' | 'kill', graceMs: number | undefined): Promise<'stopped' | 'already'> => {
     const settings = ctx.settings();
-    const c = client();
+    const c = await client();
     try {
       const cell = await daemonCell(c);
       const alive = await pingDaemon(settings.socket, 500).then(() => true, () => false);
       if (!alive && cell.state !== 'Ready') return 'already';
       await c.stopCell(SYSTEM_CELL_REF, { mode, ...(graceMs !== undefined ? { graceMs } : {}) });
-      removeDaemonFiles(settings);
+      (await load()).removeDaemonFiles(settings);
       return 'stopped';
     } finally {
       await c.close();
@@ -69,7 +82,7 @@ export function register(program: Command, ctx: CommandContext): void {
   const start = async (): Promise<'started' | 'already'> => {
     const settings = ctx.settings();
     if (await pingDaemon(settings.socket, 500).then(() => true, () => false)) return 'already';
-    const c = client();
+    const c = await client();
     try {
       const cell = await daemonCell(c);
       if (cell.state === 'Ready') {
@@ -81,7 +94,7 @@ export function register(program: Command, ctx: CommandContext): void {
     } finally {
       await c.close();
     }
-    await waitForDaemon(settings);
+    await (await load()).waitForDaemon(settings);
     return 'started';
   };
 
@@ -89,7 +102,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .command('start')
     .description('start kukeond')
     .action(async () => {
-      preflight();
+      await preflight();
       const outcome = await start();
       ctx.streams.out(outcome === 'already' ? `kukeond is already running (${WHERE})\n` : `kukeond started (${WHERE}); socket ${ctx.settings().socket}\n`);
     });
@@ -99,7 +112,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description('stop kukeond (SIGTERM, then SIGKILL after the timeout)')
     .option('--timeout <duration>', 'grace period before SIGKILL', '10s')
     .action(async (options: { timeout?: string }) => {
-      preflight();
+      await preflight();
       const outcome = await stop('stop', parseTimeout(options.timeout));
       ctx.streams.out(outcome === 'already' ? `kukeond is already stopped (${WHERE})\n` : `kukeond stopped (${WHERE})\n`);
     });
@@ -108,7 +121,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .command('kill')
     .description('kill kukeond (SIGKILL)')
     .action(async () => {
-      preflight();
+      await preflight();
       const outcome = await stop('kill', 0);
       ctx.streams.out(outcome === 'already' ? `kukeond is already stopped (${WHERE})\n` : `kukeond killed (${WHERE})\n`);
     });
@@ -118,7 +131,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description('stop kukeond, then start it')
     .option('--timeout <duration>', 'grace period before SIGKILL', '10s')
     .action(async (options: { timeout?: string }) => {
-      preflight();
+      await preflight();
       await stop('stop', parseTimeout(options.timeout));
       await start();
       ctx.streams.out(`kukeond restarted (${WHERE})\n`);
@@ -129,9 +142,9 @@ export function register(program: Command, ctx: CommandContext): void {
     .description("remove kukeond's cell, socket and pid file (user realms are kept)")
     .option('--purge-system', 'also delete the system realm')
     .action(async (options: { purgeSystem?: boolean }) => {
-      preflight();
+      await preflight();
       const settings = ctx.settings();
-      const c = client();
+      const c = await client();
       try {
         let cell: CellView | undefined;
         try {
@@ -140,7 +153,7 @@ export function register(program: Command, ctx: CommandContext): void {
           if (!isKukeError(err, ErrorKind.FailedPrecondition)) throw err;
         }
         if (cell) await c.delete({ kind: 'cell', ...SYSTEM_CELL_REF, name: SYSTEM_CELL_REF.cell });
-        for (const path of removeDaemonFiles(settings)) ctx.streams.out(`removed ${path}\n`);
+        for (const path of (await load()).removeDaemonFiles(settings)) ctx.streams.out(`removed ${path}\n`);
         if (options.purgeSystem) {
           await c.delete({ kind: 'realm', name: SYSTEM_CELL_REF.realm }, { cascade: true, force: true }).catch((err) => {
             if (!isKukeError(err, ErrorKind.NotFound)) throw err;
@@ -159,10 +172,11 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--image <ref|tar>', 'image reference in the system namespace, or an OCI image tar to import')
     .option('--kukeond-image <ref|tar>', 'same as --image')
     .action(async (options: { image?: string; kukeondImage?: string }) => {
-      const settings = preflight();
+      const settings = await preflight();
       const requested = options.image ?? options.kukeondImage;
+      const { ensureSocketGroup, resolveDaemonImage, daemonCellTemplate, waitForDaemon } = await load();
       await stop('stop', 10_000);
-      const c = client();
+      const c = await client();
       let image = '';
       try {
         await daemonCell(c);

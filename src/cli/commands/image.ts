@@ -4,11 +4,9 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { requireContainerd, requireRoot } from '../../api/bootstrap.js';
 import { ErrorKind, KukeError } from '../../errors.js';
 import { DEFAULT_REALM, validateName } from '../../model/names.js';
 import type { RealmView } from '../../model/resources.js';
-import { createRuntime } from '../../runtime/index.js';
 import type { CommandContext } from '../context.js';
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -19,6 +17,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('<tar>', 'OCI image layout tar')
     .option('--realm <realm>', 'realm', DEFAULT_REALM)
     .action(async (tar: string, options: { realm: string }) => {
+      const [{ requireContainerd, requireRoot }, { createRuntime }] = await Promise.all([import('../../api/bootstrap.js'), import('../../runtime/index.js')]);
       requireRoot('kuke image load');
       validateName('realm', options.realm);
       if (!existsSync(tar)) throw new KukeError(ErrorKind.InvalidArgument, `no such file: ${tar}`, { hint: 'pass the path of an OCI image layout tar' });

@@ -4,10 +4,8 @@
  * Waits until the daemon answers, then reports what it created or found. Running it again changes nothing.
  */
 import type { Command } from 'commander';
-import { bootstrapHost, requireContainerd, requireRoot, type BootstrapReport } from '../../api/bootstrap.js';
+import type { BootstrapReport } from '../../api/bootstrap.js';
 import { pingDaemon } from '../../api/grpc-client.js';
-import { InProcessClient } from '../../api/in-process.js';
-import { createRuntime } from '../../runtime/index.js';
 import type { CommandContext } from '../context.js';
 
 /** Prints the report the way the original does. */
@@ -37,6 +35,11 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--kukeond-image <ref|tar>', 'run kukeond from this image reference, or import this OCI image tar')
     .option('--no-wait', 'do not wait for kukeond to answer')
     .action(async (options: { kukeondImage?: string; wait?: boolean }) => {
+      const [{ bootstrapHost, requireContainerd, requireRoot }, { InProcessClient }, { createRuntime }] = await Promise.all([
+        import('../../api/bootstrap.js'),
+        import('../../api/in-process.js'),
+        import('../../runtime/index.js'),
+      ]);
       requireRoot('kuke init');
       const settings = ctx.settings();
       requireContainerd(settings);
