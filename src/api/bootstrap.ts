@@ -6,7 +6,7 @@
  * Also the daemon's own lifecycle (`kuke daemon start|stop|kill|restart|recreate|reset`): the kukeond cell managed
  * in-process like any other cell, because the daemon cannot stop itself.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Actor } from '../../events/record.js';
 import { runLayout } from '../engine/config.js';
@@ -86,6 +86,17 @@ export async function ensureSocketGroup(settings: HostSettings): Promise<{ gid: 
   return { gid: groupId(settings.socketGroup), created: true };
 }
 
+/**
+ * Creates the socket's directory (0750, root:kukeon) if it is missing: /run is emptied by a reboot, and the
+ * daemon's cell binds it, so it must exist before the cell starts.
+ */
+export function ensureSocketDir(settings: HostSettings): void {
+  const dir = dirname(settings.socket);
+  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  const gid = groupId(settings.socketGroup);
+  if (gid !== undefined) chownSync(dir, 0, gid);
+}
+
 /** The image to run: an imported tar, an existing reference, or this version's image built from the package. */
 export async function resolveDaemonImage(runtime: Runtime, namespace: string, settings: HostSettings, requested: string | undefined, onProgress?: (line: string) => void): Promise<{ ref: string; imported: boolean }> {
   if (requested && !existsSync(requested)) {
@@ -149,7 +160,8 @@ export async function bootstrapHost(options: BootstrapOptions): Promise<Bootstra
 
   const group = await ensureSocketGroup(settings);
   act('Permissions', `group ${settings.socketGroup}${group.gid !== undefined ? ` (gid ${group.gid})` : ''}`, outcome(group.created), group.created);
-  for (const dir of [settings.engine.runPath, dirname(settings.socket)]) mkdirSync(dir, { recursive: true, mode: 0o750 });
+  mkdirSync(settings.engine.runPath, { recursive: true, mode: 0o750 });
+  ensureSocketDir(settings);
 
   const report: BootstrapReport = await client.session(
     async (opened: OpenedEngine, runtime: Runtime, actor: Actor) => {

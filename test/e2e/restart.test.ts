@@ -4,7 +4,9 @@
  * addresses, the network namespaces kept, the history complete. And an exit that happens while the daemon is down
  * shows up with its real exit code.
  */
-import { existsSync, readlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startE2eHost, type E2eHost } from '../support/e2e.js';
 
@@ -122,5 +124,46 @@ describe('daemon restarts', () => {
     const events = JSON.parse((await host.kuke(['history', 'cell', 'outage', '-o', 'json'])).stdout) as { type: string; data: { code?: number }; actor: { type: string } }[];
     const exit = events.find((e) => e.type === 'TaskExited')!;
     expect(exit).toMatchObject({ data: { code: 7 }, actor: { type: 'reconcile' } });
+  });
+
+  it('recovers from a reboot-like wipe of tasks, shims and cgroups: cells Exited, cgroups healed, addresses released', async () => {
+    // A "reboot": containerd and every process of this host die, tmpfs state (sockets, containerd's state dir,
+    // cgroups) is gone; the run path (event log, IPAM reservations) persists.
+    await host.ctrd.kill();
+    const pids = execFileSync('sh', ['-c', `cat $(find /sys/fs/cgroup/memory${host.cgroupRoot} -name cgroup.procs) 2>/dev/null; pgrep -f 'containerd-shim.*${host.ctrd.address}' || true`], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await until(async () => pids.filter((p) => existsSync(`/proc/${p}`)).length, (n) => n === 0, 10_000);
+    for (const m of readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(host.ctrd.state)).sort((a, b) => b.length - a.length)) {
+      execFileSync('umount', ['-l', m]);
+    }
+    rmSync(host.ctrd.state, { recursive: true, force: true });
+    // runc keeps its own state under /run/containerd/runc/<namespace> whatever containerd's state dir: /run is a
+    // tmpfs that a reboot empties, so empty ours too.
+    for (const ns of readdirSync('/run/containerd/runc').filter((n) => n.endsWith(`.${host.suffix}`))) rmSync(join('/run/containerd/runc', ns), { recursive: true, force: true });
+    execFileSync('sh', ['-c', `for h in /sys/fs/cgroup/*/; do [ -d "$h${host.cgroupRoot}" ] && find "$h${host.cgroupRoot}" -depth -type d -exec rmdir {} \\; ; done; true`]);
+    rmSync(join(host.dir, 'run'), { recursive: true, force: true });
+    await host.ctrd.start();
+
+    const start = await host.local(['daemon', 'start']);
+    expect(start.code, start.stderr).toBe(0);
+    const after = await until(cells, (cs) => cs.every((c) => !['Creating', 'Stopping', 'Deleting'].includes(c.state)));
+    const ready = after.find((c) => c.name === 'ready')!;
+    expect(ready.state).toBe('Exited');
+    expect(ready.containers.every((k) => k.state === 'Exited' || k.state === 'Stopped')).toBe(true);
+    expect(existsSync(join('/sys/fs/cgroup/memory', host.cgroupRoot, 'default/default/default'))).toBe(true);
+    const ipam = join(host.runPath, 'cni', 'ipam', 'default-default');
+    expect(existsSync(ipam) ? readdirSync(ipam).filter((f) => /^\d/.test(f)) : []).toEqual([]);
+    const restarted = await host.kuke(['start', 'cell', 'ready']);
+    expect(restarted.code, restarted.stderr).toBe(0);
+    expect((await cells()).find((c) => c.name === 'ready')!.state).toBe('Ready');
   });
 });

@@ -81,6 +81,22 @@ function processesMentioning(needle: string): number[] {
   return pids;
 }
 
+/** SIGKILLs every task of every namespace of the instance at `address`, and waits for them to die. */
+function killAllTasks(address: string): void {
+  const ctr = (...args: string[]) => spawnSync('ctr', ['-a', address, ...args], { encoding: 'utf8', timeout: 10_000 });
+  const namespaces = ctr('namespaces', 'ls', '-q').stdout.split('\n').filter(Boolean);
+  for (const ns of namespaces) {
+    const tasks = ctr('-n', ns, 'tasks', 'ls', '-q').stdout.split('\n').filter(Boolean);
+    for (const id of tasks) ctr('-n', ns, 'tasks', 'kill', '-a', '-s', 'SIGKILL', id);
+    for (const id of tasks) {
+      for (let i = 0; i < 50 && /RUNNING/.test(ctr('-n', ns, 'tasks', 'ls').stdout.split('\n').find((l) => l.startsWith(`${id} `)) ?? ''); i++) {
+        spawnSync('sleep', ['0.05']);
+      }
+      ctr('-n', ns, 'tasks', 'delete', id);
+    }
+  }
+}
+
 /** Starts a private containerd. */
 export async function startContainerd(options: { dir?: string; readyTimeoutMs?: number } = {}): Promise<PrivateContainerd> {
   const binary = which('containerd');
@@ -143,6 +159,8 @@ export async function startContainerd(options: { dir?: string; readyTimeoutMs?: 
       await handle.start();
     },
     async stop() {
+      // Tasks a test left running would outlive their shims (orphaned, pinning cgroups): kill them through the API.
+      if (child && child.exitCode === null && child.signalCode === null) killAllTasks(address);
       const c = child;
       if (c && c.exitCode === null && c.signalCode === null) {
         await new Promise<void>((resolve) => {

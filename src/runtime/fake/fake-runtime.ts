@@ -81,11 +81,13 @@ export class FakeWorld {
     return true;
   }
 
-  /** Wipes every task and cgroup, as a host reboot would (containers, images and CNI files survive). */
+  /**
+   * Wipes every task and cgroup, as a host reboot would. Container records, images and the CNI state (IPAM
+   * reservations live under the persistent run path) survive.
+   */
   reboot(): void {
     for (const c of this.containers.values()) delete c.task;
     this.cgroups.clear();
-    this.attachments.clear();
   }
 
   /** Tells watchers the connection was re-established (they relist). */

@@ -97,4 +97,21 @@ describe('engine', () => {
     const exit = store.records.find((r) => r.type === 'TaskExited');
     expect(exit?.actor.type).toBe('reconcile');
   });
+
+  it('recovers from a reboot-like wipe: cells Exited, cgroups healed, addresses released, nothing leaked', async () => {
+    const { world, store, opened, ops } = await setup();
+    await ops.createCell({ ...ref, template: template('busybox', ['side']), start: true }, user);
+    await opened.close();
+    world.reboot();
+    expect(world.attachments.size).toBe(1);
+    const reopened = await openEngine({ store, runtime: world.runtime(), config: { runPath: '/tmp/kukeon-unit', ipMasq: false } });
+    await reopened.engine.settle();
+    const view = reopened.operations.getCell(ref);
+    expect(view.state).toBe('Exited');
+    expect(view.containers.map((c) => c.state)).toEqual(['Exited', 'Stopped']);
+    expect(world.attachments.size).toBe(0);
+    expect(world.cgroups.has('/kukeon/default/default/default')).toBe(true);
+    expect(store.records.filter((r) => r.type === 'TaskLost').every((r) => r.actor.type === 'reconcile')).toBe(true);
+    expect((await reopened.operations.startCell(ref, user)).state).toBe('Ready');
+  });
 });

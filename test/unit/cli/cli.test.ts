@@ -1,0 +1,85 @@
+/**
+ * kuke as the user sees it, in-process: help, tables, JSON, errors, completion — with the in-process client over
+ * the fake runtime (the real transports have their own tests).
+ */
+import { describe, expect, it } from 'vitest';
+import { EngineBackend } from '../../../src/api/backend.js';
+import type { KukeonClient } from '../../../src/api/client.js';
+import { runKuke } from '../../../src/cli/program.js';
+import { formatTable } from '../../../src/cli/output.js';
+import { catalogCodec } from '../../../src/engine/codec.js';
+import { openEngine } from '../../../src/engine/index.js';
+import { FakeWorld } from '../../../src/runtime/fake/fake-runtime.js';
+import { MemoryStore } from '../../support/memory-store.js';
+
+async function kukeWith(client: KukeonClient, argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await runKuke(argv, { out: (t) => (out += t), err: (t) => (err += t) }, { daemon: async () => client, inProcess: async () => client }, {});
+  return { code, out, err };
+}
+
+async function backend(): Promise<KukeonClient> {
+  const world = new FakeWorld();
+  world.addImage('busybox');
+  const opened = await openEngine({ store: new MemoryStore(catalogCodec), runtime: world.runtime(), config: { runPath: '/tmp/kukeon-cli-unit', ipMasq: false } });
+  const b = new EngineBackend(opened, world.runtime(), { type: 'user', uid: 0 });
+  await b.createRealm({ name: 'default' });
+  await b.createSpace({ realm: 'default', space: 'default' });
+  await b.createStack({ realm: 'default', space: 'default', stack: 'default' });
+  return b;
+}
+
+describe('kuke (in-process, fake runtime)', () => {
+  it('prints help when run bare, listing every command', async () => {
+    const r = await kukeWith(await backend(), []);
+    expect(r.code).toBe(0);
+    for (const c of ['init', 'get', 'create', 'apply', 'delete', 'start', 'stop', 'kill', 'restart', 'history', 'image', 'daemon', 'version', 'completion']) {
+      expect(r.out).toMatch(new RegExp(`\\n  ${c}[ |]`));
+    }
+  });
+
+  it('says "No cells found." for an empty list, and prints tables with a dash row', async () => {
+    const client = await backend();
+    expect((await kukeWith(client, ['get', 'cells'])).out).toBe('No cells found.\n');
+    const r = await kukeWith(client, ['get', 'realms']);
+    expect(r.out).toMatch(/^NAME +STATE +AGE\n-------  -----  ---\ndefault  Ready  \d+s\n$/);
+  });
+
+  it('creates a cell from --image, starts it, and shows it in JSON and wide tables', async () => {
+    const client = await backend();
+    const created = await kukeWith(client, ['create', 'cell', 'web', '--image', 'busybox', '--arg', 'sleep', '--arg', '9', '--start']);
+    expect(created.out).toBe('Cell "web" (realm "default", space "default", stack "default"): created (Ready)\n');
+    const json = JSON.parse((await kukeWith(client, ['get', 'cell', 'web', '-o', 'json'])).out);
+    expect(json).toMatchObject({ kind: 'Cell', name: 'web', state: 'Ready', containers: [{ name: 'web_root', state: 'Running' }] });
+    const wide = await kukeWith(client, ['get', 'cells', '-o', 'wide']);
+    expect(wide.out.split('\n')[0]).toMatch(/^NAME +REALM +SPACE +STACK +STATE +AGE +CONTAINERS +ADDRESS +CPU +MEMORY$/);
+    expect(wide.out).toMatch(/web .* 1\/1 +10\.88\.0\.2\/24/);
+  });
+
+  it('reports an error on one line with what to do, and exits 1', async () => {
+    const r = await kukeWith(await backend(), ['get', 'cell', 'nope']);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe('Error: cell "nope" in realm "default", space "default", stack "default" not found; list cells with: kuke get cells --realm default --space default --stack default\n');
+    const kind = await kukeWith(await backend(), ['get', 'pods']);
+    expect(kind.err).toBe('Error: unknown resource kind "pods"; use one of: realm, space, stack, cell, container\n');
+    const format = await kukeWith(await backend(), ['get', 'realms', '-o', 'xml']);
+    expect(format.err).toBe('Error: unknown output format "xml"; use one of: table, wide, json, yaml\n');
+  });
+
+  it('prints nothing but JSON on stdout with -o json, even for apply', async () => {
+    const r = await kukeWith(await backend(), ['apply', '-f', '/nonexistent.yaml', '-o', 'json']);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/^Error: failed to open file \/nonexistent\.yaml: ENOENT/);
+  });
+
+  it.each(['bash', 'zsh', 'fish'])('generates a %s completion script that knows the commands and kinds', async (shell) => {
+    const r = await kukeWith(await backend(), ['completion', shell]);
+    expect(r.code).toBe(0);
+    for (const word of ['init', 'history', 'daemon', 'cells']) expect(r.out).toContain(word);
+  });
+
+  it('formats tables as the original does', () => {
+    expect(formatTable(['NAME', 'STATE'], [['a', 'Ready'], ['longer-name', 'Failed']])).toBe('NAME         STATE\n-----------  ------\na            Ready\nlonger-name  Failed\n');
+  });
+});
