@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
+# Usage: sudo tools/setup.sh [--init]
+#
 # Installs what kukeon needs on a Debian host: containerd, runc, CNI plugins, busybox-static (test image),
 # iptables, iproute2, hyperfine (benchmarks) from Debian when missing, and the npm dependencies (npm ci).
-# Then builds dist/ (kuke, kukeond). Idempotent; run as root.
+# Then builds dist/ (kuke, kukeond). With --init it also installs `kuke` and `kukeond` in /usr/local/bin, makes
+# sure containerd runs (systemd's unit, or a plain containerd process where there is no systemd), and runs
+# `kuke init`. Idempotent; run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +36,18 @@ fi
 
 echo "setup: building dist/ (kuke, kukeond)" >&2
 npm run --silent build
+
+if [[ "${1:-}" == "--init" ]]; then
+  ln -sf "$PWD/dist/kuke.mjs" /usr/local/bin/kuke
+  ln -sf "$PWD/dist/kukeond.mjs" /usr/local/bin/kukeond
+  if [[ ! -S /run/containerd/containerd.sock ]]; then
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+      systemctl enable --now containerd
+    else
+      echo "setup: no systemd here; starting containerd (log: /var/log/containerd.log)" >&2
+      nohup containerd >/var/log/containerd.log 2>&1 &
+    fi
+    for _ in $(seq 1 100); do [[ -S /run/containerd/containerd.sock ]] && break; sleep 0.1; done
+  fi
+  kuke init
+fi
