@@ -120,6 +120,15 @@ export const effectParams = {
 
 const requested = () => undefined;
 
+/** Pending, Stopped and Exited accept the same commands: a cell at rest, with nothing running. */
+const AT_REST = {
+  on: {
+    UpdateCell: { actions: 'recordTemplate' },
+    StartCell: { target: 'Creating', actions: 'recordStartRequest' },
+    DeleteCell: 'Deleting',
+  },
+} as const;
+
 export const cellMachine = setup({
   types: {
     context: {} as CellContext,
@@ -163,13 +172,7 @@ export const cellMachine = setup({
     Absent: {
       on: { CreateCell: { target: 'Pending', actions: 'recordTemplate' } },
     },
-    Pending: {
-      on: {
-        UpdateCell: { actions: 'recordTemplate' },
-        StartCell: { target: 'Creating', actions: 'recordStartRequest' },
-        DeleteCell: 'Deleting',
-      },
-    },
+    Pending: AT_REST,
     Creating: {
       entry: { type: 'startCell', params: ({ context }) => effectParams.startCell(context) },
       on: {
@@ -197,28 +200,10 @@ export const cellMachine = setup({
         EffectFailed: { target: 'Failed', actions: 'recordError' },
       },
     },
-    Stopped: {
-      on: {
-        UpdateCell: { actions: 'recordTemplate' },
-        StartCell: { target: 'Creating', actions: 'recordStartRequest' },
-        DeleteCell: 'Deleting',
-      },
-    },
-    Exited: {
-      on: {
-        UpdateCell: { actions: 'recordTemplate' },
-        StartCell: { target: 'Creating', actions: 'recordStartRequest' },
-        DeleteCell: 'Deleting',
-      },
-    },
-    Failed: {
-      on: {
-        UpdateCell: { actions: 'recordTemplate' },
-        StartCell: { target: 'Creating', actions: 'recordStartRequest' },
-        StopCell: { target: 'Stopping', actions: 'recordStopRequest' },
-        DeleteCell: 'Deleting',
-      },
-    },
+    Stopped: AT_REST,
+    Exited: AT_REST,
+    // A failed start may have left containers running: a stop is accepted to put them down.
+    Failed: { on: { ...AT_REST.on, StopCell: { target: 'Stopping', actions: 'recordStopRequest' } } },
     Deleting: {
       entry: { type: 'deleteCell', params: ({ context }) => effectParams.deleteCell(context) },
       on: {

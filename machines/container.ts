@@ -155,6 +155,15 @@ export const effectParams = {
 /** Effects are executed by the engine from the transition's result, never by XState: these bodies stay empty. */
 const requested = () => undefined;
 
+/** Created, Stopped, Exited and Failed accept the same commands: a container at rest, with no task running. */
+const AT_REST = {
+  on: {
+    UpdateContainer: { actions: 'recordTemplate' },
+    StartContainer: { target: 'Starting', actions: 'recordStart' },
+    DeleteContainer: 'Deleting',
+  },
+} as const;
+
 export const containerMachine = setup({
   types: {
     context: {} as ContainerContext,
@@ -227,13 +236,7 @@ export const containerMachine = setup({
         EffectFailed: { target: 'Failed', actions: 'recordError' },
       },
     },
-    Created: {
-      on: {
-        UpdateContainer: { actions: 'recordTemplate' },
-        StartContainer: { target: 'Starting', actions: 'recordStart' },
-        DeleteContainer: 'Deleting',
-      },
-    },
+    Created: AT_REST,
     Starting: {
       entry: { type: 'startContainer', params: ({ context }) => effectParams.startContainer(context) },
       on: {
@@ -262,27 +265,9 @@ export const containerMachine = setup({
         EffectFailed: { target: 'Running', actions: 'recordError' },
       },
     },
-    Stopped: {
-      on: {
-        UpdateContainer: { actions: 'recordTemplate' },
-        StartContainer: { target: 'Starting', actions: 'recordStart' },
-        DeleteContainer: 'Deleting',
-      },
-    },
-    Exited: {
-      on: {
-        UpdateContainer: { actions: 'recordTemplate' },
-        StartContainer: { target: 'Starting', actions: 'recordStart' },
-        DeleteContainer: 'Deleting',
-      },
-    },
-    Failed: {
-      on: {
-        UpdateContainer: { actions: 'recordTemplate' },
-        StartContainer: { target: 'Starting', actions: 'recordStart' },
-        DeleteContainer: 'Deleting',
-      },
-    },
+    Stopped: AT_REST,
+    Exited: AT_REST,
+    Failed: AT_REST,
     Deleting: {
       entry: { type: 'deleteContainer', params: ({ context }) => effectParams.deleteContainer(context) },
       on: {

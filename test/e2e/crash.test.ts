@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KUKE, startE2eHost, type E2eHost, type RunResult } from '../support/e2e.js';
+import { cellManifest, KUKE, startE2eHost, type E2eHost, type RunResult } from '../support/e2e.js';
 
 const SEED = Number(process.env.KUKEON_PROPERTY_SEED ?? 20261128);
 const CASES = Number(process.env.KUKEON_CRASH_CASES ?? 20);
@@ -23,17 +23,7 @@ interface CellJson {
 const TRANSIENT = new Set(['Creating', 'Stopping', 'Deleting', 'Starting']);
 
 function manifest(name: string, containers: 1 | 2): string {
-  return `kind: Cell
-metadata: {name: ${name}}
-spec:
-  realmId: default
-  spaceId: default
-  stackId: default
-  containers:
-    - id: main
-      image: kukeon.local/busybox:test
-      args: ["sleep", "3600"]
-${containers === 2 ? '    - id: side\n      image: kukeon.local/busybox:test\n      args: ["sleep", "3600"]\n' : ''}`;
+  return cellManifest(name, [{ id: 'main', args: ['sleep', '3600'] }, ...(containers === 2 ? [{ id: 'side', args: ['sleep', '3600'] }] : [])]);
 }
 
 /** A small deterministic PRNG (the seed is printed, so a failure can be replayed). */

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startE2eHost, type E2eHost } from '../support/e2e.js';
+import { cellManifest, startE2eHost, until, type E2eHost } from '../support/e2e.js';
 
 let host: E2eHost;
 const SYS = ['--realm', 'kukeon-system', '--space', 'kukeon', '--stack', 'kukeon'];
@@ -31,28 +31,9 @@ async function history(cell: string): Promise<{ seq: number; hash: string }[]> {
   return JSON.parse((await host.kuke(['history', 'cell', cell, '-o', 'json'])).stdout) as { seq: number; hash: string }[];
 }
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined as T);
-    if (v !== undefined && ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met in ${ms} ms: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
-const manifest = (name: string, root: string, side?: string) => `
-kind: Cell
-metadata: {name: ${name}}
-spec:
-  realmId: default
-  spaceId: default
-  stackId: default
-  containers:
-    - id: main
-      image: kukeon.local/busybox:test
-      args: ["sh", "-c", ${JSON.stringify(root)}]
-${side ? `    - id: side\n      image: kukeon.local/busybox:test\n      args: ["sh", "-c", ${JSON.stringify(side)}]\n` : ''}`;
+const manifest = (name: string, root: string, side?: string) =>
+  cellManifest(name, [{ id: 'main', args: ['sh', '-c', root] }, ...(side ? [{ id: 'side', args: ['sh', '-c', side] }] : [])]);
 
 /** Kills the daemon with a signal and starts it again (as an operator would after a crash). */
 async function restartDaemon(signal: NodeJS.Signals): Promise<void> {

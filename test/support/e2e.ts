@@ -121,3 +121,21 @@ export function expectOneLineError(r: RunResult): string {
   if (lines.length !== 1 || !lines[0]!.startsWith('Error: ')) throw new Error(`expected one "Error: " line, got:\n${r.stderr}`);
   return lines[0]!;
 }
+
+/** A v1beta1 Cell manifest in realm/space/stack `default`, one busybox container per entry (the first is the root). */
+export function cellManifest(name: string, containers: { id: string; args: string[] }[]): string {
+  const lines = ['kind: Cell', `metadata: {name: ${name}}`, 'spec:', '  realmId: default', '  spaceId: default', '  stackId: default', '  containers:'];
+  for (const c of containers) lines.push(`    - id: ${c.id}`, '      image: kukeon.local/busybox:test', `      args: ${JSON.stringify(c.args)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Polls `fn` until `ok` holds; throws with the last value after `ms`. */
+export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined as T);
+    if (v !== undefined && ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`condition not met in ${ms} ms: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -67,37 +67,24 @@ try {
     await store.append(histStream, batch);
   }
   const tail = 10_000;
-  const fill = async (until: number) => {
-    let s = 0;
-    while (store.head().seq < until) {
-      const stream = `daemon/filler-${s++ % 100}`;
-      const n = Math.min(2_000, until - store.head().seq) & ~1;
+  /** Appends daemon start/stop pairs on 100 filler streams until the log holds `until` events. */
+  const fill = async (log: LevelEventLog, until: number) => {
+    for (let s = 0; log.head().seq < until; s++) {
+      const stream = `daemon/filler-${s % 100}`;
+      const n = Math.min(2_000, until - log.head().seq) & ~1;
       if (n <= 0) break;
       const batch: EventInput[] = [];
-      for (let k = 0; k < n; k += 2) {
-        batch.push(ev(stream, 'DaemonStarted', { pid: 1, version: 'bench', replayed: 0, readyMs: 0, uncleanShutdown: false }), ev(stream, 'DaemonStopped', { pid: 1, reason: 'bench' }));
-      }
-      await store.append(stream, batch);
+      for (let k = 0; k < n; k += 2) batch.push(ev(stream, 'DaemonStarted', { pid: 1, version: 'bench', replayed: 0, readyMs: 0, uncleanShutdown: false }), ev(stream, 'DaemonStopped', { pid: 1, reason: 'bench' }));
+      await log.append(stream, batch);
     }
   };
-  await fill(EVENTS - tail);
+  await fill(store, EVENTS - tail);
   await store.close();
   const writer = await Engine.open({ store: await LevelEventLog.open(path, { codec: catalogCodec }), effects: async () => [] });
   await writer.checkpoint();
   await writer.store.close();
   const store2 = await LevelEventLog.open(path, { codec: catalogCodec });
-  const fill2 = async (until: number) => {
-    let s = 0;
-    while (store2.head().seq < until) {
-      const stream = `daemon/filler-${s++ % 100}`;
-      const n = Math.min(2_000, until - store2.head().seq) & ~1;
-      if (n <= 0) break;
-      const batch: EventInput[] = [];
-      for (let k = 0; k < n; k += 2) batch.push(ev(stream, 'DaemonStarted', { pid: 1, version: 'bench', replayed: 0, readyMs: 0, uncleanShutdown: false }), ev(stream, 'DaemonStopped', { pid: 1, reason: 'bench' }));
-      await store2.append(stream, batch);
-    }
-  };
-  await fill2(EVENTS);
+  await fill(store2, EVENTS);
   const total = store2.head().seq;
   console.log(`log: ${total.toLocaleString('en-US')} events (checkpoint + ${tail.toLocaleString('en-US')}-event tail) written in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
