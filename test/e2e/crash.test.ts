@@ -7,6 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cgroupDir } from '../support/cgroups.js';
 import { cellManifest, KUKE, startE2eHost, type E2eHost, type RunResult } from '../support/e2e.js';
 
 const SEED = Number(process.env.KUKEON_PROPERTY_SEED ?? 20261128);
@@ -83,8 +84,8 @@ function expectNoLeaks(cells: CellJson[]): void {
   const ipam = join(host.runPath, 'cni', 'ipam', 'default-default');
   const reservations = existsSync(ipam) ? readdirSync(ipam).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).length : 0;
   expect(reservations, 'IPAM reservations').toBe(cells.filter((c) => c.state === 'Ready').length);
-  const cgroupDir = join('/sys/fs/cgroup/memory', host.cgroupRoot, 'default/default/default');
-  const cgroups = existsSync(cgroupDir) ? readdirSync(cgroupDir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name) : [];
+  const dir = cgroupDir(join(host.cgroupRoot, 'default/default/default'));
+  const cgroups = existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name) : [];
   const live = new Set(cells.map((c) => c.name));
   for (const cg of cgroups) expect(live.has(cg), `leaked cgroup ${cg}`).toBe(true);
   for (const c of cells.filter((x) => x.state === 'Ready')) expect(cgroups, `cgroup of Ready cell ${c.name}`).toContain(c.name);

@@ -2,9 +2,10 @@
  * `kuke init` and the daemon in its cell, end to end: kuke and kukeond as processes on a private containerd.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupId } from '../../src/daemon/host.js';
+import { cgroupOf } from '../support/cgroups.js';
 import { startE2eHost, type E2eHost } from '../support/e2e.js';
 
 let host: E2eHost;
@@ -32,8 +33,7 @@ describe('kuke init', () => {
     expect(cells.stdout).toMatch(/^NAME +REALM +SPACE +STACK +STATE +AGE\n-+ +-+ +-+ +-+ +-+ +-+\nkukeond +kukeon-system +kukeon +kukeon +Ready +\d+[smhd]\n$/);
 
     const pid = host.daemonPid();
-    const memory = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /:memory:/.test(l))!;
-    expect(memory.split(':')[2]).toBe(`${host.cgroupRoot}/kukeon-system/kukeon/kukeon/kukeond/kukeon_kukeon_kukeond_root`);
+    expect(cgroupOf(pid)).toBe(`${host.cgroupRoot}/kukeon-system/kukeon/kukeon/kukeond/kukeon_kukeon_kukeond_root`);
     const st = statSync(host.socket);
     expect(st.isSocket()).toBe(true);
     expect(st.mode & 0o777).toBe(0o660);

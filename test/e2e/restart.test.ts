@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cgroupDir } from '../support/cgroups.js';
 import { cellManifest, startE2eHost, until, type E2eHost } from '../support/e2e.js';
 
 let host: E2eHost;
@@ -111,7 +112,7 @@ describe('daemon restarts', () => {
     // A "reboot": containerd and every process of this host die, tmpfs state (sockets, containerd's state dir,
     // cgroups) is gone; the run path (event log, IPAM reservations) persists.
     await host.ctrd.kill();
-    const pids = execFileSync('sh', ['-c', `cat $(find /sys/fs/cgroup/memory${host.cgroupRoot} -name cgroup.procs) 2>/dev/null; pgrep -f 'containerd-shim.*${host.ctrd.address}' || true`], { encoding: 'utf8' })
+    const pids = execFileSync('sh', ['-c', `cat $(find ${cgroupDir(host.cgroupRoot)} -name cgroup.procs) 2>/dev/null; pgrep -f 'containerd-shim.*${host.ctrd.address}' || true`], { encoding: 'utf8' })
       .split('\n')
       .filter(Boolean)
       .map(Number);
@@ -140,7 +141,7 @@ describe('daemon restarts', () => {
     const ready = after.find((c) => c.name === 'ready')!;
     expect(ready.state).toBe('Exited');
     expect(ready.containers.every((k) => k.state === 'Exited' || k.state === 'Stopped')).toBe(true);
-    expect(existsSync(join('/sys/fs/cgroup/memory', host.cgroupRoot, 'default/default/default'))).toBe(true);
+    expect(existsSync(cgroupDir(join(host.cgroupRoot, 'default/default/default')))).toBe(true);
     const ipam = join(host.runPath, 'cni', 'ipam', 'default-default');
     expect(existsSync(ipam) ? readdirSync(ipam).filter((f) => /^\d/.test(f)) : []).toEqual([]);
     const restarted = await host.kuke(['start', 'cell', 'ready']);

@@ -11,6 +11,7 @@ import type { CellTemplate, ContainerTemplate } from '../../../events/specs.js';
 import { runLayout } from '../../../src/engine/config.js';
 import { containerLogPath } from '../../../src/engine/container-spec.js';
 import { isKukeError } from '../../../src/errors.js';
+import { cgroupOf } from '../../support/cgroups.js';
 import { startHost, type TestHost } from '../../support/host.js';
 
 const run = promisify(execFile);
@@ -66,8 +67,7 @@ describe('cells on the real runtime', () => {
     expect(root).toMatchObject({ name: 'hello_root', state: 'Running', containerdId: 's1_t_hello_root' });
     const logPath = containerLogPath(host.opened.engine.config, { realm: 'r1', space: 's1', stack: 't', cell: 'hello', name: 'hello_root', root: true, namespace: realmNs('r1'), containerdId: root.containerdId });
     expect(await until(() => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : ''), (t) => t.includes('hello'))).toContain('hello from kukeon');
-    const cgroupLine = readFileSync(`/proc/${root.pid}/cgroup`, 'utf8').split('\n').find((l) => l.includes(':memory:'))!;
-    expect(cgroupLine).toBe(`4:memory:${host.settings.engine.cgroupRoot}/r1/s1/t/hello/s1_t_hello_root`.replace(/^4/, cgroupLine.split(':')[0]!));
+    expect(cgroupOf(root.pid!)).toBe(`${host.settings.engine.cgroupRoot}/r1/s1/t/hello/s1_t_hello_root`);
     expect(await inNetns(root.pid!, 'ip', '-4', 'addr', 'show', 'eth0')).toContain(view.address!);
     expect(readdirSync('/sys/class/net')).toContain(space.network.bridge);
   });
