@@ -80,6 +80,7 @@ export const EVENT_CATALOG: Record<string, EventDefinition> = {
     ],
   },
   TaskLost: current(container.TaskLostV1),
+  TaskOomKilled: current(container.TaskOomKilledV1),
   DeleteContainer: current(container.DeleteContainerV1),
   ContainerDeleted: current(container.ContainerDeletedV1),
 

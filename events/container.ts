@@ -55,6 +55,11 @@ export const TaskExitedV2 = z.object({
  * wiped). The container counts as exited with an unknown code.
  */
 export const TaskLostV1 = z.object({ pid: z.number().int().positive().optional() });
+/**
+ * TaskOomKilled v1 (fact, from the runtime): the kernel's OOM killer killed a process of the container (its
+ * cgroup hit its memory limit). The exit that follows is attributed to it.
+ */
+export const TaskOomKilledV1 = z.object({});
 /** DeleteContainer v1 (command): stop the task if needed and remove task, snapshot and container record. */
 export const DeleteContainerV1 = z.object({});
 /** ContainerDeleted v1 (fact). */

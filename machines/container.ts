@@ -3,6 +3,7 @@
  *
  *   Absent ─CreateContainer→ Creating ─ContainerCreated→ Created ─StartContainer→ Starting ─TaskStarted→ Running
  *   Running ─TaskExited/TaskLost→ Exited          Running ─StopContainer→ Stopping ─TaskExited→ Stopped
+ *   Starting|Running|Stopping ─TaskOomKilled→ (same state, marked OOM-killed until the next start)
  *   Created|Stopped|Exited|Failed ─StartContainer→ Starting          any settled ─DeleteContainer→ Deleting
  *   Deleting ─ContainerDeleted→ Deleted ─CreateContainer→ Creating (a new life)   transient ─EffectFailed→ Failed
  *
@@ -16,7 +17,7 @@ import type { EffectFailed } from '../events/common.js';
 import type { ContainerTemplate, RecordedError } from '../events/specs.js';
 
 /** Bumped whenever a transition or an assignment changes: invalidates stored snapshots. */
-export const MACHINE_VERSION = 1;
+export const MACHINE_VERSION = 2;
 
 /** Where the container sits; fixed for the life of the stream. */
 export interface ContainerIdentity {
@@ -47,6 +48,8 @@ export interface ContainerContext extends ContainerIdentity {
   starts: number;
   /** The stop in progress (signal, then SIGKILL after graceMs). */
   stop: { signal: string; graceMs: number } | null;
+  /** The OOM killer struck during the current (or last) run. */
+  oomKilled: boolean;
   error: RecordedError | null;
 }
 
@@ -62,6 +65,7 @@ export type ContainerEvent =
   | ({ type: 'StopContainer' } & Payload<typeof E.StopContainerV1>)
   | ({ type: 'TaskExited' } & Payload<typeof E.TaskExitedV2>)
   | ({ type: 'TaskLost' } & Payload<typeof E.TaskLostV1>)
+  | ({ type: 'TaskOomKilled' } & Payload<typeof E.TaskOomKilledV1>)
   | ({ type: 'DeleteContainer' } & Payload<typeof E.DeleteContainerV1>)
   | ({ type: 'ContainerDeleted' } & Payload<typeof E.ContainerDeletedV1>)
   | ({ type: 'EffectFailed' } & EffectFailed);
@@ -122,6 +126,7 @@ function freshContext(identity: ContainerIdentity): ContainerContext {
     pendingExit: null,
     starts: 0,
     stop: null,
+    oomKilled: false,
     error: null,
   };
 }
@@ -193,8 +198,10 @@ export const containerMachine = setup({
     recordStart: assign(({ event }) => ({
       network: (event as Extract<ContainerEvent, { type: 'StartContainer' }>).network,
       pendingExit: null,
+      oomKilled: false,
       error: null,
     })),
+    recordOom: assign({ oomKilled: true }),
     recordPid: assign(({ context, event }) => ({
       pid: (event as Extract<ContainerEvent, { type: 'TaskStarted' }>).pid,
       starts: context.starts + 1,
@@ -245,6 +252,7 @@ export const containerMachine = setup({
           { target: 'Running', actions: 'recordPid' },
         ],
         TaskExited: { actions: 'recordPendingExit' },
+        TaskOomKilled: { actions: 'recordOom' },
         EffectFailed: { target: 'Failed', actions: 'recordError' },
       },
     },
@@ -253,6 +261,7 @@ export const containerMachine = setup({
         StopContainer: { target: 'Stopping', actions: 'recordStop' },
         TaskExited: { guard: 'samePid', target: 'Exited', actions: 'recordExit' },
         TaskLost: { target: 'Exited', actions: 'recordLost' },
+        TaskOomKilled: { actions: 'recordOom' },
         DeleteContainer: 'Deleting',
       },
     },
@@ -261,6 +270,7 @@ export const containerMachine = setup({
       on: {
         TaskExited: { guard: 'samePid', target: 'Stopped', actions: 'recordExit' },
         TaskLost: { target: 'Stopped', actions: 'recordLost' },
+        TaskOomKilled: { actions: 'recordOom' },
         // The task may still run: back to Running, with the error, so a stop can be retried.
         EffectFailed: { target: 'Running', actions: 'recordError' },
       },

@@ -146,6 +146,7 @@ export function containerToPb(v: ContainerView): pb.Container {
     exitCode: v.exitCode ?? 0,
     exitSignal: v.exitSignal ?? '',
     restarts: v.restarts,
+    oomKilled: v.oomKilled,
   };
 }
 export function containerFromPb(c: pb.Container): ContainerView {
@@ -164,6 +165,7 @@ export function containerFromPb(c: pb.Container): ContainerView {
     pid: c.pid || null,
     exitCode: c.hasExitCode ? c.exitCode : null,
     exitSignal: c.exitSignal || null,
+    oomKilled: c.oomKilled,
     restarts: c.restarts,
     ...metaFromPb(c.meta),
   };

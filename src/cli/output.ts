@@ -97,7 +97,7 @@ const COLUMNS: Record<ResourceView['kind'], Row> = {
     header: ['NAME', 'REALM', 'SPACE', 'STACK', 'CELL', 'STATE', 'RESTARTS', 'AGE'],
     wide: ['IMAGE', 'PID', 'EXIT'],
     row: (c: ContainerView) => [c.name, c.realm, c.space, c.stack, c.cell, c.state, String(c.restarts), age(c.createdAt)],
-    wideRow: (c: ContainerView) => [c.image, c.pid ? String(c.pid) : '-', c.exitCode === null ? '-' : c.exitSignal ? `${c.exitCode}/${c.exitSignal}` : String(c.exitCode)],
+    wideRow: (c: ContainerView) => [c.image, c.pid ? String(c.pid) : '-', `${c.exitCode === null ? '-' : c.exitSignal ? `${c.exitCode}/${c.exitSignal}` : String(c.exitCode)}${c.oomKilled ? ' (OOM)' : ''}`],
   },
 };
 

@@ -1,5 +1,5 @@
 /**
- * Turns the runtime's task exits into TaskExited facts (actor `runtime`), and relists after every reconnect:
+ * Turns the runtime's task exits and OOM kills into facts (actor `runtime`), and relists after every reconnect:
  * exits that happened while the event stream was down are only found that way.
  */
 import type { Runtime, Subscription } from '../runtime/ports.js';
@@ -11,20 +11,20 @@ import { reconcile } from './reconcile.js';
 /** Starts watching; `close()` the returned subscription on shutdown. */
 export function watchExits(engine: Engine, runtime: Runtime): Subscription {
   let resyncing: Promise<unknown> | undefined;
+  const record = (namespace: string, id: string, type: string, data: unknown) => {
+    for (const agg of engine.all()) {
+      if (agg.kind !== 'container') continue;
+      const c = agg.snapshot.context as ContainerContext;
+      if (c.containerdId !== id || c.namespace !== namespace) continue;
+      void engine.dispatch(agg.stream, type, data, { actor: { type: 'runtime' } }).catch((err) => {
+        if (!engine.isClosed) engine.logger.error({ err, stream: agg.stream, event: type }, 'could not record a runtime event');
+      });
+      return;
+    }
+  };
   return runtime.containers.watchExits({
-    onExit: (exit) => {
-      for (const agg of engine.all()) {
-        if (agg.kind !== 'container') continue;
-        const c = agg.snapshot.context as ContainerContext;
-        if (c.containerdId !== exit.id || c.namespace !== exit.namespace) continue;
-        void engine
-          .dispatch(agg.stream, 'TaskExited', exitData(exit.pid, exit.exitCode, exit.exitedAt), { actor: { type: 'runtime' } })
-          .catch((err) => {
-            if (!engine.isClosed) engine.logger.error({ err, stream: agg.stream }, 'could not record a task exit');
-          });
-        return;
-      }
-    },
+    onExit: (exit) => record(exit.namespace, exit.id, 'TaskExited', exitData(exit.pid, exit.exitCode, exit.exitedAt)),
+    onOom: (task) => record(task.namespace, task.id, 'TaskOomKilled', {}),
     onResync: () => {
       if (resyncing || engine.isClosed) return;
       resyncing = reconcile(engine, runtime, { scope: 'tasks' })

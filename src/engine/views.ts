@@ -78,6 +78,7 @@ export function containerView(agg: Aggregate): ContainerView {
     pid: c.pid,
     exitCode: c.exitCode,
     exitSignal: c.exitSignal,
+    oomKilled: c.oomKilled ?? false,
     restarts: Math.max(0, c.starts - 1),
     ...m,
     labels: {},

@@ -61,6 +61,8 @@ export interface ContainerView extends ViewMeta {
   pid: number | null;
   exitCode: number | null;
   exitSignal: string | null;
+  /** The OOM killer struck during the current (or last) run. */
+  oomKilled: boolean;
   restarts: number;
 }
 

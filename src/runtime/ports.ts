@@ -216,10 +216,10 @@ export interface ContainerRuntime {
   listTasks(namespace: string): Promise<TaskInfo[]>;
 
   /**
-   * Watches task exits (and OOM kills) in every kukeon namespace. After each (re)connection `onResync` is called:
+   * Watches task exits and OOM kills in every kukeon namespace. After each (re)connection `onResync` is called:
    * exits that happened while disconnected are never pushed, so the caller relists with `listTasks`.
    */
-  watchExits(handlers: { onExit: (exit: TaskExit) => void; onResync: () => void }): Subscription;
+  watchExits(handlers: { onExit: (exit: TaskExit) => void; onResync: () => void; onOom?: (task: { namespace: string; id: string }) => void }): Subscription;
 
   /** Releases the connection. */
   close(): void;

@@ -41,6 +41,8 @@ export function detailText(record: EventRecord): string {
         return `exit code ${String(d.code)}${d.signal ? ` (${String(d.signal)})` : ''}`;
       case 'TaskLost':
         return 'task gone, exit code unknown';
+      case 'TaskOomKilled':
+        return 'killed by the OOM killer (memory limit reached)';
       case 'TaskStarted':
         return `pid ${String(d.pid)}`;
       case 'EffectFailed': {

@@ -7,14 +7,14 @@ import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { Logger } from '../../log.js';
 import type { Subscription, TaskExit } from '../ports.js';
 import type { Connection } from './connection.js';
-import { TaskExit as TaskExitMessage } from './gen/containerd/events/task.js';
+import { TaskExit as TaskExitMessage, TaskOOM } from './gen/containerd/events/task.js';
 import type { Envelope } from './gen/containerd/services/events/v1/events.js';
 
 /** Subscribes; the subscription reconnects until closed. */
 export function watchTaskExits(
   conn: Connection,
   namespaceSuffix: string,
-  handlers: { onExit: (exit: TaskExit) => void; onResync: () => void },
+  handlers: { onExit: (exit: TaskExit) => void; onResync: () => void; onOom?: (task: { namespace: string; id: string }) => void },
   logger?: Logger,
 ): Subscription {
   let closed = false;
@@ -22,7 +22,7 @@ export function watchTaskExits(
   let retry: NodeJS.Timeout | undefined;
   let backoff = 100;
   // Filter by topic on the server; the namespace suffix is checked here (regex escapes in filters are fragile).
-  const filters = ['topic=="/tasks/exit"'];
+  const filters = ['topic=="/tasks/exit"', 'topic=="/tasks/oom"'];
   const ours = (namespace: string) => namespace.endsWith(`.${namespaceSuffix}`);
 
   const connect = () => {
@@ -41,7 +41,12 @@ export function watchTaskExits(
     const settle = setTimeout(announce, 150);
     s.on('data', (envelope: Envelope) => {
       announce();
-      if (envelope.topic !== '/tasks/exit' || !envelope.event || !ours(envelope.namespace)) return;
+      if (!envelope.event || !ours(envelope.namespace)) return;
+      if (envelope.topic === '/tasks/oom') {
+        handlers.onOom?.({ namespace: envelope.namespace, id: TaskOOM.decode(envelope.event.value).containerId });
+        return;
+      }
+      if (envelope.topic !== '/tasks/exit') return;
       const e = TaskExitMessage.decode(envelope.event.value);
       // Exits of exec'd processes carry their exec id; only a container's init process ends its task.
       if (e.id && e.id !== e.containerId) return;

@@ -383,7 +383,7 @@ export class ContainerdRuntime implements ContainerRuntime {
     }
   }
 
-  watchExits(handlers: { onExit: (exit: TaskExit) => void; onResync: () => void }): Subscription {
+  watchExits(handlers: { onExit: (exit: TaskExit) => void; onResync: () => void; onOom?: (task: { namespace: string; id: string }) => void }): Subscription {
     return watchTaskExits(this.conn, this.options.namespaceSuffix ?? 'kukeon.io', handlers, this.options.logger);
   }
 

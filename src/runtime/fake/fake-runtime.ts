@@ -57,7 +57,7 @@ export class FakeWorld {
   /** Calls made, by method, for assertions. */
   readonly calls = new Map<string, number>();
   private readonly faults = new Map<string, ErrorKind[]>();
-  private readonly watchers = new Set<{ onExit: (e: TaskExit) => void; onResync: () => void }>();
+  private readonly watchers = new Set<{ onExit: (e: TaskExit) => void; onResync: () => void; onOom?: (t: { namespace: string; id: string }) => void }>();
   private nextPid = 1000;
   private clock = 0;
 
@@ -78,6 +78,15 @@ export class FakeWorld {
     const c = this.containers.get(`${namespace}/${id}`);
     if (!c?.task || c.task.status !== 'running') return false;
     this.finish(namespace, id, c.task, code);
+    return true;
+  }
+
+  /** The OOM killer kills a task's process: the OOM event, then the exit (137). */
+  oomKill(namespace: string, id: string): boolean {
+    const c = this.container(namespace, id);
+    if (!c?.task || c.task.status !== 'running') return false;
+    if (!this.loseExits) for (const w of this.watchers) w.onOom?.({ namespace, id });
+    this.finish(namespace, id, c.task, 137);
     return true;
   }
 
@@ -136,7 +145,7 @@ export class FakeWorld {
   }
 
   /** @internal */
-  watch(handlers: { onExit: (e: TaskExit) => void; onResync: () => void }): Subscription {
+  watch(handlers: { onExit: (e: TaskExit) => void; onResync: () => void; onOom?: (t: { namespace: string; id: string }) => void }): Subscription {
     this.watchers.add(handlers);
     queueMicrotask(() => handlers.onResync());
     return { close: () => void this.watchers.delete(handlers) };
@@ -310,7 +319,7 @@ class FakeContainers implements ContainerRuntime {
     return out;
   }
 
-  watchExits(handlers: { onExit: (e: TaskExit) => void; onResync: () => void }) {
+  watchExits(handlers: { onExit: (e: TaskExit) => void; onResync: () => void; onOom?: (t: { namespace: string; id: string }) => void }) {
     return this.w.watch(handlers);
   }
 

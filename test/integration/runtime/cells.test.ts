@@ -114,6 +114,16 @@ describe('cells on the real runtime', () => {
     expect(history.find((r) => r.type === 'TaskExited')?.actor.type).toBe('runtime');
   });
 
+  it('records an OOM kill: the container hits its memory limit, the kernel kills it, the cell shows why', async () => {
+    const ref = { realm: 'r1', space: 's1', stack: 't', cell: 'hungry' };
+    const hungry = container('main', ['sh', '-c', 'exec dd if=/dev/zero of=/dev/null bs=256M count=1'], { resources: { memoryBytes: 32 << 20 } });
+    await ops().createCell({ ...ref, template: template(hungry), start: true }, actor).catch(() => undefined);
+    const view = await until(() => ops().getCell(ref), (v) => v.state === 'Exited' || v.state === 'Failed');
+    expect(view.containers[0]).toMatchObject({ state: 'Exited', exitCode: 137, oomKilled: true });
+    const history = await host.opened.engine.store.readStreams(['container/r1/s1/t/hungry/hungry_root']);
+    expect(history.find((r) => r.type === 'TaskOomKilled')?.actor.type).toBe('runtime');
+  });
+
   it('stops a container whose PID 1 ignores SIGTERM by killing it after the grace period', async () => {
     const ref = { realm: 'r1', space: 's1', stack: 't', cell: 'stubborn' };
     await ops().createCell({ ...ref, template: template(container('main', ['sleep', '300'])), start: true }, actor);

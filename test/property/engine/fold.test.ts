@@ -71,6 +71,7 @@ const EVENTS: Record<AggregateKind, { type: string; [k: string]: unknown }[]> = 
     { type: 'TaskExited', pid: 1, code: 0 },
     { type: 'TaskExited', pid: 2, code: 137, signal: 'SIGKILL' },
     { type: 'TaskLost' },
+    { type: 'TaskOomKilled' },
     { type: 'DeleteContainer' },
     { type: 'ContainerDeleted' },
     { type: 'EffectFailed', effect: 'startContainer', error },

@@ -114,4 +114,15 @@ describe('engine', () => {
     expect(store.records.filter((r) => r.type === 'TaskLost').every((r) => r.actor.type === 'reconcile')).toBe(true);
     expect((await reopened.operations.startCell(ref, user)).state).toBe('Ready');
   });
+
+  it('records an OOM kill from the runtime, and shows it on the container', async () => {
+    const { world, ops, engine, store } = await setup();
+    await ops.createCell({ ...ref, template: template(), start: true }, user);
+    world.oomKill('default.kukeon.io', 'default_default_web_root');
+    await engine.settle();
+    const view = ops.getCell(ref);
+    expect(view.state).toBe('Exited');
+    expect(view.containers[0]).toMatchObject({ state: 'Exited', exitCode: 137, oomKilled: true });
+    expect(store.records.find((r) => r.type === 'TaskOomKilled')?.actor.type).toBe('runtime');
+  });
 });

@@ -15,6 +15,7 @@ const EVENTS: Partial<Record<AggregateKind, { type: string; [k: string]: unknown
     { type: 'TaskExited', pid: 5, code: 1 },
     { type: 'StopContainer', signal: 'SIGTERM', graceMs: 1 },
     { type: 'TaskLost' },
+    { type: 'TaskOomKilled' },
     { type: 'DeleteContainer' },
     { type: 'ContainerDeleted' },
     { type: 'EffectFailed', effect: 'x', error: { kind: 'Internal', message: 'm' } },

@@ -79,3 +79,13 @@ describe('container machine', () => {
     expect(AGGREGATES.container.transientEffect(snapshot as never)).toBeUndefined();
   });
 });
+
+describe('container machine: OOM kills', () => {
+  it('marks the run OOM-killed, keeps it on the exit, and clears it on the next start', () => {
+    const oom = run(containerMachine, input, [...toRunning, { type: 'TaskOomKilled' }, { type: 'TaskExited', pid: 42, code: 137, signal: 'SIGKILL' }]);
+    expect(oom.state).toBe('Exited');
+    expect(oom.snapshot.context).toMatchObject({ oomKilled: true, exitCode: 137 });
+    const again = run(containerMachine, input, [...toRunning, { type: 'TaskOomKilled' }, { type: 'TaskExited', pid: 42, code: 137 }, { type: 'StartContainer', network: { mode: 'new' } }]);
+    expect(again.snapshot.context.oomKilled).toBe(false);
+  });
+});

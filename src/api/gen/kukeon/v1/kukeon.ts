@@ -285,6 +285,8 @@ export interface Container {
   exitCode: number;
   exitSignal: string;
   restarts: number;
+  /** The OOM killer struck during the current (or last) run. */
+  oomKilled: boolean;
 }
 
 export interface Cell {
@@ -3000,6 +3002,7 @@ function createBaseContainer(): Container {
     exitCode: 0,
     exitSignal: "",
     restarts: 0,
+    oomKilled: false,
   };
 }
 
@@ -3052,6 +3055,9 @@ export const Container: MessageFns<Container> = {
     }
     if (message.restarts !== 0) {
       writer.uint32(128).int32(message.restarts);
+    }
+    if (message.oomKilled !== false) {
+      writer.uint32(136).bool(message.oomKilled);
     }
     return writer;
   },
@@ -3197,6 +3203,14 @@ export const Container: MessageFns<Container> = {
             message.restarts = reader.int32();
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.oomKilled = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3243,6 +3257,11 @@ export const Container: MessageFns<Container> = {
         ? globalThis.String(object.exit_signal)
         : "",
       restarts: isSet(object.restarts) ? globalThis.Number(object.restarts) : 0,
+      oomKilled: isSet(object.oomKilled)
+        ? globalThis.Boolean(object.oomKilled)
+        : isSet(object.oom_killed)
+        ? globalThis.Boolean(object.oom_killed)
+        : false,
     };
   },
 
@@ -3296,6 +3315,9 @@ export const Container: MessageFns<Container> = {
     if (message.restarts !== 0) {
       obj.restarts = Math.round(message.restarts);
     }
+    if (message.oomKilled !== false) {
+      obj.oomKilled = message.oomKilled;
+    }
     return obj;
   },
 
@@ -3322,6 +3344,7 @@ export const Container: MessageFns<Container> = {
     message.exitCode = object.exitCode ?? 0;
     message.exitSignal = object.exitSignal ?? "";
     message.restarts = object.restarts ?? 0;
+    message.oomKilled = object.oomKilled ?? false;
     return message;
   },
 };
