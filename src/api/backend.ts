@@ -17,7 +17,7 @@ import type { AggregateKey } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { VERSION } from '../version.js';
 import type { KukeonClient, NamedQuery } from './client.js';
-import { resolveRealmAlias } from './realm-alias.js';
+import { aliasQuery, resolveRealmAlias } from './realm-alias.js';
 
 /** The API's behaviour over an open engine, acting as `actor`. */
 export class EngineBackend implements KukeonClient {
@@ -154,9 +154,7 @@ export class EngineBackend implements KukeonClient {
   async close(): Promise<void> {}
 
   private aliasQuery(query: Query): Query {
-    const realms = viewsOf(this.engine).realms;
-    if (query.kind === 'realm') return query.name === undefined ? query : { ...query, name: resolveRealmAlias(query.name, realms) };
-    return { ...query, realm: resolveRealmAlias(query.realm, realms) } as Query;
+    return aliasQuery(query, viewsOf(this.engine).realms);
   }
 
   private aliasKey(key: AggregateKey): AggregateKey {

@@ -22,8 +22,8 @@ import type { CellRef } from '../engine/operations.js';
 import { reconcile } from '../engine/reconcile.js';
 import { realmView } from '../engine/views.js';
 import { EngineBackend } from './backend.js';
-import { resolveRealmAlias } from './realm-alias.js';
-import { ViewQueries, type Query } from '../engine/queries.js';
+import { aliasQuery, resolveRealmAlias } from './realm-alias.js';
+import { ViewQueries, type Query, type ViewSet } from '../engine/queries.js';
 import { loadReadModel, ReadModelWriter, viewsOf } from '../engine/read-model.js';
 import { usageOf } from '../engine/usage.js';
 import { ErrorKind, KukeError } from '../errors.js';
@@ -76,15 +76,16 @@ export class InProcessClient implements KukeonClient {
   }
 
   async find(query: Query, options: { atSeq?: number; atTime?: string } = {}): Promise<ResourceView[]> {
+    const answer = (views: ViewSet) => new ViewQueries(views).find(aliasQuery(query, views.realms));
     if (options.atSeq !== undefined || options.atTime !== undefined) {
-      return this.withReadOnlyEngine((engine) => new ViewQueries(viewsOf(engine)).find(query), options);
+      return this.withReadOnlyEngine((engine) => answer(viewsOf(engine)), options);
     }
     const store = await this.tryOpenLog();
-    if (!store) return new ViewQueries(loadReadModel(this.layout.readModel)).find(query);
-    // No daemon: the log is the truth; fold it (and refresh the read model on the way).
+    if (!store) return answer(loadReadModel(this.layout.readModel));
+    // No daemon: the log is the truth; fold it.
     const engine = await Engine.open({ store, config: this.config, logger: this.logger });
     try {
-      return new ViewQueries(viewsOf(engine)).find(query);
+      return answer(viewsOf(engine));
     } finally {
       await store.close();
     }

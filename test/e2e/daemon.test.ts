@@ -30,9 +30,11 @@ describe('a host bootstrapped by an older version', () => {
     const realms = JSON.parse((await host.kuke(['get', 'realms', '-o', 'json'])).stdout) as { name: string; namespace: string; system: boolean }[];
     expect(realms.filter((x) => x.system)).toEqual([expect.objectContaining({ name: 'kukeon-system', namespace: legacy })]);
     for (const name of ['kukeon-system', 'kuke-system']) {
-      const cells = await host.kuke(['get', 'cells', '--realm', name, '--space', 'kukeon', '--stack', 'kukeon']);
-      expect(cells.code, cells.stderr).toBe(0);
-      expect(cells.stdout).toMatch(/\nkukeond +kukeon-system +kukeon +kukeon +Ready/);
+      for (const run of [host.kuke, host.local]) {
+        const cells = await run(['get', 'cells', '--realm', name, '--space', 'kukeon', '--stack', 'kukeon']);
+        expect(cells.code, cells.stderr).toBe(0);
+        expect(cells.stdout).toMatch(/\nkukeond +kukeon-system +kukeon +kukeon +Ready/);
+      }
     }
     const again = await host.local(['init']);
     expect(again.stdout).toMatch(/^Kukeon runtime already initialized/);
