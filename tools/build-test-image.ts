@@ -1,12 +1,13 @@
 /**
- * Builds the test image without a registry: an OCI layout tar of Debian's busybox-static (/bin/busybox and a
- * symlink per applet), one uncompressed layer, deterministic (same busybox → same digest). Reference
- * `kukeon.local/busybox:test`. Used by the integration and e2e tests, the README and the benchmarks.
+ * Builds the test image without a registry: an OCI image layout tar of Debian's busybox-static (/bin/busybox and a
+ * symlink per applet: sh, sleep, echo, cat, nc, ip, ifconfig, ping, wget, …), one uncompressed layer, fixed mtimes
+ * and owners, so the same busybox always gives the same digests. Reference `kukeon.local/busybox:test`. Used by the
+ * integration and e2e tests, the benchmarks and the README.
  *
  * Usage: node tools/run.mjs tools/build-test-image.ts [out.tar]     (default .tmp/images/busybox.tar)
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeOciLayout } from '../src/runtime/containerd/oci-layout.js';
@@ -15,23 +16,41 @@ import type { TarEntry } from '../src/runtime/containerd/tar.js';
 /** The test image's reference. */
 export const TEST_IMAGE = 'kukeon.local/busybox:test';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** Where the tar is cached by default. */
 export const DEFAULT_TEST_IMAGE_TAR = join(repo, '.tmp', 'images', 'busybox.tar');
+const BUSYBOX = '/bin/busybox';
 
-/** Builds (or reuses, when newer than busybox) the test image tar; returns its path and reference. */
-export function buildTestImage(out = DEFAULT_TEST_IMAGE_TAR): { path: string; ref: string } {
-  const busybox = '/bin/busybox';
-  if (!existsSync(busybox)) throw new Error('busybox-static is not installed (apt-get install busybox-static)');
-  if (existsSync(out) && statSync(out).mtimeMs > statSync(busybox).mtimeMs) return { path: out, ref: TEST_IMAGE };
-  mkdirSync(dirname(out), { recursive: true });
-  const applets = execFileSync(busybox, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => /^[a-z0-9][a-z0-9._-]*$/.test(a) && a !== 'busybox');
-  const entries: TarEntry[] = [
+/** The layer's entries: a minimal root filesystem around busybox. */
+function entries(): TarEntry[] {
+  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((a) => /^[a-z0-9][a-z0-9._-]*$/.test(a) && a !== 'busybox')
+    .sort();
+  return [
     ...['bin', 'dev', 'etc', 'proc', 'sys', 'tmp', 'run', 'root', 'var', 'var/tmp'].map((path) => ({ type: 'dir' as const, path, mode: path.endsWith('tmp') ? 0o1777 : 0o755 })),
-    { type: 'file', path: 'bin/busybox', mode: 0o755, fromFile: busybox },
-    ...applets.sort().map((a) => ({ type: 'symlink' as const, path: `bin/${a}`, target: 'busybox' })),
+    { type: 'file', path: 'bin/busybox', mode: 0o755, fromFile: BUSYBOX },
+    ...applets.map((a) => ({ type: 'symlink' as const, path: `bin/${a}`, target: 'busybox' })),
     { type: 'file', path: 'etc/passwd', data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n') },
     { type: 'file', path: 'etc/group', data: Buffer.from('root:x:0:\nnogroup:x:65534:\n') },
   ];
-  writeOciLayout(out, entries, { ref: TEST_IMAGE, cmd: ['/bin/sh'], env: ['PATH=/bin'] });
+}
+
+/**
+ * Builds the test image tar at `out` (default {@link DEFAULT_TEST_IMAGE_TAR}) and returns its path and reference.
+ * Building takes about 50 ms; an existing tar with the same bytes is kept as is (same inode), and a different one is
+ * replaced atomically, so concurrent readers never see a partial file.
+ */
+export function buildTestImage(out: string = DEFAULT_TEST_IMAGE_TAR): { path: string; ref: string } {
+  if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: install busybox-static (apt-get install busybox-static)`);
+  mkdirSync(dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  try {
+    writeOciLayout(tmp, entries(), { ref: TEST_IMAGE, cmd: ['/bin/sh'], env: ['PATH=/bin'] });
+    if (existsSync(out) && readFileSync(out).equals(readFileSync(tmp))) rmSync(tmp);
+    else renameSync(tmp, out);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
   return { path: out, ref: TEST_IMAGE };
 }
 

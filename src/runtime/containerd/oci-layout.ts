@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { TarWriter, type TarEntry } from './tar.js';
 
+/** OCI media types of the layout's index, manifest, config and (uncompressed) layer. */
 export const MEDIA = {
   index: 'application/vnd.oci.image.index.v1+json',
   manifest: 'application/vnd.oci.image.manifest.v1+json',

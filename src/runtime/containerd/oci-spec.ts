@@ -1,15 +1,23 @@
 /**
- * The OCI runtime spec of a container, built from kukeon's ContainerSpec and the image's config. Pure. containerd
- * does not apply the image config itself: entrypoint, cmd, env and working directory are merged here.
+ * The OCI runtime spec of a container, built from kukeon's ContainerSpec and the image's config. Pure: no I/O, same
+ * inputs → same spec (so an unchanged container is recognised by comparing bytes).
  *
- * Unprivileged containers get the default capability set, no new privileges, masked /proc paths and a device
- * allow-list; privileged ones (the daemon's own container) get every capability and device and a writable /sys.
+ * containerd does not apply the image config itself: entrypoint, cmd, env, working directory and user are merged
+ * here. runc needs at least `process.args`, an absolute `process.cwd`, `root.path`, a /proc mount and a mount
+ * namespace (without one, its mounts land in the host and the task cannot be deleted).
+ *
+ * Unprivileged containers get Docker's default capability set, no new privileges, masked and read-only /proc paths,
+ * a read-only /sys and the default device allow-list; privileged ones (the daemon's own container) get every
+ * capability the host can grant, every device, a writable /sys and nothing masked.
  */
 import { ErrorKind, KukeError } from '../../errors.js';
-import type { ContainerSpec, ImageConfig } from '../ports.js';
+import type { ContainerSpec, ImageConfig, MountSpec, ResourceLimits } from '../ports.js';
 
-/** The default capabilities (Docker's and containerd's set). */
-export const DEFAULT_CAPABILITIES = [
+/** The `ociVersion` written into specs (what containerd 1.6's own client writes). */
+export const OCI_VERSION = '1.0.2-dev';
+
+/** The default capabilities of an unprivileged container (Docker's and containerd's set). */
+export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_CHOWN',
   'CAP_DAC_OVERRIDE',
   'CAP_FSETID',
@@ -26,8 +34,8 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_AUDIT_WRITE',
 ];
 
-/** Every capability runc 1.1 knows. */
-export const ALL_CAPABILITIES = [
+/** Every capability runc 1.1 knows, in the order of their numbers (CAP_CHOWN is bit 0). */
+export const ALL_CAPABILITIES: readonly string[] = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
   'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW',
   'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
@@ -36,14 +44,69 @@ export const ALL_CAPABILITIES = [
   'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ];
 
-const MASKED_PATHS = [
+/** /proc and /sys paths hidden from unprivileged containers. */
+export const MASKED_PATHS: readonly string[] = [
   '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
   '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
 ];
-const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+/** /proc paths read-only for unprivileged containers. */
+export const READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
-/** `KEY=VALUE` lists merged by key, later entries winning, order of first appearance kept. */
-export function mergeEnv(...lists: string[][]): string[] {
+/** The PATH of a container whose image sets none. */
+export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** An OCI mount. */
+export interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options: string[];
+}
+
+/** An OCI namespace entry (`path` joins an existing one). */
+export interface OciNamespace {
+  type: 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup';
+  path?: string;
+}
+
+/** The OCI runtime spec fields kukeon writes. */
+export interface OciSpec {
+  ociVersion: string;
+  process: {
+    terminal: boolean;
+    user: { uid: number; gid: number };
+    args: string[];
+    env: string[];
+    cwd: string;
+    capabilities: { bounding: string[]; effective: string[]; permitted: string[] };
+    rlimits?: { type: string; hard: number; soft: number }[];
+    noNewPrivileges: boolean;
+  };
+  root: { path: string; readonly: boolean };
+  hostname?: string;
+  mounts: OciMount[];
+  linux: {
+    namespaces: OciNamespace[];
+    cgroupsPath: string;
+    resources: {
+      devices: { allow: boolean; access: string }[];
+      memory?: { limit: number };
+      cpu?: { shares?: number; quota?: number; period?: number };
+      pids?: { limit: number };
+    };
+    maskedPaths?: string[];
+    readonlyPaths?: string[];
+  };
+}
+
+/** Options of {@link buildOciSpec}. */
+export interface SpecOptions {
+  /** Capabilities the host can grant (default: all). Privileged containers get exactly these. */
+  available?: readonly string[];
+}
+
+/** `KEY=VALUE` lists merged by key, later lists winning, the order of first appearance kept. */
+export function mergeEnv(...lists: readonly (readonly string[])[]): string[] {
   const out = new Map<string, string>();
   for (const list of lists) for (const entry of list) out.set(entry.split('=', 1)[0]!, entry);
   return [...out.values()];
@@ -56,15 +119,22 @@ export function processArgs(spec: Pick<ContainerSpec, 'command' | 'args'>, image
   return [...entrypoint, ...cmd];
 }
 
-/** Capability names in the order of their numbers (CAP_CHOWN is 0). */
-const CAPABILITY_NUMBERS = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW',
-  'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD',
-  'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
-  'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
-];
+/**
+ * The uid/gid of the image's `User`: empty or `root` is 0:0, `<uid>` or `<uid>:<gid>` numeric. Names other than root
+ * would need the image's /etc/passwd, which the spec builder cannot read: InvalidArgument.
+ */
+export function processUser(user: string, context: string): { uid: number; gid: number } {
+  const value = user.trim();
+  if (value === '' || value === 'root' || value === 'root:root') return { uid: 0, gid: 0 };
+  const m = /^(\d+)(?::(\d+))?$/.exec(value);
+  if (!m) {
+    throw new KukeError(ErrorKind.InvalidArgument, `${context}: the image's user "${value}" is not numeric`, {
+      hint: 'use an image whose config sets User to a numeric uid[:gid]',
+    });
+  }
+  const uid = Number(m[1]);
+  return { uid, gid: m[2] === undefined ? uid : Number(m[2]) };
+}
 
 /**
  * The capabilities in a bounding-set mask (`CapBnd:` of /proc/<pid>/status, hex). A privileged container can only
@@ -72,40 +142,37 @@ const CAPABILITY_NUMBERS = [
  */
 export function capabilitiesFromMask(hexMask: string): string[] {
   const mask = BigInt(`0x${hexMask.trim()}`);
-  return CAPABILITY_NUMBERS.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+  return ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
 }
 
-/** Options of {@link buildOciSpec}. */
-export interface SpecOptions {
-  /** Capabilities the host can grant (default: all). Privileged containers get exactly these. */
-  available?: readonly string[];
+/**
+ * The namespaces: always a new mount namespace; pid unless hostPid; network new, joined by path, or the host's.
+ * A container joining a cell's `/proc/<pid>/ns/net` also joins that process's IPC and UTS namespaces (one hostname
+ * and one IPC space per cell, as in a pod). The host network mode keeps the host's UTS namespace too.
+ */
+export function namespacesFor(spec: Pick<ContainerSpec, 'network' | 'hostPid'>): OciNamespace[] {
+  const out: OciNamespace[] = [{ type: 'mount' }];
+  if (!spec.hostPid) out.push({ type: 'pid' });
+  const network = spec.network;
+  if (network.mode === 'host') {
+    out.push({ type: 'ipc' });
+    return out;
+  }
+  if (network.mode === 'new') {
+    out.push({ type: 'network' }, { type: 'ipc' }, { type: 'uts' });
+    return out;
+  }
+  if (!network.path.startsWith('/')) throw new KukeError(ErrorKind.InvalidArgument, `network namespace path ${network.path} is not absolute`);
+  out.push({ type: 'network', path: network.path });
+  const owner = /^\/proc\/(\d+)\/ns\/net$/.exec(network.path)?.[1];
+  if (owner) out.push({ type: 'ipc', path: `/proc/${owner}/ns/ipc` }, { type: 'uts', path: `/proc/${owner}/ns/uts` });
+  else out.push({ type: 'ipc' }, { type: 'uts' });
+  return out;
 }
 
-/** Builds the spec. */
-export function buildOciSpec(spec: ContainerSpec, image: ImageConfig, options: SpecOptions = {}): Record<string, unknown> {
-  const args = processArgs(spec, image);
-  if (args.length === 0) {
-    throw new KukeError(ErrorKind.InvalidArgument, `container ${spec.id}: nothing to run (no command, and the image ${spec.image} has no entrypoint or cmd)`, {
-      hint: 'set command/args in the manifest',
-    });
-  }
-  const privileged = spec.privileged === true;
-  const available = options.available ?? ALL_CAPABILITIES;
-  const caps = (privileged ? ALL_CAPABILITIES : DEFAULT_CAPABILITIES).filter((c) => available.includes(c));
-  const env = mergeEnv(image.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'].filter(() => !image.env.some((e) => e.startsWith('PATH='))), spec.env ?? []);
-  const namespaces: Record<string, string>[] = [{ type: 'mount' }, { type: 'ipc' }];
-  if (!spec.hostPid) namespaces.push({ type: 'pid' });
-  if (spec.network.mode === 'new') namespaces.push({ type: 'network' }, { type: 'uts' });
-  if (spec.network.mode === 'join') {
-    namespaces.push({ type: 'network', path: spec.network.path });
-    // A cell's containers share the root's network, IPC and hostname (as a pod's do).
-    const proc = /^\/proc\/(\d+)\/ns\/net$/.exec(spec.network.path);
-    if (proc) {
-      namespaces.splice(1, 1, { type: 'ipc', path: `/proc/${proc[1]}/ns/ipc` });
-      namespaces.push({ type: 'uts', path: `/proc/${proc[1]}/ns/uts` });
-    } else namespaces.push({ type: 'uts' });
-  }
-  const mounts: Record<string, unknown>[] = [
+/** The mounts every container gets. */
+export function defaultMounts(privileged: boolean): OciMount[] {
+  return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
@@ -114,41 +181,71 @@ export function buildOciSpec(spec: ContainerSpec, image: ImageConfig, options: S
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] },
     { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
   ];
-  for (const m of spec.mounts ?? []) {
-    if (m.type === 'tmpfs') mounts.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(m.options ?? [])] });
-    else {
-      if (!m.source) throw new KukeError(ErrorKind.InvalidArgument, `container ${spec.id}: bind mount on ${m.target} has no source`);
-      mounts.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', m.readOnly ? 'ro' : 'rw', ...(m.options ?? [])] });
+}
+
+/** The user's mounts (binds and tmpfs), in order, after the default ones. */
+export function userMounts(mounts: readonly MountSpec[], context: string): OciMount[] {
+  return mounts.map((m) => {
+    if (!m.target.startsWith('/')) throw new KukeError(ErrorKind.InvalidArgument, `${context}: mount target ${m.target} is not absolute`);
+    if (m.type === 'tmpfs') {
+      return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(m.readOnly ? ['ro'] : []), ...(m.options ?? [])] };
     }
+    if (!m.source?.startsWith('/')) throw new KukeError(ErrorKind.InvalidArgument, `${context}: bind mount on ${m.target} needs an absolute source`);
+    return { destination: m.target, type: 'bind', source: m.source, options: ['rbind', m.readOnly ? 'ro' : 'rw', ...(m.options ?? [])] };
+  });
+}
+
+/** The cgroup resources: the device rule and the limits that are set. */
+export function resourcesFor(r: ResourceLimits, privileged: boolean): OciSpec['linux']['resources'] {
+  // Deny-all still leaves runc's default device set (null, zero, random, tty, …) usable.
+  const out: OciSpec['linux']['resources'] = { devices: [{ allow: privileged, access: 'rwm' }] };
+  if (r.memoryBytes) out.memory = { limit: r.memoryBytes };
+  if (r.cpuShares || r.cpuQuotaUs) {
+    out.cpu = { ...(r.cpuShares ? { shares: r.cpuShares } : {}), ...(r.cpuQuotaUs ? { quota: r.cpuQuotaUs, period: r.cpuPeriodUs ?? 100_000 } : {}) };
   }
-  const r = spec.resources ?? {};
-  const resources: Record<string, unknown> = {
-    devices: privileged ? [{ allow: true, access: 'rwm' }] : [{ allow: false, access: 'rwm' }],
-    ...(r.memoryBytes ? { memory: { limit: r.memoryBytes } } : {}),
-    ...(r.cpuShares || r.cpuQuotaUs ? { cpu: { ...(r.cpuShares ? { shares: r.cpuShares } : {}), ...(r.cpuQuotaUs ? { quota: r.cpuQuotaUs, period: r.cpuPeriodUs ?? 100000 } : {}) } } : {}),
-    ...(r.pidsMax ? { pids: { limit: r.pidsMax } } : {}),
-  };
+  if (r.pidsMax) out.pids = { limit: r.pidsMax };
+  return out;
+}
+
+/** Builds the spec. InvalidArgument when there is nothing to run or an input cannot be expressed. */
+export function buildOciSpec(spec: ContainerSpec, image: ImageConfig, options: SpecOptions = {}): OciSpec {
+  const context = `container ${spec.id}`;
+  const args = processArgs(spec, image);
+  if (args.length === 0) {
+    throw new KukeError(ErrorKind.InvalidArgument, `${context}: nothing to run (no command, and the image ${spec.image} has no entrypoint or cmd)`, {
+      hint: 'set command/args in the manifest',
+    });
+  }
+  if (!spec.cgroupsPath.startsWith('/')) throw new KukeError(ErrorKind.InvalidArgument, `${context}: cgroup path ${spec.cgroupsPath} is not absolute`);
+  const cwd = spec.workingDir || image.workingDir || '/';
+  if (!cwd.startsWith('/')) throw new KukeError(ErrorKind.InvalidArgument, `${context}: working directory ${cwd} is not absolute`);
+  const privileged = spec.privileged === true;
+  const available = options.available ?? ALL_CAPABILITIES;
+  const caps = (privileged ? ALL_CAPABILITIES : DEFAULT_CAPABILITIES).filter((c) => available.includes(c));
+  const namespaces = namespacesFor(spec);
+  // Only a container that owns a new UTS namespace can name it; members of a cell share the root's hostname.
+  const ownsUts = namespaces.some((n) => n.type === 'uts' && !n.path);
   return {
-    ociVersion: '1.0.2-dev',
+    ociVersion: OCI_VERSION,
     process: {
       terminal: false,
-      user: { uid: 0, gid: 0 },
+      user: processUser(image.user, context),
       args,
-      env,
-      cwd: spec.workingDir ?? (image.workingDir || '/'),
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      env: mergeEnv(image.env.some((e) => e.startsWith('PATH=')) ? [] : [DEFAULT_PATH], image.env, spec.env ?? []),
+      cwd,
+      capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps] },
       ...(privileged ? {} : { rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }] }),
       noNewPrivileges: !privileged,
     },
+    // Relative to the bundle: the shim mounts the snapshot's mounts there.
     root: { path: 'rootfs', readonly: false },
-    // Only the owner of a UTS namespace names it; containers that join the root's share its hostname.
-    ...(spec.hostname && spec.network.mode === 'new' ? { hostname: spec.hostname } : {}),
-    mounts,
+    ...(spec.hostname && ownsUts ? { hostname: spec.hostname } : {}),
+    mounts: [...defaultMounts(privileged), ...userMounts(spec.mounts ?? [], context)],
     linux: {
       namespaces,
       cgroupsPath: spec.cgroupsPath,
-      resources,
-      ...(privileged ? {} : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }),
+      resources: resourcesFor(spec.resources ?? {}, privileged),
+      ...(privileged ? {} : { maskedPaths: [...MASKED_PATHS], readonlyPaths: [...READONLY_PATHS] }),
     },
   };
 }

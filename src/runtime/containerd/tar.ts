@@ -68,6 +68,7 @@ export class TarWriter {
     if (rest) this.write(Buffer.alloc(BLOCK - rest));
   }
 
+  /** Appends an entry (file contents streamed from `fromFile` in 1 MiB chunks). */
   add(entry: TarEntry): void {
     const path = entry.path.replace(/^\/+/, '');
     switch (entry.type) {
@@ -139,9 +140,17 @@ export function listTar(path: string): Map<string, TarMember> {
       longName = undefined;
       const offset = pos + BLOCK;
       if (type === 'L') {
+        // GNU long name: the next member's name is this member's data.
         const buf = Buffer.alloc(size);
         readSync(fd, buf, 0, size, offset);
         longName = buf.toString('utf8').replace(/\0.*$/s, '');
+      } else if (type === 'x') {
+        // PAX extended header: records "<len> <key>=<value>\n"; `path` names the next member.
+        const buf = Buffer.alloc(size);
+        readSync(fd, buf, 0, size, offset);
+        longName = paxPath(buf.toString('utf8'));
+      } else if (type === 'g') {
+        // PAX global header: nothing we use.
       } else {
         name = name.replace(/^\.\//, '');
         members.set(name, { name, type, offset, size });
@@ -152,6 +161,22 @@ export function listTar(path: string): Map<string, TarMember> {
     closeSync(fd);
   }
   return members;
+}
+
+/** The `path` record of a PAX extended header, if any. */
+function paxPath(records: string): string | undefined {
+  let rest = records;
+  let path: string | undefined;
+  while (rest.length > 0) {
+    const space = rest.indexOf(' ');
+    const length = Number(rest.slice(0, space));
+    if (space <= 0 || !Number.isInteger(length) || length <= 0) break;
+    const record = Buffer.from(rest).subarray(0, length).toString('utf8');
+    const [key, ...value] = record.slice(space + 1, -1).split('=');
+    if (key === 'path') path = value.join('=');
+    rest = Buffer.from(rest).subarray(length).toString('utf8');
+  }
+  return path;
 }
 
 /** Reads `size` bytes at `offset` of a file. */

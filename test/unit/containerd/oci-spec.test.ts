@@ -1,95 +1,156 @@
 import { describe, expect, it } from 'vitest';
-import { chainIds } from '../../../src/runtime/containerd/images.js';
-import { ALL_CAPABILITIES, buildOciSpec, DEFAULT_CAPABILITIES, mergeEnv, processArgs } from '../../../src/runtime/containerd/oci-spec.js';
-import type { ContainerSpec, ImageConfig } from '../../../src/runtime/ports.js';
 import { isKukeError } from '../../../src/errors.js';
+import {
+  ALL_CAPABILITIES,
+  buildOciSpec,
+  capabilitiesFromMask,
+  DEFAULT_CAPABILITIES,
+  DEFAULT_PATH,
+  mergeEnv,
+  namespacesFor,
+  processArgs,
+  processUser,
+} from '../../../src/runtime/containerd/oci-spec.js';
+import type { ContainerSpec, ImageConfig } from '../../../src/runtime/ports.js';
 
 const image: ImageConfig = { env: ['PATH=/bin', 'A=image'], entrypoint: [], cmd: ['/bin/sh'], workingDir: '/srv', user: '' };
 const base: ContainerSpec = { namespace: 'n', id: 's_t_c_root', image: 'img', labels: {}, cgroupsPath: '/kukeon/r/s/t/c/s_t_c_root', network: { mode: 'new' }, logPath: '/tmp/x.log', hostname: 'c' };
 
-describe('OCI spec', () => {
+function kind(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return isKukeError(err) ? err.kind : 'not a KukeError';
+  }
+  return undefined;
+}
+
+describe('the process', () => {
   it('runs the image cmd by default, and the override when given (a new entrypoint drops the image cmd)', () => {
     expect(processArgs({}, image)).toEqual(['/bin/sh']);
     expect(processArgs({ args: ['sleep', '1'] }, image)).toEqual(['sleep', '1']);
     expect(processArgs({ command: ['/bin/echo'] }, { ...image, entrypoint: ['/x'] })).toEqual(['/bin/echo']);
     expect(processArgs({ command: ['/bin/echo'], args: ['hi'] }, image)).toEqual(['/bin/echo', 'hi']);
+    expect(processArgs({ args: ['-v'] }, { ...image, entrypoint: ['/x'] })).toEqual(['/x', '-v']);
   });
 
-  it('merges env by key, the container winning', () => {
+  it('merges env by key, the container winning, and adds a PATH only when the image has none', () => {
     expect(mergeEnv(['A=1', 'B=2'], ['A=3'])).toEqual(['A=3', 'B=2']);
-    const spec = buildOciSpec({ ...base, env: ['A=mine'] }, image) as { process: { env: string[]; cwd: string } };
+    const spec = buildOciSpec({ ...base, env: ['A=mine'] }, image);
     expect(spec.process.env).toEqual(['PATH=/bin', 'A=mine']);
-    expect(spec.process.cwd).toBe('/srv');
+    expect(buildOciSpec(base, { ...image, env: ['X=1'] }).process.env).toEqual([DEFAULT_PATH, 'X=1']);
   });
 
-  it('gives a root container new network and UTS namespaces and its hostname; a member joins the root\'s', () => {
-    const root = buildOciSpec(base, image) as { linux: { namespaces: { type: string; path?: string }[] }; hostname?: string };
-    expect(root.linux.namespaces).toEqual(expect.arrayContaining([{ type: 'network' }, { type: 'uts' }, { type: 'mount' }, { type: 'pid' }]));
-    expect(root.hostname).toBe('c');
-    const member = buildOciSpec({ ...base, network: { mode: 'join', path: '/proc/42/ns/net' } }, image) as typeof root;
-    expect(member.linux.namespaces).toEqual(expect.arrayContaining([{ type: 'network', path: '/proc/42/ns/net' }, { type: 'ipc', path: '/proc/42/ns/ipc' }, { type: 'uts', path: '/proc/42/ns/uts' }]));
-    expect(member.hostname).toBeUndefined();
+  it('works in the image working directory unless the container sets one', () => {
+    expect(buildOciSpec(base, image).process.cwd).toBe('/srv');
+    expect(buildOciSpec({ ...base, workingDir: '/data' }, image).process.cwd).toBe('/data');
+    expect(buildOciSpec(base, { ...image, workingDir: '' }).process.cwd).toBe('/');
+    expect(kind(() => buildOciSpec({ ...base, workingDir: 'rel' }, image))).toBe('InvalidArgument');
   });
 
-  it('shares the host network and pid namespaces when asked', () => {
-    const spec = buildOciSpec({ ...base, network: { mode: 'host' }, hostPid: true }, image) as { linux: { namespaces: { type: string }[] } };
-    const types = spec.linux.namespaces.map((n) => n.type);
-    expect(types).not.toContain('network');
-    expect(types).not.toContain('pid');
-    expect(types).toContain('mount');
-  });
-
-  it('is confined by default and fully privileged only when asked', () => {
-    const plain = buildOciSpec(base, image) as { process: { capabilities: { bounding: string[] }; noNewPrivileges: boolean }; linux: { maskedPaths?: string[]; resources: { devices: { allow: boolean }[] } } };
-    expect(plain.process.capabilities.bounding).toEqual(DEFAULT_CAPABILITIES);
-    expect(plain.process.noNewPrivileges).toBe(true);
-    expect(plain.linux.maskedPaths).toContain('/proc/kcore');
-    expect(plain.linux.resources.devices[0]?.allow).toBe(false);
-    const priv = buildOciSpec({ ...base, privileged: true }, image) as typeof plain;
-    expect(priv.process.capabilities.bounding).toEqual(ALL_CAPABILITIES);
-    expect(priv.linux.maskedPaths).toBeUndefined();
-    expect(priv.linux.resources.devices[0]?.allow).toBe(true);
-  });
-
-  it('turns limits and mounts into the spec', () => {
-    const spec = buildOciSpec({ ...base, resources: { memoryBytes: 1 << 26, cpuShares: 512, pidsMax: 50 }, mounts: [{ type: 'bind', source: '/run/kukeon', target: '/run/kukeon' }, { type: 'tmpfs', target: '/scratch', readOnly: false }] }, image) as {
-      linux: { resources: Record<string, unknown> };
-      mounts: { destination: string; type: string; options: string[] }[];
-    };
-    expect(spec.linux.resources).toMatchObject({ memory: { limit: 1 << 26 }, cpu: { shares: 512 }, pids: { limit: 50 } });
-    expect(spec.mounts.find((m) => m.destination === '/run/kukeon')).toMatchObject({ type: 'bind', options: ['rbind', 'rw'] });
-    expect(spec.mounts.find((m) => m.destination === '/scratch')?.type).toBe('tmpfs');
+  it('runs as the image user when it is numeric or root, and refuses a name it cannot resolve', () => {
+    expect(processUser('', 'c')).toEqual({ uid: 0, gid: 0 });
+    expect(processUser('root', 'c')).toEqual({ uid: 0, gid: 0 });
+    expect(processUser('1000', 'c')).toEqual({ uid: 1000, gid: 1000 });
+    expect(processUser('1000:50', 'c')).toEqual({ uid: 1000, gid: 50 });
+    expect(buildOciSpec(base, { ...image, user: '65534' }).process.user).toEqual({ uid: 65534, gid: 65534 });
+    expect(kind(() => processUser('nobody', 'c'))).toBe('InvalidArgument');
   });
 
   it('refuses a container with nothing to run', () => {
-    let error: unknown;
-    try {
-      buildOciSpec(base, { ...image, cmd: [] });
-    } catch (err) {
-      error = err;
-    }
-    expect(isKukeError(error, 'InvalidArgument')).toBe(true);
-  });
-
-  it('computes chain ids as containerd does', () => {
-    const a = 'sha256:' + 'a'.repeat(64);
-    const b = 'sha256:' + 'b'.repeat(64);
-    const [first, second] = chainIds([a, b]);
-    expect(first).toBe(a);
-    expect(second).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(second).not.toBe(b);
+    expect(kind(() => buildOciSpec(base, { ...image, cmd: [] }))).toBe('InvalidArgument');
   });
 });
 
-describe('capabilities the host can grant', () => {
-  it('reads a bounding-set mask, and gives privileged containers only those', async () => {
-    const { capabilitiesFromMask } = await import('../../../src/runtime/containerd/oci-spec.js');
+describe('namespaces', () => {
+  it('gives a root container new network, IPC and UTS namespaces and its hostname', () => {
+    const spec = buildOciSpec(base, image);
+    expect(spec.linux.namespaces).toEqual([{ type: 'mount' }, { type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }]);
+    expect(spec.hostname).toBe('c');
+  });
+
+  it("makes a member join the root's network, IPC and UTS namespaces, without a hostname of its own", () => {
+    const member = buildOciSpec({ ...base, network: { mode: 'join', path: '/proc/42/ns/net' } }, image);
+    expect(member.linux.namespaces).toEqual([
+      { type: 'mount' },
+      { type: 'pid' },
+      { type: 'network', path: '/proc/42/ns/net' },
+      { type: 'ipc', path: '/proc/42/ns/ipc' },
+      { type: 'uts', path: '/proc/42/ns/uts' },
+    ]);
+    expect(member.hostname).toBeUndefined();
+  });
+
+  it('joins a named network namespace by path with IPC and UTS of its own', () => {
+    const spec = buildOciSpec({ ...base, network: { mode: 'join', path: '/var/run/netns/x' } }, image);
+    expect(spec.linux.namespaces).toContainEqual({ type: 'network', path: '/var/run/netns/x' });
+    expect(spec.linux.namespaces).toContainEqual({ type: 'uts' });
+    expect(spec.hostname).toBe('c');
+    expect(kind(() => namespacesFor({ network: { mode: 'join', path: 'netns/x' } }))).toBe('InvalidArgument');
+  });
+
+  it('shares the host network (and hostname) and pid namespaces when asked, and always has a mount namespace', () => {
+    const spec = buildOciSpec({ ...base, network: { mode: 'host' }, hostPid: true }, image);
+    const types = spec.linux.namespaces.map((n) => n.type);
+    expect(types).toEqual(['mount', 'ipc']);
+    expect(spec.hostname).toBeUndefined();
+  });
+});
+
+describe('mounts, cgroup and resources', () => {
+  it('mounts /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys (read-only) and /run, then the user mounts', () => {
+    const spec = buildOciSpec({ ...base, mounts: [{ type: 'bind', source: '/run/kukeon', target: '/run/kukeon', readOnly: true }, { type: 'tmpfs', target: '/scratch', options: ['size=1m'] }] }, image);
+    expect(spec.mounts.map((m) => m.destination)).toEqual(['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/run', '/run/kukeon', '/scratch']);
+    expect(spec.mounts.find((m) => m.destination === '/sys')?.options).toContain('ro');
+    expect(spec.mounts.find((m) => m.destination === '/run/kukeon')).toEqual({ destination: '/run/kukeon', type: 'bind', source: '/run/kukeon', options: ['rbind', 'ro'] });
+    expect(spec.mounts.find((m) => m.destination === '/scratch')).toMatchObject({ type: 'tmpfs', options: ['nosuid', 'nodev', 'size=1m'] });
+  });
+
+  it('refuses relative mount targets, binds without an absolute source and a relative cgroup path', () => {
+    expect(kind(() => buildOciSpec({ ...base, mounts: [{ type: 'tmpfs', target: 'scratch' }] }, image))).toBe('InvalidArgument');
+    expect(kind(() => buildOciSpec({ ...base, mounts: [{ type: 'bind', target: '/x' }] }, image))).toBe('InvalidArgument');
+    expect(kind(() => buildOciSpec({ ...base, cgroupsPath: 'kukeon/x' }, image))).toBe('InvalidArgument');
+  });
+
+  it('puts the task at its cgroup path with the limits that are set', () => {
+    const spec = buildOciSpec({ ...base, resources: { memoryBytes: 1 << 26, cpuShares: 512, cpuQuotaUs: 50_000, pidsMax: 50 } }, image);
+    expect(spec.linux.cgroupsPath).toBe('/kukeon/r/s/t/c/s_t_c_root');
+    expect(spec.linux.resources).toEqual({ devices: [{ allow: false, access: 'rwm' }], memory: { limit: 1 << 26 }, cpu: { shares: 512, quota: 50_000, period: 100_000 }, pids: { limit: 50 } });
+    expect(buildOciSpec(base, image).linux.resources).toEqual({ devices: [{ allow: false, access: 'rwm' }] });
+  });
+});
+
+describe('privileges', () => {
+  it('confines by default: default capabilities, no new privileges, masked and read-only paths, device allow-list', () => {
+    const plain = buildOciSpec(base, image);
+    expect(plain.process.capabilities.bounding).toEqual(DEFAULT_CAPABILITIES);
+    expect(plain.process.noNewPrivileges).toBe(true);
+    expect(plain.linux.maskedPaths).toContain('/proc/kcore');
+    expect(plain.linux.readonlyPaths).toContain('/proc/sys');
+    expect(plain.linux.resources.devices).toEqual([{ allow: false, access: 'rwm' }]);
+  });
+
+  it('gives a privileged container every capability and device, a writable /sys and nothing masked', () => {
+    const priv = buildOciSpec({ ...base, privileged: true }, image);
+    expect(priv.process.capabilities).toEqual({ bounding: ALL_CAPABILITIES, effective: ALL_CAPABILITIES, permitted: ALL_CAPABILITIES });
+    expect(priv.process.noNewPrivileges).toBe(false);
+    expect(priv.linux.maskedPaths).toBeUndefined();
+    expect(priv.linux.readonlyPaths).toBeUndefined();
+    expect(priv.linux.resources.devices).toEqual([{ allow: true, access: 'rwm' }]);
+    expect(priv.mounts.find((m) => m.destination === '/sys')?.options).toContain('rw');
+  });
+
+  it('reads a bounding-set mask, and gives privileged containers only what the host can grant', () => {
     expect(capabilitiesFromMask('0000000000000003')).toEqual(['CAP_CHOWN', 'CAP_DAC_OVERRIDE']);
     const withoutSysResource = capabilitiesFromMask('000001fffeffffff');
     expect(withoutSysResource).not.toContain('CAP_SYS_RESOURCE');
     expect(withoutSysResource).toContain('CAP_SYS_ADMIN');
-    const spec = buildOciSpec({ ...base, privileged: true }, image, { available: withoutSysResource }) as { process: { capabilities: { bounding: string[] } } };
+    const spec = buildOciSpec({ ...base, privileged: true }, image, { available: withoutSysResource });
     expect(spec.process.capabilities.bounding).not.toContain('CAP_SYS_RESOURCE');
     expect(spec.process.capabilities.bounding).toContain('CAP_NET_ADMIN');
+  });
+
+  it('builds the same bytes for the same inputs (unchanged containers are recognised by comparing them)', () => {
+    expect(JSON.stringify(buildOciSpec(base, image))).toBe(JSON.stringify(buildOciSpec({ ...base }, { ...image })));
   });
 });

@@ -6,6 +6,21 @@ import { describe, expect, it } from 'vitest';
 import { listTar, readRange, TarWriter } from '../../../src/runtime/containerd/tar.js';
 
 describe('tar', () => {
+  it('reads the long names of PAX archives (as Go and GNU tar write them)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kukeon-tar-'));
+    try {
+      const long = `${'d'.repeat(120)}/${'f'.repeat(120)}`;
+      execFileSync('mkdir', ['-p', join(dir, 'src', 'd'.repeat(120))]);
+      writeFileSync(join(dir, 'src', long), 'pax content');
+      execFileSync('tar', ['--format=pax', '-cf', join(dir, 'pax.tar'), '-C', join(dir, 'src'), long]);
+      const member = listTar(join(dir, 'pax.tar')).get(long);
+      expect(member).toBeDefined();
+      expect(readRange(join(dir, 'pax.tar'), member!.offset, member!.size).toString()).toBe('pax content');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('writes archives GNU tar reads, deterministically, and reads them back', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kukeon-tar-'));
     try {

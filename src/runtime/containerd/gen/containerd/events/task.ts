@@ -7,24 +7,347 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
+import { Mount } from "../types/mount.js";
 
 export const protobufPackage = "containerd.events";
 
 export const protobufFileName = "containerd/events/task.proto";
 
-/** Event payloads; their full names are the Any type_urls containerd sends (containerd.events.<Name>). */
+/**
+ * Task event payloads. Their full names must be containerd.events.<Name>: containerd sends the bare full name as
+ * the Any's type_url, and that is how a payload is told apart.
+ */
 
+/** Topic /tasks/create. */
+export interface TaskCreate {
+  containerId: string;
+  bundle: string;
+  rootfs: Mount[];
+  io?: TaskIO | undefined;
+  checkpoint: string;
+  pid: number;
+}
+
+/** The stdio a task was created with. */
+export interface TaskIO {
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+}
+
+/** Topic /tasks/start. */
+export interface TaskStart {
+  containerId: string;
+  pid: number;
+}
+
+/** Topic /tasks/exit. `id` is the exec id, equal to container_id for the task's init process. */
 export interface TaskExit {
   containerId: string;
   id: string;
   pid: number;
+  /** 128+N for a death by signal N. */
   exitStatus: number;
-  exitedAt: Timestamp | undefined;
+  exitedAt?: Timestamp | undefined;
 }
 
+/** Topic /tasks/delete. */
+export interface TaskDelete {
+  containerId: string;
+  pid: number;
+  exitStatus: number;
+  exitedAt?: Timestamp | undefined;
+  id: string;
+}
+
+/** Topic /tasks/oom: the kernel's OOM killer hit the task's cgroup. */
 export interface TaskOOM {
   containerId: string;
 }
+
+/** Topic /tasks/paused. */
+export interface TaskPaused {
+  containerId: string;
+}
+
+/** Topic /tasks/resumed. */
+export interface TaskResumed {
+  containerId: string;
+}
+
+function createBaseTaskCreate(): TaskCreate {
+  return { containerId: "", bundle: "", rootfs: [], io: undefined, checkpoint: "", pid: 0 };
+}
+
+export const TaskCreate: MessageFns<TaskCreate> = {
+  encode(message: TaskCreate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.bundle !== "") {
+      writer.uint32(18).string(message.bundle);
+    }
+    for (const v of message.rootfs) {
+      Mount.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.io !== undefined) {
+      TaskIO.encode(message.io, writer.uint32(34).fork()).join();
+    }
+    if (message.checkpoint !== "") {
+      writer.uint32(42).string(message.checkpoint);
+    }
+    if (message.pid !== 0) {
+      writer.uint32(48).uint32(message.pid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskCreate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskCreate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bundle = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rootfs.push(Mount.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.io = TaskIO.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.checkpoint = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.pid = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TaskCreate>, I>>(base?: I): TaskCreate {
+    return TaskCreate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskCreate>, I>>(object: I): TaskCreate {
+    const message = createBaseTaskCreate();
+    message.containerId = object.containerId ?? "";
+    message.bundle = object.bundle ?? "";
+    message.rootfs = object.rootfs?.map((e) => Mount.fromPartial(e)) || [];
+    message.io = (object.io !== undefined && object.io !== null) ? TaskIO.fromPartial(object.io) : undefined;
+    message.checkpoint = object.checkpoint ?? "";
+    message.pid = object.pid ?? 0;
+    return message;
+  },
+};
+
+function createBaseTaskIO(): TaskIO {
+  return { stdin: "", stdout: "", stderr: "", terminal: false };
+}
+
+export const TaskIO: MessageFns<TaskIO> = {
+  encode(message: TaskIO, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stdin !== "") {
+      writer.uint32(10).string(message.stdin);
+    }
+    if (message.stdout !== "") {
+      writer.uint32(18).string(message.stdout);
+    }
+    if (message.stderr !== "") {
+      writer.uint32(26).string(message.stderr);
+    }
+    if (message.terminal !== false) {
+      writer.uint32(32).bool(message.terminal);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskIO {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskIO();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stdin = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stdout = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stderr = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.terminal = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TaskIO>, I>>(base?: I): TaskIO {
+    return TaskIO.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskIO>, I>>(object: I): TaskIO {
+    const message = createBaseTaskIO();
+    message.stdin = object.stdin ?? "";
+    message.stdout = object.stdout ?? "";
+    message.stderr = object.stderr ?? "";
+    message.terminal = object.terminal ?? false;
+    return message;
+  },
+};
+
+function createBaseTaskStart(): TaskStart {
+  return { containerId: "", pid: 0 };
+}
+
+export const TaskStart: MessageFns<TaskStart> = {
+  encode(message: TaskStart, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.pid !== 0) {
+      writer.uint32(16).uint32(message.pid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskStart {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskStart();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pid = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TaskStart>, I>>(base?: I): TaskStart {
+    return TaskStart.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskStart>, I>>(object: I): TaskStart {
+    const message = createBaseTaskStart();
+    message.containerId = object.containerId ?? "";
+    message.pid = object.pid ?? 0;
+    return message;
+  },
+};
 
 function createBaseTaskExit(): TaskExit {
   return { containerId: "", id: "", pid: 0, exitStatus: 0, exitedAt: undefined };
@@ -115,48 +438,6 @@ export const TaskExit: MessageFns<TaskExit> = {
     }
   },
 
-  fromJSON(object: any): TaskExit {
-    return {
-      containerId: isSet(object.containerId)
-        ? globalThis.String(object.containerId)
-        : isSet(object.container_id)
-        ? globalThis.String(object.container_id)
-        : "",
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
-      exitStatus: isSet(object.exitStatus)
-        ? globalThis.Number(object.exitStatus)
-        : isSet(object.exit_status)
-        ? globalThis.Number(object.exit_status)
-        : 0,
-      exitedAt: isSet(object.exitedAt)
-        ? fromJsonTimestamp(object.exitedAt)
-        : isSet(object.exited_at)
-        ? fromJsonTimestamp(object.exited_at)
-        : undefined,
-    };
-  },
-
-  toJSON(message: TaskExit): unknown {
-    const obj: any = {};
-    if (message.containerId !== "") {
-      obj.containerId = message.containerId;
-    }
-    if (message.id !== "") {
-      obj.id = message.id;
-    }
-    if (message.pid !== 0) {
-      obj.pid = Math.round(message.pid);
-    }
-    if (message.exitStatus !== 0) {
-      obj.exitStatus = Math.round(message.exitStatus);
-    }
-    if (message.exitedAt !== undefined) {
-      obj.exitedAt = fromTimestamp(message.exitedAt).toISOString();
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<TaskExit>, I>>(base?: I): TaskExit {
     return TaskExit.fromPartial(base ?? ({} as any));
   },
@@ -169,6 +450,111 @@ export const TaskExit: MessageFns<TaskExit> = {
     message.exitedAt = (object.exitedAt !== undefined && object.exitedAt !== null)
       ? Timestamp.fromPartial(object.exitedAt)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseTaskDelete(): TaskDelete {
+  return { containerId: "", pid: 0, exitStatus: 0, exitedAt: undefined, id: "" };
+}
+
+export const TaskDelete: MessageFns<TaskDelete> = {
+  encode(message: TaskDelete, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.pid !== 0) {
+      writer.uint32(16).uint32(message.pid);
+    }
+    if (message.exitStatus !== 0) {
+      writer.uint32(24).uint32(message.exitStatus);
+    }
+    if (message.exitedAt !== undefined) {
+      Timestamp.encode(message.exitedAt, writer.uint32(34).fork()).join();
+    }
+    if (message.id !== "") {
+      writer.uint32(42).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskDelete {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskDelete();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pid = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.exitStatus = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.exitedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TaskDelete>, I>>(base?: I): TaskDelete {
+    return TaskDelete.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskDelete>, I>>(object: I): TaskDelete {
+    const message = createBaseTaskDelete();
+    message.containerId = object.containerId ?? "";
+    message.pid = object.pid ?? 0;
+    message.exitStatus = object.exitStatus ?? 0;
+    message.exitedAt = (object.exitedAt !== undefined && object.exitedAt !== null)
+      ? Timestamp.fromPartial(object.exitedAt)
+      : undefined;
+    message.id = object.id ?? "";
     return message;
   },
 };
@@ -218,29 +604,121 @@ export const TaskOOM: MessageFns<TaskOOM> = {
     }
   },
 
-  fromJSON(object: any): TaskOOM {
-    return {
-      containerId: isSet(object.containerId)
-        ? globalThis.String(object.containerId)
-        : isSet(object.container_id)
-        ? globalThis.String(object.container_id)
-        : "",
-    };
-  },
-
-  toJSON(message: TaskOOM): unknown {
-    const obj: any = {};
-    if (message.containerId !== "") {
-      obj.containerId = message.containerId;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<TaskOOM>, I>>(base?: I): TaskOOM {
     return TaskOOM.fromPartial(base ?? ({} as any));
   },
   fromPartial<I extends Exact<DeepPartial<TaskOOM>, I>>(object: I): TaskOOM {
     const message = createBaseTaskOOM();
+    message.containerId = object.containerId ?? "";
+    return message;
+  },
+};
+
+function createBaseTaskPaused(): TaskPaused {
+  return { containerId: "" };
+}
+
+export const TaskPaused: MessageFns<TaskPaused> = {
+  encode(message: TaskPaused, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskPaused {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskPaused();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TaskPaused>, I>>(base?: I): TaskPaused {
+    return TaskPaused.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskPaused>, I>>(object: I): TaskPaused {
+    const message = createBaseTaskPaused();
+    message.containerId = object.containerId ?? "";
+    return message;
+  },
+};
+
+function createBaseTaskResumed(): TaskResumed {
+  return { containerId: "" };
+}
+
+export const TaskResumed: MessageFns<TaskResumed> = {
+  encode(message: TaskResumed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskResumed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskResumed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TaskResumed>, I>>(base?: I): TaskResumed {
+    return TaskResumed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskResumed>, I>>(object: I): TaskResumed {
+    const message = createBaseTaskResumed();
     message.containerId = object.containerId ?? "";
     return message;
   },
@@ -258,48 +736,9 @@ type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
 
-function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
-  const nanos = (date.getTime() % 1_000) * 1_000_000;
-  return { seconds, nanos };
-}
-
-function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
-  millis += (t.nanos || 0) / 1_000_000;
-  return new globalThis.Date(millis);
-}
-
-const timestampFractionRegex = /:\d{2}\.\d+/;
-
-function fromJsonTimestamp(o: any): Timestamp {
-  if (o instanceof globalThis.Date) {
-    return toTimestamp(o);
-  } else if (typeof o === "string") {
-    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
-    // so parse the fractional seconds ourselves and give Date only the whole seconds
-    const fraction = timestampFractionRegex.exec(o);
-    if (fraction === null) {
-      return toTimestamp(new globalThis.Date(o));
-    }
-    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
-    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
-    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
-    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
-  } else {
-    return Timestamp.fromJSON(o);
-  }
-}
-
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

@@ -11,21 +11,28 @@ export const protobufPackage = "containerd.types";
 
 export const protobufFileName = "containerd/types/mount.proto";
 
-/** Shared containerd types (hand-written subset; wire-compatible with containerd 1.6+). */
+/**
+ * Shared containerd types. Hand-written subset, wire-compatible with containerd 1.6+: only the package, the field
+ * numbers and the field types matter on the wire (see notes/containerd-from-node.md §9).
+ */
 
-/** A filesystem mount to perform (rootfs layers, as returned by snapshotters). */
+/** A filesystem mount to perform: what a snapshotter returns for a snapshot (overlay lower/upper dirs, or a bind). */
 export interface Mount {
+  /** Filesystem type, e.g. "overlay" or "bind". */
   type: string;
   source: string;
+  /** Unused by runc's rootfs mounts (the bundle's rootfs is the target). */
   target: string;
   options: string[];
 }
 
-/** A content-addressed blob reference. */
+/** A content-addressed blob reference (OCI descriptor). */
 export interface Descriptor {
   mediaType: string;
+  /** "sha256:<hex>". */
   digest: string;
   size: number;
+  /** Field 4 is not used by containerd. */
   annotations: { [key: string]: string };
 }
 
@@ -110,32 +117,6 @@ export const Mount: MessageFns<Mount> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): Mount {
-    return {
-      type: isSet(object.type) ? globalThis.String(object.type) : "",
-      source: isSet(object.source) ? globalThis.String(object.source) : "",
-      target: isSet(object.target) ? globalThis.String(object.target) : "",
-      options: globalThis.Array.isArray(object?.options) ? object.options.map((e: any) => globalThis.String(e)) : [],
-    };
-  },
-
-  toJSON(message: Mount): unknown {
-    const obj: any = {};
-    if (message.type !== "") {
-      obj.type = message.type;
-    }
-    if (message.source !== "") {
-      obj.source = message.source;
-    }
-    if (message.target !== "") {
-      obj.target = message.target;
-    }
-    if (message.options?.length) {
-      obj.options = message.options;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<Mount>, I>>(base?: I): Mount {
@@ -232,55 +213,6 @@ export const Descriptor: MessageFns<Descriptor> = {
     }
   },
 
-  fromJSON(object: any): Descriptor {
-    return {
-      mediaType: isSet(object.mediaType)
-        ? globalThis.String(object.mediaType)
-        : isSet(object.media_type)
-        ? globalThis.String(object.media_type)
-        : "",
-      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
-      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
-      annotations: isObject(object.annotations)
-        ? (globalThis.Object.entries(object.annotations) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
-    };
-  },
-
-  toJSON(message: Descriptor): unknown {
-    const obj: any = {};
-    if (message.mediaType !== "") {
-      obj.mediaType = message.mediaType;
-    }
-    if (message.digest !== "") {
-      obj.digest = message.digest;
-    }
-    if (message.size !== 0) {
-      obj.size = Math.round(message.size);
-    }
-    if (message.annotations) {
-      const entries = globalThis.Object.entries(message.annotations) as [string, string][];
-      if (entries.length > 0) {
-        obj.annotations = {};
-        entries.forEach(([k, v]) => {
-          obj.annotations[k] = v;
-        });
-      }
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Descriptor>, I>>(base?: I): Descriptor {
     return Descriptor.fromPartial(base ?? ({} as any));
   },
@@ -358,24 +290,6 @@ export const Descriptor_AnnotationsEntry: MessageFns<Descriptor_AnnotationsEntry
     }
   },
 
-  fromJSON(object: any): Descriptor_AnnotationsEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: Descriptor_AnnotationsEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Descriptor_AnnotationsEntry>, I>>(base?: I): Descriptor_AnnotationsEntry {
     return Descriptor_AnnotationsEntry.fromPartial(base ?? ({} as any));
   },
@@ -410,19 +324,9 @@ function longToNumber(int64: { toString(): string }): number {
   return num;
 }
 
-function isObject(value: any): boolean {
-  return typeof value === "object" && value !== null;
-}
-
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

@@ -259,20 +259,6 @@ export const FieldMask: MessageFns<FieldMask> & FieldMaskWrapperFns = {
     }
   },
 
-  fromJSON(object: any): FieldMask {
-    return {
-      paths: typeof object === "string"
-        ? object.split(",").filter(globalThis.Boolean)
-        : globalThis.Array.isArray(object?.paths)
-        ? object.paths.map(globalThis.String)
-        : [],
-    };
-  },
-
-  toJSON(message: FieldMask): string {
-    return message.paths.join(",");
-  },
-
   create<I extends Exact<DeepPartial<FieldMask>, I>>(base?: I): FieldMask {
     return FieldMask.fromPartial(base ?? ({} as any));
   },
@@ -308,8 +294,6 @@ export type Exact<P, I extends P> = P extends Builtin ? P
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

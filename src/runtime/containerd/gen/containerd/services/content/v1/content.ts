@@ -30,6 +30,11 @@ export const protobufPackage = "containerd.services.content.v1";
 
 export const protobufFileName = "containerd/services/content/v1/content.proto";
 
+/**
+ * Hand-written subset of containerd's API, wire-compatible with containerd 1.6+ (own message names; only the
+ * methods and fields kukeon uses). See notes/containerd-from-node.md §9.
+ */
+
 export enum WriteAction {
   STAT = 0,
   WRITE = 1,
@@ -37,43 +42,14 @@ export enum WriteAction {
   UNRECOGNIZED = -1,
 }
 
-export function writeActionFromJSON(object: any): WriteAction {
-  switch (object) {
-    case 0:
-    case "STAT":
-      return WriteAction.STAT;
-    case 1:
-    case "WRITE":
-      return WriteAction.WRITE;
-    case 2:
-    case "COMMIT":
-      return WriteAction.COMMIT;
-    case -1:
-    case "UNRECOGNIZED":
-    default:
-      return WriteAction.UNRECOGNIZED;
-  }
-}
-
-export function writeActionToJSON(object: WriteAction): string {
-  switch (object) {
-    case WriteAction.STAT:
-      return "STAT";
-    case WriteAction.WRITE:
-      return "WRITE";
-    case WriteAction.COMMIT:
-      return "COMMIT";
-    case WriteAction.UNRECOGNIZED:
-    default:
-      return "UNRECOGNIZED";
-  }
-}
-
 export interface Info {
   digest: string;
   size: number;
-  createdAt: Timestamp | undefined;
-  updatedAt: Timestamp | undefined;
+  createdAt?: Timestamp | undefined;
+  updatedAt?:
+    | Timestamp
+    | undefined;
+  /** containerd.io/gc.ref.* labels are the garbage collector's edges. */
   labels: { [key: string]: string };
 }
 
@@ -87,21 +63,34 @@ export interface InfoRequest {
 }
 
 export interface InfoResponse {
-  info: Info | undefined;
+  info?: Info | undefined;
 }
 
 export interface UpdateRequest {
-  info: Info | undefined;
-  updateMask: string[] | undefined;
+  info?: Info | undefined;
+  updateMask?: string[] | undefined;
 }
 
 export interface UpdateResponse {
-  info: Info | undefined;
+  info?: Info | undefined;
+}
+
+export interface ListContentRequest {
+  filters: string[];
+}
+
+export interface ListContentResponse {
+  info: Info[];
+}
+
+export interface DeleteContentRequest {
+  digest: string;
 }
 
 export interface ReadContentRequest {
   digest: string;
   offset: number;
+  /** 0 reads to the end. */
   size: number;
 }
 
@@ -110,13 +99,34 @@ export interface ReadContentResponse {
   data: Buffer;
 }
 
+/** An ingest in progress (a write that was neither committed nor aborted). */
+export interface Status {
+  startedAt?: Timestamp | undefined;
+  updatedAt?: Timestamp | undefined;
+  ref: string;
+  offset: number;
+  total: number;
+  expected: string;
+}
+
+export interface ListStatusesRequest {
+  filters: string[];
+}
+
+export interface ListStatusesResponse {
+  statuses: Status[];
+}
+
 export interface WriteContentRequest {
   action: WriteAction;
+  /** Required on the first request; unique per namespace while the ingest is open. */
   ref: string;
   total: number;
   expected: string;
+  /** Must equal the ingest's current offset (0 truncates a partial ingest). */
   offset: number;
   data: Buffer;
+  /** Stored on the blob at COMMIT. */
   labels: { [key: string]: string };
 }
 
@@ -127,8 +137,8 @@ export interface WriteContentRequest_LabelsEntry {
 
 export interface WriteContentResponse {
   action: WriteAction;
-  startedAt: Timestamp | undefined;
-  updatedAt: Timestamp | undefined;
+  startedAt?: Timestamp | undefined;
+  updatedAt?: Timestamp | undefined;
   offset: number;
   total: number;
   digest: string;
@@ -230,63 +240,6 @@ export const Info: MessageFns<Info> = {
     }
   },
 
-  fromJSON(object: any): Info {
-    return {
-      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
-      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
-      createdAt: isSet(object.createdAt)
-        ? fromJsonTimestamp(object.createdAt)
-        : isSet(object.created_at)
-        ? fromJsonTimestamp(object.created_at)
-        : undefined,
-      updatedAt: isSet(object.updatedAt)
-        ? fromJsonTimestamp(object.updatedAt)
-        : isSet(object.updated_at)
-        ? fromJsonTimestamp(object.updated_at)
-        : undefined,
-      labels: isObject(object.labels)
-        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
-    };
-  },
-
-  toJSON(message: Info): unknown {
-    const obj: any = {};
-    if (message.digest !== "") {
-      obj.digest = message.digest;
-    }
-    if (message.size !== 0) {
-      obj.size = Math.round(message.size);
-    }
-    if (message.createdAt !== undefined) {
-      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
-    }
-    if (message.updatedAt !== undefined) {
-      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
-    }
-    if (message.labels) {
-      const entries = globalThis.Object.entries(message.labels) as [string, string][];
-      if (entries.length > 0) {
-        obj.labels = {};
-        entries.forEach(([k, v]) => {
-          obj.labels[k] = v;
-        });
-      }
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Info>, I>>(base?: I): Info {
     return Info.fromPartial(base ?? ({} as any));
   },
@@ -369,24 +322,6 @@ export const Info_LabelsEntry: MessageFns<Info_LabelsEntry> = {
     }
   },
 
-  fromJSON(object: any): Info_LabelsEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: Info_LabelsEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Info_LabelsEntry>, I>>(base?: I): Info_LabelsEntry {
     return Info_LabelsEntry.fromPartial(base ?? ({} as any));
   },
@@ -443,18 +378,6 @@ export const InfoRequest: MessageFns<InfoRequest> = {
     }
   },
 
-  fromJSON(object: any): InfoRequest {
-    return { digest: isSet(object.digest) ? globalThis.String(object.digest) : "" };
-  },
-
-  toJSON(message: InfoRequest): unknown {
-    const obj: any = {};
-    if (message.digest !== "") {
-      obj.digest = message.digest;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<InfoRequest>, I>>(base?: I): InfoRequest {
     return InfoRequest.fromPartial(base ?? ({} as any));
   },
@@ -508,18 +431,6 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): InfoResponse {
-    return { info: isSet(object.info) ? Info.fromJSON(object.info) : undefined };
-  },
-
-  toJSON(message: InfoResponse): unknown {
-    const obj: any = {};
-    if (message.info !== undefined) {
-      obj.info = Info.toJSON(message.info);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<InfoResponse>, I>>(base?: I): InfoResponse {
@@ -588,28 +499,6 @@ export const UpdateRequest: MessageFns<UpdateRequest> = {
     }
   },
 
-  fromJSON(object: any): UpdateRequest {
-    return {
-      info: isSet(object.info) ? Info.fromJSON(object.info) : undefined,
-      updateMask: isSet(object.updateMask)
-        ? FieldMask.unwrap(FieldMask.fromJSON(object.updateMask))
-        : isSet(object.update_mask)
-        ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
-        : undefined,
-    };
-  },
-
-  toJSON(message: UpdateRequest): unknown {
-    const obj: any = {};
-    if (message.info !== undefined) {
-      obj.info = Info.toJSON(message.info);
-    }
-    if (message.updateMask !== undefined) {
-      obj.updateMask = FieldMask.toJSON(FieldMask.wrap(message.updateMask));
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<UpdateRequest>, I>>(base?: I): UpdateRequest {
     return UpdateRequest.fromPartial(base ?? ({} as any));
   },
@@ -666,24 +555,177 @@ export const UpdateResponse: MessageFns<UpdateResponse> = {
     }
   },
 
-  fromJSON(object: any): UpdateResponse {
-    return { info: isSet(object.info) ? Info.fromJSON(object.info) : undefined };
-  },
-
-  toJSON(message: UpdateResponse): unknown {
-    const obj: any = {};
-    if (message.info !== undefined) {
-      obj.info = Info.toJSON(message.info);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<UpdateResponse>, I>>(base?: I): UpdateResponse {
     return UpdateResponse.fromPartial(base ?? ({} as any));
   },
   fromPartial<I extends Exact<DeepPartial<UpdateResponse>, I>>(object: I): UpdateResponse {
     const message = createBaseUpdateResponse();
     message.info = (object.info !== undefined && object.info !== null) ? Info.fromPartial(object.info) : undefined;
+    return message;
+  },
+};
+
+function createBaseListContentRequest(): ListContentRequest {
+  return { filters: [] };
+}
+
+export const ListContentRequest: MessageFns<ListContentRequest> = {
+  encode(message: ListContentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.filters) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListContentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListContentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.filters.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListContentRequest>, I>>(base?: I): ListContentRequest {
+    return ListContentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListContentRequest>, I>>(object: I): ListContentRequest {
+    const message = createBaseListContentRequest();
+    message.filters = object.filters?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseListContentResponse(): ListContentResponse {
+  return { info: [] };
+}
+
+export const ListContentResponse: MessageFns<ListContentResponse> = {
+  encode(message: ListContentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.info) {
+      Info.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListContentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListContentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.info.push(Info.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListContentResponse>, I>>(base?: I): ListContentResponse {
+    return ListContentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListContentResponse>, I>>(object: I): ListContentResponse {
+    const message = createBaseListContentResponse();
+    message.info = object.info?.map((e) => Info.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeleteContentRequest(): DeleteContentRequest {
+  return { digest: "" };
+}
+
+export const DeleteContentRequest: MessageFns<DeleteContentRequest> = {
+  encode(message: DeleteContentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.digest !== "") {
+      writer.uint32(10).string(message.digest);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteContentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteContentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<DeleteContentRequest>, I>>(base?: I): DeleteContentRequest {
+    return DeleteContentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteContentRequest>, I>>(object: I): DeleteContentRequest {
+    const message = createBaseDeleteContentRequest();
+    message.digest = object.digest ?? "";
     return message;
   },
 };
@@ -755,28 +797,6 @@ export const ReadContentRequest: MessageFns<ReadContentRequest> = {
     }
   },
 
-  fromJSON(object: any): ReadContentRequest {
-    return {
-      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
-      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
-      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
-    };
-  },
-
-  toJSON(message: ReadContentRequest): unknown {
-    const obj: any = {};
-    if (message.digest !== "") {
-      obj.digest = message.digest;
-    }
-    if (message.offset !== 0) {
-      obj.offset = Math.round(message.offset);
-    }
-    if (message.size !== 0) {
-      obj.size = Math.round(message.size);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<ReadContentRequest>, I>>(base?: I): ReadContentRequest {
     return ReadContentRequest.fromPartial(base ?? ({} as any));
   },
@@ -845,24 +865,6 @@ export const ReadContentResponse: MessageFns<ReadContentResponse> = {
     }
   },
 
-  fromJSON(object: any): ReadContentResponse {
-    return {
-      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
-      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
-    };
-  },
-
-  toJSON(message: ReadContentResponse): unknown {
-    const obj: any = {};
-    if (message.offset !== 0) {
-      obj.offset = Math.round(message.offset);
-    }
-    if (message.data.length !== 0) {
-      obj.data = base64FromBytes(message.data);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<ReadContentResponse>, I>>(base?: I): ReadContentResponse {
     return ReadContentResponse.fromPartial(base ?? ({} as any));
   },
@@ -870,6 +872,235 @@ export const ReadContentResponse: MessageFns<ReadContentResponse> = {
     const message = createBaseReadContentResponse();
     message.offset = object.offset ?? 0;
     message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseStatus(): Status {
+  return { startedAt: undefined, updatedAt: undefined, ref: "", offset: 0, total: 0, expected: "" };
+}
+
+export const Status: MessageFns<Status> = {
+  encode(message: Status, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.startedAt !== undefined) {
+      Timestamp.encode(message.startedAt, writer.uint32(10).fork()).join();
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(message.updatedAt, writer.uint32(18).fork()).join();
+    }
+    if (message.ref !== "") {
+      writer.uint32(26).string(message.ref);
+    }
+    if (message.offset !== 0) {
+      writer.uint32(32).int64(message.offset);
+    }
+    if (message.total !== 0) {
+      writer.uint32(40).int64(message.total);
+    }
+    if (message.expected !== "") {
+      writer.uint32(50).string(message.expected);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Status {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.startedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.offset = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.total = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.expected = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Status>, I>>(base?: I): Status {
+    return Status.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Status>, I>>(object: I): Status {
+    const message = createBaseStatus();
+    message.startedAt = (object.startedAt !== undefined && object.startedAt !== null)
+      ? Timestamp.fromPartial(object.startedAt)
+      : undefined;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
+      : undefined;
+    message.ref = object.ref ?? "";
+    message.offset = object.offset ?? 0;
+    message.total = object.total ?? 0;
+    message.expected = object.expected ?? "";
+    return message;
+  },
+};
+
+function createBaseListStatusesRequest(): ListStatusesRequest {
+  return { filters: [] };
+}
+
+export const ListStatusesRequest: MessageFns<ListStatusesRequest> = {
+  encode(message: ListStatusesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.filters) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListStatusesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListStatusesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.filters.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListStatusesRequest>, I>>(base?: I): ListStatusesRequest {
+    return ListStatusesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListStatusesRequest>, I>>(object: I): ListStatusesRequest {
+    const message = createBaseListStatusesRequest();
+    message.filters = object.filters?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseListStatusesResponse(): ListStatusesResponse {
+  return { statuses: [] };
+}
+
+export const ListStatusesResponse: MessageFns<ListStatusesResponse> = {
+  encode(message: ListStatusesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.statuses) {
+      Status.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListStatusesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListStatusesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.statuses.push(Status.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ListStatusesResponse>, I>>(base?: I): ListStatusesResponse {
+    return ListStatusesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListStatusesResponse>, I>>(object: I): ListStatusesResponse {
+    const message = createBaseListStatusesResponse();
+    message.statuses = object.statuses?.map((e) => Status.fromPartial(e)) || [];
     return message;
   },
 };
@@ -988,63 +1219,6 @@ export const WriteContentRequest: MessageFns<WriteContentRequest> = {
     }
   },
 
-  fromJSON(object: any): WriteContentRequest {
-    return {
-      action: isSet(object.action) ? writeActionFromJSON(object.action) : 0,
-      ref: isSet(object.ref) ? globalThis.String(object.ref) : "",
-      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
-      expected: isSet(object.expected) ? globalThis.String(object.expected) : "",
-      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
-      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
-      labels: isObject(object.labels)
-        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
-    };
-  },
-
-  toJSON(message: WriteContentRequest): unknown {
-    const obj: any = {};
-    if (message.action !== 0) {
-      obj.action = writeActionToJSON(message.action);
-    }
-    if (message.ref !== "") {
-      obj.ref = message.ref;
-    }
-    if (message.total !== 0) {
-      obj.total = Math.round(message.total);
-    }
-    if (message.expected !== "") {
-      obj.expected = message.expected;
-    }
-    if (message.offset !== 0) {
-      obj.offset = Math.round(message.offset);
-    }
-    if (message.data.length !== 0) {
-      obj.data = base64FromBytes(message.data);
-    }
-    if (message.labels) {
-      const entries = globalThis.Object.entries(message.labels) as [string, string][];
-      if (entries.length > 0) {
-        obj.labels = {};
-        entries.forEach(([k, v]) => {
-          obj.labels[k] = v;
-        });
-      }
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<WriteContentRequest>, I>>(base?: I): WriteContentRequest {
     return WriteContentRequest.fromPartial(base ?? ({} as any));
   },
@@ -1123,24 +1297,6 @@ export const WriteContentRequest_LabelsEntry: MessageFns<WriteContentRequest_Lab
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): WriteContentRequest_LabelsEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: WriteContentRequest_LabelsEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<WriteContentRequest_LabelsEntry>, I>>(base?: I): WriteContentRequest_LabelsEntry {
@@ -1256,48 +1412,6 @@ export const WriteContentResponse: MessageFns<WriteContentResponse> = {
     }
   },
 
-  fromJSON(object: any): WriteContentResponse {
-    return {
-      action: isSet(object.action) ? writeActionFromJSON(object.action) : 0,
-      startedAt: isSet(object.startedAt)
-        ? fromJsonTimestamp(object.startedAt)
-        : isSet(object.started_at)
-        ? fromJsonTimestamp(object.started_at)
-        : undefined,
-      updatedAt: isSet(object.updatedAt)
-        ? fromJsonTimestamp(object.updatedAt)
-        : isSet(object.updated_at)
-        ? fromJsonTimestamp(object.updated_at)
-        : undefined,
-      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
-      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
-      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
-    };
-  },
-
-  toJSON(message: WriteContentResponse): unknown {
-    const obj: any = {};
-    if (message.action !== 0) {
-      obj.action = writeActionToJSON(message.action);
-    }
-    if (message.startedAt !== undefined) {
-      obj.startedAt = fromTimestamp(message.startedAt).toISOString();
-    }
-    if (message.updatedAt !== undefined) {
-      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
-    }
-    if (message.offset !== 0) {
-      obj.offset = Math.round(message.offset);
-    }
-    if (message.total !== 0) {
-      obj.total = Math.round(message.total);
-    }
-    if (message.digest !== "") {
-      obj.digest = message.digest;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<WriteContentResponse>, I>>(base?: I): WriteContentResponse {
     return WriteContentResponse.fromPartial(base ?? ({} as any));
   },
@@ -1362,18 +1476,6 @@ export const AbortRequest: MessageFns<AbortRequest> = {
     }
   },
 
-  fromJSON(object: any): AbortRequest {
-    return { ref: isSet(object.ref) ? globalThis.String(object.ref) : "" };
-  },
-
-  toJSON(message: AbortRequest): unknown {
-    const obj: any = {};
-    if (message.ref !== "") {
-      obj.ref = message.ref;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<AbortRequest>, I>>(base?: I): AbortRequest {
     return AbortRequest.fromPartial(base ?? ({} as any));
   },
@@ -1384,7 +1486,7 @@ export const AbortRequest: MessageFns<AbortRequest> = {
   },
 };
 
-/** The content store: blobs by digest. */
+/** The content store: blobs by digest, shared between namespaces on disk but referenced per namespace. */
 export type ContentService = typeof ContentService;
 export const ContentService = {
   info: {
@@ -1405,6 +1507,24 @@ export const ContentService = {
     responseSerialize: (value: UpdateResponse): Buffer => Buffer.from(UpdateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UpdateResponse => UpdateResponse.decode(value),
   },
+  list: {
+    path: "/containerd.services.content.v1.Content/List" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ListContentRequest): Buffer => Buffer.from(ListContentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListContentRequest => ListContentRequest.decode(value),
+    responseSerialize: (value: ListContentResponse): Buffer => Buffer.from(ListContentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListContentResponse => ListContentResponse.decode(value),
+  },
+  delete: {
+    path: "/containerd.services.content.v1.Content/Delete" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteContentRequest): Buffer => Buffer.from(DeleteContentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteContentRequest => DeleteContentRequest.decode(value),
+    responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
+  },
   read: {
     path: "/containerd.services.content.v1.Content/Read" as const,
     requestStream: false as const,
@@ -1414,6 +1534,17 @@ export const ContentService = {
     responseSerialize: (value: ReadContentResponse): Buffer => Buffer.from(ReadContentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReadContentResponse => ReadContentResponse.decode(value),
   },
+  listStatuses: {
+    path: "/containerd.services.content.v1.Content/ListStatuses" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListStatusesRequest): Buffer => Buffer.from(ListStatusesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListStatusesRequest => ListStatusesRequest.decode(value),
+    responseSerialize: (value: ListStatusesResponse): Buffer =>
+      Buffer.from(ListStatusesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListStatusesResponse => ListStatusesResponse.decode(value),
+  },
+  /** One stream per blob: every request gets one response, plus one more after the client half-closes. */
   write: {
     path: "/containerd.services.content.v1.Content/Write" as const,
     requestStream: true as const,
@@ -1438,7 +1569,11 @@ export const ContentService = {
 export interface ContentServer extends UntypedServiceImplementation {
   info: handleUnaryCall<InfoRequest, InfoResponse>;
   update: handleUnaryCall<UpdateRequest, UpdateResponse>;
+  list: handleServerStreamingCall<ListContentRequest, ListContentResponse>;
+  delete: handleUnaryCall<DeleteContentRequest, Empty>;
   read: handleServerStreamingCall<ReadContentRequest, ReadContentResponse>;
+  listStatuses: handleUnaryCall<ListStatusesRequest, ListStatusesResponse>;
+  /** One stream per blob: every request gets one response, plus one more after the client half-closes. */
   write: handleBidiStreamingCall<WriteContentRequest, WriteContentResponse>;
   abort: handleUnaryCall<AbortRequest, Empty>;
 }
@@ -1471,12 +1606,49 @@ export interface ContentClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateResponse) => void,
   ): ClientUnaryCall;
+  list(request: ListContentRequest, options?: Partial<CallOptions>): ClientReadableStream<ListContentResponse>;
+  list(
+    request: ListContentRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ListContentResponse>;
+  delete(
+    request: DeleteContentRequest,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  delete(
+    request: DeleteContentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  delete(
+    request: DeleteContentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
   read(request: ReadContentRequest, options?: Partial<CallOptions>): ClientReadableStream<ReadContentResponse>;
   read(
     request: ReadContentRequest,
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ReadContentResponse>;
+  listStatuses(
+    request: ListStatusesRequest,
+    callback: (error: ServiceError | null, response: ListStatusesResponse) => void,
+  ): ClientUnaryCall;
+  listStatuses(
+    request: ListStatusesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListStatusesResponse) => void,
+  ): ClientUnaryCall;
+  listStatuses(
+    request: ListStatusesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListStatusesResponse) => void,
+  ): ClientUnaryCall;
+  /** One stream per blob: every request gets one response, plus one more after the client half-closes. */
   write(): ClientDuplexStream<WriteContentRequest, WriteContentResponse>;
   write(options: Partial<CallOptions>): ClientDuplexStream<WriteContentRequest, WriteContentResponse>;
   write(
@@ -1506,14 +1678,6 @@ export const ContentClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
-function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
-}
-
-function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
-}
-
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
 export type DeepPartial<T> = T extends Builtin ? T
@@ -1526,39 +1690,6 @@ type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
 
-function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
-  const nanos = (date.getTime() % 1_000) * 1_000_000;
-  return { seconds, nanos };
-}
-
-function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
-  millis += (t.nanos || 0) / 1_000_000;
-  return new globalThis.Date(millis);
-}
-
-const timestampFractionRegex = /:\d{2}\.\d+/;
-
-function fromJsonTimestamp(o: any): Timestamp {
-  if (o instanceof globalThis.Date) {
-    return toTimestamp(o);
-  } else if (typeof o === "string") {
-    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
-    // so parse the fractional seconds ourselves and give Date only the whole seconds
-    const fraction = timestampFractionRegex.exec(o);
-    if (fraction === null) {
-      return toTimestamp(new globalThis.Date(o));
-    }
-    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
-    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
-    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
-    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
-  } else {
-    return Timestamp.fromJSON(o);
-  }
-}
-
 function longToNumber(int64: { toString(): string }): number {
   const num = globalThis.Number(int64.toString());
   if (num > globalThis.Number.MAX_SAFE_INTEGER) {
@@ -1570,19 +1701,9 @@ function longToNumber(int64: { toString(): string }): number {
   return num;
 }
 
-function isObject(value: any): boolean {
-  return typeof value === "object" && value !== null;
-}
-
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

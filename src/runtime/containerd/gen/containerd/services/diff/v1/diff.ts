@@ -25,19 +25,24 @@ export const protobufPackage = "containerd.services.diff.v1";
 
 export const protobufFileName = "containerd/services/diff/v1/diff.proto";
 
+/**
+ * Hand-written subset of containerd's API, wire-compatible with containerd 1.6+ (own message names; only the
+ * methods and fields kukeon uses). See notes/containerd-from-node.md §9.
+ */
+
 export interface ApplyRequest {
-  diff: Descriptor | undefined;
+  diff?: Descriptor | undefined;
   mounts: Mount[];
   payloads: { [key: string]: Any };
 }
 
 export interface ApplyRequest_PayloadsEntry {
   key: string;
-  value: Any | undefined;
+  value?: Any | undefined;
 }
 
 export interface ApplyResponse {
-  applied: Descriptor | undefined;
+  applied?: Descriptor | undefined;
 }
 
 function createBaseApplyRequest(): ApplyRequest {
@@ -108,47 +113,6 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): ApplyRequest {
-    return {
-      diff: isSet(object.diff) ? Descriptor.fromJSON(object.diff) : undefined,
-      mounts: globalThis.Array.isArray(object?.mounts) ? object.mounts.map((e: any) => Mount.fromJSON(e)) : [],
-      payloads: isObject(object.payloads)
-        ? (globalThis.Object.entries(object.payloads) as [string, any][]).reduce(
-          (acc: { [key: string]: Any }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: Any.fromJSON(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
-    };
-  },
-
-  toJSON(message: ApplyRequest): unknown {
-    const obj: any = {};
-    if (message.diff !== undefined) {
-      obj.diff = Descriptor.toJSON(message.diff);
-    }
-    if (message.mounts?.length) {
-      obj.mounts = message.mounts.map((e) => Mount.toJSON(e));
-    }
-    if (message.payloads) {
-      const entries = globalThis.Object.entries(message.payloads) as [string, Any][];
-      if (entries.length > 0) {
-        obj.payloads = {};
-        entries.forEach(([k, v]) => {
-          obj.payloads[k] = Any.toJSON(v);
-        });
-      }
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ApplyRequest>, I>>(base?: I): ApplyRequest {
@@ -229,24 +193,6 @@ export const ApplyRequest_PayloadsEntry: MessageFns<ApplyRequest_PayloadsEntry> 
     }
   },
 
-  fromJSON(object: any): ApplyRequest_PayloadsEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? Any.fromJSON(object.value) : undefined,
-    };
-  },
-
-  toJSON(message: ApplyRequest_PayloadsEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== undefined) {
-      obj.value = Any.toJSON(message.value);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<ApplyRequest_PayloadsEntry>, I>>(base?: I): ApplyRequest_PayloadsEntry {
     return ApplyRequest_PayloadsEntry.fromPartial(base ?? ({} as any));
   },
@@ -303,18 +249,6 @@ export const ApplyResponse: MessageFns<ApplyResponse> = {
     }
   },
 
-  fromJSON(object: any): ApplyResponse {
-    return { applied: isSet(object.applied) ? Descriptor.fromJSON(object.applied) : undefined };
-  },
-
-  toJSON(message: ApplyResponse): unknown {
-    const obj: any = {};
-    if (message.applied !== undefined) {
-      obj.applied = Descriptor.toJSON(message.applied);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<ApplyResponse>, I>>(base?: I): ApplyResponse {
     return ApplyResponse.fromPartial(base ?? ({} as any));
   },
@@ -327,7 +261,7 @@ export const ApplyResponse: MessageFns<ApplyResponse> = {
   },
 };
 
-/** Applies layer blobs onto mounts (unpacking images). */
+/** Applies layer blobs onto mounts (unpacking images). The answer carries the uncompressed digest (the diff id). */
 export type DiffService = typeof DiffService;
 export const DiffService = {
   apply: {
@@ -381,19 +315,9 @@ type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
 
-function isObject(value: any): boolean {
-  return typeof value === "object" && value !== null;
-}
-
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

@@ -12,9 +12,12 @@ import {
   Client,
   type ClientOptions,
   type ClientReadableStream,
+  type ClientUnaryCall,
   type handleServerStreamingCall,
+  type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
+  type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Any } from "../../../../google/protobuf/any.js";
@@ -24,16 +27,144 @@ export const protobufPackage = "containerd.services.events.v1";
 
 export const protobufFileName = "containerd/services/events/v1/events.proto";
 
+/**
+ * Hand-written subset of containerd's API, wire-compatible with containerd 1.6+ (own message names; only the
+ * methods and fields kukeon uses). See notes/containerd-from-node.md §9.
+ */
+
+export interface PublishRequest {
+  /** "/"-separated identifiers, e.g. "/kukeon/probe/<id>". */
+  topic: string;
+  /** Forwarded as is: containerd does not resolve the type_url. */
+  event?: Any | undefined;
+}
+
+/** google.protobuf.Empty on the wire; a message of our own so the client needs no Empty import. */
+export interface PublishResponse {
+}
+
 export interface SubscribeRequest {
+  /** ORed; inside one filter, comma-separated clauses are ANDed. Fields: topic, namespace, event.<field>. */
   filters: string[];
 }
 
 export interface Envelope {
-  timestamp: Timestamp | undefined;
+  timestamp?: Timestamp | undefined;
   namespace: string;
   topic: string;
-  event: Any | undefined;
+  /** type_url is the payload's bare full name, e.g. "containerd.events.TaskExit". */
+  event?: Any | undefined;
 }
+
+function createBasePublishRequest(): PublishRequest {
+  return { topic: "", event: undefined };
+}
+
+export const PublishRequest: MessageFns<PublishRequest> = {
+  encode(message: PublishRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.topic !== "") {
+      writer.uint32(10).string(message.topic);
+    }
+    if (message.event !== undefined) {
+      Any.encode(message.event, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.topic = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.event = Any.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PublishRequest>, I>>(base?: I): PublishRequest {
+    return PublishRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishRequest>, I>>(object: I): PublishRequest {
+    const message = createBasePublishRequest();
+    message.topic = object.topic ?? "";
+    message.event = (object.event !== undefined && object.event !== null) ? Any.fromPartial(object.event) : undefined;
+    return message;
+  },
+};
+
+function createBasePublishResponse(): PublishResponse {
+  return {};
+}
+
+export const PublishResponse: MessageFns<PublishResponse> = {
+  encode(_: PublishResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PublishResponse>, I>>(base?: I): PublishResponse {
+    return PublishResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishResponse>, I>>(_: I): PublishResponse {
+    const message = createBasePublishResponse();
+    return message;
+  },
+};
 
 function createBaseSubscribeRequest(): SubscribeRequest {
   return { filters: [] };
@@ -78,20 +209,6 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): SubscribeRequest {
-    return {
-      filters: globalThis.Array.isArray(object?.filters) ? object.filters.map((e: any) => globalThis.String(e)) : [],
-    };
-  },
-
-  toJSON(message: SubscribeRequest): unknown {
-    const obj: any = {};
-    if (message.filters?.length) {
-      obj.filters = message.filters;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<SubscribeRequest>, I>>(base?: I): SubscribeRequest {
@@ -182,32 +299,6 @@ export const Envelope: MessageFns<Envelope> = {
     }
   },
 
-  fromJSON(object: any): Envelope {
-    return {
-      timestamp: isSet(object.timestamp) ? fromJsonTimestamp(object.timestamp) : undefined,
-      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
-      topic: isSet(object.topic) ? globalThis.String(object.topic) : "",
-      event: isSet(object.event) ? Any.fromJSON(object.event) : undefined,
-    };
-  },
-
-  toJSON(message: Envelope): unknown {
-    const obj: any = {};
-    if (message.timestamp !== undefined) {
-      obj.timestamp = fromTimestamp(message.timestamp).toISOString();
-    }
-    if (message.namespace !== "") {
-      obj.namespace = message.namespace;
-    }
-    if (message.topic !== "") {
-      obj.topic = message.topic;
-    }
-    if (message.event !== undefined) {
-      obj.event = Any.toJSON(message.event);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Envelope>, I>>(base?: I): Envelope {
     return Envelope.fromPartial(base ?? ({} as any));
   },
@@ -223,9 +314,22 @@ export const Envelope: MessageFns<Envelope> = {
   },
 };
 
-/** containerd's event stream (not scoped by the namespace header: filter on namespace). */
+/**
+ * containerd's event exchange. Subscribe is not scoped by the namespace header: filter on `namespace`.
+ * Delivery is live only; a subscriber that reconnects must relist.
+ */
 export type EventsService = typeof EventsService;
 export const EventsService = {
+  /** Publishes an event into the namespace of the header (kukeon uses it to learn that a subscription is live). */
+  publish: {
+    path: "/containerd.services.events.v1.Events/Publish" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PublishRequest): Buffer => Buffer.from(PublishRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PublishRequest => PublishRequest.decode(value),
+    responseSerialize: (value: PublishResponse): Buffer => Buffer.from(PublishResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PublishResponse => PublishResponse.decode(value),
+  },
   subscribe: {
     path: "/containerd.services.events.v1.Events/Subscribe" as const,
     requestStream: false as const,
@@ -238,10 +342,28 @@ export const EventsService = {
 } as const;
 
 export interface EventsServer extends UntypedServiceImplementation {
+  /** Publishes an event into the namespace of the header (kukeon uses it to learn that a subscription is live). */
+  publish: handleUnaryCall<PublishRequest, PublishResponse>;
   subscribe: handleServerStreamingCall<SubscribeRequest, Envelope>;
 }
 
 export interface EventsClient extends Client {
+  /** Publishes an event into the namespace of the header (kukeon uses it to learn that a subscription is live). */
+  publish(
+    request: PublishRequest,
+    callback: (error: ServiceError | null, response: PublishResponse) => void,
+  ): ClientUnaryCall;
+  publish(
+    request: PublishRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PublishResponse) => void,
+  ): ClientUnaryCall;
+  publish(
+    request: PublishRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PublishResponse) => void,
+  ): ClientUnaryCall;
   subscribe(request: SubscribeRequest, options?: Partial<CallOptions>): ClientReadableStream<Envelope>;
   subscribe(
     request: SubscribeRequest,
@@ -271,48 +393,9 @@ type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
 
-function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
-  const nanos = (date.getTime() % 1_000) * 1_000_000;
-  return { seconds, nanos };
-}
-
-function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
-  millis += (t.nanos || 0) / 1_000_000;
-  return new globalThis.Date(millis);
-}
-
-const timestampFractionRegex = /:\d{2}\.\d+/;
-
-function fromJsonTimestamp(o: any): Timestamp {
-  if (o instanceof globalThis.Date) {
-    return toTimestamp(o);
-  } else if (typeof o === "string") {
-    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
-    // so parse the fractional seconds ourselves and give Date only the whole seconds
-    const fraction = timestampFractionRegex.exec(o);
-    if (fraction === null) {
-      return toTimestamp(new globalThis.Date(o));
-    }
-    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
-    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
-    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
-    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
-  } else {
-    return Timestamp.fromJSON(o);
-  }
-}
-
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

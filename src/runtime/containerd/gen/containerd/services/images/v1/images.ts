@@ -27,12 +27,17 @@ export const protobufPackage = "containerd.services.images.v1";
 
 export const protobufFileName = "containerd/services/images/v1/images.proto";
 
+/**
+ * Hand-written subset of containerd's API, wire-compatible with containerd 1.6+ (own message names; only the
+ * methods and fields kukeon uses). See notes/containerd-from-node.md §9.
+ */
+
 export interface Image {
   name: string;
   labels: { [key: string]: string };
-  target: Descriptor | undefined;
-  createdAt: Timestamp | undefined;
-  updatedAt: Timestamp | undefined;
+  target?: Descriptor | undefined;
+  createdAt?: Timestamp | undefined;
+  updatedAt?: Timestamp | undefined;
 }
 
 export interface Image_LabelsEntry {
@@ -45,7 +50,7 @@ export interface GetImageRequest {
 }
 
 export interface GetImageResponse {
-  image: Image | undefined;
+  image?: Image | undefined;
 }
 
 export interface ListImagesRequest {
@@ -57,20 +62,20 @@ export interface ListImagesResponse {
 }
 
 export interface CreateImageRequest {
-  image: Image | undefined;
+  image?: Image | undefined;
 }
 
 export interface CreateImageResponse {
-  image: Image | undefined;
+  image?: Image | undefined;
 }
 
 export interface UpdateImageRequest {
-  image: Image | undefined;
-  updateMask: string[] | undefined;
+  image?: Image | undefined;
+  updateMask?: string[] | undefined;
 }
 
 export interface UpdateImageResponse {
-  image: Image | undefined;
+  image?: Image | undefined;
 }
 
 export interface DeleteImageRequest {
@@ -170,63 +175,6 @@ export const Image: MessageFns<Image> = {
     }
   },
 
-  fromJSON(object: any): Image {
-    return {
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      labels: isObject(object.labels)
-        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
-      target: isSet(object.target) ? Descriptor.fromJSON(object.target) : undefined,
-      createdAt: isSet(object.createdAt)
-        ? fromJsonTimestamp(object.createdAt)
-        : isSet(object.created_at)
-        ? fromJsonTimestamp(object.created_at)
-        : undefined,
-      updatedAt: isSet(object.updatedAt)
-        ? fromJsonTimestamp(object.updatedAt)
-        : isSet(object.updated_at)
-        ? fromJsonTimestamp(object.updated_at)
-        : undefined,
-    };
-  },
-
-  toJSON(message: Image): unknown {
-    const obj: any = {};
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    if (message.labels) {
-      const entries = globalThis.Object.entries(message.labels) as [string, string][];
-      if (entries.length > 0) {
-        obj.labels = {};
-        entries.forEach(([k, v]) => {
-          obj.labels[k] = v;
-        });
-      }
-    }
-    if (message.target !== undefined) {
-      obj.target = Descriptor.toJSON(message.target);
-    }
-    if (message.createdAt !== undefined) {
-      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
-    }
-    if (message.updatedAt !== undefined) {
-      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Image>, I>>(base?: I): Image {
     return Image.fromPartial(base ?? ({} as any));
   },
@@ -311,24 +259,6 @@ export const Image_LabelsEntry: MessageFns<Image_LabelsEntry> = {
     }
   },
 
-  fromJSON(object: any): Image_LabelsEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: Image_LabelsEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Image_LabelsEntry>, I>>(base?: I): Image_LabelsEntry {
     return Image_LabelsEntry.fromPartial(base ?? ({} as any));
   },
@@ -383,18 +313,6 @@ export const GetImageRequest: MessageFns<GetImageRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): GetImageRequest {
-    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
-  },
-
-  toJSON(message: GetImageRequest): unknown {
-    const obj: any = {};
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<GetImageRequest>, I>>(base?: I): GetImageRequest {
@@ -452,18 +370,6 @@ export const GetImageResponse: MessageFns<GetImageResponse> = {
     }
   },
 
-  fromJSON(object: any): GetImageResponse {
-    return { image: isSet(object.image) ? Image.fromJSON(object.image) : undefined };
-  },
-
-  toJSON(message: GetImageResponse): unknown {
-    const obj: any = {};
-    if (message.image !== undefined) {
-      obj.image = Image.toJSON(message.image);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<GetImageResponse>, I>>(base?: I): GetImageResponse {
     return GetImageResponse.fromPartial(base ?? ({} as any));
   },
@@ -517,20 +423,6 @@ export const ListImagesRequest: MessageFns<ListImagesRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): ListImagesRequest {
-    return {
-      filters: globalThis.Array.isArray(object?.filters) ? object.filters.map((e: any) => globalThis.String(e)) : [],
-    };
-  },
-
-  toJSON(message: ListImagesRequest): unknown {
-    const obj: any = {};
-    if (message.filters?.length) {
-      obj.filters = message.filters;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ListImagesRequest>, I>>(base?: I): ListImagesRequest {
@@ -588,18 +480,6 @@ export const ListImagesResponse: MessageFns<ListImagesResponse> = {
     }
   },
 
-  fromJSON(object: any): ListImagesResponse {
-    return { images: globalThis.Array.isArray(object?.images) ? object.images.map((e: any) => Image.fromJSON(e)) : [] };
-  },
-
-  toJSON(message: ListImagesResponse): unknown {
-    const obj: any = {};
-    if (message.images?.length) {
-      obj.images = message.images.map((e) => Image.toJSON(e));
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<ListImagesResponse>, I>>(base?: I): ListImagesResponse {
     return ListImagesResponse.fromPartial(base ?? ({} as any));
   },
@@ -655,18 +535,6 @@ export const CreateImageRequest: MessageFns<CreateImageRequest> = {
     }
   },
 
-  fromJSON(object: any): CreateImageRequest {
-    return { image: isSet(object.image) ? Image.fromJSON(object.image) : undefined };
-  },
-
-  toJSON(message: CreateImageRequest): unknown {
-    const obj: any = {};
-    if (message.image !== undefined) {
-      obj.image = Image.toJSON(message.image);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<CreateImageRequest>, I>>(base?: I): CreateImageRequest {
     return CreateImageRequest.fromPartial(base ?? ({} as any));
   },
@@ -720,18 +588,6 @@ export const CreateImageResponse: MessageFns<CreateImageResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): CreateImageResponse {
-    return { image: isSet(object.image) ? Image.fromJSON(object.image) : undefined };
-  },
-
-  toJSON(message: CreateImageResponse): unknown {
-    const obj: any = {};
-    if (message.image !== undefined) {
-      obj.image = Image.toJSON(message.image);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<CreateImageResponse>, I>>(base?: I): CreateImageResponse {
@@ -800,28 +656,6 @@ export const UpdateImageRequest: MessageFns<UpdateImageRequest> = {
     }
   },
 
-  fromJSON(object: any): UpdateImageRequest {
-    return {
-      image: isSet(object.image) ? Image.fromJSON(object.image) : undefined,
-      updateMask: isSet(object.updateMask)
-        ? FieldMask.unwrap(FieldMask.fromJSON(object.updateMask))
-        : isSet(object.update_mask)
-        ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
-        : undefined,
-    };
-  },
-
-  toJSON(message: UpdateImageRequest): unknown {
-    const obj: any = {};
-    if (message.image !== undefined) {
-      obj.image = Image.toJSON(message.image);
-    }
-    if (message.updateMask !== undefined) {
-      obj.updateMask = FieldMask.toJSON(FieldMask.wrap(message.updateMask));
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<UpdateImageRequest>, I>>(base?: I): UpdateImageRequest {
     return UpdateImageRequest.fromPartial(base ?? ({} as any));
   },
@@ -876,18 +710,6 @@ export const UpdateImageResponse: MessageFns<UpdateImageResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): UpdateImageResponse {
-    return { image: isSet(object.image) ? Image.fromJSON(object.image) : undefined };
-  },
-
-  toJSON(message: UpdateImageResponse): unknown {
-    const obj: any = {};
-    if (message.image !== undefined) {
-      obj.image = Image.toJSON(message.image);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<UpdateImageResponse>, I>>(base?: I): UpdateImageResponse {
@@ -954,24 +776,6 @@ export const DeleteImageRequest: MessageFns<DeleteImageRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): DeleteImageRequest {
-    return {
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      sync: isSet(object.sync) ? globalThis.Boolean(object.sync) : false,
-    };
-  },
-
-  toJSON(message: DeleteImageRequest): unknown {
-    const obj: any = {};
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    if (message.sync !== false) {
-      obj.sync = message.sync;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<DeleteImageRequest>, I>>(base?: I): DeleteImageRequest {
@@ -1139,52 +943,9 @@ type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
 
-function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
-  const nanos = (date.getTime() % 1_000) * 1_000_000;
-  return { seconds, nanos };
-}
-
-function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
-  millis += (t.nanos || 0) / 1_000_000;
-  return new globalThis.Date(millis);
-}
-
-const timestampFractionRegex = /:\d{2}\.\d+/;
-
-function fromJsonTimestamp(o: any): Timestamp {
-  if (o instanceof globalThis.Date) {
-    return toTimestamp(o);
-  } else if (typeof o === "string") {
-    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
-    // so parse the fractional seconds ourselves and give Date only the whole seconds
-    const fraction = timestampFractionRegex.exec(o);
-    if (fraction === null) {
-      return toTimestamp(new globalThis.Date(o));
-    }
-    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
-    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
-    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
-    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
-  } else {
-    return Timestamp.fromJSON(o);
-  }
-}
-
-function isObject(value: any): boolean {
-  return typeof value === "object" && value !== null;
-}
-
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

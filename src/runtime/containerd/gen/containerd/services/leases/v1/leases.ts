@@ -25,9 +25,14 @@ export const protobufPackage = "containerd.services.leases.v1";
 
 export const protobufFileName = "containerd/services/leases/v1/leases.proto";
 
+/**
+ * Hand-written subset of containerd's API, wire-compatible with containerd 1.6+ (own message names; only the
+ * methods and fields kukeon uses). See notes/containerd-from-node.md §9.
+ */
+
 export interface Lease {
   id: string;
-  createdAt: Timestamp | undefined;
+  createdAt?: Timestamp | undefined;
   labels: { [key: string]: string };
 }
 
@@ -47,7 +52,7 @@ export interface CreateRequest_LabelsEntry {
 }
 
 export interface CreateResponse {
-  lease: Lease | undefined;
+  lease?: Lease | undefined;
 }
 
 export interface DeleteRequest {
@@ -133,51 +138,6 @@ export const Lease: MessageFns<Lease> = {
     }
   },
 
-  fromJSON(object: any): Lease {
-    return {
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      createdAt: isSet(object.createdAt)
-        ? fromJsonTimestamp(object.createdAt)
-        : isSet(object.created_at)
-        ? fromJsonTimestamp(object.created_at)
-        : undefined,
-      labels: isObject(object.labels)
-        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
-    };
-  },
-
-  toJSON(message: Lease): unknown {
-    const obj: any = {};
-    if (message.id !== "") {
-      obj.id = message.id;
-    }
-    if (message.createdAt !== undefined) {
-      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
-    }
-    if (message.labels) {
-      const entries = globalThis.Object.entries(message.labels) as [string, string][];
-      if (entries.length > 0) {
-        obj.labels = {};
-        entries.forEach(([k, v]) => {
-          obj.labels[k] = v;
-        });
-      }
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Lease>, I>>(base?: I): Lease {
     return Lease.fromPartial(base ?? ({} as any));
   },
@@ -256,24 +216,6 @@ export const Lease_LabelsEntry: MessageFns<Lease_LabelsEntry> = {
     }
   },
 
-  fromJSON(object: any): Lease_LabelsEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: Lease_LabelsEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Lease_LabelsEntry>, I>>(base?: I): Lease_LabelsEntry {
     return Lease_LabelsEntry.fromPartial(base ?? ({} as any));
   },
@@ -342,43 +284,6 @@ export const CreateRequest: MessageFns<CreateRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): CreateRequest {
-    return {
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      labels: isObject(object.labels)
-        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
-    };
-  },
-
-  toJSON(message: CreateRequest): unknown {
-    const obj: any = {};
-    if (message.id !== "") {
-      obj.id = message.id;
-    }
-    if (message.labels) {
-      const entries = globalThis.Object.entries(message.labels) as [string, string][];
-      if (entries.length > 0) {
-        obj.labels = {};
-        entries.forEach(([k, v]) => {
-          obj.labels[k] = v;
-        });
-      }
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<CreateRequest>, I>>(base?: I): CreateRequest {
@@ -456,24 +361,6 @@ export const CreateRequest_LabelsEntry: MessageFns<CreateRequest_LabelsEntry> = 
     }
   },
 
-  fromJSON(object: any): CreateRequest_LabelsEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: CreateRequest_LabelsEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<CreateRequest_LabelsEntry>, I>>(base?: I): CreateRequest_LabelsEntry {
     return CreateRequest_LabelsEntry.fromPartial(base ?? ({} as any));
   },
@@ -528,18 +415,6 @@ export const CreateResponse: MessageFns<CreateResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): CreateResponse {
-    return { lease: isSet(object.lease) ? Lease.fromJSON(object.lease) : undefined };
-  },
-
-  toJSON(message: CreateResponse): unknown {
-    const obj: any = {};
-    if (message.lease !== undefined) {
-      obj.lease = Lease.toJSON(message.lease);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<CreateResponse>, I>>(base?: I): CreateResponse {
@@ -608,24 +483,6 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
     }
   },
 
-  fromJSON(object: any): DeleteRequest {
-    return {
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      sync: isSet(object.sync) ? globalThis.Boolean(object.sync) : false,
-    };
-  },
-
-  toJSON(message: DeleteRequest): unknown {
-    const obj: any = {};
-    if (message.id !== "") {
-      obj.id = message.id;
-    }
-    if (message.sync !== false) {
-      obj.sync = message.sync;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<DeleteRequest>, I>>(base?: I): DeleteRequest {
     return DeleteRequest.fromPartial(base ?? ({} as any));
   },
@@ -680,20 +537,6 @@ export const ListRequest: MessageFns<ListRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): ListRequest {
-    return {
-      filters: globalThis.Array.isArray(object?.filters) ? object.filters.map((e: any) => globalThis.String(e)) : [],
-    };
-  },
-
-  toJSON(message: ListRequest): unknown {
-    const obj: any = {};
-    if (message.filters?.length) {
-      obj.filters = message.filters;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ListRequest>, I>>(base?: I): ListRequest {
@@ -751,18 +594,6 @@ export const ListResponse: MessageFns<ListResponse> = {
     }
   },
 
-  fromJSON(object: any): ListResponse {
-    return { leases: globalThis.Array.isArray(object?.leases) ? object.leases.map((e: any) => Lease.fromJSON(e)) : [] };
-  },
-
-  toJSON(message: ListResponse): unknown {
-    const obj: any = {};
-    if (message.leases?.length) {
-      obj.leases = message.leases.map((e) => Lease.toJSON(e));
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<ListResponse>, I>>(base?: I): ListResponse {
     return ListResponse.fromPartial(base ?? ({} as any));
   },
@@ -773,7 +604,10 @@ export const ListResponse: MessageFns<ListResponse> = {
   },
 };
 
-/** Leases keep objects from garbage collection while they are being assembled. */
+/**
+ * Leases keep objects from garbage collection while they are being assembled. Objects created by a call that
+ * carries the containerd-lease header belong to that lease.
+ */
 export type LeasesService = typeof LeasesService;
 export const LeasesService = {
   create: {
@@ -874,52 +708,9 @@ type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
 
-function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
-  const nanos = (date.getTime() % 1_000) * 1_000_000;
-  return { seconds, nanos };
-}
-
-function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
-  millis += (t.nanos || 0) / 1_000_000;
-  return new globalThis.Date(millis);
-}
-
-const timestampFractionRegex = /:\d{2}\.\d+/;
-
-function fromJsonTimestamp(o: any): Timestamp {
-  if (o instanceof globalThis.Date) {
-    return toTimestamp(o);
-  } else if (typeof o === "string") {
-    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
-    // so parse the fractional seconds ourselves and give Date only the whole seconds
-    const fraction = timestampFractionRegex.exec(o);
-    if (fraction === null) {
-      return toTimestamp(new globalThis.Date(o));
-    }
-    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
-    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
-    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
-    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
-  } else {
-    return Timestamp.fromJSON(o);
-  }
-}
-
-function isObject(value: any): boolean {
-  return typeof value === "object" && value !== null;
-}
-
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

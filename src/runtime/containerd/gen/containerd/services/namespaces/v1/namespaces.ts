@@ -24,6 +24,11 @@ export const protobufPackage = "containerd.services.namespaces.v1";
 
 export const protobufFileName = "containerd/services/namespaces/v1/namespaces.proto";
 
+/**
+ * Hand-written subset of containerd's API, wire-compatible with containerd 1.6+ (own message names; only the
+ * methods and fields kukeon uses). See notes/containerd-from-node.md §9.
+ */
+
 export interface Namespace {
   name: string;
   labels: { [key: string]: string };
@@ -35,6 +40,7 @@ export interface Namespace_LabelsEntry {
 }
 
 export interface ListNamespacesRequest {
+  /** Ignored by containerd 1.6. */
   filter: string;
 }
 
@@ -43,11 +49,11 @@ export interface ListNamespacesResponse {
 }
 
 export interface CreateNamespaceRequest {
-  namespace: Namespace | undefined;
+  namespace?: Namespace | undefined;
 }
 
 export interface CreateNamespaceResponse {
-  namespace: Namespace | undefined;
+  namespace?: Namespace | undefined;
 }
 
 export interface DeleteNamespaceRequest {
@@ -111,43 +117,6 @@ export const Namespace: MessageFns<Namespace> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): Namespace {
-    return {
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      labels: isObject(object.labels)
-        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
-    };
-  },
-
-  toJSON(message: Namespace): unknown {
-    const obj: any = {};
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    if (message.labels) {
-      const entries = globalThis.Object.entries(message.labels) as [string, string][];
-      if (entries.length > 0) {
-        obj.labels = {};
-        entries.forEach(([k, v]) => {
-          obj.labels[k] = v;
-        });
-      }
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<Namespace>, I>>(base?: I): Namespace {
@@ -225,24 +194,6 @@ export const Namespace_LabelsEntry: MessageFns<Namespace_LabelsEntry> = {
     }
   },
 
-  fromJSON(object: any): Namespace_LabelsEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: Namespace_LabelsEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Namespace_LabelsEntry>, I>>(base?: I): Namespace_LabelsEntry {
     return Namespace_LabelsEntry.fromPartial(base ?? ({} as any));
   },
@@ -297,18 +248,6 @@ export const ListNamespacesRequest: MessageFns<ListNamespacesRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): ListNamespacesRequest {
-    return { filter: isSet(object.filter) ? globalThis.String(object.filter) : "" };
-  },
-
-  toJSON(message: ListNamespacesRequest): unknown {
-    const obj: any = {};
-    if (message.filter !== "") {
-      obj.filter = message.filter;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ListNamespacesRequest>, I>>(base?: I): ListNamespacesRequest {
@@ -366,22 +305,6 @@ export const ListNamespacesResponse: MessageFns<ListNamespacesResponse> = {
     }
   },
 
-  fromJSON(object: any): ListNamespacesResponse {
-    return {
-      namespaces: globalThis.Array.isArray(object?.namespaces)
-        ? object.namespaces.map((e: any) => Namespace.fromJSON(e))
-        : [],
-    };
-  },
-
-  toJSON(message: ListNamespacesResponse): unknown {
-    const obj: any = {};
-    if (message.namespaces?.length) {
-      obj.namespaces = message.namespaces.map((e) => Namespace.toJSON(e));
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<ListNamespacesResponse>, I>>(base?: I): ListNamespacesResponse {
     return ListNamespacesResponse.fromPartial(base ?? ({} as any));
   },
@@ -435,18 +358,6 @@ export const CreateNamespaceRequest: MessageFns<CreateNamespaceRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): CreateNamespaceRequest {
-    return { namespace: isSet(object.namespace) ? Namespace.fromJSON(object.namespace) : undefined };
-  },
-
-  toJSON(message: CreateNamespaceRequest): unknown {
-    const obj: any = {};
-    if (message.namespace !== undefined) {
-      obj.namespace = Namespace.toJSON(message.namespace);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<CreateNamespaceRequest>, I>>(base?: I): CreateNamespaceRequest {
@@ -506,18 +417,6 @@ export const CreateNamespaceResponse: MessageFns<CreateNamespaceResponse> = {
     }
   },
 
-  fromJSON(object: any): CreateNamespaceResponse {
-    return { namespace: isSet(object.namespace) ? Namespace.fromJSON(object.namespace) : undefined };
-  },
-
-  toJSON(message: CreateNamespaceResponse): unknown {
-    const obj: any = {};
-    if (message.namespace !== undefined) {
-      obj.namespace = Namespace.toJSON(message.namespace);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<CreateNamespaceResponse>, I>>(base?: I): CreateNamespaceResponse {
     return CreateNamespaceResponse.fromPartial(base ?? ({} as any));
   },
@@ -575,18 +474,6 @@ export const DeleteNamespaceRequest: MessageFns<DeleteNamespaceRequest> = {
     }
   },
 
-  fromJSON(object: any): DeleteNamespaceRequest {
-    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
-  },
-
-  toJSON(message: DeleteNamespaceRequest): unknown {
-    const obj: any = {};
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<DeleteNamespaceRequest>, I>>(base?: I): DeleteNamespaceRequest {
     return DeleteNamespaceRequest.fromPartial(base ?? ({} as any));
   },
@@ -597,7 +484,11 @@ export const DeleteNamespaceRequest: MessageFns<DeleteNamespaceRequest> = {
   },
 };
 
-/** Namespaces isolate containers, images and content; one per realm. */
+/**
+ * Namespaces isolate containers, images, content and snapshots; kukeon uses one per realm.
+ * Create needs the containerd-namespace header too (it publishes an event); Get never answers NOT_FOUND, so
+ * existence is checked with List.
+ */
 export type NamespacesService = typeof NamespacesService;
 export const NamespacesService = {
   list: {
@@ -709,19 +600,9 @@ type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
 
-function isObject(value: any): boolean {
-  return typeof value === "object" && value !== null;
-}
-
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

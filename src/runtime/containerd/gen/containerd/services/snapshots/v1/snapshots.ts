@@ -28,49 +28,17 @@ export const protobufPackage = "containerd.services.snapshots.v1";
 
 export const protobufFileName = "containerd/services/snapshots/v1/snapshots.proto";
 
+/**
+ * Hand-written subset of containerd's API, wire-compatible with containerd 1.6+ (own message names; only the
+ * methods and fields kukeon uses). See notes/containerd-from-node.md §9.
+ */
+
 export enum Kind {
   UNKNOWN = 0,
   VIEW = 1,
   ACTIVE = 2,
   COMMITTED = 3,
   UNRECOGNIZED = -1,
-}
-
-export function kindFromJSON(object: any): Kind {
-  switch (object) {
-    case 0:
-    case "UNKNOWN":
-      return Kind.UNKNOWN;
-    case 1:
-    case "VIEW":
-      return Kind.VIEW;
-    case 2:
-    case "ACTIVE":
-      return Kind.ACTIVE;
-    case 3:
-    case "COMMITTED":
-      return Kind.COMMITTED;
-    case -1:
-    case "UNRECOGNIZED":
-    default:
-      return Kind.UNRECOGNIZED;
-  }
-}
-
-export function kindToJSON(object: Kind): string {
-  switch (object) {
-    case Kind.UNKNOWN:
-      return "UNKNOWN";
-    case Kind.VIEW:
-      return "VIEW";
-    case Kind.ACTIVE:
-      return "ACTIVE";
-    case Kind.COMMITTED:
-      return "COMMITTED";
-    case Kind.UNRECOGNIZED:
-    default:
-      return "UNRECOGNIZED";
-  }
 }
 
 export interface PrepareSnapshotRequest {
@@ -124,8 +92,8 @@ export interface Info {
   name: string;
   parent: string;
   kind: Kind;
-  createdAt: Timestamp | undefined;
-  updatedAt: Timestamp | undefined;
+  createdAt?: Timestamp | undefined;
+  updatedAt?: Timestamp | undefined;
   labels: { [key: string]: string };
 }
 
@@ -135,7 +103,7 @@ export interface Info_LabelsEntry {
 }
 
 export interface StatSnapshotResponse {
-  info: Info | undefined;
+  info?: Info | undefined;
 }
 
 export interface ListSnapshotsRequest {
@@ -228,51 +196,6 @@ export const PrepareSnapshotRequest: MessageFns<PrepareSnapshotRequest> = {
     }
   },
 
-  fromJSON(object: any): PrepareSnapshotRequest {
-    return {
-      snapshotter: isSet(object.snapshotter) ? globalThis.String(object.snapshotter) : "",
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      parent: isSet(object.parent) ? globalThis.String(object.parent) : "",
-      labels: isObject(object.labels)
-        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
-    };
-  },
-
-  toJSON(message: PrepareSnapshotRequest): unknown {
-    const obj: any = {};
-    if (message.snapshotter !== "") {
-      obj.snapshotter = message.snapshotter;
-    }
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.parent !== "") {
-      obj.parent = message.parent;
-    }
-    if (message.labels) {
-      const entries = globalThis.Object.entries(message.labels) as [string, string][];
-      if (entries.length > 0) {
-        obj.labels = {};
-        entries.forEach(([k, v]) => {
-          obj.labels[k] = v;
-        });
-      }
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<PrepareSnapshotRequest>, I>>(base?: I): PrepareSnapshotRequest {
     return PrepareSnapshotRequest.fromPartial(base ?? ({} as any));
   },
@@ -350,24 +273,6 @@ export const PrepareSnapshotRequest_LabelsEntry: MessageFns<PrepareSnapshotReque
     }
   },
 
-  fromJSON(object: any): PrepareSnapshotRequest_LabelsEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: PrepareSnapshotRequest_LabelsEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<PrepareSnapshotRequest_LabelsEntry>, I>>(
     base?: I,
   ): PrepareSnapshotRequest_LabelsEntry {
@@ -426,18 +331,6 @@ export const PrepareSnapshotResponse: MessageFns<PrepareSnapshotResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): PrepareSnapshotResponse {
-    return { mounts: globalThis.Array.isArray(object?.mounts) ? object.mounts.map((e: any) => Mount.fromJSON(e)) : [] };
-  },
-
-  toJSON(message: PrepareSnapshotResponse): unknown {
-    const obj: any = {};
-    if (message.mounts?.length) {
-      obj.mounts = message.mounts.map((e) => Mount.toJSON(e));
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<PrepareSnapshotResponse>, I>>(base?: I): PrepareSnapshotResponse {
@@ -506,24 +399,6 @@ export const MountsRequest: MessageFns<MountsRequest> = {
     }
   },
 
-  fromJSON(object: any): MountsRequest {
-    return {
-      snapshotter: isSet(object.snapshotter) ? globalThis.String(object.snapshotter) : "",
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-    };
-  },
-
-  toJSON(message: MountsRequest): unknown {
-    const obj: any = {};
-    if (message.snapshotter !== "") {
-      obj.snapshotter = message.snapshotter;
-    }
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<MountsRequest>, I>>(base?: I): MountsRequest {
     return MountsRequest.fromPartial(base ?? ({} as any));
   },
@@ -578,18 +453,6 @@ export const MountsResponse: MessageFns<MountsResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): MountsResponse {
-    return { mounts: globalThis.Array.isArray(object?.mounts) ? object.mounts.map((e: any) => Mount.fromJSON(e)) : [] };
-  },
-
-  toJSON(message: MountsResponse): unknown {
-    const obj: any = {};
-    if (message.mounts?.length) {
-      obj.mounts = message.mounts.map((e) => Mount.toJSON(e));
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<MountsResponse>, I>>(base?: I): MountsResponse {
@@ -683,51 +546,6 @@ export const CommitSnapshotRequest: MessageFns<CommitSnapshotRequest> = {
     }
   },
 
-  fromJSON(object: any): CommitSnapshotRequest {
-    return {
-      snapshotter: isSet(object.snapshotter) ? globalThis.String(object.snapshotter) : "",
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      labels: isObject(object.labels)
-        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
-    };
-  },
-
-  toJSON(message: CommitSnapshotRequest): unknown {
-    const obj: any = {};
-    if (message.snapshotter !== "") {
-      obj.snapshotter = message.snapshotter;
-    }
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.labels) {
-      const entries = globalThis.Object.entries(message.labels) as [string, string][];
-      if (entries.length > 0) {
-        obj.labels = {};
-        entries.forEach(([k, v]) => {
-          obj.labels[k] = v;
-        });
-      }
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<CommitSnapshotRequest>, I>>(base?: I): CommitSnapshotRequest {
     return CommitSnapshotRequest.fromPartial(base ?? ({} as any));
   },
@@ -805,24 +623,6 @@ export const CommitSnapshotRequest_LabelsEntry: MessageFns<CommitSnapshotRequest
     }
   },
 
-  fromJSON(object: any): CommitSnapshotRequest_LabelsEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: CommitSnapshotRequest_LabelsEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<CommitSnapshotRequest_LabelsEntry>, I>>(
     base?: I,
   ): CommitSnapshotRequest_LabelsEntry {
@@ -894,24 +694,6 @@ export const RemoveSnapshotRequest: MessageFns<RemoveSnapshotRequest> = {
     }
   },
 
-  fromJSON(object: any): RemoveSnapshotRequest {
-    return {
-      snapshotter: isSet(object.snapshotter) ? globalThis.String(object.snapshotter) : "",
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-    };
-  },
-
-  toJSON(message: RemoveSnapshotRequest): unknown {
-    const obj: any = {};
-    if (message.snapshotter !== "") {
-      obj.snapshotter = message.snapshotter;
-    }
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<RemoveSnapshotRequest>, I>>(base?: I): RemoveSnapshotRequest {
     return RemoveSnapshotRequest.fromPartial(base ?? ({} as any));
   },
@@ -977,24 +759,6 @@ export const StatSnapshotRequest: MessageFns<StatSnapshotRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): StatSnapshotRequest {
-    return {
-      snapshotter: isSet(object.snapshotter) ? globalThis.String(object.snapshotter) : "",
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-    };
-  },
-
-  toJSON(message: StatSnapshotRequest): unknown {
-    const obj: any = {};
-    if (message.snapshotter !== "") {
-      obj.snapshotter = message.snapshotter;
-    }
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<StatSnapshotRequest>, I>>(base?: I): StatSnapshotRequest {
@@ -1111,67 +875,6 @@ export const Info: MessageFns<Info> = {
     }
   },
 
-  fromJSON(object: any): Info {
-    return {
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      parent: isSet(object.parent) ? globalThis.String(object.parent) : "",
-      kind: isSet(object.kind) ? kindFromJSON(object.kind) : 0,
-      createdAt: isSet(object.createdAt)
-        ? fromJsonTimestamp(object.createdAt)
-        : isSet(object.created_at)
-        ? fromJsonTimestamp(object.created_at)
-        : undefined,
-      updatedAt: isSet(object.updatedAt)
-        ? fromJsonTimestamp(object.updatedAt)
-        : isSet(object.updated_at)
-        ? fromJsonTimestamp(object.updated_at)
-        : undefined,
-      labels: isObject(object.labels)
-        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
-    };
-  },
-
-  toJSON(message: Info): unknown {
-    const obj: any = {};
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    if (message.parent !== "") {
-      obj.parent = message.parent;
-    }
-    if (message.kind !== 0) {
-      obj.kind = kindToJSON(message.kind);
-    }
-    if (message.createdAt !== undefined) {
-      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
-    }
-    if (message.updatedAt !== undefined) {
-      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
-    }
-    if (message.labels) {
-      const entries = globalThis.Object.entries(message.labels) as [string, string][];
-      if (entries.length > 0) {
-        obj.labels = {};
-        entries.forEach(([k, v]) => {
-          obj.labels[k] = v;
-        });
-      }
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Info>, I>>(base?: I): Info {
     return Info.fromPartial(base ?? ({} as any));
   },
@@ -1255,24 +958,6 @@ export const Info_LabelsEntry: MessageFns<Info_LabelsEntry> = {
     }
   },
 
-  fromJSON(object: any): Info_LabelsEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: Info_LabelsEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Info_LabelsEntry>, I>>(base?: I): Info_LabelsEntry {
     return Info_LabelsEntry.fromPartial(base ?? ({} as any));
   },
@@ -1327,18 +1012,6 @@ export const StatSnapshotResponse: MessageFns<StatSnapshotResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): StatSnapshotResponse {
-    return { info: isSet(object.info) ? Info.fromJSON(object.info) : undefined };
-  },
-
-  toJSON(message: StatSnapshotResponse): unknown {
-    const obj: any = {};
-    if (message.info !== undefined) {
-      obj.info = Info.toJSON(message.info);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<StatSnapshotResponse>, I>>(base?: I): StatSnapshotResponse {
@@ -1407,24 +1080,6 @@ export const ListSnapshotsRequest: MessageFns<ListSnapshotsRequest> = {
     }
   },
 
-  fromJSON(object: any): ListSnapshotsRequest {
-    return {
-      snapshotter: isSet(object.snapshotter) ? globalThis.String(object.snapshotter) : "",
-      filters: globalThis.Array.isArray(object?.filters) ? object.filters.map((e: any) => globalThis.String(e)) : [],
-    };
-  },
-
-  toJSON(message: ListSnapshotsRequest): unknown {
-    const obj: any = {};
-    if (message.snapshotter !== "") {
-      obj.snapshotter = message.snapshotter;
-    }
-    if (message.filters?.length) {
-      obj.filters = message.filters;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<ListSnapshotsRequest>, I>>(base?: I): ListSnapshotsRequest {
     return ListSnapshotsRequest.fromPartial(base ?? ({} as any));
   },
@@ -1481,18 +1136,6 @@ export const ListSnapshotsResponse: MessageFns<ListSnapshotsResponse> = {
     }
   },
 
-  fromJSON(object: any): ListSnapshotsResponse {
-    return { info: globalThis.Array.isArray(object?.info) ? object.info.map((e: any) => Info.fromJSON(e)) : [] };
-  },
-
-  toJSON(message: ListSnapshotsResponse): unknown {
-    const obj: any = {};
-    if (message.info?.length) {
-      obj.info = message.info.map((e) => Info.toJSON(e));
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<ListSnapshotsResponse>, I>>(base?: I): ListSnapshotsResponse {
     return ListSnapshotsResponse.fromPartial(base ?? ({} as any));
   },
@@ -1503,7 +1146,10 @@ export const ListSnapshotsResponse: MessageFns<ListSnapshotsResponse> = {
   },
 };
 
-/** Snapshots: layered filesystems (rootfs of containers). */
+/**
+ * Snapshots: layered filesystems. Committed snapshots are named by chain id (the unpacked image); active ones
+ * by key (a container's rootfs, or an extraction in progress).
+ */
 export type SnapshotsService = typeof SnapshotsService;
 export const SnapshotsService = {
   prepare: {
@@ -1682,52 +1328,9 @@ type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
 
-function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
-  const nanos = (date.getTime() % 1_000) * 1_000_000;
-  return { seconds, nanos };
-}
-
-function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
-  millis += (t.nanos || 0) / 1_000_000;
-  return new globalThis.Date(millis);
-}
-
-const timestampFractionRegex = /:\d{2}\.\d+/;
-
-function fromJsonTimestamp(o: any): Timestamp {
-  if (o instanceof globalThis.Date) {
-    return toTimestamp(o);
-  } else if (typeof o === "string") {
-    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
-    // so parse the fractional seconds ourselves and give Date only the whole seconds
-    const fraction = timestampFractionRegex.exec(o);
-    if (fraction === null) {
-      return toTimestamp(new globalThis.Date(o));
-    }
-    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
-    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
-    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
-    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
-  } else {
-    return Timestamp.fromJSON(o);
-  }
-}
-
-function isObject(value: any): boolean {
-  return typeof value === "object" && value !== null;
-}
-
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

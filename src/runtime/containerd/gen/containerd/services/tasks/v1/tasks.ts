@@ -27,6 +27,11 @@ export const protobufPackage = "containerd.services.tasks.v1";
 
 export const protobufFileName = "containerd/services/tasks/v1/tasks.proto";
 
+/**
+ * Hand-written subset of containerd's API, wire-compatible with containerd 1.6+ (own message names; only the
+ * methods and fields kukeon uses). See notes/containerd-from-node.md §9.
+ */
+
 export enum Status {
   UNKNOWN = 0,
   CREATED = 1,
@@ -35,53 +40,6 @@ export enum Status {
   PAUSED = 4,
   PAUSING = 5,
   UNRECOGNIZED = -1,
-}
-
-export function statusFromJSON(object: any): Status {
-  switch (object) {
-    case 0:
-    case "UNKNOWN":
-      return Status.UNKNOWN;
-    case 1:
-    case "CREATED":
-      return Status.CREATED;
-    case 2:
-    case "RUNNING":
-      return Status.RUNNING;
-    case 3:
-    case "STOPPED":
-      return Status.STOPPED;
-    case 4:
-    case "PAUSED":
-      return Status.PAUSED;
-    case 5:
-    case "PAUSING":
-      return Status.PAUSING;
-    case -1:
-    case "UNRECOGNIZED":
-    default:
-      return Status.UNRECOGNIZED;
-  }
-}
-
-export function statusToJSON(object: Status): string {
-  switch (object) {
-    case Status.UNKNOWN:
-      return "UNKNOWN";
-    case Status.CREATED:
-      return "CREATED";
-    case Status.RUNNING:
-      return "RUNNING";
-    case Status.STOPPED:
-      return "STOPPED";
-    case Status.PAUSED:
-      return "PAUSED";
-    case Status.PAUSING:
-      return "PAUSING";
-    case Status.UNRECOGNIZED:
-    default:
-      return "UNRECOGNIZED";
-  }
 }
 
 export interface Process {
@@ -94,7 +52,7 @@ export interface Process {
   stderr: string;
   terminal: boolean;
   exitStatus: number;
-  exitedAt: Timestamp | undefined;
+  exitedAt?: Timestamp | undefined;
 }
 
 export interface CreateTaskRequest {
@@ -104,8 +62,8 @@ export interface CreateTaskRequest {
   stdout: string;
   stderr: string;
   terminal: boolean;
-  checkpoint: Descriptor | undefined;
-  options: Any | undefined;
+  checkpoint?: Descriptor | undefined;
+  options?: Any | undefined;
   runtimePath: string;
 }
 
@@ -131,7 +89,7 @@ export interface DeleteResponse {
   id: string;
   pid: number;
   exitStatus: number;
-  exitedAt: Timestamp | undefined;
+  exitedAt?: Timestamp | undefined;
 }
 
 export interface GetRequest {
@@ -140,7 +98,7 @@ export interface GetRequest {
 }
 
 export interface GetResponse {
-  process: Process | undefined;
+  process?: Process | undefined;
 }
 
 export interface ListTasksRequest {
@@ -165,7 +123,7 @@ export interface WaitRequest {
 
 export interface WaitResponse {
   exitStatus: number;
-  exitedAt: Timestamp | undefined;
+  exitedAt?: Timestamp | undefined;
 }
 
 function createBaseProcess(): Process {
@@ -321,68 +279,6 @@ export const Process: MessageFns<Process> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): Process {
-    return {
-      containerId: isSet(object.containerId)
-        ? globalThis.String(object.containerId)
-        : isSet(object.container_id)
-        ? globalThis.String(object.container_id)
-        : "",
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
-      status: isSet(object.status) ? statusFromJSON(object.status) : 0,
-      stdin: isSet(object.stdin) ? globalThis.String(object.stdin) : "",
-      stdout: isSet(object.stdout) ? globalThis.String(object.stdout) : "",
-      stderr: isSet(object.stderr) ? globalThis.String(object.stderr) : "",
-      terminal: isSet(object.terminal) ? globalThis.Boolean(object.terminal) : false,
-      exitStatus: isSet(object.exitStatus)
-        ? globalThis.Number(object.exitStatus)
-        : isSet(object.exit_status)
-        ? globalThis.Number(object.exit_status)
-        : 0,
-      exitedAt: isSet(object.exitedAt)
-        ? fromJsonTimestamp(object.exitedAt)
-        : isSet(object.exited_at)
-        ? fromJsonTimestamp(object.exited_at)
-        : undefined,
-    };
-  },
-
-  toJSON(message: Process): unknown {
-    const obj: any = {};
-    if (message.containerId !== "") {
-      obj.containerId = message.containerId;
-    }
-    if (message.id !== "") {
-      obj.id = message.id;
-    }
-    if (message.pid !== 0) {
-      obj.pid = Math.round(message.pid);
-    }
-    if (message.status !== 0) {
-      obj.status = statusToJSON(message.status);
-    }
-    if (message.stdin !== "") {
-      obj.stdin = message.stdin;
-    }
-    if (message.stdout !== "") {
-      obj.stdout = message.stdout;
-    }
-    if (message.stderr !== "") {
-      obj.stderr = message.stderr;
-    }
-    if (message.terminal !== false) {
-      obj.terminal = message.terminal;
-    }
-    if (message.exitStatus !== 0) {
-      obj.exitStatus = Math.round(message.exitStatus);
-    }
-    if (message.exitedAt !== undefined) {
-      obj.exitedAt = fromTimestamp(message.exitedAt).toISOString();
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<Process>, I>>(base?: I): Process {
@@ -549,60 +445,6 @@ export const CreateTaskRequest: MessageFns<CreateTaskRequest> = {
     }
   },
 
-  fromJSON(object: any): CreateTaskRequest {
-    return {
-      containerId: isSet(object.containerId)
-        ? globalThis.String(object.containerId)
-        : isSet(object.container_id)
-        ? globalThis.String(object.container_id)
-        : "",
-      rootfs: globalThis.Array.isArray(object?.rootfs) ? object.rootfs.map((e: any) => Mount.fromJSON(e)) : [],
-      stdin: isSet(object.stdin) ? globalThis.String(object.stdin) : "",
-      stdout: isSet(object.stdout) ? globalThis.String(object.stdout) : "",
-      stderr: isSet(object.stderr) ? globalThis.String(object.stderr) : "",
-      terminal: isSet(object.terminal) ? globalThis.Boolean(object.terminal) : false,
-      checkpoint: isSet(object.checkpoint) ? Descriptor.fromJSON(object.checkpoint) : undefined,
-      options: isSet(object.options) ? Any.fromJSON(object.options) : undefined,
-      runtimePath: isSet(object.runtimePath)
-        ? globalThis.String(object.runtimePath)
-        : isSet(object.runtime_path)
-        ? globalThis.String(object.runtime_path)
-        : "",
-    };
-  },
-
-  toJSON(message: CreateTaskRequest): unknown {
-    const obj: any = {};
-    if (message.containerId !== "") {
-      obj.containerId = message.containerId;
-    }
-    if (message.rootfs?.length) {
-      obj.rootfs = message.rootfs.map((e) => Mount.toJSON(e));
-    }
-    if (message.stdin !== "") {
-      obj.stdin = message.stdin;
-    }
-    if (message.stdout !== "") {
-      obj.stdout = message.stdout;
-    }
-    if (message.stderr !== "") {
-      obj.stderr = message.stderr;
-    }
-    if (message.terminal !== false) {
-      obj.terminal = message.terminal;
-    }
-    if (message.checkpoint !== undefined) {
-      obj.checkpoint = Descriptor.toJSON(message.checkpoint);
-    }
-    if (message.options !== undefined) {
-      obj.options = Any.toJSON(message.options);
-    }
-    if (message.runtimePath !== "") {
-      obj.runtimePath = message.runtimePath;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<CreateTaskRequest>, I>>(base?: I): CreateTaskRequest {
     return CreateTaskRequest.fromPartial(base ?? ({} as any));
   },
@@ -681,28 +523,6 @@ export const CreateTaskResponse: MessageFns<CreateTaskResponse> = {
     }
   },
 
-  fromJSON(object: any): CreateTaskResponse {
-    return {
-      containerId: isSet(object.containerId)
-        ? globalThis.String(object.containerId)
-        : isSet(object.container_id)
-        ? globalThis.String(object.container_id)
-        : "",
-      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
-    };
-  },
-
-  toJSON(message: CreateTaskResponse): unknown {
-    const obj: any = {};
-    if (message.containerId !== "") {
-      obj.containerId = message.containerId;
-    }
-    if (message.pid !== 0) {
-      obj.pid = Math.round(message.pid);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<CreateTaskResponse>, I>>(base?: I): CreateTaskResponse {
     return CreateTaskResponse.fromPartial(base ?? ({} as any));
   },
@@ -770,32 +590,6 @@ export const StartRequest: MessageFns<StartRequest> = {
     }
   },
 
-  fromJSON(object: any): StartRequest {
-    return {
-      containerId: isSet(object.containerId)
-        ? globalThis.String(object.containerId)
-        : isSet(object.container_id)
-        ? globalThis.String(object.container_id)
-        : "",
-      execId: isSet(object.execId)
-        ? globalThis.String(object.execId)
-        : isSet(object.exec_id)
-        ? globalThis.String(object.exec_id)
-        : "",
-    };
-  },
-
-  toJSON(message: StartRequest): unknown {
-    const obj: any = {};
-    if (message.containerId !== "") {
-      obj.containerId = message.containerId;
-    }
-    if (message.execId !== "") {
-      obj.execId = message.execId;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<StartRequest>, I>>(base?: I): StartRequest {
     return StartRequest.fromPartial(base ?? ({} as any));
   },
@@ -852,18 +646,6 @@ export const StartResponse: MessageFns<StartResponse> = {
     }
   },
 
-  fromJSON(object: any): StartResponse {
-    return { pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0 };
-  },
-
-  toJSON(message: StartResponse): unknown {
-    const obj: any = {};
-    if (message.pid !== 0) {
-      obj.pid = Math.round(message.pid);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<StartResponse>, I>>(base?: I): StartResponse {
     return StartResponse.fromPartial(base ?? ({} as any));
   },
@@ -917,24 +699,6 @@ export const DeleteTaskRequest: MessageFns<DeleteTaskRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): DeleteTaskRequest {
-    return {
-      containerId: isSet(object.containerId)
-        ? globalThis.String(object.containerId)
-        : isSet(object.container_id)
-        ? globalThis.String(object.container_id)
-        : "",
-    };
-  },
-
-  toJSON(message: DeleteTaskRequest): unknown {
-    const obj: any = {};
-    if (message.containerId !== "") {
-      obj.containerId = message.containerId;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<DeleteTaskRequest>, I>>(base?: I): DeleteTaskRequest {
@@ -1025,40 +789,6 @@ export const DeleteResponse: MessageFns<DeleteResponse> = {
     }
   },
 
-  fromJSON(object: any): DeleteResponse {
-    return {
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
-      exitStatus: isSet(object.exitStatus)
-        ? globalThis.Number(object.exitStatus)
-        : isSet(object.exit_status)
-        ? globalThis.Number(object.exit_status)
-        : 0,
-      exitedAt: isSet(object.exitedAt)
-        ? fromJsonTimestamp(object.exitedAt)
-        : isSet(object.exited_at)
-        ? fromJsonTimestamp(object.exited_at)
-        : undefined,
-    };
-  },
-
-  toJSON(message: DeleteResponse): unknown {
-    const obj: any = {};
-    if (message.id !== "") {
-      obj.id = message.id;
-    }
-    if (message.pid !== 0) {
-      obj.pid = Math.round(message.pid);
-    }
-    if (message.exitStatus !== 0) {
-      obj.exitStatus = Math.round(message.exitStatus);
-    }
-    if (message.exitedAt !== undefined) {
-      obj.exitedAt = fromTimestamp(message.exitedAt).toISOString();
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<DeleteResponse>, I>>(base?: I): DeleteResponse {
     return DeleteResponse.fromPartial(base ?? ({} as any));
   },
@@ -1130,32 +860,6 @@ export const GetRequest: MessageFns<GetRequest> = {
     }
   },
 
-  fromJSON(object: any): GetRequest {
-    return {
-      containerId: isSet(object.containerId)
-        ? globalThis.String(object.containerId)
-        : isSet(object.container_id)
-        ? globalThis.String(object.container_id)
-        : "",
-      execId: isSet(object.execId)
-        ? globalThis.String(object.execId)
-        : isSet(object.exec_id)
-        ? globalThis.String(object.exec_id)
-        : "",
-    };
-  },
-
-  toJSON(message: GetRequest): unknown {
-    const obj: any = {};
-    if (message.containerId !== "") {
-      obj.containerId = message.containerId;
-    }
-    if (message.execId !== "") {
-      obj.execId = message.execId;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<GetRequest>, I>>(base?: I): GetRequest {
     return GetRequest.fromPartial(base ?? ({} as any));
   },
@@ -1210,18 +914,6 @@ export const GetResponse: MessageFns<GetResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): GetResponse {
-    return { process: isSet(object.process) ? Process.fromJSON(object.process) : undefined };
-  },
-
-  toJSON(message: GetResponse): unknown {
-    const obj: any = {};
-    if (message.process !== undefined) {
-      obj.process = Process.toJSON(message.process);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<GetResponse>, I>>(base?: I): GetResponse {
@@ -1281,18 +973,6 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     }
   },
 
-  fromJSON(object: any): ListTasksRequest {
-    return { filter: isSet(object.filter) ? globalThis.String(object.filter) : "" };
-  },
-
-  toJSON(message: ListTasksRequest): unknown {
-    const obj: any = {};
-    if (message.filter !== "") {
-      obj.filter = message.filter;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<ListTasksRequest>, I>>(base?: I): ListTasksRequest {
     return ListTasksRequest.fromPartial(base ?? ({} as any));
   },
@@ -1346,18 +1026,6 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): ListTasksResponse {
-    return { tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => Process.fromJSON(e)) : [] };
-  },
-
-  toJSON(message: ListTasksResponse): unknown {
-    const obj: any = {};
-    if (message.tasks?.length) {
-      obj.tasks = message.tasks.map((e) => Process.toJSON(e));
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ListTasksResponse>, I>>(base?: I): ListTasksResponse {
@@ -1448,40 +1116,6 @@ export const KillRequest: MessageFns<KillRequest> = {
     }
   },
 
-  fromJSON(object: any): KillRequest {
-    return {
-      containerId: isSet(object.containerId)
-        ? globalThis.String(object.containerId)
-        : isSet(object.container_id)
-        ? globalThis.String(object.container_id)
-        : "",
-      execId: isSet(object.execId)
-        ? globalThis.String(object.execId)
-        : isSet(object.exec_id)
-        ? globalThis.String(object.exec_id)
-        : "",
-      signal: isSet(object.signal) ? globalThis.Number(object.signal) : 0,
-      all: isSet(object.all) ? globalThis.Boolean(object.all) : false,
-    };
-  },
-
-  toJSON(message: KillRequest): unknown {
-    const obj: any = {};
-    if (message.containerId !== "") {
-      obj.containerId = message.containerId;
-    }
-    if (message.execId !== "") {
-      obj.execId = message.execId;
-    }
-    if (message.signal !== 0) {
-      obj.signal = Math.round(message.signal);
-    }
-    if (message.all !== false) {
-      obj.all = message.all;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<KillRequest>, I>>(base?: I): KillRequest {
     return KillRequest.fromPartial(base ?? ({} as any));
   },
@@ -1551,32 +1185,6 @@ export const WaitRequest: MessageFns<WaitRequest> = {
     }
   },
 
-  fromJSON(object: any): WaitRequest {
-    return {
-      containerId: isSet(object.containerId)
-        ? globalThis.String(object.containerId)
-        : isSet(object.container_id)
-        ? globalThis.String(object.container_id)
-        : "",
-      execId: isSet(object.execId)
-        ? globalThis.String(object.execId)
-        : isSet(object.exec_id)
-        ? globalThis.String(object.exec_id)
-        : "",
-    };
-  },
-
-  toJSON(message: WaitRequest): unknown {
-    const obj: any = {};
-    if (message.containerId !== "") {
-      obj.containerId = message.containerId;
-    }
-    if (message.execId !== "") {
-      obj.execId = message.execId;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<WaitRequest>, I>>(base?: I): WaitRequest {
     return WaitRequest.fromPartial(base ?? ({} as any));
   },
@@ -1644,32 +1252,6 @@ export const WaitResponse: MessageFns<WaitResponse> = {
     }
   },
 
-  fromJSON(object: any): WaitResponse {
-    return {
-      exitStatus: isSet(object.exitStatus)
-        ? globalThis.Number(object.exitStatus)
-        : isSet(object.exit_status)
-        ? globalThis.Number(object.exit_status)
-        : 0,
-      exitedAt: isSet(object.exitedAt)
-        ? fromJsonTimestamp(object.exitedAt)
-        : isSet(object.exited_at)
-        ? fromJsonTimestamp(object.exited_at)
-        : undefined,
-    };
-  },
-
-  toJSON(message: WaitResponse): unknown {
-    const obj: any = {};
-    if (message.exitStatus !== 0) {
-      obj.exitStatus = Math.round(message.exitStatus);
-    }
-    if (message.exitedAt !== undefined) {
-      obj.exitedAt = fromTimestamp(message.exitedAt).toISOString();
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<WaitResponse>, I>>(base?: I): WaitResponse {
     return WaitResponse.fromPartial(base ?? ({} as any));
   },
@@ -1683,7 +1265,10 @@ export const WaitResponse: MessageFns<WaitResponse> = {
   },
 };
 
-/** Tasks: the running processes of containers. */
+/**
+ * Tasks: the running processes of containers (one shim each). Failures inside the shim or runc come back as
+ * UNKNOWN with a text: callers re-inspect the task instead of parsing it.
+ */
 export type TasksService = typeof TasksService;
 export const TasksService = {
   create: {
@@ -1881,48 +1466,9 @@ type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
 
-function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
-  const nanos = (date.getTime() % 1_000) * 1_000_000;
-  return { seconds, nanos };
-}
-
-function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
-  millis += (t.nanos || 0) / 1_000_000;
-  return new globalThis.Date(millis);
-}
-
-const timestampFractionRegex = /:\d{2}\.\d+/;
-
-function fromJsonTimestamp(o: any): Timestamp {
-  if (o instanceof globalThis.Date) {
-    return toTimestamp(o);
-  } else if (typeof o === "string") {
-    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
-    // so parse the fractional seconds ourselves and give Date only the whole seconds
-    const fraction = timestampFractionRegex.exec(o);
-    if (fraction === null) {
-      return toTimestamp(new globalThis.Date(o));
-    }
-    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
-    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
-    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
-    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
-  } else {
-    return Timestamp.fromJSON(o);
-  }
-}
-
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

@@ -24,6 +24,11 @@ export const protobufPackage = "containerd.services.version.v1";
 
 export const protobufFileName = "containerd/services/version/v1/version.proto";
 
+/**
+ * Hand-written subset of containerd's API, wire-compatible with containerd 1.6+ (own message names; only the
+ * methods and fields kukeon uses). See notes/containerd-from-node.md §9.
+ */
+
 export interface VersionResponse {
   version: string;
   revision: string;
@@ -83,24 +88,6 @@ export const VersionResponse: MessageFns<VersionResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): VersionResponse {
-    return {
-      version: isSet(object.version) ? globalThis.String(object.version) : "",
-      revision: isSet(object.revision) ? globalThis.String(object.revision) : "",
-    };
-  },
-
-  toJSON(message: VersionResponse): unknown {
-    const obj: any = {};
-    if (message.version !== "") {
-      obj.version = message.version;
-    }
-    if (message.revision !== "") {
-      obj.revision = message.revision;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<VersionResponse>, I>>(base?: I): VersionResponse {
@@ -168,15 +155,9 @@ type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
 
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }
