@@ -1,265 +1,429 @@
 /**
- * The cgroup manager over cgroupfs, for v2 (unified) and v1/hybrid hosts. A path like
- * `/kukeon/default/default/default/web` is created in every mounted hierarchy (v1: each controller's, plus
- * name=systemd and the hybrid unified mount, where runc mirrors task cgroups), so that limits apply and removal
- * leaves nothing behind in any of them.
+ * The cgroup manager over cgroupfs, for v2 (unified) and v1/hybrid hosts, implementing the `Cgroups` port.
  *
- * Paths are accepted only if every segment is a plain name (no `.`, `..`, empty or odd characters), and every
- * directory on the way must be a real directory, not a symlink.
+ * A path like `/kukeon/default/default/default/web` lives in every managed hierarchy: on v1 each controller's mount,
+ * the named `name=systemd` one and the hybrid cgroup2 mirror (runc places a task in all of them, so removal must
+ * look in all of them); on v2 the one unified tree. Limits go to the hierarchy that carries each controller, in
+ * that hierarchy's dialect (see limits.ts); usage is read the same way (see formats.ts and README.md).
+ *
+ * Paths pass `cgroupSegments` before they become directories, and every directory on the way down is checked with
+ * lstat (never a symlink); knobs are opened with O_NOFOLLOW.
  */
-import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rmdir } from 'node:fs/promises';
+import { mkdirSync, rmdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorKind, KukeError, toKukeError } from '../../errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorKind, KukeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { CgroupUsage, Cgroups, ResourceLimits } from '../ports.js';
-import { hierarchyFor, parseMountinfo, type CgroupLayout, type Hierarchy } from './mounts.js';
+import { cgroupError, errnoOf } from './errors.js';
+import { parseControllers, parsePids, usageFrom, type UsageFiles } from './formats.js';
+import { dirState, readKnob, subdirs, writeKnob, writeKnobSync } from './fsops.js';
+import { controllersFor, limitWrites, validateLimits, type KnobWrite, type LimitController } from './limits.js';
+import { hierarchyFor, layoutFromMounts, parseMountTable, unifiedHierarchy, type CgroupLayout, type Hierarchy } from './mounts.js';
+import { cgroupSegments } from './paths.js';
 
-const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** Controllers kukeon delegates down a v2 tree (intersected with what each level offers). */
+const V2_SUBTREE_CONTROLLERS = ['cpu', 'memory', 'pids', 'io'];
+/** rmdir of a group whose last task just exited can see EBUSY for a moment: retry this many times, doubling. */
+const RMDIR_RETRIES = 5;
+const RMDIR_FIRST_DELAY_MS = 10;
+/** How many pids a "busy" message lists. */
+const PIDS_IN_MESSAGE = 10;
 
-/** Splits and checks a cgroup path; throws InvalidArgument for anything that could escape. */
-export function cgroupSegments(path: string): string[] {
-  const segments = path.split('/').slice(1);
-  if (!path.startsWith('/') || segments.length === 0 || segments.some((s) => !SEGMENT.test(s) || s === '..' || s === '.' || s.includes('\0'))) {
-    throw new KukeError(ErrorKind.InvalidArgument, `invalid cgroup path ${JSON.stringify(path)}`, { hint: 'cgroup paths are built from validated names, e.g. /kukeon/default' });
-  }
-  return segments;
-}
-
-/** cgroup v2 weight for a v1 cpu.shares value (runc's conversion). */
-export function sharesToWeight(shares: number): number {
-  return 1 + Math.floor(((shares - 2) * 9999) / 262142);
-}
-
-async function readTrim(path: string): Promise<string | undefined> {
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-/** Writes a knob without following a symlink at its path. */
-async function writeKnob(path: string, value: string): Promise<void> {
-  const handle = await open(path, constants.O_WRONLY | constants.O_NOFOLLOW);
-  try {
-    await handle.writeFile(value);
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Options of {@link createCgroups}. */
+/** Options of {@link createCgroups}. All optional. */
 export interface CgroupsOptions {
-  /** mountinfo text (default: /proc/self/mountinfo). */
-  mountinfo?: string;
+  /** The mount table: its text, or a function that loads it. Default: /proc/self/mountinfo. /proc/mounts format works too. */
+  mountinfo?: string | (() => Promise<string>);
+  /** Prepended to every mount point of the table (default `/`): tests point it at a temp dir that mimics the tree. */
+  mountRoot?: string;
   logger?: Logger;
+  /**
+   * How a cgroup directory is made and removed (default `mkdirSync` and `rmdirSync`). A test seam: cgroupfs creates
+   * and drops the knob files of a group itself, a plain directory tree does not, so a fake tree passes ops that do.
+   */
+  directoryOps?: DirectoryOps;
 }
 
-/** Detects the host's layout and returns the manager. */
+/**
+ * mkdir and rmdir of one cgroup directory, synchronous like the rest of the metadata path (see fsops.ts); they throw
+ * Node errno errors (EEXIST, EBUSY, ENOENT, …).
+ */
+export interface DirectoryOps {
+  mkdir(dir: string): void;
+  rmdir(dir: string): void;
+}
+
+const NODE_DIRECTORY_OPS: DirectoryOps = {
+  mkdir: (dir) => mkdirSync(dir),
+  rmdir: (dir) => rmdirSync(dir),
+};
+
+/** Detects the host's layout from the mount table and returns the manager. FailedPrecondition if no cgroupfs is mounted. */
 export async function createCgroups(options: CgroupsOptions = {}): Promise<CgroupFs> {
-  const text = options.mountinfo ?? (await readFile('/proc/self/mountinfo', 'utf8'));
-  const layout = parseMountinfo(text);
-  if (layout.hierarchies.length === 0) {
-    throw new KukeError(ErrorKind.FailedPrecondition, 'no cgroup hierarchy is mounted', { hint: 'mount cgroupfs (cgroup2 at /sys/fs/cgroup, or the v1 controllers)' });
+  const source = options.mountinfo;
+  let text: string;
+  try {
+    text = typeof source === 'string' ? source : source ? await source() : await readFile('/proc/self/mountinfo', 'utf8');
+  } catch (err) {
+    throw cgroupError(err, 'reading the mount table to find the cgroup hierarchies');
   }
-  return new CgroupFs(layout, options.logger);
+  const mounts = parseMountTable(text);
+  let layout = layoutFromMounts(mounts, options.mountRoot !== undefined ? { mountRoot: options.mountRoot } : {});
+  const unified = unifiedHierarchy(layout);
+  if (unified) {
+    // What the cgroup2 root offers decides which controllers live there (all of them on v2; leftovers on hybrid).
+    let offered: string[] = [];
+    try {
+      offered = parseControllers(readKnob(join(unified.dir, 'cgroup.controllers')));
+    } catch (err) {
+      options.logger?.warn({ err, dir: unified.dir }, 'cannot read the controllers of the cgroup2 root; using none there');
+    }
+    layout = layoutFromMounts(mounts, { ...(options.mountRoot !== undefined ? { mountRoot: options.mountRoot } : {}), unifiedControllers: offered });
+  }
+  if (layout.hierarchies.length === 0) {
+    throw new KukeError(ErrorKind.FailedPrecondition, 'no cgroup hierarchy is mounted', {
+      hint: 'mount cgroupfs: cgroup2 at /sys/fs/cgroup, or the v1 controllers under /sys/fs/cgroup/<controller>',
+    });
+  }
+  return new CgroupFs(layout, options);
 }
 
-/** The manager. */
+/** A cgroup path as a directory of one hierarchy. */
+export interface HierarchyDir {
+  hierarchy: Hierarchy;
+  /** The directory, e.g. /sys/fs/cgroup/memory/kukeon/default. */
+  dir: string;
+}
+
+/** Runs `work` for every item and waits for all of them, then throws the first failure (none is left running). */
+async function forAll<T, R>(items: T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const settled = await Promise.allSettled(items.map(work));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
+}
+
+/** A path resolved in one hierarchy. */
+interface Resolved {
+  h: Hierarchy;
+  /** The directory of the whole path (whether or not it exists). */
+  dir: string;
+  exists: boolean;
+  /** How many levels exist from the top (= segments.length when `exists`). */
+  depth: number;
+}
+
+/**
+ * The manager. `mode` and `layout` are fixed at creation. Beyond the port it offers {@link CgroupFs.addProcess}
+ * (move a process in) and {@link CgroupFs.directories} (where a path lives), for tests and diagnostics.
+ */
 export class CgroupFs implements Cgroups {
+  /** 'v1' on legacy and hybrid hosts, 'v2' on unified ones. */
   readonly mode: 'v1' | 'v2';
+  private readonly logger: Logger | undefined;
+  private readonly ops: DirectoryOps;
 
   constructor(
+    /** The detected hierarchies; read-only. */
     readonly layout: CgroupLayout,
-    private readonly logger?: Logger,
+    options: Pick<CgroupsOptions, 'logger' | 'directoryOps'> = {},
   ) {
     this.mode = layout.mode;
+    this.logger = options.logger?.child({ component: 'cgroups' });
+    this.ops = options.directoryOps ?? NODE_DIRECTORY_OPS;
   }
 
-  /** The hierarchy used for reading membership and listing (memory's on v1, the unified one on v2). */
-  private get primary(): Hierarchy {
-    return hierarchyFor(this.layout, 'memory') ?? hierarchyFor(this.layout, 'pids') ?? this.layout.hierarchies[0]!;
-  }
-
-  /** Checks that no directory on the way to `path` in `h` is a symlink; returns the directory path. */
-  private async resolve(h: Hierarchy, path: string, mustExist: boolean): Promise<string | undefined> {
+  /** The directory of `path` in every managed hierarchy (validated; nothing is read). */
+  directories(path: string): HierarchyDir[] {
     const segments = cgroupSegments(path);
-    let dir = h.mountPoint;
-    for (const segment of segments) {
+    return this.layout.hierarchies.map((hierarchy) => ({ hierarchy, dir: join(hierarchy.dir, ...segments) }));
+  }
+
+  /** {@link dirState} with foreign errors translated. */
+  private state(dir: string, path: string, what: string): 'dir' | 'missing' {
+    try {
+      return dirState(dir, path);
+    } catch (err) {
+      throw cgroupError(err, what);
+    }
+  }
+
+  /**
+   * Walks `segments` down `h` checking each level with lstat. Returns the directory and how many levels exist; stops
+   * at the first missing level (everything below is missing too).
+   */
+  private resolve(h: Hierarchy, segments: string[], path: string): Resolved {
+    let dir = h.dir;
+    for (const [i, segment] of segments.entries()) {
       dir = join(dir, segment);
-      let st;
-      try {
-        st = await lstat(dir);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          if (mustExist) return undefined;
-          return join(h.mountPoint, ...segments);
-        }
-        throw toKukeError(err, `cgroup ${path}`);
-      }
-      if (!st.isDirectory() || st.isSymbolicLink()) {
-        throw new KukeError(ErrorKind.InvalidArgument, `cgroup path ${path} goes through ${dir}, which is not a plain directory`, { hint: 'someone placed a symlink in the cgroup tree; remove it' });
+      if (this.state(dir, path, `resolving cgroup ${path} in ${h.mountPoint}`) === 'missing') {
+        return { h, dir: join(h.dir, ...segments), exists: false, depth: i };
       }
     }
-    return dir;
+    return { h, dir, exists: true, depth: segments.length };
+  }
+
+  /** {@link resolve} in every hierarchy; all are checked before the caller changes anything in any of them. */
+  private resolveAll(segments: string[], path: string): Resolved[] {
+    return this.layout.hierarchies.map((h) => this.resolve(h, segments, path));
   }
 
   async ensure(path: string, limits: ResourceLimits = {}): Promise<{ created: boolean }> {
     const segments = cgroupSegments(path);
+    validateLimits(limits, path);
+    for (const controller of controllersFor(limits)) this.requireController(controller, path);
+    // A symlink or file in one hierarchy must stop the call before anything is created in another.
+    const found = this.resolveAll(segments, path);
+    const created = found.map(({ h, depth }) => this.ensureIn(h, segments, path, depth));
+    await this.applyLimits(segments, path, limits);
+    const any = created.some(Boolean);
+    if (any) this.logger?.debug({ path, hierarchies: this.layout.hierarchies.length }, 'cgroup created');
+    return { created: any };
+  }
+
+  /**
+   * Creates the levels of `segments` in `h` from `depth` (the first missing one) down; true if the target itself
+   * was missing. Levels above `depth` were checked by {@link resolve}.
+   */
+  private ensureIn(h: Hierarchy, segments: string[], path: string, depth: number): boolean {
+    const cpuset = h.version === 1 && h.controllers.includes('cpuset');
+    const delegate = h.version === 2 ? V2_SUBTREE_CONTROLLERS.filter((c) => h.controllers.includes(c)) : [];
+    let dir = h.dir;
     let created = false;
-    for (const h of this.layout.hierarchies) {
-      await this.resolve(h, path, false);
-      let dir = h.mountPoint;
-      for (const segment of segments) {
-        const parent = dir;
-        dir = join(dir, segment);
+    for (const [i, segment] of segments.entries()) {
+      const parent = dir;
+      dir = join(dir, segment);
+      if (i >= depth) {
         try {
-          await mkdir(dir);
-          if (h === this.primary) created = true;
-          await this.initialise(h, parent, dir);
+          this.ops.mkdir(dir);
+          if (i === segments.length - 1) created = true;
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw toKukeError(err, `cgroup ${path} in ${h.mountPoint}`);
+          if (errnoOf(err) !== 'EEXIST') throw cgroupError(err, `creating cgroup ${path} in ${h.mountPoint} (${dir})`);
+          // Someone else made it meanwhile: fine if it is a real directory.
+          this.state(dir, path, `creating cgroup ${path} in ${h.mountPoint}`);
         }
       }
+      // Checked on existing levels too, so a crash between mkdir and the copy is repaired by the next call.
+      if (cpuset) this.fillCpuset(parent, dir, path);
+      if (delegate.length > 0 && i < segments.length - 1) this.delegate(dir, delegate, path);
     }
-    await this.applyLimits(path, limits);
-    return { created };
+    return created;
   }
 
-  /** What a new cgroup needs before tasks can join it. */
-  private async initialise(h: Hierarchy, parent: string, dir: string): Promise<void> {
-    if (h.version === 1 && h.controllers.includes('cpuset')) {
-      // v1 cpuset groups start empty and refuse tasks until cpus and mems are set: inherit the parent's.
-      for (const knob of ['cpuset.cpus', 'cpuset.mems']) {
-        const value = await readTrim(join(parent, knob));
-        if (value) await writeKnob(join(dir, knob), value);
-      }
-    }
-    if (h.version === 2 && this.layout.mode === 'v2') {
-      // Let the new group's children use the controllers: enable in the parent what it offers.
-      const available = (await readTrim(join(parent, 'cgroup.controllers')))?.split(/\s+/).filter(Boolean) ?? [];
-      const wanted = ['cpu', 'memory', 'pids', 'io'].filter((c) => available.includes(c));
-      const enabled = (await readTrim(join(parent, 'cgroup.subtree_control')))?.split(/\s+/) ?? [];
-      const missing = wanted.filter((c) => !enabled.includes(c));
-      if (missing.length) {
-        await writeKnob(join(parent, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' ')).catch((err) =>
-          this.logger?.warn({ err, parent, missing }, 'could not enable cgroup controllers'),
-        );
+  /** v1 cpuset groups start with empty cpus and mems and refuse tasks (ENOSPC) until both are set: copy the parent's. */
+  private fillCpuset(parent: string, dir: string, path: string): void {
+    for (const knob of ['cpuset.cpus', 'cpuset.mems']) {
+      try {
+        const own = readKnob(join(dir, knob));
+        if (own === undefined || own.trim() !== '') continue;
+        const inherited = readKnob(join(parent, knob))?.trim();
+        if (inherited) writeKnobSync(join(dir, knob), inherited);
+      } catch (err) {
+        throw cgroupError(err, `setting ${knob} of cgroup ${path} from its parent`);
       }
     }
   }
 
-  private async applyLimits(path: string, limits: ResourceLimits): Promise<void> {
-    const set = async (controller: string, file: string, value: string) => {
-      const h = hierarchyFor(this.layout, controller);
-      if (!h) return;
-      const dir = await this.resolve(h, path, true);
-      if (dir) await writeKnob(join(dir, file), value);
+  /**
+   * v2: lets `dir`'s children use the wanted controllers it has (`cgroup.subtree_control`), so limits can be set one
+   * level down. Never written on the hierarchy root (what the host delegates is its own business). A level that
+   * holds processes cannot delegate (EBUSY): logged, and a limit needing that controller then fails clearly.
+   */
+  private delegate(dir: string, wanted: string[], path: string): void {
+    const available = parseControllers(readKnob(join(dir, 'cgroup.controllers')));
+    const enabled = parseControllers(readKnob(join(dir, 'cgroup.subtree_control')));
+    const missing = wanted.filter((c) => available.includes(c) && !enabled.includes(c));
+    if (missing.length === 0) return;
+    try {
+      writeKnobSync(join(dir, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '));
+    } catch (err) {
+      this.logger?.warn({ err: cgroupError(err, `enabling ${missing.join(' ')} in ${dir}`), path }, 'could not delegate cgroup controllers');
+    }
+  }
+
+  private requireController(controller: LimitController, path: string): Hierarchy {
+    const h = hierarchyFor(this.layout, controller);
+    if (!h) {
+      throw new KukeError(ErrorKind.FailedPrecondition, `cannot limit ${controller} of cgroup ${path}: the ${controller} controller is not available on this host`, {
+        hint: `mount the ${controller} controller (v1) or enable it in the cgroup2 root's subtree_control (v2)`,
+      });
+    }
+    return h;
+  }
+
+  private async applyLimits(segments: string[], path: string, limits: ResourceLimits): Promise<void> {
+    const needed = controllersFor(limits);
+    if (needed.length === 0) return;
+    const dirOf = (c: LimitController) => join(this.requireController(c, path).dir, ...segments);
+    const versionOf = (c: LimitController) => this.requireController(c, path).version;
+    let currentCpuMax: string | undefined;
+    if (needed.includes('cpu') && versionOf('cpu') === 2 && limits.cpuPeriodUs !== undefined && limits.cpuQuotaUs === undefined) {
+      currentCpuMax = readKnob(join(dirOf('cpu'), 'cpu.max'));
+    }
+    const writes = limitWrites(limits, versionOf, currentCpuMax);
+    const write = async (w: KnobWrite) => {
+      try {
+        await writeKnob(join(dirOf(w.controller), w.file), w.value);
+      } catch (err) {
+        if (errnoOf(err) === 'ENOENT') {
+          throw new KukeError(ErrorKind.FailedPrecondition, `cannot write ${w.file} of cgroup ${path}: the ${w.controller} controller is not enabled for it`, {
+            cause: err,
+            hint: 'on cgroup v2 every ancestor must delegate the controller (cgroup.subtree_control) and hold no processes',
+          });
+        }
+        throw cgroupError(err, `writing ${w.value} to ${w.file} of cgroup ${path}`);
+      }
     };
-    if (this.mode === 'v1') {
-      if (limits.memoryBytes !== undefined) await set('memory', 'memory.limit_in_bytes', String(limits.memoryBytes));
-      if (limits.cpuShares !== undefined) await set('cpu', 'cpu.shares', String(limits.cpuShares));
-      if (limits.cpuPeriodUs !== undefined) await set('cpu', 'cpu.cfs_period_us', String(limits.cpuPeriodUs));
-      if (limits.cpuQuotaUs !== undefined) await set('cpu', 'cpu.cfs_quota_us', String(limits.cpuQuotaUs));
-      if (limits.pidsMax !== undefined) await set('pids', 'pids.max', String(limits.pidsMax));
-    } else {
-      if (limits.memoryBytes !== undefined) await set('memory', 'memory.max', String(limits.memoryBytes));
-      if (limits.cpuShares !== undefined) await set('cpu', 'cpu.weight', String(sharesToWeight(limits.cpuShares)));
-      if (limits.cpuQuotaUs !== undefined) await set('cpu', 'cpu.max', `${limits.cpuQuotaUs} ${limits.cpuPeriodUs ?? 100000}`);
-      if (limits.pidsMax !== undefined) await set('pids', 'pids.max', String(limits.pidsMax));
+    const cfs = writes.filter((w) => w.file.startsWith('cpu.cfs_'));
+    for (const w of writes) if (!cfs.includes(w)) await write(w);
+    try {
+      for (const w of cfs) await write(w);
+    } catch (err) {
+      // The kernel checks quota/period against the parent after each write; the other order may pass (runc does this).
+      if (!(err instanceof KukeError && err.kind === ErrorKind.InvalidArgument) || cfs.length < 2) throw err;
+      for (const w of [...cfs].reverse()) await write(w);
     }
+    this.logger?.debug({ path, limits }, 'cgroup limits applied');
   }
 
   async exists(path: string): Promise<boolean> {
-    return (await this.resolve(this.primary, path, true)) !== undefined;
+    return this.resolveAll(cgroupSegments(path), path).every((f) => f.exists);
   }
 
   async children(path: string): Promise<string[]> {
-    const dir = await this.resolve(this.primary, path, true);
-    if (!dir) return [];
-    const entries = await readdir(dir, { withFileTypes: true });
-    return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    const names = new Set<string>();
+    for (const { dir, exists } of this.resolveAll(cgroupSegments(path), path)) {
+      if (exists) for (const name of subdirs(dir)) names.add(name);
+    }
+    return [...names].sort();
   }
 
   async pids(path: string, options: { recursive?: boolean } = {}): Promise<number[]> {
-    const dir = await this.resolve(this.primary, path, true);
-    if (!dir) return [];
-    return this.pidsIn(dir, options.recursive ?? false);
+    const all = new Set<number>();
+    for (const { dir, exists } of this.resolveAll(cgroupSegments(path), path)) {
+      if (!exists) continue;
+      for (const d of options.recursive ? this.subtree(dir) : [dir]) for (const pid of this.procsOf(d, path)) all.add(pid);
+    }
+    return [...all].sort((a, b) => a - b);
   }
 
-  private async pidsIn(dir: string, recursive: boolean): Promise<number[]> {
-    const own = ((await readTrim(join(dir, 'cgroup.procs'))) ?? '').split('\n').filter(Boolean).map(Number);
-    if (!recursive) return own;
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) if (e.isDirectory()) own.push(...(await this.pidsIn(join(dir, e.name), true)));
-    return own;
+  private procsOf(dir: string, path: string): number[] {
+    try {
+      return parsePids(readKnob(join(dir, 'cgroup.procs')));
+    } catch (err) {
+      throw cgroupError(err, `reading the processes of cgroup ${path} (${dir})`);
+    }
+  }
+
+  /** `dir` and every real directory below it, children before parents (the order rmdir needs). */
+  private subtree(dir: string): string[] {
+    const out: string[] = [];
+    for (const name of subdirs(dir)) out.push(...this.subtree(join(dir, name)));
+    out.push(dir);
+    return out;
   }
 
   async usage(path: string): Promise<CgroupUsage> {
-    const read = async (controller: string, file: string) => {
-      const h = hierarchyFor(this.layout, controller);
+    const segments = cgroupSegments(path);
+    const found = this.resolveAll(segments, path);
+    if (found.every((f) => !f.exists)) throw new KukeError(ErrorKind.NotFound, `cgroup ${path} does not exist`, { hint: 'kukeon creates a cgroup when it provisions the resource' });
+    const locate = (h: Hierarchy | undefined): string | undefined => {
       if (!h) return undefined;
-      const dir = await this.resolve(h, path, true);
-      return dir ? readTrim(join(dir, file)) : undefined;
+      const f = found.find((x) => x.h === h)!;
+      if (!f.exists) throw new KukeError(ErrorKind.NotFound, `cgroup ${path} does not exist in ${h.mountPoint}`, { hint: 'recreate it (ensure) to complete it in every hierarchy' });
+      return f.dir;
     };
-    if (!(await this.exists(path))) throw new KukeError(ErrorKind.NotFound, `cgroup ${path} does not exist`);
-    if (this.mode === 'v1') {
-      const cpu = await read('cpuacct', 'cpuacct.usage');
-      // usage_in_bytes counts page cache too; it is what the kernel charges, and what limits apply to.
-      const memory = await read('memory', 'memory.usage_in_bytes');
-      const peak = await read('memory', 'memory.max_usage_in_bytes');
-      const pids = await read('pids', 'pids.current');
-      return {
-        cpuNanos: Number(cpu ?? 0),
-        memoryBytes: Number(memory ?? 0),
-        ...(peak !== undefined ? { memoryPeakBytes: Number(peak) } : {}),
-        ...(pids !== undefined ? { pids: Number(pids) } : {}),
-      };
+    const read = (dir: string | undefined, file: string) => (dir === undefined ? undefined : readKnob(join(dir, file)));
+    // CPU: cpuacct on v1; otherwise the cgroup2 tree's cpu.stat, which every v2 group has (on hybrid, runc's mirror).
+    const cpuH = this.layout.hierarchies.find((h) => h.version === 1 && h.controllers.includes('cpuacct')) ?? unifiedHierarchy(this.layout);
+    const memH = hierarchyFor(this.layout, 'memory');
+    const pidsH = hierarchyFor(this.layout, 'pids');
+    const [cpuDir, memDir, pidsDir] = [locate(cpuH), locate(memH), locate(pidsH)];
+    try {
+      const files: UsageFiles = {};
+      if (cpuH) files.cpu = cpuH.version === 1 ? { version: 1, cpuacctUsage: read(cpuDir, 'cpuacct.usage') } : { version: 2, cpuStat: read(cpuDir, 'cpu.stat') };
+      if (memH) {
+        const v1 = memH.version === 1;
+        files.memory = {
+          version: memH.version,
+          current: read(memDir, v1 ? 'memory.usage_in_bytes' : 'memory.current'),
+          peak: read(memDir, v1 ? 'memory.max_usage_in_bytes' : 'memory.peak'),
+          stat: read(memDir, 'memory.stat'),
+        };
+      }
+      if (pidsH) files.pidsCurrent = read(pidsDir, 'pids.current');
+      return usageFrom(files);
+    } catch (err) {
+      throw cgroupError(err, `reading the usage of cgroup ${path}`);
     }
-    const stat = (await read('cpu', 'cpu.stat')) ?? '';
-    const usec = /usage_usec (\d+)/.exec(stat)?.[1];
-    const memory = await read('memory', 'memory.current');
-    const peak = await read('memory', 'memory.peak');
-    const pids = await read('pids', 'pids.current');
-    return {
-      cpuNanos: Number(usec ?? 0) * 1000,
-      memoryBytes: Number(memory ?? 0),
-      ...(peak !== undefined ? { memoryPeakBytes: Number(peak) } : {}),
-      ...(pids !== undefined ? { pids: Number(pids) } : {}),
-    };
   }
 
   async remove(path: string): Promise<void> {
-    cgroupSegments(path);
+    const segments = cgroupSegments(path);
+    const trees = this.resolveAll(segments, path)
+      .filter((f) => f.exists)
+      .map(({ h, dir }) => ({ h, dirs: this.subtree(dir) }));
+    if (trees.length === 0) return;
     // Refuse before touching anything if a process remains anywhere below, in any hierarchy.
-    for (const h of this.layout.hierarchies) {
-      const dir = await this.resolve(h, path, true);
-      if (!dir) continue;
-      const pids = await this.pidsIn(dir, true);
-      if (pids.length > 0) {
-        throw new KukeError(ErrorKind.FailedPrecondition, `cgroup ${path} is busy: ${pids.length} process(es) remain (pids ${pids.slice(0, 5).join(', ')}${pids.length > 5 ? ', …' : ''})`, {
-          hint: 'stop the cells that run there first',
-        });
+    this.refuseIfBusy(path, trees.flatMap((t) => t.dirs));
+    await forAll(trees, async ({ h, dirs }) => {
+      for (const dir of dirs) await this.rmdirRetrying(dir, path, h);
+    });
+    this.logger?.debug({ path, groups: trees.reduce((n, t) => n + t.dirs.length, 0) }, 'cgroup removed');
+  }
+
+  private refuseIfBusy(path: string, dirs: string[]): void {
+    const pids = new Set<number>();
+    for (const dir of dirs) for (const pid of this.procsOf(dir, path)) pids.add(pid);
+    if (pids.size === 0) return;
+    const list = [...pids].sort((a, b) => a - b);
+    const shown = list.slice(0, PIDS_IN_MESSAGE).join(', ') + (list.length > PIDS_IN_MESSAGE ? ', …' : '');
+    throw new KukeError(ErrorKind.FailedPrecondition, `cgroup ${path} is busy: ${list.length} process(es) remain (pids ${shown})`, {
+      hint: 'stop the containers that run there (or move the processes out), then remove it again',
+    });
+  }
+
+  private async rmdirRetrying(dir: string, path: string, h: Hierarchy): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.ops.rmdir(dir);
+        return;
+      } catch (err) {
+        const code = errnoOf(err);
+        if (code === 'ENOENT') return;
+        if (code === 'EBUSY') {
+          // A task that has just exited can keep the group populated for a moment; give it time, then name the
+          // processes if some are really there (one may have joined since the check).
+          if (attempt < RMDIR_RETRIES) {
+            await sleep(RMDIR_FIRST_DELAY_MS * 2 ** attempt);
+            continue;
+          }
+          this.refuseIfBusy(path, this.subtree(dir));
+        }
+        throw cgroupError(err, `removing cgroup ${path} from ${h.mountPoint} (${dir})`);
       }
-    }
-    for (const h of this.layout.hierarchies) {
-      const dir = await this.resolve(h, path, true);
-      if (dir) await this.removeTree(dir, path);
     }
   }
 
-  private async removeTree(dir: string, path: string): Promise<void> {
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) if (e.isDirectory() && !e.isSymbolicLink()) await this.removeTree(join(dir, e.name), path);
-    try {
-      await rmdir(dir);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return;
-      if (code === 'EBUSY') throw new KukeError(ErrorKind.FailedPrecondition, `cgroup ${path} is busy (${dir})`, { hint: 'a process is still inside; stop it first', cause: err });
-      throw toKukeError(err, `removing cgroup ${dir}`);
-    }
+  /**
+   * Moves process `pid` (all its threads) into `path` in every managed hierarchy, as runc places a task. An
+   * extension beyond the port, for tests and for moving the daemon's own processes. The cgroup must exist (NotFound
+   * otherwise: call `ensure` first); a pid that is gone is NotFound; on v2 a group that delegates controllers
+   * refuses processes (FailedPrecondition).
+   */
+  async addProcess(path: string, pid: number): Promise<void> {
+    const segments = cgroupSegments(path);
+    if (!Number.isSafeInteger(pid) || pid <= 0) throw new KukeError(ErrorKind.InvalidArgument, `invalid pid ${pid}`);
+    const found = this.resolveAll(segments, path);
+    const missing = found.find((f) => !f.exists);
+    if (missing) throw new KukeError(ErrorKind.NotFound, `cgroup ${path} does not exist in ${missing.h.mountPoint}`, { hint: 'create it first with ensure()' });
+    await forAll(found, async ({ h, dir }) => {
+      try {
+        await writeKnob(join(dir, 'cgroup.procs'), String(pid));
+      } catch (err) {
+        throw cgroupError(err, `moving process ${pid} into cgroup ${path} in ${h.mountPoint}`);
+      }
+    });
   }
 }

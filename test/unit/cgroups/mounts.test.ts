@@ -1,73 +1,100 @@
 import { describe, expect, it } from 'vitest';
-import { cgroupSegments, sharesToWeight } from '../../../src/runtime/cgroups/cgroupfs.js';
-import { hierarchyFor, parseMountinfo } from '../../../src/runtime/cgroups/mounts.js';
-import { isKukeError } from '../../../src/errors.js';
+import { hierarchyFor, layoutFromMounts, parseMountTable, unifiedHierarchy, v1Controllers } from '../../../src/runtime/cgroups/mounts.js';
+import { HYBRID_MOUNTINFO, LEGACY_MOUNTINFO, V2_MOUNTINFO } from './fake-cgroupfs.js';
 
-const HYBRID = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
-40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate`;
-const UNIFIED = `30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot`;
-const CONTAINER_VIEW = `1000 999 0:26 /kubepods/pod1 /sys/fs/cgroup rw - cgroup2 cgroup2 rw`;
+const layoutOf = (text: string, unifiedControllers: string[] = []) => layoutFromMounts(parseMountTable(text), { unifiedControllers });
 
-describe('cgroup layout detection', () => {
-  it('reads a hybrid host as v1, with every controller hierarchy and the unified mount', () => {
-    const layout = parseMountinfo(HYBRID);
+describe('mount table parsing', () => {
+  it('keeps only cgroup and cgroup2 mounts, with root, device and superblock options', () => {
+    const entries = parseMountTable(HYBRID_MOUNTINFO);
+    expect(entries).toHaveLength(10);
+    expect(entries[0]).toEqual({ fstype: 'cgroup', device: '0:29', root: '/', mountPoint: '/sys/fs/cgroup/cpu', options: ['rw', 'cpu'] });
+    expect(entries[9]).toEqual({ fstype: 'cgroup2', device: '0:38', root: '/', mountPoint: '/sys/fs/cgroup/unified', options: ['rw'] });
+  });
+
+  it('reads past optional fields such as shared:N before the separator', () => {
+    expect(parseMountTable(V2_MOUNTINFO)).toEqual([
+      { fstype: 'cgroup2', device: '0:26', root: '/', mountPoint: '/sys/fs/cgroup', options: ['rw', 'nsdelegate', 'memory_recursiveprot'] },
+    ]);
+  });
+
+  it('decodes octal escapes in mount points', () => {
+    const [entry] = parseMountTable('40 31 0:37 / /mnt/my\\040cgroups rw - cgroup2 cgroup2 rw');
+    expect(entry?.mountPoint).toBe('/mnt/my cgroups');
+  });
+
+  it('reads the /proc/mounts format as well', () => {
+    const text = 'sysfs /sys sysfs rw 0 0\ncgroup /sys/fs/cgroup/memory cgroup rw,nosuid,nodev,noexec,relatime,memory 0 0\ncgroup2 /sys/fs/cgroup/unified cgroup2 rw,nosuid 0 0';
+    const layout = layoutFromMounts(parseMountTable(text));
     expect(layout.mode).toBe('v1');
-    expect(layout.hierarchies.map((h) => h.mountPoint)).toEqual(['/sys/fs/cgroup/cpu,cpuacct', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified']);
-    expect(hierarchyFor(layout, 'cpuacct')?.mountPoint).toBe('/sys/fs/cgroup/cpu,cpuacct');
-    expect(hierarchyFor(layout, 'freezer')).toBeUndefined();
+    expect(layout.hierarchies.map((h) => [h.id, h.mountPoint])).toEqual([
+      ['memory', '/sys/fs/cgroup/memory'],
+      ['unified', '/sys/fs/cgroup/unified'],
+    ]);
   });
 
-  it('reads a unified host as v2', () => {
-    const layout = parseMountinfo(UNIFIED);
-    expect(layout).toEqual({ mode: 'v2', hierarchies: [{ mountPoint: '/sys/fs/cgroup', controllers: ['unified'], version: 2 }] });
-    expect(hierarchyFor(layout, 'memory')?.mountPoint).toBe('/sys/fs/cgroup');
-  });
-
-  it('ignores a sub-hierarchy bind-mounted into a container', () => {
-    expect(parseMountinfo(CONTAINER_VIEW).hierarchies).toEqual([]);
-  });
-
-  it('converts cpu shares to v2 weights as runc does', () => {
-    expect(sharesToWeight(2)).toBe(1);
-    expect(sharesToWeight(1024)).toBe(39);
-    expect(sharesToWeight(262144)).toBe(10000);
-  });
-
-  it.each(['kukeon', '/kukeon/../etc', '/kukeon//x', '/kukeon/./x', '/', '/kukeon/a b', '/kukeon/\0'])('rejects the path %j', (path) => {
-    let error: unknown;
-    try {
-      cgroupSegments(path);
-    } catch (err) {
-      error = err;
-    }
-    expect(isKukeError(error, 'InvalidArgument')).toBe(true);
+  it('tells controllers from mount flags and names', () => {
+    expect(v1Controllers(['rw', 'nosuid', 'relatime', 'xattr', 'release_agent=/x', 'name=systemd'])).toEqual({ controllers: [], name: 'systemd' });
+    expect(v1Controllers(['rw', 'cpu', 'cpuacct', 'clone_children'])).toEqual({ controllers: ['cpu', 'cpuacct'] });
   });
 });
 
-describe('cgroup paths through symlinks', () => {
-  it('refuses to create or read through a symlink planted in the tree', async () => {
-    const { mkdtempSync, mkdirSync, symlinkSync, rmSync, existsSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { createCgroups } = await import('../../../src/runtime/cgroups/cgroupfs.js');
-    const root = mkdtempSync(join(tmpdir(), 'kukeon-cgfake-'));
-    const outside = mkdtempSync(join(tmpdir(), 'kukeon-outside-'));
-    try {
-      const cg = await createCgroups({ mountinfo: `41 31 0:38 / ${root} rw - cgroup2 cgroup2 rw` });
-      mkdirSync(join(root, 'kukeon'));
-      symlinkSync(outside, join(root, 'kukeon', 'evil'));
-      const err = await cg.ensure('/kukeon/evil/cell').catch((e) => e);
-      expect(isKukeError(err, 'InvalidArgument')).toBe(true);
-      expect(existsSync(join(outside, 'cell'))).toBe(false);
-      expect(await cg.ensure('/kukeon/fine/cell')).toEqual({ created: true });
-      expect(await cg.children('/kukeon')).toEqual(['fine']);
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-      rmSync(outside, { recursive: true, force: true });
-    }
+describe('layout detection', () => {
+  it('reads a hybrid host as v1 with every controller hierarchy, name=systemd and the unified mirror', () => {
+    const layout = layoutOf(HYBRID_MOUNTINFO, ['hugetlb']);
+    expect(layout.mode).toBe('v1');
+    expect(layout.hierarchies.map((h) => h.id)).toEqual(['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'name=systemd', 'unified']);
+    expect(layout.hierarchies.find((h) => h.id === 'name=systemd')).toMatchObject({ version: 1, name: 'systemd', controllers: [] });
+    expect(hierarchyFor(layout, 'memory')?.mountPoint).toBe('/sys/fs/cgroup/memory');
+    // A controller no v1 mount holds lives on the cgroup2 mount when its root offers it.
+    expect(hierarchyFor(layout, 'hugetlb')?.id).toBe('unified');
+    expect(hierarchyFor(layout, 'rdma')).toBeUndefined();
+  });
+
+  it('reads a legacy host with co-mounted controllers as v1 without a unified mount', () => {
+    const layout = layoutOf(LEGACY_MOUNTINFO);
+    expect(layout.mode).toBe('v1');
+    expect(unifiedHierarchy(layout)).toBeUndefined();
+    expect(hierarchyFor(layout, 'cpu')).toBe(hierarchyFor(layout, 'cpuacct'));
+    expect(hierarchyFor(layout, 'cpu')?.mountPoint).toBe('/sys/fs/cgroup/cpu,cpuacct');
+    expect(hierarchyFor(layout, 'net_prio')?.id).toBe('net_cls,net_prio');
+    expect(layout.hierarchies).toHaveLength(6);
+  });
+
+  it('reads a unified host as v2 whose one hierarchy carries what its root offers', () => {
+    const layout = layoutOf(V2_MOUNTINFO, ['cpu', 'memory', 'pids']);
+    expect(layout).toEqual({
+      mode: 'v2',
+      hierarchies: [{ id: 'unified', mountPoint: '/sys/fs/cgroup', dir: '/sys/fs/cgroup', version: 2, controllers: ['cpu', 'memory', 'pids'], root: '/' }],
+    });
+    expect(hierarchyFor(layout, 'memory')?.mountPoint).toBe('/sys/fs/cgroup');
+    expect(hierarchyFor(layout, 'io')).toBeUndefined();
+  });
+
+  it('ignores a leftover name=systemd v1 mount on a v2 host', () => {
+    const layout = layoutOf(`${V2_MOUNTINFO}\n50 26 0:44 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd`, ['memory']);
+    expect(layout.mode).toBe('v2');
+    expect(layout.hierarchies.map((h) => h.mountPoint)).toEqual(['/sys/fs/cgroup']);
+  });
+
+  it('counts a hierarchy mounted twice once, preferring the mount of its root', () => {
+    const text = `90 80 0:27 /docker/abc /var/lib/x/memory ro - cgroup cgroup rw,memory\n${LEGACY_MOUNTINFO}`;
+    const layout = layoutOf(text);
+    const memory = layout.hierarchies.filter((h) => h.controllers.includes('memory'));
+    expect(memory).toEqual([expect.objectContaining({ mountPoint: '/sys/fs/cgroup/memory', root: '/' })]);
+  });
+
+  it('keeps a sub-hierarchy bind-mounted into a container, recording its root (runc joins paths to it the same way)', () => {
+    const layout = layoutOf('1000 999 0:26 /kubepods/pod1 /sys/fs/cgroup rw - cgroup2 cgroup2 rw', ['memory']);
+    expect(layout.hierarchies).toEqual([expect.objectContaining({ mountPoint: '/sys/fs/cgroup', root: '/kubepods/pod1' })]);
+  });
+
+  it('finds nothing when no cgroupfs is mounted', () => {
+    expect(layoutOf('25 30 0:23 / /sys rw - sysfs sysfs rw').hierarchies).toEqual([]);
+  });
+
+  it('places every mount point under the mount root it is given', () => {
+    const layout = layoutFromMounts(parseMountTable(HYBRID_MOUNTINFO), { mountRoot: '/tmp/fake' });
+    expect(hierarchyFor(layout, 'pids')).toMatchObject({ mountPoint: '/sys/fs/cgroup/pids', dir: '/tmp/fake/sys/fs/cgroup/pids' });
   });
 });
