@@ -1,262 +1,469 @@
 /**
- * CNI networks: one bridge network per space (bridge + host-local IPAM), one attachment per cell (its root
- * container's network namespace, `/proc/<pid>/ns/net`). No loopback plugin: runc brings `lo` up in every network
- * namespace it creates (checked in the integration tests, where a cell's containers talk on 127.0.0.1), and each
- * plugin exec costs several milliseconds on ADD, CHECK and DEL.
+ * The CNI adapter (the `Networks` port): one bridge network per space, one attachment per cell, made by running
+ * the plugin binaries ourselves (exec.ts) and chaining them as libcni does.
  *
- * Files, all under the kukeon run path so the daemon in its cell and an in-process kuke see the same:
- *   <confDir>/<network>.conflist                 the network (0600)
- *   <ipamDir>/<network>/<ip>                     host-local reservations (file content: container id)
- *   <cacheDir>/results/<network>-<id>-eth0.json  the ADD result and the netns it was made for
+ * Files, all under the kukeon run path so that the daemon in its cell and an in-process `kuke` see the same:
+ *   <confDir>/<network>.conflist                  the network: bridge (+ host-local IPAM), loopback (0600)
+ *   <ipamDataDir>/<network>/<ip>                  host-local reservations (content: container id, ifname)
+ *   <cacheDir>/results/<network>-<id>-eth0        the ADD result, libcni's cache format plus the netns identity
  *
- * Idempotent: ADD on an attachment whose cached result still passes CHECK returns it unchanged; DEL is always
- * attempted (also when the netns is gone, so the address is released) and forgets the cache.
+ * Decisions (measured and tested in test/integration/cni):
+ * - cniVersion: the best of 1.0.0 and 0.4.0 that every installed plugin reports in VERSION (asked once per
+ *   adapter). containernetworking-plugins 1.1.1 (Debian 12) speak 1.0.0.
+ * - `lo`: the loopback plugin is in the chain for ADD and CHECK, so `lo` is up in any netns we attach (runc
+ *   brings it up for the namespaces it creates, a netns made some other way has it down). DEL skips loopback: all
+ *   it would do is take `lo` down while the root container may still be shutting down and talking on 127.0.0.1,
+ *   and the namespace disappears with its last process anyway.
+ * - DEL without a netns: when the netns is gone (or its `/proc/<pid>` now belongs to another process, detected by
+ *   the nsfs inode recorded at ADD), CNI_NETNS is left empty. bridge then only releases the address through
+ *   host-local; the kernel already destroyed the veth with the namespace, and the masquerade chain the plugin
+ *   would have removed is removed here (masquerade.ts).
+ * - Idempotency: ADD on an attachment whose cached result is for the same netns and passes CHECK returns it
+ *   unchanged; otherwise DEL then ADD. A reservation left without a cache (cache lost) makes host-local refuse a
+ *   second address for the id: then DEL and ADD once more.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import { ErrorKind, KukeError, toKukeError } from '../../errors.js';
+import { ErrorKind, isKukeError, KukeError, toKukeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { bridgeName } from '../../model/names.js';
 import type { Attachment, NetworkSpec, Networks } from '../ports.js';
-import { execPlugin, findPlugin, type CniArgs } from './exec.js';
+import { checkContainerId, netnsIdentity, ResultCache, writeFileAtomic, type CachedAttachment, type CniResult } from './cache.js';
+import { buildConflist, checkNetworkName, checkNetworkSpec, NETWORK_PLUGINS, parseConflist, pickCniVersion, pluginConfig, specOf, type Conflist } from './conflist.js';
+import { execPlugin, type CniCommand } from './exec.js';
+import { ipamNetworks, readReservations, releaseReservations } from './ipam.js';
+import { listMasqueradeRules, removeMasquerade } from './masquerade.js';
 
 const run = promisify(execFile);
-const CNI_VERSION = '1.0.0';
-const IFNAME = 'eth0';
+
+/** The interface every attachment gets inside the cell's netns. */
+export const IFNAME = 'eth0';
+
+/** Where plugins are looked for when no bin dirs are given: the upstream location, then Debian's. */
+export const DEFAULT_CNI_BIN_DIRS = ['/opt/cni/bin', '/usr/lib/cni'];
 
 /** Options of {@link createCniNetworks}. */
-export interface CniOptions {
+export interface CniNetworksOptions {
+  /** Required. Where conflists are written (`<run>/cni/net.d`). */
   confDir: string;
-  ipamDir: string;
+  /** host-local's data dir (`<run>/cni/ipam`); required unless the older alias `ipamDir` is given. */
+  ipamDataDir?: string;
+  /** @deprecated alias of `ipamDataDir`, kept for callers written before it. */
+  ipamDir?: string;
+  /** Required. The result cache (`<run>/cni/cache`). */
   cacheDir: string;
-  /** Plugin directories, searched in order. */
-  binDirs: string[];
+  /** Plugin directories, the first holding a plugin wins; default {@link DEFAULT_CNI_BIN_DIRS}. */
+  binDirs?: string[];
+  /** How long one plugin exec may take; default 30 s. */
+  pluginTimeoutMs?: number;
   logger?: Logger;
 }
 
-interface Conflist {
-  cniVersion: string;
-  name: string;
-  plugins: ({ type: string } & Record<string, unknown>)[];
-}
-
-interface CachedResult {
+/** An attachment that must survive {@link CniNetworks.gc}. */
+export interface LiveAttachment {
   network: string;
   containerId: string;
-  netns: string;
-  result: { ips?: { address: string; gateway?: string }[] } & Record<string, unknown>;
 }
 
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  renameSync(tmp, path);
+/** What {@link CniNetworks.gc} released. */
+export interface GcReport {
+  /** Attachments (reservations and/or cached results) of containers not in `live`, now DELeted. */
+  released: Attachment[];
+  /** Masquerade chains of containers not in `live` that had nothing else left, now removed. */
+  masqueradeChainsRemoved: string[];
 }
 
-/** The CNI adapter. */
+/** The CNI adapter. Construct with {@link createCniNetworks}. */
 export class CniNetworks implements Networks {
-  constructor(private readonly options: CniOptions) {
-    for (const dir of [options.confDir, options.ipamDir, join(options.cacheDir, 'results')]) mkdirSync(dir, { recursive: true, mode: 0o750 });
+  private readonly confDir: string;
+  private readonly ipamDataDir: string;
+  private readonly binDirs: string[];
+  private readonly cache: ResultCache;
+  private readonly timeoutMs: number | undefined;
+  private readonly logger: Logger | undefined;
+  private cniVersion: Promise<string> | undefined;
+  /** Per-attachment queue: attach/detach of one container never interleave within this process. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(options: CniNetworksOptions) {
+    const ipamDataDir = options.ipamDataDir ?? options.ipamDir;
+    if (!ipamDataDir) throw new KukeError(ErrorKind.InvalidArgument, 'CNI networks need ipamDataDir (host-local state directory)');
+    this.confDir = options.confDir;
+    this.ipamDataDir = ipamDataDir;
+    this.binDirs = options.binDirs?.length ? options.binDirs : DEFAULT_CNI_BIN_DIRS;
+    this.cache = new ResultCache(options.cacheDir);
+    this.timeoutMs = options.pluginTimeoutMs;
+    this.logger = options.logger;
+    mkdirSync(this.confDir, { recursive: true, mode: 0o750 });
+    mkdirSync(this.ipamDataDir, { recursive: true, mode: 0o750 });
+    mkdirSync(this.cache.dir, { recursive: true, mode: 0o750 });
   }
 
-  private conflistPath(name: string): string {
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new KukeError(ErrorKind.InvalidArgument, `invalid network name "${name}"`);
-    return join(this.options.confDir, `${name}.conflist`);
-  }
-
-  private cachePath(network: string, containerId: string): string {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(containerId)) throw new KukeError(ErrorKind.InvalidArgument, `invalid container id "${containerId}"`);
-    return join(this.options.cacheDir, 'results', `${network}-${containerId}-${IFNAME}.json`);
-  }
-
-  private load(name: string): Conflist {
-    const path = this.conflistPath(name);
-    try {
-      return JSON.parse(readFileSync(path, 'utf8')) as Conflist;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new KukeError(ErrorKind.NotFound, `network ${name} does not exist (no ${path})`, { hint: 'its space must be Ready; see kuke get spaces' });
-      throw new KukeError(ErrorKind.DataLoss, `network ${name}: ${path} is unreadable: ${(err as Error).message}`, { hint: 'delete the file; the space re-creates it when provisioned' });
-    }
-  }
-
-  /** The conflist of a network spec. */
-  conflistOf(spec: NetworkSpec): Conflist {
-    if (spec.bridge.length > 15) throw new KukeError(ErrorKind.InvalidArgument, `bridge name ${spec.bridge} is longer than 15 characters`);
-    return {
-      cniVersion: CNI_VERSION,
-      name: spec.name,
-      plugins: [
-        {
-          type: 'bridge',
-          bridge: spec.bridge,
-          isGateway: true,
-          ipMasq: spec.ipMasq,
-          hairpinMode: true,
-          ipam: { type: 'host-local', ranges: [[{ subnet: spec.subnet }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: this.options.ipamDir },
-        },
-      ],
-    };
-  }
+  // ---------------------------------------------------------------------------------------------- networks
 
   async ensureNetwork(spec: NetworkSpec): Promise<{ created: boolean }> {
-    for (const p of ['bridge', 'host-local']) findPlugin(p, this.options.binDirs);
+    checkNetworkSpec(spec);
+    if (spec.ipMasq && !onPath('iptables')) {
+      throw new KukeError(ErrorKind.FailedPrecondition, `network ${spec.name} masquerades its traffic, which needs iptables, and iptables is not on PATH`, {
+        hint: 'apt-get install iptables (or bind it into the daemon image)',
+      });
+    }
     const path = this.conflistPath(spec.name);
-    const text = `${JSON.stringify(this.conflistOf(spec), null, 2)}\n`;
-    const existing = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+    const text = `${JSON.stringify(buildConflist(spec, await this.negotiatedVersion(), this.ipamDataDir), null, 2)}\n`;
+    const existing = readIfExists(path);
     if (existing === text) return { created: false };
-    writeAtomic(path, text);
+    writeFileAtomic(path, text);
+    if (existing !== undefined) this.logger?.info({ network: spec.name }, 'rewrote the network conflist');
     return { created: existing === undefined };
   }
 
   async deleteNetwork(name: string): Promise<void> {
+    checkNetworkName(name);
     const path = this.conflistPath(name);
-    let bridge: string | undefined;
-    if (existsSync(path)) {
-      bridge = (this.load(name).plugins.find((p) => p.type === 'bridge')?.bridge as string | undefined) ?? undefined;
+    let bridge = bridgeName(name);
+    try {
+      const conf = this.load(name);
+      if (conf) bridge = specOf(conf).bridge;
+    } catch (err) {
+      // A damaged conflist must not keep a network from being deleted: the bridge name is derived anyway.
+      this.logger?.warn({ err, network: name }, 'deleting a network whose conflist is unreadable');
     }
     for (const att of await this.listAttachments(name)) await this.detach(name, att.containerId);
-    rmSync(join(this.options.ipamDir, name), { recursive: true, force: true });
-    for (const file of readdirSync(join(this.options.cacheDir, 'results'))) if (file.startsWith(`${name}-`)) rmSync(join(this.options.cacheDir, 'results', file), { force: true });
+    await deleteBridge(bridge);
+    rmSync(join(this.ipamDataDir, name), { recursive: true, force: true });
+    // The conflist goes last: if anything above fails, a retry still finds the network.
     rmSync(path, { force: true });
-    if (bridge) {
-      try {
-        await run('ip', ['link', 'delete', bridge, 'type', 'bridge']);
-      } catch (err) {
-        const stderr = String((err as { stderr?: string }).stderr ?? '');
-        if (!/Cannot find device|does not exist/.test(stderr)) throw new KukeError(ErrorKind.Internal, `could not delete bridge ${bridge}: ${stderr.trim()}`, { cause: err });
-      }
-    }
   }
 
   async listNetworks(): Promise<NetworkSpec[]> {
     const out: NetworkSpec[] = [];
-    for (const file of readdirSync(this.options.confDir)) {
+    for (const file of readdirSync(this.confDir)) {
       if (!file.endsWith('.conflist')) continue;
-      const conf = this.load(file.slice(0, -'.conflist'.length));
-      const bridge = conf.plugins.find((p) => p.type === 'bridge');
-      const ranges = (bridge?.ipam as { ranges?: { subnet: string }[][] } | undefined)?.ranges;
-      out.push({ name: conf.name, bridge: String(bridge?.bridge ?? ''), subnet: ranges?.[0]?.[0]?.subnet ?? '', ipMasq: bridge?.ipMasq === true });
+      try {
+        const conf = this.load(file.slice(0, -'.conflist'.length));
+        if (conf) out.push(specOf(conf));
+      } catch (err) {
+        this.logger?.warn({ err, file }, 'skipping an unreadable conflist');
+      }
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** Runs the chain for ADD/CHECK (in order) or DEL (in reverse), threading prevResult as libcni does. */
-  private async chain(conf: Conflist, args: CniArgs, prevResult?: unknown): Promise<unknown> {
-    const plugins = args.command === 'DEL' ? [...conf.plugins].reverse() : conf.plugins;
+  // ---------------------------------------------------------------------------------------------- attachments
+
+  attach(network: string, containerId: string, netnsPath: string): Promise<Attachment> {
+    return this.serialized(network, containerId, async () => {
+      checkContainerId(containerId);
+      const conf = this.load(network);
+      if (!conf) throw new KukeError(ErrorKind.NotFound, `network ${network} does not exist (no conflist in ${this.confDir})`, { hint: 'the space must be provisioned first; see kuke get spaces' });
+      const netnsId = netnsIdentity(netnsPath);
+      if (!netnsId) throw new KukeError(ErrorKind.NotFound, `network namespace ${netnsPath} does not exist (has the cell's root task exited?)`);
+
+      const cached = this.cache.read(network, containerId, IFNAME);
+      if (cached) {
+        if (cached.netns === netnsPath && cached.netnsId === netnsId) {
+          try {
+            await this.runChain(conf, 'CHECK', containerId, netnsPath, cached.result);
+            return attachmentOf(cached);
+          } catch (err) {
+            this.logger?.info({ err, network, containerId }, 'cached CNI attachment fails CHECK; attaching again');
+          }
+        }
+        await this.del(conf, containerId, this.liveNetns(cached, cached.netns), cached.result);
+        this.cache.remove(network, containerId, IFNAME);
+      }
+
+      let result: CniResult;
+      try {
+        result = await this.add(conf, containerId, netnsPath);
+      } catch (err) {
+        // host-local refuses a second address for an id that still holds one (a reservation whose cache was
+        // lost): the DEL in add() released it, so one more ADD succeeds.
+        if (!/duplicate allocation/i.test((err as Error).message)) throw err;
+        this.logger?.info({ network, containerId }, 'a stale reservation blocked ADD; released it, adding again');
+        result = await this.add(conf, containerId, netnsPath);
+      }
+      const entry: CachedAttachment = {
+        kind: 'cniCacheV1',
+        containerId,
+        config: Buffer.from(JSON.stringify(conf)).toString('base64'),
+        ifName: IFNAME,
+        networkName: network,
+        result,
+        netns: netnsPath,
+        netnsId,
+      };
+      this.cache.write(entry);
+      return attachmentOf(entry);
+    });
+  }
+
+  detach(network: string, containerId: string, netnsPath?: string): Promise<void> {
+    return this.serialized(network, containerId, async () => {
+      checkNetworkName(network);
+      checkContainerId(containerId);
+      const cached = this.cache.read(network, containerId, IFNAME);
+      // The cache knows where the ADD happened; a caller's path is used only when there is no cache.
+      const netns = cached ? this.liveNetns(cached, netnsPath ?? cached.netns) : netnsPath && netnsIdentity(netnsPath) ? netnsPath : '';
+      const conf = this.loadForTeardown(network) ?? configOf(cached);
+      if (conf) {
+        await this.del(conf, containerId, netns, cached?.result);
+      } else {
+        // No conflist and no cached copy of it: nothing can run the plugin, so free the addresses directly.
+        const ips = releaseReservations(this.ipamDataDir, network, containerId, IFNAME);
+        if (ips.length) this.logger?.warn({ network, containerId, ips }, 'released reservations of a network without a conflist');
+      }
+      this.cache.remove(network, containerId, IFNAME);
+    });
+  }
+
+  async listAttachments(network?: string): Promise<Attachment[]> {
+    if (network) checkNetworkName(network);
+    const cached = this.cache.list().filter((c) => c.ifName === IFNAME && (!network || c.networkName === network));
+    const byKey = new Map(cached.map((c) => [`${c.networkName}/${c.containerId}`, c]));
+    const networks = network ? [network] : ipamNetworks(this.ipamDataDir);
+    const out = new Map<string, Attachment>();
+    for (const net of networks) {
+      let prefix: string | undefined;
+      for (const r of readReservations(this.ipamDataDir, net)) {
+        if (r.ifname !== undefined && r.ifname !== IFNAME) continue;
+        const key = `${net}/${r.containerId}`;
+        const c = byKey.get(key);
+        const fromCache = c ? attachmentOrUndefined(c) : undefined;
+        prefix ??= this.prefixOf(net) ?? fromCache?.address.split('/')[1] ?? '24';
+        const gateway = fromCache?.gateway;
+        out.set(key, { network: net, containerId: r.containerId, ifname: IFNAME, address: `${r.ip}/${prefix}`, ...(gateway ? { gateway } : {}) });
+      }
+    }
+    // A cached result without a reservation still stands for a veth (and maybe a masquerade chain) to DEL.
+    for (const [key, c] of byKey) {
+      const att = attachmentOrUndefined(c);
+      if (!out.has(key) && att) out.set(key, att);
+    }
+    return [...out.values()].sort((a, b) => a.network.localeCompare(b.network) || a.containerId.localeCompare(b.containerId));
+  }
+
+  /**
+   * Garbage collection, beyond the port: DELs every attachment (host-local reservation or cached result) whose
+   * container is not in `live`, which releases its address, and removes masquerade chains left for such containers
+   * on the networks this adapter manages. Safe to run at any time with the full set of attachments that should
+   * exist (cells Ready, or on their way up or down); returns what it released.
+   */
+  async gc(live: LiveAttachment[]): Promise<GcReport> {
+    const keep = new Set(live.map((l) => `${l.network}/${l.containerId}`));
+    const report: GcReport = { released: [], masqueradeChainsRemoved: [] };
+    for (const att of await this.listAttachments()) {
+      if (keep.has(`${att.network}/${att.containerId}`)) continue;
+      await this.detach(att.network, att.containerId);
+      report.released.push(att);
+      this.logger?.info({ network: att.network, containerId: att.containerId, address: att.address }, 'released an attachment of a container that no longer exists');
+    }
+    const masquerading = new Set((await this.listNetworks()).filter((n) => n.ipMasq).map((n) => n.name));
+    if (masquerading.size > 0) {
+      const rules = await listMasqueradeRules();
+      for (const rule of rules) {
+        if (!masquerading.has(rule.network) || keep.has(`${rule.network}/${rule.containerId}`)) continue;
+        if (await removeMasquerade(rule.network, rule.containerId, rules)) report.masqueradeChainsRemoved.push(rule.chain);
+      }
+    }
+    return report;
+  }
+
+  // ---------------------------------------------------------------------------------------------- plumbing
+
+  private conflistPath(name: string): string {
+    checkNetworkName(name);
+    return join(this.confDir, `${name}.conflist`);
+  }
+
+  /** The network's conflist, undefined if it has none; DataLoss if it is unreadable. */
+  private load(name: string): Conflist | undefined {
+    const path = this.conflistPath(name);
+    const text = readIfExists(path);
+    return text === undefined ? undefined : parseConflist(text, path);
+  }
+
+  /** The conflist for DEL: a damaged file must not keep an address from being released, so it reads as absent. */
+  private loadForTeardown(network: string): Conflist | undefined {
+    try {
+      return this.load(network);
+    } catch (err) {
+      if (!isKukeError(err, ErrorKind.DataLoss)) throw err;
+      this.logger?.warn({ err, network }, 'the network conflist is unreadable; tearing down from the cached copy');
+      return undefined;
+    }
+  }
+
+  private prefixOf(network: string): string | undefined {
+    try {
+      const conf = this.load(network);
+      return conf ? specOf(conf).subnet.split('/')[1] : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Asks every plugin the network uses which spec versions it speaks, once; picks the best common one. */
+  private negotiatedVersion(): Promise<string> {
+    this.cniVersion ??= (async () => {
+      const supported: Record<string, string[]> = {};
+      for (const type of NETWORK_PLUGINS) {
+        const out = (await execPlugin(type, { command: 'VERSION', containerId: '', netns: '', ifname: '' }, { cniVersion: '1.0.0' }, this.execOptions())) as
+          | { supportedVersions?: string[] }
+          | undefined;
+        supported[type] = out?.supportedVersions ?? [];
+      }
+      const version = pickCniVersion(supported);
+      this.logger?.debug({ version, supported }, 'CNI spec version chosen');
+      return version;
+    })().catch((err: unknown) => {
+      this.cniVersion = undefined;
+      throw err;
+    });
+    return this.cniVersion;
+  }
+
+  private execOptions(): { binDirs: string[]; timeoutMs?: number } {
+    return this.timeoutMs === undefined ? { binDirs: this.binDirs } : { binDirs: this.binDirs, timeoutMs: this.timeoutMs };
+  }
+
+  /**
+   * Runs the plugins of the list as libcni does: ADD in order, each given the previous plugin's result as
+   * `prevResult`; CHECK in order and DEL in reverse, each given the cached result. Returns ADD's final result.
+   */
+  private async runChain(conf: Conflist, command: Exclude<CniCommand, 'VERSION'>, containerId: string, netns: string, prevResult?: unknown): Promise<unknown> {
+    let plugins = command === 'DEL' ? [...conf.plugins].reverse() : conf.plugins;
+    // Why loopback is skipped on DEL: see the header.
+    if (command === 'DEL') plugins = plugins.filter((p) => p.type !== 'loopback');
     let result = prevResult;
     for (const plugin of plugins) {
-      const config = { ...plugin, cniVersion: conf.cniVersion, name: conf.name, ...(result !== undefined ? { prevResult: result } : {}) };
-      const out = await execPlugin(plugin.type, this.options.binDirs, args, config);
-      if (args.command === 'ADD') result = out ?? result;
+      const started = performance.now();
+      const out = await execPlugin(plugin.type, { command, containerId, netns, ifname: IFNAME }, pluginConfig(conf, plugin, result), this.execOptions());
+      this.logger?.debug({ plugin: plugin.type, command, containerId, ms: Math.round(performance.now() - started) }, 'CNI plugin ran');
+      if (command === 'ADD') result = out ?? result;
     }
     return result;
   }
 
-  async attach(network: string, containerId: string, netnsPath: string): Promise<Attachment> {
-    const conf = this.load(network);
-    const cachePath = this.cachePath(network, containerId);
-    if (existsSync(cachePath)) {
-      const cached = JSON.parse(readFileSync(cachePath, 'utf8')) as CachedResult;
-      if (cached.netns === netnsPath) {
-        try {
-          await this.chain(conf, { command: 'CHECK', containerId, netns: netnsPath, ifname: IFNAME }, cached.result);
-          return this.attachment(cached);
-        } catch (err) {
-          this.options.logger?.info({ err, network, containerId }, 'cached CNI attachment failed CHECK; re-adding');
-        }
-      }
-      await this.detach(network, containerId, existsSync(cached.netns) ? cached.netns : undefined);
-    }
-    let result: CachedResult['result'];
+  /** ADD; on failure DELs what the chain may have done (veth, address) before rethrowing. */
+  private async add(conf: Conflist, containerId: string, netns: string): Promise<CniResult> {
     try {
-      result = (await this.chain(conf, { command: 'ADD', containerId, netns: netnsPath, ifname: IFNAME })) as CachedResult['result'];
+      const result = (await this.runChain(conf, 'ADD', containerId, netns)) as CniResult | undefined;
+      if (!result?.ips?.[0]?.address) throw new KukeError(ErrorKind.Internal, `CNI ADD of ${containerId} to ${conf.name} returned no address`);
+      return result;
     } catch (err) {
-      // Leave nothing half-attached: undo whatever the chain did before failing.
-      await this.chain(conf, { command: 'DEL', containerId, netns: existsSync(netnsPath) ? netnsPath : '', ifname: IFNAME }).catch(() => undefined);
-      throw toKukeError(err);
+      await this.del(conf, containerId, netnsIdentity(netns) ? netns : '', undefined).catch((cleanupErr: unknown) =>
+        this.logger?.warn({ err: cleanupErr, network: conf.name, containerId }, 'DEL after a failed ADD failed too'),
+      );
+      throw toKukeError(err).withContext(`attaching ${containerId} to network ${conf.name}`);
     }
-    const cached: CachedResult = { network, containerId, netns: netnsPath, result };
-    writeAtomic(cachePath, JSON.stringify(cached));
-    return this.attachment(cached);
   }
 
-  private attachment(cached: CachedResult): Attachment {
-    const ip = cached.result.ips?.[0];
-    if (!ip) throw new KukeError(ErrorKind.Internal, `CNI returned no address for ${cached.containerId} on ${cached.network}`);
-    return { network: cached.network, containerId: cached.containerId, ifname: IFNAME, address: ip.address, ...(ip.gateway ? { gateway: ip.gateway } : {}) };
-  }
-
-  async detach(network: string, containerId: string, netnsPath?: string): Promise<void> {
-    const cachePath = this.cachePath(network, containerId);
-    const cached = existsSync(cachePath) ? (JSON.parse(readFileSync(cachePath, 'utf8')) as CachedResult) : undefined;
-    const confPath = this.conflistPath(network);
-    if (existsSync(confPath)) {
-      const conf = this.load(network);
-      const netns = netnsPath && existsSync(netnsPath) ? netnsPath : '';
-      await this.chain(conf, { command: 'DEL', containerId, netns, ifname: IFNAME }, cached?.result);
-      const bridge = conf.plugins.find((p) => p.type === 'bridge');
-      // Without the netns the bridge plugin releases the address but cannot see which masquerade rules to drop.
-      if (!netns && bridge?.ipMasq === true) await this.dropMasquerade(network, containerId);
-    }
-    rmSync(cachePath, { force: true });
-  }
-
-  /** Removes the ipMasq chain CNI made for an attachment (its rules carry `name: "<net>" id: "<container>"`). */
-  private async dropMasquerade(network: string, containerId: string): Promise<void> {
-    let rules: string;
+  /** DEL; with no netns the masquerade chain the plugin could not see is removed here. */
+  private async del(conf: Conflist, containerId: string, netns: string, prevResult: unknown): Promise<void> {
+    await this.runChain(conf, 'DEL', containerId, netns, prevResult);
+    let ipMasq = false;
     try {
-      rules = (await run('iptables', ['-t', 'nat', '-S', 'POSTROUTING'])).stdout;
+      ipMasq = specOf(conf).ipMasq;
     } catch {
-      return;
+      // not a bridge network of ours: nothing to unmasquerade
     }
-    const marker = `name: \\"${network}\\" id: \\"${containerId}\\"`;
-    for (const line of rules.split('\n')) {
-      if (!line.startsWith('-A POSTROUTING') || !line.includes(containerId) || !line.includes(network)) continue;
-      const chain = /-j (CNI-[0-9a-f]+)/.exec(line)?.[1];
-      const args = line.replace(/^-A /, '-D ').match(/"[^"]*"|\S+/g)!.map((a) => a.replace(/^"|"$/g, ''));
-      await run('iptables', ['-t', 'nat', ...args]).catch(() => undefined);
-      if (chain) {
-        await run('iptables', ['-t', 'nat', '-F', chain]).catch(() => undefined);
-        await run('iptables', ['-t', 'nat', '-X', chain]).catch(() => undefined);
-      }
-      this.options.logger?.info({ network, containerId, chain, marker }, 'dropped a masquerade chain left behind');
+    if (!netns && ipMasq && (await removeMasquerade(conf.name, containerId))) {
+      this.logger?.info({ network: conf.name, containerId }, 'removed the masquerade chain of an attachment whose netns is gone');
     }
-  }
-
-  async listAttachments(network?: string): Promise<Attachment[]> {
-    const out: Attachment[] = [];
-    const networks = network ? [network] : readdirSync(this.options.ipamDir);
-    const prefixes = new Map((await this.listNetworks()).map((n) => [n.name, n.subnet.split('/')[1] ?? '24']));
-    for (const net of networks) {
-      const dir = join(this.options.ipamDir, net);
-      if (!existsSync(dir)) continue;
-      for (const file of readdirSync(dir)) {
-        if (!/^\d+\.\d+\.\d+\.\d+$/.test(file)) continue;
-        const [containerId = ''] = readFileSync(join(dir, file), 'utf8').split(/\r?\n/);
-        out.push({ network: net, containerId: containerId.trim(), ifname: IFNAME, address: `${file}/${prefixes.get(net) ?? '24'}` });
-      }
-    }
-    return out;
   }
 
   /**
-   * Garbage collection (beyond the port): releases every reservation and cached result whose container is not in
-   * `live`. Returns what it released.
+   * `path` if it still is the namespace the cached ADD was made in, else '' (gone, or the pid was reused: then
+   * entering it would delete another namespace's eth0).
    */
-  async gc(live: { network: string; containerId: string }[]): Promise<Attachment[]> {
-    const keep = new Set(live.map((l) => `${l.network}/${l.containerId}`));
-    const released: Attachment[] = [];
-    for (const att of await this.listAttachments()) {
-      if (keep.has(`${att.network}/${att.containerId}`)) continue;
-      await this.detach(att.network, att.containerId);
-      released.push(att);
+  private liveNetns(cached: CachedAttachment, path: string): string {
+    if (path !== cached.netns) {
+      this.logger?.warn({ network: cached.networkName, containerId: cached.containerId, given: path, cached: cached.netns }, 'DEL for a netns other than the one attached; using the cached one');
+      path = cached.netns;
     }
-    return released;
+    const id = path ? netnsIdentity(path) : undefined;
+    if (!id) return '';
+    if (cached.netnsId && cached.netnsId !== id) {
+      this.logger?.warn({ network: cached.networkName, containerId: cached.containerId, netns: path }, 'the attached netns is gone and its path now names another one');
+      return '';
+    }
+    return path;
+  }
+
+  private serialized<T>(network: string, containerId: string, fn: () => Promise<T>): Promise<T> {
+    const key = `${network}/${containerId}`;
+    const next = (this.queues.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
+    this.queues.set(key, next);
+    void next.finally(() => {
+      if (this.queues.get(key) === next) this.queues.delete(key);
+    }).catch(() => undefined);
+    return next;
   }
 }
 
-/** Creates the adapter (and its directories). */
-export function createCniNetworks(options: CniOptions): CniNetworks {
+/** Creates the CNI adapter (and its directories). */
+export function createCniNetworks(options: CniNetworksOptions): CniNetworks {
   return new CniNetworks(options);
+}
+
+/** @deprecated the former name of {@link CniNetworksOptions}. */
+export type CniOptions = CniNetworksOptions;
+
+function attachmentOf(cached: CachedAttachment): Attachment {
+  const att = attachmentOrUndefined(cached);
+  if (!att) throw new KukeError(ErrorKind.Internal, `the CNI result of ${cached.containerId} on ${cached.networkName} holds no address`);
+  return att;
+}
+
+function attachmentOrUndefined(cached: CachedAttachment): Attachment | undefined {
+  const ip = cached.result.ips?.[0];
+  if (!ip?.address) return undefined;
+  return { network: cached.networkName, containerId: cached.containerId, ifname: cached.ifName, address: ip.address, ...(ip.gateway ? { gateway: ip.gateway } : {}) };
+}
+
+/** The conflist a cached result was made with (libcni keeps it for DEL after the file is gone). */
+function configOf(cached: CachedAttachment | undefined): Conflist | undefined {
+  if (!cached?.config) return undefined;
+  try {
+    return parseConflist(Buffer.from(cached.config, 'base64').toString('utf8'), `cached config of ${cached.containerId}`);
+  } catch {
+    return undefined;
+  }
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw toKukeError(err, `reading ${path}`);
+  }
+}
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Deletes a bridge link; missing is fine, a link of that name that is not a bridge is left alone. */
+async function deleteBridge(bridge: string): Promise<void> {
+  if (!existsSync(`/sys/class/net/${bridge}`)) return;
+  if (!existsSync(`/sys/class/net/${bridge}/bridge`)) {
+    throw new KukeError(ErrorKind.FailedPrecondition, `link ${bridge} exists but is not a bridge; not deleting it`, { hint: `inspect it with: ip -d link show ${bridge}` });
+  }
+  try {
+    await run('ip', ['link', 'delete', bridge, 'type', 'bridge'], { timeout: 30_000 });
+  } catch (err) {
+    const stderr = String((err as { stderr?: string }).stderr ?? (err as Error).message);
+    if (!/Cannot find device|does not exist/.test(stderr)) throw new KukeError(ErrorKind.Internal, `could not delete bridge ${bridge}: ${stderr.trim()}`, { cause: err });
+  }
 }

@@ -1,0 +1,123 @@
+/**
+ * A space's network as a CNI network configuration list: what is written, how it is read back, and the per-plugin
+ * configuration libcni would send (`name`, `cniVersion`, `prevResult` injected into each plugin's object).
+ *
+ * The list is `bridge` (with host-local IPAM) then `loopback`, like the original. `loopback` ignores CNI_IFNAME
+ * and brings `lo` up in the netns, so the containers of a cell can talk on 127.0.0.1 whoever made the netns.
+ */
+import { ErrorKind, KukeError } from '../../errors.js';
+import { MAX_IFNAME_LENGTH } from '../../model/names.js';
+import type { NetworkSpec } from '../ports.js';
+
+/** One plugin entry of a conflist. */
+export type PluginConf = { type: string } & Record<string, unknown>;
+
+/** A CNI network configuration list. */
+export interface Conflist {
+  cniVersion: string;
+  name: string;
+  plugins: PluginConf[];
+}
+
+/** CNI spec versions we can write, best first. Both support CHECK and prevResult on DEL. */
+export const CNI_VERSIONS = ['1.0.0', '0.4.0'] as const;
+
+/** The plugin types a space network uses. */
+export const NETWORK_PLUGINS = ['bridge', 'host-local', 'loopback'] as const;
+
+const NETWORK_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const BRIDGE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** Throws InvalidArgument unless `name` can be a network name (`<realm>-<space>`) and thus a file name. */
+export function checkNetworkName(name: string): void {
+  if (!NETWORK_NAME.test(name) || name.length > 127) {
+    throw new KukeError(ErrorKind.InvalidArgument, `invalid network name "${name}": expected <realm>-<space> (lowercase letters, digits, '-')`);
+  }
+}
+
+/** Parses an IPv4 CIDR (`10.88.0.0/24`) into its network number and prefix; InvalidArgument otherwise. */
+export function parseSubnet(subnet: string): { base: number; prefix: number } {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(subnet);
+  const octets = m ? m.slice(1, 5).map(Number) : [];
+  const prefix = m ? Number(m[5]) : -1;
+  if (!m || octets.some((o) => o > 255) || prefix < 8 || prefix > 30) {
+    throw new KukeError(ErrorKind.InvalidArgument, `invalid subnet "${subnet}": expected an IPv4 CIDR with a prefix from /8 to /30, e.g. 10.88.0.0/24`);
+  }
+  const base = octets.reduce((acc, o) => acc * 256 + o, 0);
+  if (base % 2 ** (32 - prefix) !== 0) throw new KukeError(ErrorKind.InvalidArgument, `invalid subnet "${subnet}": host bits are set`);
+  return { base, prefix };
+}
+
+/** Checks a spec before anything is written: name, bridge (≤ 15 chars, IFNAMSIZ) and subnet. */
+export function checkNetworkSpec(spec: NetworkSpec): void {
+  checkNetworkName(spec.name);
+  if (!BRIDGE_NAME.test(spec.bridge) || spec.bridge.length > MAX_IFNAME_LENGTH) {
+    throw new KukeError(ErrorKind.InvalidArgument, `invalid bridge name "${spec.bridge}" for network ${spec.name}: at most ${MAX_IFNAME_LENGTH} letters, digits, '-', '_' or '.'`);
+  }
+  parseSubnet(spec.subnet);
+}
+
+/** The conflist of a space network. `ipamDataDir` is where host-local keeps reservations (under the run path). */
+export function buildConflist(spec: NetworkSpec, cniVersion: string, ipamDataDir: string): Conflist {
+  checkNetworkSpec(spec);
+  return {
+    cniVersion,
+    name: spec.name,
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: spec.bridge,
+        isGateway: true,
+        ipMasq: spec.ipMasq,
+        hairpinMode: true,
+        ipam: { type: 'host-local', ranges: [[{ subnet: spec.subnet }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDataDir },
+      },
+      { type: 'loopback' },
+    ],
+  };
+}
+
+/** The network spec a conflist describes; DataLoss if it is not one of ours (no bridge plugin, no subnet). */
+export function specOf(conf: Conflist): NetworkSpec {
+  const bridge = conf.plugins.find((p) => p.type === 'bridge');
+  const ranges = (bridge?.ipam as { ranges?: { subnet?: string }[][] } | undefined)?.ranges;
+  const subnet = ranges?.[0]?.[0]?.subnet;
+  if (!bridge || typeof bridge.bridge !== 'string' || typeof subnet !== 'string') {
+    throw new KukeError(ErrorKind.DataLoss, `network ${conf.name}: the conflist has no bridge plugin with a host-local subnet`);
+  }
+  return { name: conf.name, bridge: bridge.bridge, subnet, ipMasq: bridge.ipMasq === true };
+}
+
+/** Parses a conflist's text; DataLoss (naming the file) if it is not a conflist. */
+export function parseConflist(text: string, path: string): Conflist {
+  let conf: Partial<Conflist>;
+  try {
+    conf = JSON.parse(text) as Partial<Conflist>;
+  } catch (err) {
+    throw new KukeError(ErrorKind.DataLoss, `${path} is not JSON: ${(err as Error).message}`, { hint: 'delete the file; the space writes it again when it is provisioned' });
+  }
+  if (typeof conf.name !== 'string' || typeof conf.cniVersion !== 'string' || !Array.isArray(conf.plugins) || conf.plugins.some((p) => typeof p?.type !== 'string')) {
+    throw new KukeError(ErrorKind.DataLoss, `${path} is not a CNI conflist (needs name, cniVersion and plugins[].type)`, {
+      hint: 'delete the file; the space writes it again when it is provisioned',
+    });
+  }
+  return conf as Conflist;
+}
+
+/** One plugin's stdin, built as libcni's buildOneConfig does: the entry plus `name`, `cniVersion`, `prevResult`. */
+export function pluginConfig(conf: Conflist, plugin: PluginConf, prevResult?: unknown): Record<string, unknown> {
+  return { ...plugin, cniVersion: conf.cniVersion, name: conf.name, ...(prevResult !== undefined ? { prevResult } : {}) };
+}
+
+/**
+ * The best version of {@link CNI_VERSIONS} that every plugin supports, given each plugin's VERSION answer
+ * (`supportedVersions`). FailedPrecondition when there is none.
+ */
+export function pickCniVersion(supported: Record<string, string[]>): string {
+  const best = CNI_VERSIONS.find((v) => Object.values(supported).every((list) => list.includes(v)));
+  if (best) return best;
+  const found = Object.entries(supported).map(([type, list]) => `${type}: ${list.join(', ') || 'none'}`).join('; ');
+  throw new KukeError(ErrorKind.FailedPrecondition, `the installed CNI plugins share no spec version kukeon speaks (${CNI_VERSIONS.join(' or ')}); they support ${found}`, {
+    hint: 'install containernetworking-plugins 0.8 or newer',
+  });
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { isKukeError } from '../../../src/errors.js';
+import { buildConflist, checkNetworkSpec, parseConflist, pickCniVersion, pluginConfig, specOf } from '../../../src/runtime/cni/conflist.js';
+import { parseReservation } from '../../../src/runtime/cni/ipam.js';
+import { masqueradeChain, masqueradeComment, parseMasqueradeRules } from '../../../src/runtime/cni/masquerade.js';
+
+const spec = { name: 'default-default', bridge: 'k-703e8b3a', subnet: '10.88.0.0/24', ipMasq: true };
+
+describe('space network conflists', () => {
+  it('lists bridge (gateway, masquerade, host-local with a default route) then loopback', () => {
+    expect(buildConflist(spec, '1.0.0', '/opt/kukeon/cni/ipam')).toEqual({
+      cniVersion: '1.0.0',
+      name: 'default-default',
+      plugins: [
+        {
+          type: 'bridge',
+          bridge: 'k-703e8b3a',
+          isGateway: true,
+          ipMasq: true,
+          hairpinMode: true,
+          ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: '/opt/kukeon/cni/ipam' },
+        },
+        { type: 'loopback' },
+      ],
+    });
+  });
+
+  it('reads the spec back from what it wrote', () => {
+    const text = JSON.stringify(buildConflist(spec, '0.4.0', '/x'));
+    expect(specOf(parseConflist(text, '/x/n.conflist'))).toEqual(spec);
+  });
+
+  it.each([
+    ['a bridge name longer than IFNAMSIZ allows', { ...spec, bridge: 'kuke-default-default' }],
+    ['a bridge name with a slash', { ...spec, bridge: 'k/1' }],
+    ['a network name with a slash', { ...spec, name: '../etc' }],
+    ['a network name with upper case', { ...spec, name: 'Default' }],
+    ['a subnet with host bits', { ...spec, subnet: '10.88.0.1/24' }],
+    ['a subnet that is not a CIDR', { ...spec, subnet: '10.88.0.0' }],
+    ['an octet over 255', { ...spec, subnet: '10.300.0.0/24' }],
+    ['a /31', { ...spec, subnet: '10.88.0.0/31' }],
+  ])('rejects %s', (_what, bad) => {
+    expect(() => checkNetworkSpec(bad)).toThrow(expect.objectContaining({ kind: 'InvalidArgument' }));
+  });
+
+  it.each([
+    ['not JSON', '{'],
+    ['no plugins', '{"name":"n","cniVersion":"1.0.0"}'],
+    ['a plugin without type', '{"name":"n","cniVersion":"1.0.0","plugins":[{}]}'],
+  ])('calls a conflist with %s data loss', (_what, text) => {
+    expect(() => parseConflist(text, '/x/n.conflist')).toThrow(expect.objectContaining({ kind: 'DataLoss' }));
+  });
+
+  it('builds each plugin config as libcni does: name, cniVersion and prevResult injected', () => {
+    const conf = buildConflist(spec, '1.0.0', '/x');
+    const prev = { cniVersion: '1.0.0', ips: [{ address: '10.88.0.2/24' }] };
+    expect(pluginConfig(conf, conf.plugins[1]!, prev)).toEqual({ type: 'loopback', name: 'default-default', cniVersion: '1.0.0', prevResult: prev });
+    expect(pluginConfig(conf, conf.plugins[1]!)).not.toHaveProperty('prevResult');
+  });
+
+  it('speaks 1.0.0 when every plugin does, 0.4.0 when one lags, and refuses when they share neither', () => {
+    const all = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0'];
+    expect(pickCniVersion({ bridge: all, 'host-local': all, loopback: all })).toBe('1.0.0');
+    expect(pickCniVersion({ bridge: all, 'host-local': all.slice(0, 5), loopback: all })).toBe('0.4.0');
+    const err = (() => {
+      try {
+        pickCniVersion({ bridge: ['0.3.1'], loopback: all });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isKukeError(err, 'FailedPrecondition')).toBe(true);
+    expect((err as Error).message).toContain('bridge: 0.3.1');
+  });
+});
+
+describe('host-local reservations', () => {
+  it('reads the id and interface, in the current and the pre-0.8 format', () => {
+    expect(parseReservation('a_b_c_root\r\neth0')).toEqual({ containerId: 'a_b_c_root', ifname: 'eth0' });
+    expect(parseReservation('a_b_c_root')).toEqual({ containerId: 'a_b_c_root' });
+  });
+});
+
+describe('masquerade chains', () => {
+  it('derives the chain name as the plugins do (CNI- and 24 hex of sha512(network + id))', () => {
+    expect(masqueradeChain('default-default', 'default_default_web_root')).toBe('CNI-9ddda35618833bbbfcffd683');
+    expect(masqueradeComment('default-default', 'x_y_z_root')).toBe('name: "default-default" id: "x_y_z_root"');
+  });
+
+  it('finds the plugin hooks in an iptables -S listing and nothing else', () => {
+    const listing = [
+      '-P POSTROUTING ACCEPT',
+      '-A POSTROUTING -s 10.88.0.2/32 -m comment --comment "name: \\"default-default\\" id: \\"a_b_c_root\\"" -j CNI-9ddda35618833bbbfcffd683',
+      '-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE',
+      '-A POSTROUTING -m comment --comment "something else" -j CNI-000000000000000000000000',
+    ].join('\n');
+    expect(parseMasqueradeRules(listing)).toEqual([{ chain: 'CNI-9ddda35618833bbbfcffd683', source: '10.88.0.2/32', network: 'default-default', containerId: 'a_b_c_root' }]);
+  });
+});
