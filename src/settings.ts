@@ -18,6 +18,8 @@ export const ENV = {
   socket: 'KUKEOND_SOCKET',
   /** containerd's socket. */
   containerdSocket: 'KUKEON_CONTAINERD_SOCKET',
+  /** runc's state root for kukeon's tasks (default: runc's own, /run/containerd/runc). */
+  runcRoot: 'KUKEON_RUNC_ROOT',
   /** cgroup root of the hierarchy. */
   cgroupRoot: 'KUKEON_CGROUP_ROOT',
   /** Suffix of realms' containerd namespaces. */
@@ -41,6 +43,11 @@ export interface HostSettings {
   socket: string;
   pidFile: string;
   containerdSocket: string;
+  /**
+   * runc's state root for the tasks kukeon creates; undefined keeps runc's default. Every containerd on a host
+   * shares that default, so a private containerd (tests, benchmarks) gives its own.
+   */
+  runcRoot: string | undefined;
   cniBinDirs: string[];
   logLevel: string;
   socketGroup: string;
@@ -53,6 +60,7 @@ export interface SettingFlags {
   runPath?: string;
   socket?: string;
   containerdSocket?: string;
+  runcRoot?: string;
   cgroupRoot?: string;
   namespaceSuffix?: string;
   cniBinDir?: string[];
@@ -81,6 +89,7 @@ export function resolveSettings(flags: SettingFlags = {}, env: NodeJS.ProcessEnv
     socket,
     pidFile: join(socket.replace(/\/[^/]*$/, '') || '/', 'kukeond.pid'),
     containerdSocket: flags.containerdSocket ?? env[ENV.containerdSocket] ?? '/run/containerd/containerd.sock',
+    runcRoot: flags.runcRoot ?? (env[ENV.runcRoot] || undefined),
     cniBinDirs: flags.cniBinDir?.length ? flags.cniBinDir : (env[ENV.cniBinDirs]?.split(':').filter(Boolean) ?? ['/opt/cni/bin', '/usr/lib/cni']),
     logLevel: flags.logLevel ?? env[ENV.logLevel] ?? 'info',
     socketGroup: flags.socketGroup ?? env[ENV.socketGroup] ?? 'kukeon',

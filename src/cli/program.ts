@@ -34,6 +34,7 @@ export function buildProgram(streams: Streams, factories: ClientFactories, env: 
     .option('--socket <path>', "kukeond's socket (default /run/kukeon/kukeond.sock)")
     .option('--containerd-socket <path>', "containerd's socket (default /run/containerd/containerd.sock)")
     .option('--cgroup-root <path>', 'cgroup root of the hierarchy (default /kukeon)')
+    .addOption(new Option('--runc-root <dir>', "runc's state root for kukeon's tasks (default runc's own)").hideHelp())
     .addOption(new Option('--namespace-suffix <suffix>', 'suffix of realm namespaces (default kukeon.io)').hideHelp())
     .addOption(new Option('--cni-bin-dir <dir>', 'directory of CNI plugins (repeatable)').argParser(collect).hideHelp())
     .addOption(new Option('--pod-subnet <cidr>', 'parent CIDR of the spaces (default 10.88.0.0/16)').hideHelp())

@@ -4,9 +4,10 @@
  * manages host bridges and enters cells' namespaces), with the host paths it manages bound at the same paths, so
  * that what it records is true for an in-process `kuke` on the host too.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CellTemplate } from '../../events/specs.js';
+import { DEFAULT_RUNC_ROOT } from '../runtime/containerd/runc-state.js';
 import type { HostSettings } from '../settings.js';
 import { DAEMON_BUNDLE, DAEMON_NODE } from './image.js';
 
@@ -17,6 +18,7 @@ export function daemonArgs(settings: HostSettings, socketGid: number | undefined
     '--run-path', e.runPath,
     '--socket', settings.socket,
     '--containerd-socket', settings.containerdSocket,
+    ...(settings.runcRoot ? ['--runc-root', settings.runcRoot] : []),
     '--cgroup-root', e.cgroupRoot,
     '--namespace-suffix', e.namespaceSuffix,
     '--pod-subnet', e.podSubnet,
@@ -33,11 +35,17 @@ export function daemonCellTemplate(settings: HostSettings, image: string, socket
     settings.engine.runPath,
     dirname(settings.socket),
     dirname(settings.containerdSocket),
+    // runc's state of tasks whose shim died is cleared by the daemon (src/runtime/containerd/runc-state.ts).
+    settings.runcRoot ?? DEFAULT_RUNC_ROOT,
     '/sys/fs/cgroup',
     ...settings.cniBinDirs,
   ];
-  // A bind of a missing path fails the container's start: bind what exists (CNI dirs vary between hosts).
-  const unique = [...new Set(binds)].filter((path) => existsSync(path));
+  // runc creates its root with its first container; the daemon's own is that first one, so make it now.
+  mkdirSync(settings.runcRoot ?? DEFAULT_RUNC_ROOT, { recursive: true, mode: 0o711 });
+  // A bind of a missing path fails the container's start: bind what exists (CNI dirs vary between hosts). A path
+  // inside another bind is already there.
+  const existing = [...new Set(binds)].filter((path) => existsSync(path));
+  const unique = existing.filter((path) => !existing.some((outer) => path.startsWith(`${outer}/`)));
   return {
     root: 'kukeond',
     labels: { 'kukeon.io/component': 'kukeond' },

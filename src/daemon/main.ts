@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     .option('--socket <path>', 'API socket (default /run/kukeon/kukeond.sock)')
     .option('--socket-group <group>', 'group allowed on the socket (default kukeon)')
     .option('--containerd-socket <path>', "containerd's socket (default /run/containerd/containerd.sock)")
+    .option('--runc-root <dir>', "runc's state root for kukeon's tasks (default runc's own)")
     .option('--cgroup-root <path>', 'cgroup root (default /kukeon)')
     .option('--namespace-suffix <suffix>', 'suffix of realm namespaces (default kukeon.io)')
     .option('--cni-bin-dir <dir>', 'directory of CNI plugins (repeatable)', collect)

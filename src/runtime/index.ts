@@ -13,7 +13,12 @@ import type { Runtime } from './ports.js';
 export async function createRuntime(settings: HostSettings, logger?: Logger): Promise<Runtime> {
   const layout = runLayout(settings.engine.runPath);
   return {
-    containers: new ContainerdRuntime({ address: settings.containerdSocket, namespaceSuffix: settings.engine.namespaceSuffix, ...(logger ? { logger } : {}) }),
+    containers: new ContainerdRuntime({
+      address: settings.containerdSocket,
+      namespaceSuffix: settings.engine.namespaceSuffix,
+      ...(settings.runcRoot ? { runcRoot: settings.runcRoot } : {}),
+      ...(logger ? { logger } : {}),
+    }),
     cgroups: await createCgroups(logger ? { logger } : {}),
     networks: createCniNetworks({ confDir: layout.cniConf, ipamDir: layout.cniIpam, cacheDir: layout.cniCache, binDirs: settings.cniBinDirs, ...(logger ? { logger } : {}) }),
   };

@@ -3,7 +3,7 @@
  * and bad input (each a one-line error, exit 1, nothing changed).
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOneLineError, startE2eHost, type E2eHost } from '../support/e2e.js';
@@ -73,6 +73,12 @@ describe('workloads through the daemon', () => {
     const cell = JSON.parse(get.stdout);
     expect(cell.state).toBe('Ready');
     expect(cell.address).toMatch(/^10\.254\.\d+\.\d+\/24$/);
+    // runc's state of both the daemon's task (created by kuke init) and the user's (created by the daemon) lives
+    // under the private containerd's runc root, never in the host's shared /run/containerd/runc.
+    for (const realm of ['lab', 'kukeon-system']) {
+      expect(readdirSync(join(host.ctrd.runcRoot, `${realm}.${host.suffix}`)).length, realm).toBeGreaterThan(0);
+      expect(existsSync(join('/run/containerd/runc', `${realm}.${host.suffix}`)), realm).toBe(false);
+    }
     const unchanged = await host.kuke(['apply', '-f', file]);
     expect(unchanged.stdout.split('\n').filter(Boolean)).toEqual(['Realm "lab": unchanged', 'Space "net1": unchanged', 'Stack "app": unchanged', 'Cell "pinger": unchanged']);
   });

@@ -69,6 +69,7 @@ export async function startE2eHost(options: { subnet: string; tag: string }): Pr
     HOME: process.env.HOME,
     KUKEOND_SOCKET: socket,
     KUKEON_CONTAINERD_SOCKET: ctrd.address,
+    KUKEON_RUNC_ROOT: ctrd.runcRoot,
     KUKEON_CGROUP_ROOT: cgroupRoot,
     KUKEON_NAMESPACE_SUFFIX: suffix,
     KUKEON_POD_SUBNET: options.subnet,

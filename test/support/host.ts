@@ -43,6 +43,7 @@ export async function startHost(options: { subnet?: string } = {}): Promise<Test
       runPath: join(dir, 'run'),
       socket: join(dir, 'kukeond.sock'),
       containerdSocket: ctrd.address,
+      runcRoot: ctrd.runcRoot,
       cgroupRoot: `/kukeon-${tag}`,
       namespaceSuffix: `${tag}.kukeon.io`,
       podSubnet: options.subnet ?? '10.251.0.0/16',

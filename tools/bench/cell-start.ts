@@ -47,7 +47,7 @@ try {
 
     const id = `ctr-${i + 1}`;
     t = performance.now();
-    ctr('run', '-d', '--cgroup', `${host.settings.engine.cgroupRoot}/ctr/${id}`, host.image, id, 'sleep', '300');
+    ctr('run', '-d', '--runc-root', host.ctrd.runcRoot, '--cgroup', `${host.settings.engine.cgroupRoot}/ctr/${id}`, host.image, id, 'sleep', '300');
     const ctrStart = performance.now() - t;
     t = performance.now();
     ctr('task', 'kill', '-s', 'SIGKILL', id);

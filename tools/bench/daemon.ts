@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { EventInput } from '../../events/record.js';
 import type { CellTemplate } from '../../events/specs.js';
 import { GrpcClient, pingDaemon } from '../../src/api/grpc-client.js';
+import { daemonArgs } from '../../src/daemon/cell-template.js';
 import { catalogCodec } from '../../src/engine/codec.js';
 import { runLayout } from '../../src/engine/config.js';
 import { Engine } from '../../src/engine/engine.js';
@@ -113,7 +114,7 @@ try {
 
   // Daemon restart → API ready (spawn to first answered ping), five restarts.
   const s = host.settings;
-  const args = [join(process.cwd(), 'dist', 'kukeond.mjs'), '--run-path', s.engine.runPath, '--socket', s.socket, '--containerd-socket', s.containerdSocket, '--cgroup-root', s.engine.cgroupRoot, '--namespace-suffix', s.engine.namespaceSuffix, '--pod-subnet', s.engine.podSubnet, '--no-ip-masq', '--cni-bin-dir', '/usr/lib/cni', '--socket-group', '0', '--log-level', 'warn'];
+  const args = [join(process.cwd(), 'dist', 'kukeond.mjs'), ...daemonArgs(s, 0), '--log-level', 'warn'];
   const ready: number[] = [];
   for (let i = 0; i < 5; i++) {
     const start = performance.now();

@@ -45,6 +45,11 @@ export interface PrivateContainerd {
   start(): Promise<void>;
   /** `kill()` then `start()`: tasks survive in their shims and are found again. */
   restart(): Promise<void>;
+  /**
+   * After `kill()`: SIGKILLs this instance's shims and empties containerd's state dir (unmounting what is mounted
+   * there), as when containerd's tmpfs state is lost. Task processes and runc's state (`runcRoot`) are left alone.
+   */
+  loseState(): Promise<void>;
   /** Stops everything of this instance and removes its directory. */
   stop(): Promise<void>;
 }
@@ -150,6 +155,16 @@ async function answers(address: string, timeoutMs: number): Promise<boolean> {
   }
 }
 
+/** Lazily unmounts every mount at or below `path`, deepest first. */
+function unmountUnder(path: string): void {
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m === path || m.startsWith(`${path}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
+}
+
 function exited(child: ChildProcess | undefined): boolean {
   return !child || child.exitCode !== null || child.signalCode !== null;
 }
@@ -237,6 +252,22 @@ export async function startContainerd(options: StartOptions = {}): Promise<Priva
       await handle.kill();
       await handle.start();
     },
+    async loseState() {
+      if (!exited(child)) throw new Error('loseState() needs containerd killed first');
+      const shims = processesMentioning(address);
+      for (const pid of shims) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      const deadline = Date.now() + 5_000;
+      while (shims.some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      unmountUnder(state);
+      rmSync(state, { recursive: true, force: true });
+      mkdirSync(state, { recursive: true });
+    },
     async stop() {
       try {
         // Tasks left running would outlive their shims (orphaned, pinning cgroups and mounts).
@@ -262,12 +293,7 @@ export async function startContainerd(options: StartOptions = {}): Promise<Priva
           }
         }
         await new Promise((r) => setTimeout(r, 100));
-        const mounts = readFileSync('/proc/mounts', 'utf8')
-          .split('\n')
-          .map((l) => l.split(' ')[1] ?? '')
-          .filter((m) => m === dir || m.startsWith(`${dir}/`))
-          .sort((a, b) => b.length - a.length);
-        for (const m of mounts) spawnSync('umount', ['-l', m]);
+        unmountUnder(dir);
         rmSync(dir, { recursive: true, force: true });
       } finally {
         process.off('exit', onExit);

@@ -14,6 +14,7 @@ import type { TaskExit, TaskInfo, TaskStatus } from '../ports.js';
 import { isoTime, tolerate, type Connection } from './connection.js';
 import { logPathOf, type ContainerStore } from './containers.js';
 import { Status, type Process } from './gen/containerd/services/tasks/v1/tasks.js';
+import { clearStaleRuncState, runcRootOf } from './runc-state.js';
 
 /** How long stopTask waits for the exit after SIGKILL before it gives up (DeadlineExceeded). */
 export const KILL_WAIT_MS = 30_000;
@@ -87,11 +88,15 @@ export class TaskService {
     }
   }
 
+  /** Creates the task; called only when containerd holds none for the container. */
   private async create(namespace: string, id: string): Promise<void> {
     const container = await this.containers.record(namespace, id);
     if (!container) throw new KukeError(ErrorKind.NotFound, `container ${id} not found in ${namespace}`, { hint: 'create the container first' });
     const rootfs = await this.containers.rootfs(namespace, container);
     const log = `file://${logPathOf(container)}`;
+    // No task, yet runc may still hold state of one whose shim died (containerd and its shims killed without a
+    // reboot): runc would refuse the id. Cleared first, so the create below does not fail on it.
+    await clearStaleRuncState(runcRootOf(container), namespace, id, this.logger);
     try {
       await this.conn.unary(
         this.conn.tasks,

@@ -3,11 +3,12 @@
  * same directories: a running task survives with its pid, calls made meanwhile fail with Unavailable, the client
  * reconnects by itself, the exit watcher resyncs and delivers later exits.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKukeError } from '../../../src/errors.js';
+import { processStartTime } from '../../../src/runtime/containerd/runc-state.js';
 import { ContainerdRuntime } from '../../../src/runtime/containerd/runtime.js';
 import { useContainerdRuntime } from '../../support/containerd.js';
 import { removeCgroupTree, testCgroupRoot } from '../../support/cgroup-root.js';
@@ -69,6 +70,43 @@ describe('a containerd restart', () => {
     }
     await runtime().deleteContainer(ns, 'survivor');
     expect(await runtime().getContainer(ns, 'survivor')).toBeNull();
+  });
+});
+
+describe('containerd losing its state while runc keeps its own (containerd and shims killed, no reboot)', () => {
+  /** Starts a task, then kills containerd and every shim and empties containerd's state dir. */
+  async function orphan(id: string): Promise<{ pid: number; state: string }> {
+    await runtime().createContainer(busybox(base, id, ['sleep', '300']));
+    const { pid } = await runtime().startTask(ns, id);
+    await ctrd().kill();
+    await ctrd().loseState();
+    await ctrd().start();
+    const state = join(ctrd().runcRoot, ns, id, 'state.json');
+    expect(existsSync(state)).toBe(true);
+    expect(await runtime().getTask(ns, id)).toBeNull();
+    return { pid, state };
+  }
+
+  it('clears the stale state of a task whose process died with it, and starts the container again', async () => {
+    const { pid } = await orphan('lost');
+    process.kill(pid, 'SIGKILL');
+    await waitFor(async () => processStartTime(pid), (start) => start === undefined, { timeoutMs: 5_000, what: `pid ${pid} to die` });
+    const again = await runtime().startTask(ns, 'lost');
+    expect(await runtime().getTask(ns, 'lost')).toMatchObject({ pid: again.pid, status: 'running' });
+    await runtime().stopTask(ns, 'lost', { signal: 'SIGKILL', graceMs: 0 });
+    await runtime().deleteContainer(ns, 'lost');
+  });
+
+  it('kills an init that outlived its shim before starting the container again, so nothing runs twice', async () => {
+    const { pid, state } = await orphan('outlived');
+    const before = processStartTime(pid);
+    expect(before).toBeDefined();
+    const again = await runtime().startTask(ns, 'outlived');
+    expect(again.pid).not.toBe(pid);
+    expect(processStartTime(pid)).not.toBe(before);
+    expect(JSON.parse(readFileSync(state, 'utf8'))).toMatchObject({ init_process_pid: again.pid });
+    await runtime().stopTask(ns, 'outlived', { signal: 'SIGKILL', graceMs: 0 });
+    await runtime().deleteContainer(ns, 'outlived');
   });
 });
 
