@@ -92,11 +92,17 @@ function sameTemplate(a: unknown, b: unknown): boolean {
 
 function childError(agg: Aggregate, what: string): KukeError {
   const error = (agg.snapshot.context as { error?: { kind: string; message: string } | null }).error;
-  return new KukeError((error?.kind as ErrorKind | undefined) ?? ErrorKind.Internal, `${what}: ${error?.message ?? `it is ${String(agg.snapshot.value)}`}`);
+  const state = String(agg.snapshot.value);
+  // A workload that exits is the workload's business, not a fault of kukeon's.
+  const kind = (error?.kind as ErrorKind | undefined) ?? (state === 'Exited' ? ErrorKind.FailedPrecondition : ErrorKind.Internal);
+  return new KukeError(kind, `${what}: ${error?.message ?? `it is ${state}`}`);
 }
 
-/** Brings one member to Running in the given network; returns its pid. */
-async function ensureRunning(engine: Engine, m: Member, network: NetworkMode, ctx: Ctx, deadline: number): Promise<number> {
+/**
+ * Brings one member to Running in the given network; returns its pid. A member other than the root that exits by
+ * itself once started has started all the same (a one-shot sidecar): null, and its exit is recorded as any other.
+ */
+async function ensureRunning(engine: Engine, m: Member, network: NetworkMode, ctx: Ctx, deadline: number): Promise<number | null> {
   let started = false;
   for (let step = 0; step < 20; step++) {
     const remaining = deadline - Date.now();
@@ -127,6 +133,7 @@ async function ensureRunning(engine: Engine, m: Member, network: NetworkMode, ct
       case 'Stopped':
       case 'Exited':
         // A container that failed or exited before is started again; one that does so after our start is not.
+        if (started && state === 'Exited' && !m.root) return null;
         if (started && (state === 'Failed' || state === 'Exited')) {
           const code = (agg!.snapshot.context as { exitCode?: number | null }).exitCode;
           throw childError(agg!, state === 'Failed' ? `container "${m.name}" failed to start` : `container "${m.name}" exited while the cell started (code ${String(code)})`);
@@ -189,6 +196,7 @@ async function startCell(runtime: Runtime, cell: CellTarget, ctx: Ctx): Promise<
   try {
     const hostNetwork = root.template.hostNetwork;
     const rootPid = await ensureRunning(engine, root, hostNetwork ? { mode: 'host' } : { mode: 'new' }, ctx, deadline);
+    if (rootPid === null) throw new KukeError(ErrorKind.Internal, `root container of cell "${cell.name}" has no pid`);
     let address: string | undefined;
     if (!hostNetwork) {
       const attachment = await runtime.networks.attach(networkName(cell.realm, cell.space), root.containerdId, `/proc/${rootPid}/ns/net`);

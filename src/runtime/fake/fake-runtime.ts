@@ -7,7 +7,8 @@
  * - `io`: awaited at the start of every call (hand it a fast-check scheduler to interleave and crash anywhere);
  * - `failNext(method, kind)`: the next call of a method fails with that kind;
  * - `loseExits`: task exits are not pushed to watchers (as when the event stream is disconnected);
- * - `exitTask(…)`: a task exits by itself with a code.
+ * - `exitTask(…)`: a task exits by itself with a code;
+ * - `exitOnStart`: containers (by id) whose task exits with the given code right after it starts (a one-shot).
  */
 import { ErrorKind, KukeError } from '../../errors.js';
 import type {
@@ -48,6 +49,8 @@ export class FakeWorld {
   io: (label: string) => Promise<void> = () => Promise.resolve();
   /** When true, exits are not pushed to watchers (only found by relisting). */
   loseExits = false;
+  /** Container ids whose task exits with this code as soon as it has started. */
+  readonly exitOnStart = new Map<string, number>();
   readonly namespaces = new Map<string, Labels>();
   readonly images = new Set<string>();
   readonly containers = new Map<string, FakeContainer>(); // `${ns}/${id}`
@@ -262,6 +265,8 @@ class FakeContainers implements ContainerRuntime {
     if (!c) throw new KukeError(ErrorKind.NotFound, `container ${id} not found in ${namespace}`);
     if (c.task?.status === 'running') return { pid: c.task.pid };
     c.task = { pid: this.w.pid(), status: 'running' };
+    const code = this.w.exitOnStart.get(id);
+    if (code !== undefined) queueMicrotask(() => this.w.exitTask(namespace, id, code));
     return { pid: c.task.pid };
   }
 
