@@ -8,9 +8,14 @@ import { exitData } from './effects.js';
 import type { Engine } from './engine.js';
 import { reconcile } from './reconcile.js';
 
-/** Starts watching; `close()` the returned subscription on shutdown. */
-export function watchExits(engine: Engine, runtime: Runtime): Subscription {
+/**
+ * Starts watching; `close()` the returned subscription on shutdown. With `skipFirstResync`, the relist when the
+ * watcher first goes live is left out: for a caller that reconciles later on purpose (an in-process teardown of the
+ * daemon's cell records the operator's command before any relist may record the exit on its own).
+ */
+export function watchExits(engine: Engine, runtime: Runtime, options: { skipFirstResync?: boolean } = {}): Subscription {
   let resyncing: Promise<unknown> | undefined;
+  let skip = options.skipFirstResync === true;
   const record = (namespace: string, id: string, type: string, data: unknown) => {
     for (const agg of engine.all()) {
       if (agg.kind !== 'container') continue;
@@ -26,6 +31,10 @@ export function watchExits(engine: Engine, runtime: Runtime): Subscription {
     onExit: (exit) => record(exit.namespace, exit.id, 'TaskExited', exitData(exit.pid, exit.exitCode, exit.exitedAt)),
     onOom: (task) => record(task.namespace, task.id, 'TaskOomKilled', {}),
     onResync: () => {
+      if (skip) {
+        skip = false;
+        return;
+      }
       if (resyncing || engine.isClosed) return;
       resyncing = reconcile(engine, runtime, { scope: 'tasks' })
         .catch((err) => {

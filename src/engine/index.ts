@@ -57,7 +57,7 @@ export async function openEngine(options: OpenEngineOptions): Promise<OpenedEngi
   let watcher: Subscription | undefined;
   let report: ReconcileReport | undefined;
   if (options.reconcile !== false) report = await reconcile(engine, options.runtime);
-  if (options.watch !== false) watcher = watchExits(engine, options.runtime);
+  if (options.watch !== false) watcher = watchExits(engine, options.runtime, { skipFirstResync: options.reconcile === false });
   return {
     engine,
     operations: new Operations(engine),

@@ -48,6 +48,26 @@ describe('engine', () => {
     expect(world.attachments.size).toBe(0);
   });
 
+  it('starts a cell whose sidecar exits at once (a one-shot): Ready, the sidecar Exited with its code', async () => {
+    const { world, ops, engine } = await setup();
+    world.exitOnStart.set('default_default_web_side', 4);
+    const { view } = await ops.createCell({ ...ref, template: template('busybox', ['side']), start: true }, user);
+    expect(view.state).toBe('Ready');
+    await engine.settle();
+    expect(ops.getCell(ref).containers.map((c) => [c.name, c.state, c.exitCode])).toEqual([
+      ['web_root', 'Running', null],
+      ['side', 'Exited', 4],
+    ]);
+  });
+
+  it('fails the start of a cell whose root exits at once, saying so, and leaves nothing running', async () => {
+    const { world, ops } = await setup();
+    world.exitOnStart.set('default_default_web_root', 3);
+    const err = await ops.createCell({ ...ref, template: template('busybox', ['side']), start: true }, user).catch((e: unknown) => e);
+    expect(isKukeError(err, 'FailedPrecondition')).toBe(true);
+    expect(world.runningTasks().size).toBe(0);
+  });
+
   it('stops, starts again and deletes without leaking tasks, addresses or cgroups', async () => {
     const { world, ops, engine } = await setup();
     await ops.createCell({ ...ref, template: template('busybox', ['side']), start: true }, user);
@@ -96,6 +116,24 @@ describe('engine', () => {
     expect(view.containers[0]).toMatchObject({ exitCode: 3 });
     const exit = store.records.find((r) => r.type === 'TaskExited');
     expect(exit?.actor.type).toBe('reconcile');
+  });
+
+  it('leaves the relist to a caller that reconciles later on purpose, so its command is recorded before the exit', async () => {
+    const { world, store, opened, ops } = await setup();
+    await ops.createCell({ ...ref, template: template(), start: true }, user);
+    await opened.close();
+    world.loseExits = true;
+    world.exitTask('default.kukeon.io', 'default_default_web_root', 137);
+    world.loseExits = false;
+    const reopened = await openEngine({ store, runtime: world.runtime(), config: { runPath: '/tmp/kukeon-unit', ipMasq: false }, reconcile: false });
+    await new Promise((r) => setTimeout(r, 20)); // the watcher goes live (a microtask in the fake)
+    await reopened.engine.settle();
+    expect(store.records.some((r) => r.type === 'TaskExited')).toBe(false);
+    world.resync(); // a later reconnect relists as usual
+    await new Promise((r) => setTimeout(r, 20));
+    await reopened.engine.settle();
+    expect(store.records.find((r) => r.type === 'TaskExited')?.actor.type).toBe('reconcile');
+    expect(reopened.operations.getCell(ref).state).toBe('Exited');
   });
 
   it('recovers from a reboot-like wipe: cells Exited, cgroups healed, addresses released, nothing leaked', async () => {
