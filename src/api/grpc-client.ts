@@ -22,7 +22,7 @@ type Unary<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallO
 /** Options of {@link GrpcClient}. */
 export interface GrpcClientOptions {
   socket: string;
-  /** Recorded on events as who asked (default: this process's uid/gid/pid and command line). */
+  /** Recorded on events next to the caller's uid/gid/pid (default: this process's command line). */
   command?: string;
   /** How long to wait for the socket when connecting (default 5 s). */
   connectTimeoutMs?: number;
@@ -40,9 +40,6 @@ export class GrpcClient implements KukeonClient {
       'grpc.max_send_message_length': 16 << 20,
     });
     this.metadata = new Metadata();
-    this.metadata.set(ACTOR_METADATA.uid, String(process.getuid?.() ?? -1));
-    this.metadata.set(ACTOR_METADATA.gid, String(process.getgid?.() ?? -1));
-    this.metadata.set(ACTOR_METADATA.pid, String(process.pid));
     this.metadata.set(ACTOR_METADATA.name, encodeURIComponent(options.command ?? ['kuke', ...process.argv.slice(2)].join(' ').slice(0, 200)));
   }
 

@@ -1,7 +1,8 @@
 /**
  * The gRPC service kukeond serves: thin handlers that translate protobuf to the API (backend.ts) and back, with
- * errors mapped once (errors.ts). Who asks is recorded on every event: the client reports its uid, pid and command
- * in metadata (the socket's 0660 root:kukeon mode is what restricts who may ask).
+ * errors mapped once (errors.ts). Who asks is recorded on every event: uid, gid and pid as the kernel knows the
+ * socket's peer (given by the daemon, src/daemon/peer.ts), and the command line the client reports in metadata, for
+ * display only. The socket's 0660 root:kukeon mode is what restricts who may ask.
  */
 import { Server, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Actor } from '../../events/record.js';
@@ -21,30 +22,49 @@ import {
 import { toServiceError } from './errors.js';
 import * as pb from './gen/kukeon/v1/kukeon.js';
 
-/** Metadata keys a client uses to say who it is. */
-export const ACTOR_METADATA = { uid: 'kukeon-uid', gid: 'kukeon-gid', pid: 'kukeon-pid', name: 'kukeon-command' } as const;
+/** Metadata key under which a client gives its command line (display only: who called is the kernel's answer). */
+export const ACTOR_METADATA = { name: 'kukeon-command' } as const;
 
-function actorOf(metadata: Metadata): Actor {
-  const num = (key: string) => {
-    const v = metadata.get(key)[0];
-    const n = typeof v === 'string' ? Number(v) : NaN;
-    return Number.isInteger(n) ? n : undefined;
-  };
+/** The command line the client reports, if any. */
+function commandOf(metadata: Metadata): string | undefined {
   const name = metadata.get(ACTOR_METADATA.name)[0];
-  const uid = num(ACTOR_METADATA.uid);
-  const gid = num(ACTOR_METADATA.gid);
-  const pid = num(ACTOR_METADATA.pid);
-  return {
-    type: 'user',
-    ...(uid !== undefined ? { uid } : {}),
-    ...(gid !== undefined ? { gid } : {}),
-    ...(pid !== undefined ? { pid } : {}),
-    ...(typeof name === 'string' ? { name: decodeURIComponent(name).slice(0, 200) } : {}),
-  };
+  if (typeof name !== 'string') return undefined;
+  try {
+    return decodeURIComponent(name).slice(0, 200);
+  } catch {
+    return name.slice(0, 200);
+  }
 }
 
-/** Builds the handlers over a backend factory (one backend per request, acting as the caller). */
-export function kukeonHandlers(backendFor: (actor: Actor) => KukeonClient, logger: Logger, isDraining: () => boolean): pb.KukeonServiceServer {
+/** A caller's identity as the kernel has it. */
+export interface CallerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** Finds the kernel's credentials of a call's connection by `call.getPeer()`; undefined when unknown. */
+export type CredentialsLookup = (peer: string) => Promise<CallerCredentials | undefined>;
+
+/** Calls that record nothing: they do not wait for the caller's credentials. */
+const READ_ONLY = new Set(['ping', 'get', 'usage', 'history', 'watchHistory', 'verifyLog']);
+
+/**
+ * Builds the handlers over a backend factory (one backend per request, acting as the caller). With `credentialsOf`,
+ * a call that records events carries the kernel's uid, gid and pid of its caller, never the ones it claims; without
+ * it (or when the kernel cannot say), it carries none.
+ */
+export function kukeonHandlers(
+  backendFor: (actor: Actor) => KukeonClient,
+  logger: Logger,
+  isDraining: () => boolean,
+  credentialsOf?: CredentialsLookup,
+): pb.KukeonServiceServer {
+  const actorFor = async (method: string, call: { metadata: Metadata; getPeer(): string }): Promise<Actor> => {
+    const name = commandOf(call.metadata);
+    const peer = credentialsOf && !READ_ONLY.has(method) ? await credentialsOf(call.getPeer()) : undefined;
+    return { type: 'user', ...(peer ? { uid: peer.uid, gid: peer.gid, pid: peer.pid } : {}), ...(name !== undefined ? { name } : {}) };
+  };
   const unary =
     <Req, Res>(method: string, fn: (backend: KukeonClient, req: Req) => Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
@@ -52,8 +72,8 @@ export function kukeonHandlers(backendFor: (actor: Actor) => KukeonClient, logge
         callback({ code: 14, details: 'kukeond is shutting down; retry shortly' });
         return;
       }
-      const actor = actorOf(call.metadata);
-      fn(backendFor(actor), call.request)
+      actorFor(method, call)
+        .then((actor) => fn(backendFor(actor), call.request))
         .then((res) => callback(null, res))
         .catch((err: unknown) => {
           logger.debug({ err, method }, 'request failed');
@@ -109,7 +129,8 @@ export function kukeonHandlers(backendFor: (actor: Actor) => KukeonClient, logge
       // grpc-js emits 'cancelled' also after a normal end (grpc-node#2771): cleanup only.
       call.on('cancelled', () => abort.abort());
       const req = call.request;
-      const backend = backendFor(actorOf(call.metadata));
+      const name = commandOf(call.metadata);
+      const backend = backendFor({ type: 'user', ...(name !== undefined ? { name } : {}) });
       let key;
       try {
         key = refToKey(req.ref);

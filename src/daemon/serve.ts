@@ -9,6 +9,7 @@
  * log (releases the lock), remove socket and pid file. SIGHUP reopens the log file (logrotate).
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
 import { ServerCredentials, type Server } from '@grpc/grpc-js';
@@ -29,6 +30,7 @@ import { LevelEventLog, isLockedError } from '../store/event-log.js';
 import type { EventStore } from '../store/types.js';
 import { VERSION } from '../version.js';
 import { groupId, socketAnswers } from './host.js';
+import { PeerRegistry } from './peer.js';
 
 /** Options of {@link serve}. */
 export interface ServeOptions {
@@ -77,7 +79,11 @@ async function takeLog(settings: HostSettings, logger: Logger, lockWaitMs: numbe
   }
 }
 
-async function bindSocket(server: Server, settings: HostSettings, logger: Logger): Promise<void> {
+/**
+ * Listens on the API socket and hands each connection to grpc-js, after registering it so its caller's credentials
+ * are looked up (peer.ts). Returns the listener, which the stop closes first.
+ */
+async function bindSocket(server: Server, peers: PeerRegistry, settings: HostSettings, logger: Logger): Promise<NetServer> {
   const socket = settings.socket;
   validateSocketPath(socket);
   const dir = dirname(socket);
@@ -92,18 +98,29 @@ async function bindSocket(server: Server, settings: HostSettings, logger: Logger
     rmSync(socket, { force: true });
     logger.info({ socket }, 'removed a stale socket');
   }
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const listener = createNetServer((connection) => {
+    peers.register(connection);
+    injector.injectConnection(connection);
+  });
   // umask 0117 makes the socket 0660 from the start: no window in which it is wider.
   const old = process.umask(0o117);
   try {
     await new Promise<void>((resolve, reject) => {
-      server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+      listener.once('error', reject);
+      listener.listen(socket, () => {
+        listener.off('error', reject);
+        resolve();
+      });
     });
   } finally {
     process.umask(old);
   }
+  listener.on('error', (err) => logger.error({ err }, 'API socket error'));
   if (gid !== undefined) chownSync(socket, 0, gid);
   const mode = statSync(socket).mode & 0o777;
   logger.info({ socket, mode: mode.toString(8), group: gid === undefined ? 'root' : settings.socketGroup }, 'listening');
+  return listener;
 }
 
 /** Starts kukeond. */
@@ -131,9 +148,10 @@ export async function serve(options: ServeOptions): Promise<RunningDaemon> {
   await engine.dispatch(DAEMON_STREAM, 'DaemonStarted', { pid: process.pid, version: VERSION, replayed: engine.replayStats.events, readyMs, uncleanShutdown: unclean }, { actor: { type: 'daemon', pid: process.pid } });
 
   let draining = false;
-  const handlers = kukeonHandlers((actor) => new EngineBackend(opened, runtime, actor), logger, () => draining);
+  const peers = new PeerRegistry(logger);
+  const handlers = kukeonHandlers((actor) => new EngineBackend(opened, runtime, actor), logger, () => draining, (peer) => peers.credentialsOf(peer));
   const server = createApiServer(handlers);
-  await bindSocket(server, settings, logger);
+  const listener = await bindSocket(server, peers, settings, logger);
   writeFileSync(settings.pidFile, `${process.pid}\n`, { mode: 0o644 });
   logger.info({ readyMs: Math.round(performance.now() - started) }, 'kukeond ready');
 
@@ -144,6 +162,7 @@ export async function serve(options: ServeOptions): Promise<RunningDaemon> {
     stopping ??= (async () => {
       draining = true;
       logger.info({ reason }, 'kukeond draining');
+      listener.close();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();

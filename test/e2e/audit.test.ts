@@ -4,8 +4,9 @@
  * `get --at`; parity of `get` through the daemon and `--no-daemon` for every kind; `kuke history verify` naming a
  * tampered record.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { ClassicLevel } from 'classic-level';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRecord, decodeRecord } from '../../src/store/hash.js';
@@ -99,6 +100,30 @@ describe('history', () => {
     expect(added).toMatch(/StopCell +Ready → Stopping/);
     expect(added).toMatch(/CellStopped +Stopping → Stopped/);
     await host.kuke(['start', 'cell', 'web']);
+  });
+
+  it('records who asked through the daemon as the kernel knows the caller: uid, gid and pid of the socket peer', async () => {
+    const user = `kkaud${process.pid}`;
+    execFileSync('useradd', ['--system', '--no-create-home', user]);
+    // The test host lives in a 0700 temp dir; a real socket dir (/run/kukeon, 0750 root:kukeon) sits in /run.
+    chmodSync(host.dir, 0o755);
+    try {
+      const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }));
+      const gid = Number(execFileSync('getent', ['group', 'kukeon'], { encoding: 'utf8' }).split(':')[2]);
+      const stop = await host.kuke(['stop', 'cell', 'web', '--timeout', '500ms'], { user: `${user}:kukeon` });
+      expect(stop.code, stop.stderr).toBe(0);
+      const events = JSON.parse((await host.kuke(['history', 'cell', 'web', '-o', 'json'])).stdout) as EventJson[];
+      const asked = events.filter((e) => e.type === 'StopCell').at(-1)!;
+      expect(asked.actor).toMatchObject({ type: 'user', uid, gid, name: 'kuke stop cell web --timeout 500ms' });
+      expect(asked.actor.pid).toBeGreaterThan(1);
+      expect(asked.actor.pid).not.toBe(host.daemonPid());
+      const table = (await host.kuke(['history', 'cell', 'web'])).stdout;
+      expect(table).toMatch(new RegExp(`StopCell +Ready → Stopping +user uid=${uid} pid=${asked.actor.pid} `));
+    } finally {
+      execFileSync('userdel', [user]);
+      chmodSync(host.dir, 0o700);
+      await host.kuke(['start', 'cell', 'web']);
+    }
   });
 
   it('shows state as it was with get --at', async () => {

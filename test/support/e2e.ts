@@ -42,8 +42,10 @@ export interface E2eHost {
 
 export function runNode(args: string[], env: NodeJS.ProcessEnv, input?: string, user?: string): Promise<RunResult> {
   return new Promise((resolvePromise) => {
+    // `user` or `user:group`: run as that user, with that group (default the user's own) and no others.
+    const [uid, gid = uid] = user?.split(':') ?? [];
     const cmd = user ? 'setpriv' : process.execPath;
-    const argv = user ? [`--reuid=${user}`, `--regid=${user}`, '--clear-groups', process.execPath, ...args] : args;
+    const argv = user ? [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', process.execPath, ...args] : args;
     const child = spawn(cmd, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
