@@ -5,8 +5,8 @@
  * Node offers no SO_PEERCRED. The kernel's sock_diag does give, for each unix socket, its inode, its peer's inode and
  * (with `ss -p`) the processes holding it. The accepted socket's inode comes from its fd; the row whose peer is that
  * inode is the client's, and its first holder is the caller. Its credentials are then read from /proc. One `ss` run
- * per connection (about 15 ms on the build VM, asynchronous, started as the connection is accepted, awaited only by
- * calls that record events).
+ * per connection (about 15 ms on the build VM, asynchronous), run when the first call that records events asks:
+ * reads never pay for it.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
@@ -82,27 +82,37 @@ export async function peerCredentials(socket: Socket): Promise<PeerCredentials |
 export class PeerRegistry {
   private next = 0;
   private warned = false;
-  private readonly peers = new Map<string, Promise<PeerCredentials | undefined>>();
+  private readonly sockets = new Map<string, Socket>();
+  private readonly found = new Map<string, Promise<PeerCredentials | undefined>>();
 
   constructor(private readonly logger?: Logger) {}
 
-  /** Names the connection and starts finding its caller. */
+  /** Names the connection; its caller is looked up when a call first needs it (reads never do). */
   register(socket: Socket): void {
     const name = `kukeon-peer:${++this.next}`;
     Object.defineProperty(socket, 'remoteAddress', { value: name, configurable: true });
-    const credentials = peerCredentials(socket).catch((err: unknown) => {
-      if (!this.warned) {
-        this.warned = true;
-        this.logger?.warn({ err }, 'cannot ask the kernel who is calling (ss from iproute2 is needed): callers are recorded without uid and pid');
-      }
-      return undefined;
+    this.sockets.set(name, socket);
+    socket.once('close', () => {
+      this.sockets.delete(name);
+      this.found.delete(name);
     });
-    this.peers.set(name, credentials);
-    socket.once('close', () => this.peers.delete(name));
   }
 
-  /** The caller of a call, by its `getPeer()`. */
+  /** The caller of a call, by its `getPeer()`; looked up once per connection. */
   credentialsOf(peer: string): Promise<PeerCredentials | undefined> {
-    return this.peers.get(peer) ?? Promise.resolve(undefined);
+    const socket = this.sockets.get(peer);
+    if (!socket) return Promise.resolve(undefined);
+    let credentials = this.found.get(peer);
+    if (!credentials) {
+      credentials = peerCredentials(socket).catch((err: unknown) => {
+        if (!this.warned) {
+          this.warned = true;
+          this.logger?.warn({ err }, 'cannot ask the kernel who is calling (ss from iproute2 is needed): callers are recorded without uid and pid');
+        }
+        return undefined;
+      });
+      this.found.set(peer, credentials);
+    }
+    return credentials;
   }
 }
