@@ -40,14 +40,18 @@ npm run --silent build
 if [[ "${1:-}" == "--init" ]]; then
   ln -sf "$PWD/dist/kuke.mjs" /usr/local/bin/kuke
   ln -sf "$PWD/dist/kukeond.mjs" /usr/local/bin/kukeond
-  if [[ ! -S /run/containerd/containerd.sock ]]; then
+  # A socket file alone proves nothing (a crashed containerd leaves it behind): ask containerd itself.
+  containerd_answers() { timeout 5 ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1; }
+  if ! containerd_answers; then
     if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
-      systemctl enable --now containerd
+      systemctl enable containerd
+      systemctl restart containerd
     else
       echo "setup: no systemd here; starting containerd (log: /var/log/containerd.log)" >&2
       nohup containerd >/var/log/containerd.log 2>&1 &
     fi
-    for _ in $(seq 1 100); do [[ -S /run/containerd/containerd.sock ]] && break; sleep 0.1; done
+    for _ in $(seq 1 100); do containerd_answers && break; sleep 0.1; done
+    containerd_answers || { echo "setup: containerd does not answer on /run/containerd/containerd.sock; see /var/log/containerd.log or journalctl -u containerd" >&2; exit 1; }
   fi
   kuke init
 fi

@@ -19,7 +19,7 @@ import type { Runtime } from '../runtime/ports.js';
 import type { HostSettings } from '../settings.js';
 import { daemonCellTemplate } from '../daemon/cell-template.js';
 import { groupId } from '../daemon/host.js';
-import { buildDaemonImage, DAEMON_IMAGE } from '../daemon/image.js';
+import { buildDaemonImage, daemonImageRef } from '../daemon/image.js';
 import { pingDaemon } from './grpc-client.js';
 import type { InProcessClient } from './in-process.js';
 
@@ -109,11 +109,14 @@ export async function resolveDaemonImage(runtime: Runtime, namespace: string, se
     return { ref: requested, imported: false };
   }
   let tar = requested;
+  let built = false;
   if (!tar) {
-    const present = await runtime.containers.resolveImage(namespace, DAEMON_IMAGE).then(() => true, () => false);
-    if (present) return { ref: DAEMON_IMAGE, imported: false };
-    onProgress?.(`building ${DAEMON_IMAGE}`);
-    tar = buildDaemonImage(join(runLayout(settings.engine.runPath).images, `kukeond-${DAEMON_IMAGE.split(':')[1]}.tar`), (step) => onProgress?.(`  ${step}`)).path;
+    const ref = daemonImageRef();
+    const present = await runtime.containers.resolveImage(namespace, ref).then(() => true, () => false);
+    if (present) return { ref, imported: false };
+    onProgress?.(`building ${ref}`);
+    tar = buildDaemonImage(join(runLayout(settings.engine.runPath).images, `kukeond-${ref.split(':')[1]}.tar`), (step) => onProgress?.(`  ${step}`), ref).path;
+    built = true;
   }
   onProgress?.(`importing ${tar} into ${namespace}`);
   let last = 0;
@@ -127,6 +130,8 @@ export async function resolveDaemonImage(runtime: Runtime, namespace: string, se
     },
   });
   if (!image) throw new KukeError(ErrorKind.InvalidArgument, `${tar} holds no image`);
+  // containerd holds it now; a tar of ours (about 120 MB) would only pile up, one per build.
+  if (built) rmSync(tar, { force: true });
   return { ref: image.name, imported: true };
 }
 

@@ -5,6 +5,7 @@
  * container (`ip`, `ss`, and iptables for masquerading). Reference `kukeon.local/kukeond:<version>`.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -14,8 +15,18 @@ import { writeOciLayout } from '../runtime/containerd/oci-layout.js';
 import type { TarEntry } from '../runtime/containerd/tar.js';
 import { VERSION } from '../version.js';
 
-/** The image reference of this version's daemon. */
-export const DAEMON_IMAGE = `kukeon.local/kukeond:${VERSION}`;
+/**
+ * The image reference of the installed daemon: this version, and the build (a hash of the bundle and its chunks), so
+ * a rebuilt or reinstalled package of the same version is a new image that `kuke init` imports and switches the
+ * daemon's cell to, rather than running on an image of an older build.
+ */
+export function daemonImageRef(): string {
+  const bundle = locateDaemonBundle();
+  const hash = createHash('sha256').update(readFileSync(bundle));
+  const chunks = join(dirname(bundle), 'chunks');
+  if (existsSync(chunks)) for (const name of readdirSync(chunks).sort()) hash.update(name).update(readFileSync(join(chunks, name)));
+  return `kukeon.local/kukeond:${VERSION}-${hash.digest('hex').slice(0, 12)}`;
+}
 /** Where the bundle sits inside the image. */
 export const DAEMON_BUNDLE = '/opt/kukeond/kukeond.mjs';
 /** Where Node sits inside the image. */
@@ -136,7 +147,7 @@ function which(binary: string): string | undefined {
 }
 
 /** Builds the daemon image tar at `out` (reused if newer than the bundle). Returns its path and reference. */
-export function buildDaemonImage(out: string, onStep?: (step: string) => void, ref: string = DAEMON_IMAGE): { path: string; ref: string } {
+export function buildDaemonImage(out: string, onStep?: (step: string) => void, ref: string = daemonImageRef()): { path: string; ref: string } {
   const bundle = locateDaemonBundle();
   if (existsSync(out) && statSync(out).mtimeMs > statSync(bundle).mtimeMs) return { path: out, ref };
   // One image per build: a tar of another build under the same name must not be reused (a rebuilt bundle).

@@ -64,12 +64,18 @@ describe('the daemon verbs and the upgrade path', () => {
     const tar = buildDaemonImage(join(host.dir, 'kukeond-next.tar'), undefined, 'kukeon.local/kukeond:e2e-next').path;
     const r = await host.local(['daemon', 'recreate', '--image', tar]);
     expect(r.code, r.stderr).toBe(0);
+    const pid = host.daemonPid();
     expect(r.stdout).toContain('kukeond recreated (cell "kukeond" in realm "kukeon-system", image kukeon.local/kukeond:e2e-next)');
     const cell = JSON.parse((await host.kuke(['get', 'cell', 'kukeond', ...SYS, '-o', 'json'])).stdout);
     expect(cell.state).toBe('Ready');
     expect(cell.containers[0].image).toBe('kukeon.local/kukeond:e2e-next');
     const after = await userCell();
     expect(after).toMatchObject({ state: 'Ready', rootPid: before.rootPid });
+    // kuke init leaves a running daemon alone, and says how to go back to this package's build.
+    const init = await host.local(['init']);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stderr).toMatch(/^kukeond runs kukeon\.local\/kukeond:e2e-next; this package's daemon is kukeon\.local\/kukeond:0\.1\.0-[0-9a-f]{12}: switch with: sudo kuke daemon recreate\n$/);
+    expect(host.daemonPid()).toBe(pid);
   });
 
   it('stops, says it is already stopped, starts again, and kills', async () => {

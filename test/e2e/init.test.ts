@@ -2,7 +2,8 @@
  * `kuke init` and the daemon in its cell, end to end: kuke and kukeond as processes on a private containerd.
  */
 import { execFileSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupId } from '../../src/daemon/host.js';
 import { cgroupOf } from '../support/cgroups.js';
@@ -25,6 +26,9 @@ describe('kuke init', () => {
     expect(r.stdout).toMatch(/^Initialized Kukeon runtime\n/);
     expect(r.stdout).toContain(`System realm: kukeon-system (namespace: kukeon-system.${host.suffix})`);
     expect(r.stdout).toMatch(/kukeond is ready \(unix:\/\//);
+    // The image is this build's (version and bundle hash), imported through the API; the tar is not kept.
+    expect(r.stdout).toMatch(/Kukeond image: kukeon\.local\/kukeond:0\.1\.0-[0-9a-f]{12}\n/);
+    expect(readdirSync(join(host.runPath, 'images'))).toEqual([]);
     const namespaces = execFileSync('ctr', ['-a', host.ctrd.address, 'namespaces', 'ls', '-q'], { encoding: 'utf8' }).split('\n');
     expect(namespaces).toEqual(expect.arrayContaining([`default.${host.suffix}`, `kukeon-system.${host.suffix}`]));
 

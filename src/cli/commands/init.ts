@@ -78,6 +78,10 @@ export function register(program: Command, ctx: CommandContext): void {
             settings.socket,
           ),
         );
+        // Nothing is changed while the daemon runs, an older build included: say how to switch.
+        const { daemonImageRef } = await import('../../daemon/image.js');
+        const installed = options.kukeondImage ?? daemonImageRef();
+        if (image !== installed) ctx.streams.err(`kukeond runs ${image}; this package's daemon is ${installed}: switch with: sudo kuke daemon recreate${options.kukeondImage ? ` --image ${options.kukeondImage}` : ''}\n`);
         return;
       }
       const client = new InProcessClient({ config: settings.engine, runtime: () => createRuntime(settings, ctx.logger()), logger: ctx.logger() });
