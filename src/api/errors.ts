@@ -44,7 +44,7 @@ export function fromServiceError(error: unknown, socket: string): KukeError {
   const kind = isErrorKind(kindMeta) ? kindMeta : (CODE_TO_KIND.get(e.code) ?? ErrorKind.Internal);
   if (!isErrorKind(kindMeta) && e.code === status.UNAVAILABLE) {
     const permission = /EACCES/.test(e.details ?? '');
-    return new KukeError(permission ? ErrorKind.PermissionDenied : ErrorKind.Unavailable, `cannot reach kukeond at ${socket}: ${e.details ?? 'unavailable'}`, {
+    return new KukeError(permission ? ErrorKind.PermissionDenied : ErrorKind.Unavailable, `cannot reach kukeond at ${socket}: ${unreachableReason(e.details)}`, {
       hint: permission
         ? 'add yourself to the kukeon group (sudo usermod -aG kukeon $USER), then log out and back in'
         : 'is kukeond running? start it with: sudo kuke daemon start; or work in-process with --no-daemon',
@@ -55,4 +55,12 @@ export function fromServiceError(error: unknown, socket: string): KukeError {
     ...(typeof hintMeta === 'string' ? { hint: decodeURIComponent(hintMeta) } : {}),
     cause: error,
   });
+}
+
+/** Why a connection failed, from grpc-js's details ("No connection established. Last error: … Resolution note: "). */
+function unreachableReason(details: string | undefined): string {
+  const errno = /connect (E[A-Z]+)/.exec(details ?? '')?.[1];
+  const meaning: Record<string, string> = { ENOENT: 'no socket at that path', ECONNREFUSED: 'nothing listens on that socket', EACCES: 'permission denied' };
+  if (errno) return `connect ${errno}${meaning[errno] ? ` (${meaning[errno]})` : ''}`;
+  return (details ?? 'unavailable').replace(/\.?\s*Resolution note:\s*$/, '');
 }

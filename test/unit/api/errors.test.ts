@@ -1,0 +1,26 @@
+import { Metadata, status } from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import { fromServiceError, toServiceError } from '../../../src/api/errors.js';
+import { ErrorKind, KukeError } from '../../../src/errors.js';
+
+const unreachable = (errno: string) => ({
+  code: status.UNAVAILABLE,
+  details: `No connection established. Last error: Error: connect ${errno} /run/kukeon/kukeond.sock. Resolution note: `,
+  metadata: new Metadata(),
+});
+
+describe('errors across the API', () => {
+  it('keep their kind and hint from daemon to client', () => {
+    const back = fromServiceError(toServiceError(new KukeError(ErrorKind.AlreadyExists, 'cell "web" exists', { hint: 'pick another name' })), '/s.sock');
+    expect(back).toMatchObject({ kind: 'AlreadyExists', message: 'cell "web" exists', hint: 'pick another name' });
+  });
+
+  it("say why the daemon cannot be reached in a few words, without grpc-js's wording", () => {
+    expect(fromServiceError(unreachable('ENOENT'), '/run/kukeon/kukeond.sock').message).toBe('cannot reach kukeond at /run/kukeon/kukeond.sock: connect ENOENT (no socket at that path)');
+    expect(fromServiceError(unreachable('ECONNREFUSED'), '/run/kukeon/kukeond.sock').message).toBe('cannot reach kukeond at /run/kukeon/kukeond.sock: connect ECONNREFUSED (nothing listens on that socket)');
+    const denied = fromServiceError(unreachable('EACCES'), '/run/kukeon/kukeond.sock');
+    expect(denied.kind).toBe('PermissionDenied');
+    expect(denied.hint).toContain('usermod -aG kukeon');
+    expect(fromServiceError({ code: status.UNAVAILABLE, details: 'Connection dropped. Resolution note: ', metadata: new Metadata() }, '/s').message).toBe('cannot reach kukeond at /s: Connection dropped');
+  });
+});
