@@ -54,6 +54,10 @@ export const ContainerTemplateSchema = z.object({
   mounts: z.array(MountSchema).default([]),
   resources: ResourcesSchema.default({}),
   restartPolicy: z.enum(['never', 'always', 'on-failure']).default('never'),
+  /** Wait before every restart but the first (default 30; 0 = none). Only with always / on-failure. */
+  restartBackoffSeconds: z.number().int().min(0).optional(),
+  /** on-failure gives up after this many restarts in a row (default 5). */
+  restartMaxRetries: z.number().int().min(1).optional(),
 });
 export type ContainerTemplate = z.infer<typeof ContainerTemplateSchema>;
 

@@ -58,6 +58,8 @@ function containerTemplateToPb(t: ContainerTemplate): pb.ContainerTemplate {
       pidsMax: t.resources.pidsMax ?? 0,
     },
     restartPolicy: t.restartPolicy,
+    ...(t.restartBackoffSeconds !== undefined ? { restartBackoffSeconds: t.restartBackoffSeconds } : {}),
+    ...(t.restartMaxRetries !== undefined ? { restartMaxRetries: t.restartMaxRetries } : {}),
   };
 }
 
@@ -89,6 +91,8 @@ function containerTemplateFromPb(t: pb.ContainerTemplate): ContainerTemplate {
       ...(r?.pidsMax ? { pidsMax: r.pidsMax } : {}),
     },
     restartPolicy: (t.restartPolicy || 'never') as ContainerTemplate['restartPolicy'],
+    ...(t.restartBackoffSeconds !== undefined ? { restartBackoffSeconds: t.restartBackoffSeconds } : {}),
+    ...(t.restartMaxRetries !== undefined ? { restartMaxRetries: t.restartMaxRetries } : {}),
   };
 }
 

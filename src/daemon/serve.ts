@@ -134,7 +134,7 @@ export async function serve(options: ServeOptions): Promise<RunningDaemon> {
   const readModel = new ReadModelWriter(runLayout(settings.engine.runPath).readModel, logger);
   let opened: OpenedEngine;
   try {
-    opened = await openEngine({ store, runtime, config: settings.engine, logger, onApplied: readModel.onApplied });
+    opened = await openEngine({ store, runtime, config: settings.engine, logger, onApplied: readModel.onApplied, resumeRestarts: true });
   } catch (err) {
     await store.close().catch(() => undefined);
     throw err;

@@ -11,6 +11,7 @@ import { Engine, type EngineOptions } from './engine.js';
 import { watchExits } from './exit-watcher.js';
 import { Operations } from './operations.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
+import { RestartPolicies } from './restart-policy.js';
 import { notifyCellOfExit } from './sagas.js';
 
 export { Engine } from './engine.js';
@@ -27,6 +28,8 @@ export interface OpenEngineOptions {
   onApplied?: EngineOptions['onApplied'];
   /** Run reconcile after replay (default true). */
   reconcile?: boolean;
+  /** Restart now the containers left Exited that their restart policy owes a restart (the daemon; default false). */
+  resumeRestarts?: boolean;
   /** Watch task exits (default true). */
   watch?: boolean;
 }
@@ -44,11 +47,12 @@ export interface OpenedEngine {
 
 /** Replays the log, reconciles with the runtime, and starts watching exits. */
 export async function openEngine(options: OpenEngineOptions): Promise<OpenedEngine> {
+  const restarts = new RestartPolicies();
   const engine = await Engine.open({
     store: options.store,
     runtime: options.runtime,
     effects: createEffectRunner(options.runtime),
-    followUps: [notifyCellOfExit],
+    followUps: [notifyCellOfExit, restarts.followUp],
     ...(options.config ? { config: options.config } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.now ? { now: options.now } : {}),
@@ -58,16 +62,19 @@ export async function openEngine(options: OpenEngineOptions): Promise<OpenedEngi
   let report: ReconcileReport | undefined;
   if (options.reconcile !== false) report = await reconcile(engine, options.runtime);
   if (options.watch !== false) watcher = watchExits(engine, options.runtime, { skipFirstResync: options.reconcile === false });
+  if (options.resumeRestarts) restarts.resume(engine);
   return {
     engine,
     operations: new Operations(engine),
     reconcileReport: report,
     async close(closeOptions) {
       watcher?.close();
+      restarts.close();
       await engine.close(closeOptions);
     },
     crash() {
       watcher?.close();
+      restarts.close();
       engine.crash();
     },
   };

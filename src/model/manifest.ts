@@ -41,7 +41,7 @@ const resources = z
     pidsLimit: z.number().int().positive().optional(),
   })
   .strict();
-const container = z
+const containerFields = z
   .object({
     id: name,
     image: z.string().min(1, 'is required'),
@@ -56,8 +56,22 @@ const container = z
     volumes: z.array(volume).default([]),
     resources: resources.default({}),
     restartPolicy: z.enum(['', 'never', 'always', 'on-failure']).default(''),
+    restartBackoffSeconds: z.number().int('must be a whole number of seconds').min(0, 'must be 0 or more').optional(),
+    restartMaxRetries: z.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
   })
   .passthrough();
+
+/** The restart knobs only mean something with a policy that restarts. */
+function restartRules(c: { restartPolicy: string; restartBackoffSeconds?: number | undefined; restartMaxRetries?: number | undefined }, ctx: z.RefinementCtx): void {
+  const policy = c.restartPolicy === '' ? 'never' : c.restartPolicy;
+  if (c.restartBackoffSeconds !== undefined && policy === 'never') {
+    ctx.addIssue({ code: 'custom', path: ['restartBackoffSeconds'], message: 'needs restartPolicy always or on-failure' });
+  }
+  if (c.restartMaxRetries !== undefined && policy !== 'on-failure') {
+    ctx.addIssue({ code: 'custom', path: ['restartMaxRetries'], message: 'needs restartPolicy on-failure' });
+  }
+}
+const container = containerFields.superRefine(restartRules);
 
 const realmDoc = z.object({ metadata, spec: z.object({ namespace: z.string().min(1).optional() }).passthrough().default({}) });
 const spaceDoc = z.object({ metadata, spec: z.object({ realmId: name }).passthrough() });
@@ -75,7 +89,7 @@ const cellSpec = z
 const cellDoc = z.object({ metadata, spec: cellSpec });
 const containerDoc = z.object({
   metadata,
-  spec: container.extend({ id: name.optional(), realmId: name, spaceId: name, stackId: name, cellId: name }),
+  spec: containerFields.extend({ id: name.optional(), realmId: name, spaceId: name, stackId: name, cellId: name }).superRefine(restartRules),
 });
 
 /** A validated, normalised document. */
@@ -114,6 +128,8 @@ function toTemplate(c: ContainerInput): ContainerTemplate {
       ...(c.resources.pidsLimit ? { pidsMax: c.resources.pidsLimit } : {}),
     },
     restartPolicy: c.restartPolicy === '' ? 'never' : c.restartPolicy,
+    ...(c.restartBackoffSeconds !== undefined ? { restartBackoffSeconds: c.restartBackoffSeconds } : {}),
+    ...(c.restartMaxRetries !== undefined ? { restartMaxRetries: c.restartMaxRetries } : {}),
   };
 }
 

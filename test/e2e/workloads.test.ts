@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectOneLineError, startE2eHost, type E2eHost } from '../support/e2e.js';
+import { expectOneLineError, startE2eHost, until, type E2eHost } from '../support/e2e.js';
 
 let host: E2eHost;
 const LAB = ['--realm', 'lab', '--space', 'net1', '--stack', 'app'];
@@ -111,6 +111,41 @@ describe('workloads through the daemon', () => {
     const table = await host.kuke(['get', 'containers', '--cell', 'pinger', ...LAB]);
     expect(table.stdout).toMatch(/pinger_root .*Running/);
     expect(table.stdout).toMatch(/\nside .*Running/);
+  });
+
+  it('restarts a failing sidecar under restartPolicy on-failure, with its backoff, until restartMaxRetries', async () => {
+    const flaky = `apiVersion: v1beta1
+kind: Cell
+metadata: {name: flaky}
+spec:
+  realmId: lab
+  spaceId: net1
+  stackId: app
+  containers:
+    - id: main
+      image: ${host.testImage.ref}
+      args: ["sleep", "3600"]
+    - id: side
+      image: ${host.testImage.ref}
+      args: ["sh", "-c", "sleep 0.3; exit 3"]
+      restartPolicy: on-failure
+      restartBackoffSeconds: 1
+      restartMaxRetries: 2
+`;
+    const r = await host.kuke(['apply', '-f', '-'], { input: flaky });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const side = async () => (JSON.parse((await host.kuke(['get', 'cell', 'flaky', ...LAB, '-o', 'json'])).stdout) as { state: string; containers: { name: string; state: string; exitCode: number | null; restarts: number }[] });
+    // Exits after 0.3 s, restarted at once, exits, restarted after 1 s, exits, and is left alone.
+    const settled = await until(side, (c) => c.containers[1]!.restarts === 2 && c.containers[1]!.state === 'Exited', 15_000);
+    expect(settled.state).toBe('Ready');
+    expect(settled.containers[1]).toMatchObject({ name: 'side', state: 'Exited', exitCode: 3, restarts: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect((await side()).containers[1]).toMatchObject({ state: 'Exited', restarts: 2 });
+    const events = JSON.parse((await host.kuke(['history', 'cell', 'flaky', ...LAB, '-o', 'json'])).stdout) as { type: string; at: string; actor: { type: string; name?: string } }[];
+    const restarts = events.filter((e) => e.type === 'StartContainer' && e.actor.type === 'engine' && e.actor.name === 'restart policy on-failure');
+    expect(restarts).toHaveLength(2);
+    expect(Date.parse(restarts[1]!.at) - Date.parse(restarts[0]!.at)).toBeGreaterThanOrEqual(1_000);
+    expect((await host.kuke(['delete', 'cell', 'flaky', ...LAB])).code).toBe(0);
   });
 
   it('refuses to delete a realm that is not empty, then deletes it with --cascade, leaving nothing', async () => {

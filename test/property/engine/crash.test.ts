@@ -16,6 +16,7 @@ import { openEngine } from '../../../src/engine/index.js';
 import type { EventStore } from '../../../src/store/types.js';
 import { ErrorKind, KukeError } from '../../../src/errors.js';
 import { announceSeed, createLog, ENGINE_CONFIG, expectAcknowledgedKept, expectConsistent, foldLog, newWorld, openLog, RUNS, SEED, stateOf, tempLogDir } from './world.js';
+import { template as cellTemplate } from '../../support/fake-engine.js';
 
 type Op =
   | { kind: 'apply'; cell: string; containers: 1 | 2 }
@@ -26,23 +27,7 @@ const actor = { actor: { type: 'user' as const, uid: 0 } };
 const ref = (cell: string) => ({ realm: 'r', space: 's', stack: 't', cell });
 
 function template(containers: 1 | 2): CellTemplate {
-  return {
-    root: 'main',
-    labels: {},
-    containers: (containers === 2 ? ['main', 'side'] : ['main']).map((name) => ({
-      name,
-      image: 'busybox',
-      command: [],
-      args: [],
-      env: [],
-      privileged: false,
-      hostNetwork: false,
-      hostPid: false,
-      mounts: [],
-      resources: {},
-      restartPolicy: 'never',
-    })),
-  };
+  return cellTemplate('busybox', containers === 2 ? ['side'] : []);
 }
 
 /** A store whose appends wait for the scheduler and that writes nothing once its process is "dead". */

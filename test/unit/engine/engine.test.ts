@@ -1,29 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { catalogCodec } from '../../../src/engine/codec.js';
 import { openEngine } from '../../../src/engine/index.js';
-import { FakeWorld } from '../../../src/runtime/fake/fake-runtime.js';
-import { MemoryStore } from '../../support/memory-store.js';
 import { isKukeError } from '../../../src/errors.js';
-
-const user = { actor: { type: 'user' as const, uid: 0 } };
-const template = (image = 'busybox', extra: string[] = []) => ({
-  root: 'main',
-  labels: {},
-  containers: ['main', ...extra].map((name) => ({ name, image, command: [], args: [], env: [], privileged: false, hostNetwork: false, hostPid: false, mounts: [], resources: {}, restartPolicy: 'never' as const })),
-});
-
-async function setup() {
-  const world = new FakeWorld();
-  world.addImage('busybox');
-  const store = new MemoryStore(catalogCodec);
-  const opened = await openEngine({ store, runtime: world.runtime(), config: { runPath: '/tmp/kukeon-unit', ipMasq: false } });
-  const ops = opened.operations;
-  await ops.createRealm({ name: 'default' }, user);
-  await ops.createSpace({ realm: 'default', space: 'default' }, user);
-  await ops.createStack({ realm: 'default', space: 'default', stack: 'default' }, user);
-  return { world, store, opened, ops, engine: opened.engine };
-}
-const ref = { realm: 'default', space: 'default', stack: 'default', cell: 'web' };
+import { ref, setupEngine as setup, template, user } from '../../support/fake-engine.js';
 
 describe('engine', () => {
   it('brings a two-container cell to Ready with real tasks, the root first, on one address', async () => {

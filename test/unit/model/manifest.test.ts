@@ -57,6 +57,12 @@ describe('manifests', () => {
     expect(parseManifests(`${cell}\n---\n${hierarchy}`).map((d) => d.kind)).toEqual(['Realm', 'Space', 'Stack', 'Cell']);
   });
 
+  it('keeps a restart policy with its backoff and retries', () => {
+    const [doc] = parseManifests(`${cell}      restartPolicy: on-failure\n      restartBackoffSeconds: 0\n      restartMaxRetries: 3\n`);
+    if (doc?.kind !== 'Cell') throw new Error('not a cell');
+    expect(doc.template.containers[1]).toMatchObject({ name: 'side', restartPolicy: 'on-failure', restartBackoffSeconds: 0, restartMaxRetries: 3 });
+  });
+
   it('honours root: true', () => {
     const [doc] = parseManifests(cell.replace('    - id: side\n', '    - id: side\n      root: true\n'));
     expect(doc?.kind === 'Cell' && doc.template.root).toBe('side');
@@ -71,6 +77,10 @@ describe('manifests', () => {
     ['', /no documents/],
     [cell.replace('  stackId: app\n', ''), /spec.stackId/],
     [cell.replace('      image: kukeon.local/busybox:test\n      command', '      command'), /image/],
+    [`${cell}      restartBackoffSeconds: 5\n`, /restartBackoffSeconds: needs restartPolicy always or on-failure/],
+    [`${cell}      restartPolicy: always\n      restartMaxRetries: 2\n`, /restartMaxRetries: needs restartPolicy on-failure/],
+    [`${cell}      restartPolicy: on-failure\n      restartMaxRetries: 0\n`, /restartMaxRetries: must be at least 1/],
+    [`${cell}      restartPolicy: sometimes\n`, /restartPolicy/],
   ])('rejects bad input with one message naming the document: %#', (text, message) => {
     const err = problem(text);
     expect(err.kind).toBe('InvalidArgument');

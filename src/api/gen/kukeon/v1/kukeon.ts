@@ -249,6 +249,8 @@ export interface ContainerTemplate {
     | undefined;
   /** never, always, on-failure. */
   restartPolicy: string;
+  restartBackoffSeconds?: number | undefined;
+  restartMaxRetries?: number | undefined;
 }
 
 export interface CellTemplate {
@@ -2504,6 +2506,8 @@ function createBaseContainerTemplate(): ContainerTemplate {
     mounts: [],
     resources: undefined,
     restartPolicy: "",
+    restartBackoffSeconds: undefined,
+    restartMaxRetries: undefined,
   };
 }
 
@@ -2544,6 +2548,12 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
     }
     if (message.restartPolicy !== "") {
       writer.uint32(98).string(message.restartPolicy);
+    }
+    if (message.restartBackoffSeconds !== undefined) {
+      writer.uint32(104).int32(message.restartBackoffSeconds);
+    }
+    if (message.restartMaxRetries !== undefined) {
+      writer.uint32(112).int32(message.restartMaxRetries);
     }
     return writer;
   },
@@ -2657,6 +2667,22 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
             message.restartPolicy = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.restartBackoffSeconds = reader.int32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.restartMaxRetries = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2699,6 +2725,16 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
         : isSet(object.restart_policy)
         ? globalThis.String(object.restart_policy)
         : "",
+      restartBackoffSeconds: isSet(object.restartBackoffSeconds)
+        ? globalThis.Number(object.restartBackoffSeconds)
+        : isSet(object.restart_backoff_seconds)
+        ? globalThis.Number(object.restart_backoff_seconds)
+        : undefined,
+      restartMaxRetries: isSet(object.restartMaxRetries)
+        ? globalThis.Number(object.restartMaxRetries)
+        : isSet(object.restart_max_retries)
+        ? globalThis.Number(object.restart_max_retries)
+        : undefined,
     };
   },
 
@@ -2740,6 +2776,12 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
     if (message.restartPolicy !== "") {
       obj.restartPolicy = message.restartPolicy;
     }
+    if (message.restartBackoffSeconds !== undefined) {
+      obj.restartBackoffSeconds = Math.round(message.restartBackoffSeconds);
+    }
+    if (message.restartMaxRetries !== undefined) {
+      obj.restartMaxRetries = Math.round(message.restartMaxRetries);
+    }
     return obj;
   },
 
@@ -2762,6 +2804,8 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
       ? Resources.fromPartial(object.resources)
       : undefined;
     message.restartPolicy = object.restartPolicy ?? "";
+    message.restartBackoffSeconds = object.restartBackoffSeconds ?? undefined;
+    message.restartMaxRetries = object.restartMaxRetries ?? undefined;
     return message;
   },
 };

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import type { ContainerTemplate } from '../../../events/specs.js';
+import { openEngine } from '../../../src/engine/index.js';
+import { CONFIG, ref, setupEngine, template, user } from '../../support/fake-engine.js';
+
+const NS = 'default.kukeon.io';
+const SIDE = 'default_default_web_side';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A Ready cell whose sidecar has the given restart settings. */
+async function cellWithSide(settings: Partial<ContainerTemplate>) {
+  const t = await setupEngine();
+  await t.ops.createCell({ ...ref, template: template('busybox', ['side'], settings), start: true }, user);
+  const side = () => t.ops.getCell(ref).containers.find((c) => c.name === 'side')!;
+  /** The sidecar exits with `code`; resolves once the engine has done what it does about it. */
+  const exit = async (code: number) => {
+    expect(t.world.exitTask(NS, SIDE, code)).toBe(true);
+    await sleep(20);
+    await t.engine.settle();
+  };
+  return { ...t, side, exit };
+}
+
+describe('restart policies', () => {
+  it('on-failure restarts a sidecar that failed, at once, and history says the engine did it', async () => {
+    const { side, exit, store } = await cellWithSide({ restartPolicy: 'on-failure' });
+    const pid = side().pid;
+    await exit(3);
+    expect(side()).toMatchObject({ state: 'Running', restarts: 1 });
+    expect(side().pid).not.toBe(pid);
+    const start = store.records.filter((r) => r.type === 'StartContainer').at(-1)!;
+    expect(start.actor).toEqual({ type: 'engine', name: 'restart policy on-failure' });
+  });
+
+  it('on-failure leaves a clean exit alone; always restarts it; never (the default) restarts nothing', async () => {
+    const onFailure = await cellWithSide({ restartPolicy: 'on-failure' });
+    await onFailure.exit(0);
+    expect(onFailure.side()).toMatchObject({ state: 'Exited', exitCode: 0, restarts: 0 });
+    const always = await cellWithSide({ restartPolicy: 'always' });
+    await always.exit(0);
+    expect(always.side()).toMatchObject({ state: 'Running', restarts: 1 });
+    const never = await cellWithSide({});
+    await never.exit(1);
+    expect(never.side()).toMatchObject({ state: 'Exited', exitCode: 1, restarts: 0 });
+  });
+
+  it('on-failure gives up after restartMaxRetries restarts in a row', async () => {
+    const { side, exit } = await cellWithSide({ restartPolicy: 'on-failure', restartBackoffSeconds: 0, restartMaxRetries: 2 });
+    await exit(1);
+    await exit(1);
+    expect(side()).toMatchObject({ state: 'Running', restarts: 2 });
+    await exit(1);
+    await sleep(50);
+    expect(side()).toMatchObject({ state: 'Exited', exitCode: 1, restarts: 2 });
+  });
+
+  it('waits restartBackoffSeconds before every restart but the first', async () => {
+    const { side, exit } = await cellWithSide({ restartPolicy: 'always', restartBackoffSeconds: 1 });
+    await exit(1);
+    expect(side().state).toBe('Running');
+    await exit(1);
+    expect(side().state).toBe('Exited');
+    await sleep(1_100);
+    expect(side()).toMatchObject({ state: 'Running', restarts: 2 });
+  });
+
+  it('drops a pending restart when the cell is stopped meanwhile', async () => {
+    const { side, exit, ops } = await cellWithSide({ restartPolicy: 'always', restartBackoffSeconds: 1 });
+    await exit(1);
+    await exit(1);
+    await ops.stopCell(ref, user, { mode: 'stop', graceMs: 10 });
+    await sleep(1_100);
+    expect(ops.getCell(ref).state).toBe('Stopped');
+    expect(side().state).not.toBe('Running');
+  });
+
+  it('never restarts the root: its exit winds the cell down', async () => {
+    const { world, ops, engine } = await setupEngine();
+    const t = template('busybox', ['side']);
+    t.containers[0] = { ...t.containers[0]!, restartPolicy: 'always' as never };
+    await ops.createCell({ ...ref, template: t, start: true }, user);
+    world.exitTask(NS, 'default_default_web_root', 1);
+    await sleep(20);
+    await engine.settle();
+    expect(ops.getCell(ref).state).toBe('Exited');
+  });
+
+  it('a daemon that comes back restarts what is still owed a restart', async () => {
+    const { world, store, opened } = await cellWithSide({ restartPolicy: 'on-failure' });
+    await opened.close();
+    world.loseExits = true;
+    world.exitTask(NS, SIDE, 2);
+    world.loseExits = false;
+    const again = await openEngine({ store, runtime: world.runtime(), config: CONFIG, resumeRestarts: true });
+    await sleep(20);
+    await again.engine.settle();
+    const now = again.operations.getCell(ref).containers.find((c) => c.name === 'side')!;
+    expect(now).toMatchObject({ state: 'Running', restarts: 1 });
+    await again.close();
+  });
+});
