@@ -106,20 +106,18 @@ async function collectGarbage(engine: Engine, runtime: Runtime, report: Reconcil
     }
   }
   // Attachments are held by cells that are up (or coming up); any other is a leak.
-  const holders = new Set<string>();
+  const holders = new Map<string, { network: string; containerId: string }>();
   for (const agg of engine.list('cell/')) {
     const state = String(agg.snapshot.value);
     if (state !== 'Ready' && state !== 'Creating' && state !== 'Stopping' && state !== 'Deleting') continue;
     const c = agg.snapshot.context as { realm: string; space: string; stack: string; name: string; template: { root: string } | null };
     if (!c.template) continue;
-    holders.add(`${networkName(c.realm, c.space)}/${c.space}_${c.stack}_${c.name}_root`);
+    const holder = { network: networkName(c.realm, c.space), containerId: `${c.space}_${c.stack}_${c.name}_root` };
+    holders.set(`${holder.network}/${holder.containerId}`, holder);
   }
-  for (const att of await runtime.networks.listAttachments()) {
-    if (holders.has(`${att.network}/${att.containerId}`)) continue;
-    await runtime.networks.detach(att.network, att.containerId);
-    engine.logger.warn({ network: att.network, containerId: att.containerId }, 'released an orphaned network attachment');
-    report.attachmentsReleased++;
-  }
+  const { released } = await runtime.networks.gc([...holders.values()]);
+  for (const att of released) engine.logger.warn({ network: att.network, containerId: att.containerId, address: att.address }, 'released an orphaned network attachment');
+  report.attachmentsReleased += released.length;
 }
 
 async function healCgroups(engine: Engine, runtime: Runtime, report: ReconcileReport): Promise<void> {

@@ -310,6 +310,11 @@ export interface Networks {
   detach(network: string, containerId: string, netnsPath?: string): Promise<void>;
   /** Attachments the network holds (IPAM reservations / cached results). */
   listAttachments(network?: string): Promise<Attachment[]>;
+  /**
+   * Garbage collection: DELs every attachment whose container is not in `live` (releasing its address), and removes
+   * whatever else the adapter keeps for such containers (masquerade chains). Returns the attachments released.
+   */
+  gc(live: { network: string; containerId: string }[]): Promise<{ released: Attachment[] }>;
 }
 
 /** The three ports together, as the engine receives them. */

@@ -431,6 +431,18 @@ class FakeNetworks implements Networks {
     await this.w.enter('listAttachments');
     return [...this.w.attachments.values()].filter((a) => !network || a.network === network).map(strip);
   }
+
+  async gc(live: { network: string; containerId: string }[]) {
+    await this.w.enter('gc');
+    const keep = new Set(live.map((l) => `${l.network}/${l.containerId}`));
+    const released: Attachment[] = [];
+    for (const [key, a] of [...this.w.attachments]) {
+      if (keep.has(key)) continue;
+      this.w.attachments.delete(key);
+      released.push(strip(a));
+    }
+    return { released };
+  }
 }
 
 function strip(a: Attachment & { netnsPath?: string }): Attachment {
