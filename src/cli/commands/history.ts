@@ -132,6 +132,8 @@ export function register(program: Command, ctx: CommandContext): void {
       ctx.streams.out(records.length === 0 ? 'No events found.\n' : formatTable(HEADER, rows(records)));
       return;
     }
+    // Only kukeond appends while others read; in-process, the log is read once.
+    if (ctx.inProcess()) ctx.streams.err('kuke: --follow in-process prints what the log holds and ends; to follow new events, ask kukeond (without --no-daemon/--run-path)\n');
     const abort = new AbortController();
     const onSignal = () => abort.abort();
     process.once('SIGINT', onSignal);

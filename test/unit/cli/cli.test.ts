@@ -79,6 +79,24 @@ describe('kuke (in-process, fake runtime)', () => {
     for (const word of ['init', 'history', 'daemon', 'cells']) expect(r.out).toContain(word);
   });
 
+  it('says that --follow in-process reads the log once, and only then', async () => {
+    const b = await backend();
+    await b.createCell({ realm: 'default', space: 'default', stack: 'default', cell: 'web', template: { root: 'main', labels: {}, containers: [{ name: 'main', image: 'busybox', command: [], args: [], env: [], privileged: false, hostNetwork: false, hostPid: false, mounts: [], resources: {}, restartPolicy: 'never' }] }, start: false });
+    // An in-process client has no live writer to follow: its watch prints what the log holds and returns.
+    const once: KukeonClient = Object.assign(Object.create(b) as KukeonClient, {
+      watchHistory: async (key: Parameters<KukeonClient['history']>[0], filter: Parameters<KukeonClient['history']>[1], onEvent: (r: Awaited<ReturnType<KukeonClient['history']>>[number]) => void) => {
+        for (const r of await b.history(key, filter)) onEvent(r);
+      },
+    });
+    const local = await kukeWith(once, ['history', 'cell', 'web', '--follow', '--no-daemon']);
+    expect(local.code).toBe(0);
+    expect(local.out).toMatch(/CreateCell +Absent → Pending/);
+    expect(local.err).toContain('--follow in-process prints what the log holds and ends');
+    const viaDaemon = await kukeWith(once, ['history', 'cell', 'web', '--follow']);
+    expect(viaDaemon.code).toBe(0);
+    expect(viaDaemon.err).toBe('');
+  });
+
   it('formats tables as the original does', () => {
     expect(formatTable(['NAME', 'STATE'], [['a', 'Ready'], ['longer-name', 'Failed']])).toBe('NAME         STATE\n-----------  ------\na            Ready\nlonger-name  Failed\n');
   });
