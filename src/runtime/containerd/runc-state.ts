@@ -49,6 +49,18 @@ export function processStartTime(pid: number): number | undefined {
   return Number.isFinite(start) ? start : undefined;
 }
 
+/** The pid of the containerd shim that is `pid`'s parent, if its parent is one. */
+export function shimParentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!Number.isInteger(ppid) || ppid <= 1) return undefined;
+    return readFileSync(`/proc/${ppid}/comm`, 'utf8').startsWith('containerd-shim') ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Clears runc's leftover state of a container that containerd holds no task for. Call it only after containerd has
  * said so. Idempotent: 'none' when there is nothing to clear.
@@ -66,6 +78,14 @@ export async function clearStaleRuncState(root: string, namespace: string, id: s
   let outcome: StaleRuncState = 'removed';
   const pid = typeof state?.init_process_pid === 'number' ? state.init_process_pid : undefined;
   if (pid !== undefined && pid > 0 && processStartTime(pid) === state?.init_process_start) {
+    // Still the child of a live shim: another containerd on this host runs it (same runc root, namespace and id).
+    // Not ours to kill; runc would refuse the id anyway.
+    const shim = shimParentOf(pid);
+    if (shim !== undefined) {
+      throw new KukeError(ErrorKind.FailedPrecondition, `container ${id} in ${namespace} already runs under another shim (pid ${shim}) sharing runc's state root ${root}`, {
+        hint: 'give each containerd its own runc root (--runc-root), or stop the other one',
+      });
+    }
     logger?.warn({ namespace, id, pid }, 'the container init outlived its shim; killing it');
     try {
       process.kill(pid, 'SIGKILL');

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Options as RuncOptions } from '../../../src/runtime/containerd/gen/containerd/runc/v1/options.js';
-import { clearStaleRuncState, DEFAULT_RUNC_ROOT, processStartTime, runcRootOf } from '../../../src/runtime/containerd/runc-state.js';
+import { isKukeError } from '../../../src/errors.js';
+import { clearStaleRuncState, DEFAULT_RUNC_ROOT, processStartTime, runcRootOf, shimParentOf } from '../../../src/runtime/containerd/runc-state.js';
 import { waitFor } from '../../support/wait.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kukeon-runc-state-'));
@@ -62,6 +63,24 @@ describe("runc's stale state", () => {
     expect(await clearStaleRuncState(root, 'ns', 'outlived')).toBe('killed');
     expect(processStartTime(pid)).toBeUndefined();
     expect(existsSync(dir)).toBe(false);
+  });
+
+  it("refuses to touch a container another containerd's live shim still runs (same runc root, namespace and id)", async () => {
+    const script = join(root, 'containerd-shim-fake');
+    writeFileSync(script, '#!/bin/sh\nsleep 30 &\necho $!\nwait\n', { mode: 0o755 });
+    const shim = spawn(script, [], { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(shim);
+    const pid = Number(await new Promise<string>((resolve) => shim.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+    try {
+      expect(shimParentOf(pid)).toBe(shim.pid);
+      const dir = stateOf('managed', { pid, start: processStartTime(pid) });
+      const err = await clearStaleRuncState(root, 'ns', 'managed').catch((e: unknown) => e);
+      expect(isKukeError(err, 'FailedPrecondition')).toBe(true);
+      expect(processStartTime(pid)).toBeDefined();
+      expect(existsSync(dir)).toBe(true);
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
   });
 
   it("is looked for under the root the container was created with, else runc's default", () => {
