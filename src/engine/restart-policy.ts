@@ -37,8 +37,13 @@ export class RestartPolicies {
   readonly followUp: FollowUp = (record, before, after, engine) => {
     if (this.closed) return;
     if (after.kind === 'cell' && record.type === 'CellStarted') {
-      // A fresh start of the cell (by an operator or its saga) starts every row anew.
-      for (const [stream, row] of this.rows) if (stream.startsWith(`container/${after.stream.slice('cell/'.length)}/`)) this.forget(stream, row);
+      // A fresh start of the cell starts every row anew; a container that exited while the cell started (its
+      // restart could not run before the cell was Ready) is owed one now.
+      const prefix = `container/${after.stream.slice('cell/'.length)}/`;
+      for (const [stream, row] of this.rows) if (stream.startsWith(prefix)) this.forget(stream, row);
+      for (const agg of engine.list(prefix)) {
+        if (String(agg.snapshot.value) === 'Exited') this.owe(engine, agg.stream, agg.snapshot.context as ContainerContext, `seq:${record.seq}`);
+      }
       return;
     }
     if (after.kind !== 'container' || !before) return;
@@ -53,8 +58,9 @@ export class RestartPolicies {
       this.forget(after.stream, row);
       return;
     }
-    // An exit by itself (a stop made by the cell's saga goes through Stopping, not Running → Exited).
-    if (from !== 'Running' || to !== 'Exited') return;
+    // An exit by itself: Running → Exited, or Starting → Exited for a task that exited before its start was recorded.
+    // (A stop made by the cell's saga goes through Stopping.)
+    if ((from !== 'Running' && from !== 'Starting') || to !== 'Exited') return;
     this.owe(engine, after.stream, after.snapshot.context as ContainerContext, `seq:${record.seq}`);
   };
 

@@ -54,6 +54,16 @@ describe('restart policies', () => {
     expect(side()).toMatchObject({ state: 'Exited', exitCode: 1, restarts: 2 });
   });
 
+  it('restarts a sidecar that failed while its cell was starting, once the cell is Ready', async () => {
+    const { world, ops, engine } = await setupEngine();
+    world.exitOnStart.set(SIDE, 1);
+    const { view } = await ops.createCell({ ...ref, template: template('busybox', ['side'], { restartPolicy: 'on-failure', restartBackoffSeconds: 0, restartMaxRetries: 2 }), start: true }, user);
+    expect(view.state).toBe('Ready');
+    await sleep(50);
+    await engine.settle();
+    expect(ops.getCell(ref).containers.find((c) => c.name === 'side')).toMatchObject({ state: 'Exited', exitCode: 1, restarts: 2 });
+  });
+
   it('waits restartBackoffSeconds before every restart but the first', async () => {
     const { side, exit } = await cellWithSide({ restartPolicy: 'always', restartBackoffSeconds: 1 });
     await exit(1);
