@@ -21,7 +21,7 @@ export const DEFAULT_TEST_IMAGE_TAR = join(repo, '.tmp', 'images', 'busybox.tar'
 const BUSYBOX = '/bin/busybox';
 
 /** The layer's entries: a minimal root filesystem around busybox. */
-function entries(): TarEntry[] {
+export function testImageEntries(): TarEntry[] {
   const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' })
     .split('\n')
     .filter((a) => /^[a-z0-9][a-z0-9._-]*$/.test(a) && a !== 'busybox')
@@ -45,7 +45,7 @@ export function buildTestImage(out: string = DEFAULT_TEST_IMAGE_TAR): { path: st
   mkdirSync(dirname(out), { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
   try {
-    writeOciLayout(tmp, entries(), { ref: TEST_IMAGE, cmd: ['/bin/sh'], env: ['PATH=/bin'] });
+    writeOciLayout(tmp, testImageEntries(), { ref: TEST_IMAGE, cmd: ['/bin/sh'], env: ['PATH=/bin'] });
     if (existsSync(out) && readFileSync(out).equals(readFileSync(tmp))) rmSync(tmp);
     else renameSync(tmp, out);
   } finally {

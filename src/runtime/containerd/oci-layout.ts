@@ -1,9 +1,10 @@
 /**
- * Builds an OCI image layout tar (oci-layout, index.json, blobs/sha256/…) with one uncompressed layer. No registry
- * is reachable on our hosts: the test image (busybox-static) and the daemon image (node + the kukeond bundle) are
- * made this way and imported through containerd's API.
+ * Builds an OCI image layout tar (oci-layout, index.json, blobs/sha256/…) with one layer, uncompressed or gzip. No
+ * registry is reachable on our hosts: the test image (busybox-static) and the daemon image (node + the kukeond bundle)
+ * are made this way and imported through containerd's API.
  */
-import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -15,6 +16,7 @@ export const MEDIA = {
   manifest: 'application/vnd.oci.image.manifest.v1+json',
   config: 'application/vnd.oci.image.config.v1+json',
   layer: 'application/vnd.oci.image.layer.v1.tar',
+  layerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
 } as const;
 
 /** What the image runs by default (OCI image config). */
@@ -26,6 +28,8 @@ export interface ImageSettings {
   env?: string[];
   workingDir?: string;
   labels?: Record<string, string>;
+  /** Store the layer gzip-compressed, as registries and `docker buildx --output type=oci` do (default: uncompressed). */
+  gzip?: boolean;
 }
 
 /** Writes an OCI layout tar at `out` with one layer made of `entries`. Returns the manifest digest. */
@@ -53,18 +57,26 @@ export function writeOciLayout(out: string, entries: TarEntry[], settings: Image
           WorkingDir: settings.workingDir ?? '/',
           ...(settings.labels ? { Labels: settings.labels } : {}),
         },
+        // diff_ids name the uncompressed layer, whatever its blob's compression.
         rootfs: { type: 'layers', diff_ids: [layer.digest] },
         history: [{ created_by: 'kukeon oci-layout writer' }],
       }),
     );
     const digestOf = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
     const configDigest = digestOf(config);
+    let blobLayer = { mediaType: MEDIA.layer as string, digest: layer.digest, size: layer.size, path: layerPath };
+    if (settings.gzip) {
+      const gz = gzipSync(readFileSync(layerPath));
+      const gzPath = join(work, 'layer.tar.gz');
+      writeFileSync(gzPath, gz);
+      blobLayer = { mediaType: MEDIA.layerGzip, digest: digestOf(gz), size: gz.length, path: gzPath };
+    }
     const manifest = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
         mediaType: MEDIA.manifest,
         config: { mediaType: MEDIA.config, digest: configDigest, size: config.length },
-        layers: [{ mediaType: MEDIA.layer, digest: layer.digest, size: layer.size }],
+        layers: [{ mediaType: blobLayer.mediaType, digest: blobLayer.digest, size: blobLayer.size }],
       }),
     );
     const manifestDigest = digestOf(manifest);
@@ -85,12 +97,12 @@ export function writeOciLayout(out: string, entries: TarEntry[], settings: Image
       w.add({ type: 'dir', path: 'blobs/sha256' });
       w.add({ type: 'file', path: blob(configDigest), data: config });
       w.add({ type: 'file', path: blob(manifestDigest), data: manifest });
-      w.add({ type: 'file', path: blob(layer.digest), fromFile: layerPath });
+      w.add({ type: 'file', path: blob(blobLayer.digest), fromFile: blobLayer.path });
       w.finish();
     } finally {
       closeSync(fd);
     }
-    return { manifestDigest, layerDigest: layer.digest, size: statSync(out).size };
+    return { manifestDigest, layerDigest: blobLayer.digest, size: statSync(out).size };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -12,7 +12,11 @@ import { isKukeError } from '../../../src/errors.js';
 import type { ImportProgress } from '../../../src/runtime/ports.js';
 import { useContainerdRuntime } from '../../support/containerd.js';
 import { testImage } from '../../support/image.js';
-import { leftovers } from './helpers.js';
+import { writeOciLayout } from '../../../src/runtime/containerd/oci-layout.js';
+import { OciLayoutTar } from '../../../src/runtime/containerd/oci-tar.js';
+import { testImageEntries } from '../../../tools/build-test-image.js';
+import { removeCgroupTree, testCgroupRoot } from '../../support/cgroup-root.js';
+import { busybox, leftovers, logContains } from './helpers.js';
 
 const suffix = 'img.test.kukeon.io';
 const { runtime } = useContainerdRuntime({ namespaceSuffix: suffix });
@@ -28,6 +32,28 @@ async function collectGarbage(namespace: string): Promise<void> {
 
 describe('image import through the containerd API', () => {
   const ns = `import.${suffix}`;
+
+  it('imports an image whose layer is gzip-compressed (as registries and buildx export them) and runs it', async () => {
+    const tar = join(scratch, 'gzip.tar');
+    const written = writeOciLayout(tar, testImageEntries(), { ref: 'kukeon.local/busybox:gzip', cmd: ['/bin/sh'], env: ['PATH=/bin'], gzip: true });
+    const gzNs = `gzip.${suffix}`;
+    const cgroupRoot = testCgroupRoot();
+    try {
+      const [image] = await runtime().importImage(gzNs, tar);
+      expect(image?.name).toBe('kukeon.local/busybox:gzip');
+      expect(OciLayoutTar.open(tar).images[0]?.manifest.layers[0]?.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
+      expect(written.layerDigest).not.toBe(image!.chainId); // the blob is compressed; the rootfs is named by the diff id
+      const spec = busybox({ namespace: gzNs, image: image!.name, cgroupRoot, logDir: scratch }, 'gz', ['sh', '-c', 'echo unpacked from gzip']);
+      await runtime().createContainer(spec);
+      await runtime().startTask(gzNs, 'gz');
+      await logContains(spec.logPath, 'unpacked from gzip');
+      await runtime().stopTask(gzNs, 'gz', { signal: 'SIGKILL', graceMs: 0 });
+      await runtime().deleteContainer(gzNs, 'gz');
+      await runtime().deleteNamespace(gzNs);
+    } finally {
+      removeCgroupTree(cgroupRoot);
+    }
+  });
 
   it('imports the test image with progress for every blob and unpacks its rootfs', async () => {
     const { path, ref } = testImage();
