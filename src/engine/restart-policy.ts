@@ -11,6 +11,7 @@
 import type { ContainerContext } from '../../machines/container.js';
 import { streamOf } from '../model/streams.js';
 import type { Engine, FollowUp } from './engine.js';
+import { memberNetwork } from './sagas.js';
 
 /** Defaults of the original. */
 export const DEFAULT_RESTART_BACKOFF_SECONDS = 30;
@@ -127,9 +128,9 @@ export class RestartPolicies {
     if (engine.stateOf(streamOf(cellKey)) !== 'Ready') return;
     const root = engine.list(`container/${c.realm}/${c.space}/${c.stack}/${c.cell}/`).find((a) => (a.snapshot.context as ContainerContext).root);
     const rootContext = root?.snapshot.context as ContainerContext | undefined;
-    if (!root || String(root.snapshot.value) !== 'Running' || !rootContext?.pid) return;
-    const network = c.template?.hostNetwork ? { mode: 'host' as const } : { mode: 'join' as const, path: `/proc/${rootContext.pid}/ns/net` };
-    void engine.dispatch(stream, 'StartContainer', { network }, { actor: { type: 'engine', name: `restart policy ${c.template?.restartPolicy ?? ''}` }, cause }).catch((err) => {
+    if (!root || String(root.snapshot.value) !== 'Running' || !rootContext?.pid || !rootContext.template || !c.template) return;
+    const network = memberNetwork(rootContext.template, c.template, rootContext.pid);
+    void engine.dispatch(stream, 'StartContainer', { network }, { actor: { type: 'engine', name: `restart policy ${c.template.restartPolicy}` }, cause }).catch((err) => {
       if (!engine.isClosed) engine.logger.error({ err, stream }, 'restart by policy failed');
     });
   }

@@ -98,6 +98,16 @@ function childError(agg: Aggregate, what: string): KukeError {
   return new KukeError(kind, `${what}: ${error?.message ?? `it is ${state}`}`);
 }
 
+/** The network namespace of a cell's root process: the one CNI attaches and the other containers join. */
+export function rootNetns(rootPid: number): string {
+  return `/proc/${rootPid}/ns/net`;
+}
+
+/** How a container other than the root joins its cell: the host's network if it or the root uses it, else the root's. */
+export function memberNetwork(root: Pick<ContainerTemplate, 'hostNetwork'>, member: Pick<ContainerTemplate, 'hostNetwork'>, rootPid: number): NetworkMode {
+  return root.hostNetwork || member.hostNetwork ? { mode: 'host' } : { mode: 'join', path: rootNetns(rootPid) };
+}
+
 /**
  * Brings one member to Running in the given network; returns its pid. A member other than the root that exits by
  * itself once started has started all the same (a one-shot sidecar): null, and its exit is recorded as any other.
@@ -199,11 +209,10 @@ async function startCell(runtime: Runtime, cell: CellTarget, ctx: Ctx): Promise<
     if (rootPid === null) throw new KukeError(ErrorKind.Internal, `root container of cell "${cell.name}" has no pid`);
     let address: string | undefined;
     if (!hostNetwork) {
-      const attachment = await runtime.networks.attach(networkName(cell.realm, cell.space), root.containerdId, `/proc/${rootPid}/ns/net`);
+      const attachment = await runtime.networks.attach(networkName(cell.realm, cell.space), root.containerdId, rootNetns(rootPid));
       address = attachment.address;
     }
-    const join: NetworkMode = hostNetwork ? { mode: 'host' } : { mode: 'join', path: `/proc/${rootPid}/ns/net` };
-    for (const m of others) await ensureRunning(engine, m, m.template.hostNetwork ? { mode: 'host' } : join, ctx, deadline);
+    for (const m of others) await ensureRunning(engine, m, memberNetwork(root.template, m.template, rootPid), ctx, deadline);
     // The root may have died while the others started: then the cell is not up.
     const rootNow = engine.get(root.stream);
     if (String(rootNow?.snapshot.value) !== 'Running') throw childError(rootNow!, `root container of cell "${cell.name}" stopped while the cell started`);
@@ -234,7 +243,7 @@ async function stopAll(
   const rootPid = (rootAgg?.snapshot.context as { pid?: number | null } | undefined)?.pid;
   if (!root.template.hostNetwork) {
     // DEL while the netns still exists removes the veth cleanly; without it CNI still releases the address.
-    const netns = String(rootAgg?.snapshot.value) === 'Running' && rootPid ? `/proc/${rootPid}/ns/net` : undefined;
+    const netns = String(rootAgg?.snapshot.value) === 'Running' && rootPid ? rootNetns(rootPid) : undefined;
     await runtime.networks.detach(networkName(cell.realm, cell.space), root.containerdId, netns);
   }
   await stopMember(engine, root, signal, graceMs, ctx, deadline);
