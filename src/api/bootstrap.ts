@@ -20,6 +20,7 @@ import type { HostSettings } from '../settings.js';
 import { daemonCellTemplate } from '../daemon/cell-template.js';
 import { groupId } from '../daemon/host.js';
 import { buildDaemonImage, daemonImageRef } from '../daemon/image.js';
+import { DEFAULT_RUNC_ROOT } from '../runtime/containerd/runc-state.js';
 import { pingDaemon } from './grpc-client.js';
 import type { InProcessClient } from './in-process.js';
 
@@ -87,14 +88,16 @@ export async function ensureSocketGroup(settings: HostSettings): Promise<{ gid: 
 }
 
 /**
- * Creates the socket's directory (0750, root:kukeon) if it is missing: /run is emptied by a reboot, and the
- * daemon's cell binds it, so it must exist before the cell starts.
+ * The host directories the daemon's cell binds that may be missing (a reboot empties /run), made before the cell
+ * starts: the socket's (0750 root:kukeon), and runc's state root, which runc itself creates only with its first
+ * container (the daemon's own is that first one).
  */
-export function ensureSocketDir(settings: HostSettings): void {
+export function ensureDaemonDirs(settings: HostSettings): void {
   const dir = dirname(settings.socket);
   mkdirSync(dir, { recursive: true, mode: 0o750 });
   const gid = groupId(settings.socketGroup);
   if (gid !== undefined) chownSync(dir, 0, gid);
+  mkdirSync(settings.runcRoot ?? DEFAULT_RUNC_ROOT, { recursive: true, mode: 0o711 });
 }
 
 /** The image to run: an imported tar, an existing reference, or this version's image built from the package. */
@@ -166,7 +169,7 @@ export async function bootstrapHost(options: BootstrapOptions): Promise<Bootstra
   const group = await ensureSocketGroup(settings);
   act('Permissions', `group ${settings.socketGroup}${group.gid !== undefined ? ` (gid ${group.gid})` : ''}`, outcome(group.created), group.created);
   mkdirSync(settings.engine.runPath, { recursive: true, mode: 0o750 });
-  ensureSocketDir(settings);
+  ensureDaemonDirs(settings);
 
   const report: BootstrapReport = await client.session(
     async (opened: OpenedEngine, runtime: Runtime, actor: Actor) => {

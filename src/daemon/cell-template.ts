@@ -4,7 +4,7 @@
  * manages host bridges and enters cells' namespaces), with the host paths it manages bound at the same paths, so
  * that what it records is true for an in-process `kuke` on the host too.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CellTemplate } from '../../events/specs.js';
 import { DEFAULT_RUNC_ROOT } from '../runtime/containerd/runc-state.js';
@@ -35,13 +35,12 @@ export function daemonCellTemplate(settings: HostSettings, image: string, socket
     settings.engine.runPath,
     dirname(settings.socket),
     dirname(settings.containerdSocket),
-    // runc's state of tasks whose shim died is cleared by the daemon (src/runtime/containerd/runc-state.ts).
+    // runc's state of tasks whose shim died is cleared by the daemon (src/runtime/containerd/runc-state.ts); the
+    // directory is made by ensureDaemonDirs (src/api/bootstrap.ts) before this template is built.
     settings.runcRoot ?? DEFAULT_RUNC_ROOT,
     '/sys/fs/cgroup',
     ...settings.cniBinDirs,
   ];
-  // runc creates its root with its first container; the daemon's own is that first one, so make it now.
-  mkdirSync(settings.runcRoot ?? DEFAULT_RUNC_ROOT, { recursive: true, mode: 0o711 });
   // A bind of a missing path fails the container's start: bind what exists (CNI dirs vary between hosts). A path
   // inside another bind is already there.
   const existing = [...new Set(binds)].filter((path) => existsSync(path));

@@ -90,7 +90,7 @@ export function register(program: Command, ctx: CommandContext): void {
         ctx.streams.err(`kukeond is not answering although its cell is Ready; restarting it\n`);
         await c.stopCell(SYSTEM_CELL_REF, { mode: 'kill' });
       }
-      (await load()).ensureSocketDir(settings);
+      (await load()).ensureDaemonDirs(settings);
       await c.startCell(SYSTEM_CELL_REF);
     } finally {
       await c.close();
@@ -175,14 +175,14 @@ export function register(program: Command, ctx: CommandContext): void {
     .action(async (options: { image?: string; kukeondImage?: string }) => {
       const settings = await preflight();
       const requested = options.image ?? options.kukeondImage;
-      const { ensureSocketGroup, ensureSocketDir, resolveDaemonImage, daemonCellTemplate, waitForDaemon } = await load();
+      const { ensureSocketGroup, ensureDaemonDirs, resolveDaemonImage, daemonCellTemplate, waitForDaemon } = await load();
       await stop('stop', 10_000);
       const c = await client();
       let image = '';
       try {
         await daemonCell(c);
         const group = await ensureSocketGroup(settings);
-        ensureSocketDir(settings);
+        ensureDaemonDirs(settings);
         await c.session(async (opened, runtime, actor) => {
           const system = opened.operations.listRealms().find((r) => r.system);
           if (!system) throw new KukeError(ErrorKind.FailedPrecondition, 'the system realm is missing', { hint: 'run: sudo kuke init' });
