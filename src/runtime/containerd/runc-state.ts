@@ -30,31 +30,35 @@ export function runcRootOf(container: Container): string {
 }
 
 /**
+ * The fields of /proc/<pid>/stat after the command name, which may hold spaces and parentheses (so they are counted
+ * after the last ')'): index 0 is the state (field 3 of proc(5)). Undefined when the process is gone.
+ */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The start time (clock ticks after boot) of a live process, undefined once it is gone (or a zombie). Together with
  * the pid it names a process: a recycled pid has another start time.
  */
 export function processStartTime(pid: number): number | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name may hold spaces and parentheses: count fields after the last ')'. That first field is the
-  // state (field 3 of proc(5)), so starttime (field 22) is at index 19.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
   // A zombie is dead; only its parent's wait is missing.
-  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-  const start = Number(fields[19]);
+  if (!fields || fields[0] === 'Z' || fields[0] === 'X') return undefined;
+  const start = Number(fields[19]); // starttime, field 22
   return Number.isFinite(start) ? start : undefined;
 }
 
 /** The pid of the containerd shim that is `pid`'s parent, if its parent is one. */
 export function shimParentOf(pid: number): number | undefined {
+  const ppid = Number(statFields(pid)?.[1]); // ppid, field 4
+  if (!Number.isInteger(ppid) || ppid <= 1) return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (!Number.isInteger(ppid) || ppid <= 1) return undefined;
     return readFileSync(`/proc/${ppid}/comm`, 'utf8').startsWith('containerd-shim') ? ppid : undefined;
   } catch {
     return undefined;
