@@ -25,15 +25,17 @@ import * as pb from './gen/kukeon/v1/kukeon.js';
 /** Metadata key under which a client gives its command line (display only: who called is the kernel's answer). */
 export const ACTOR_METADATA = { name: 'kukeon-command' } as const;
 
-/** The command line the client reports, if any. */
-function commandOf(metadata: Metadata): string | undefined {
+/** The caller as far as the client says (its command line, if any); uid, gid and pid come from the kernel. */
+function claimedActor(metadata: Metadata): Actor {
   const name = metadata.get(ACTOR_METADATA.name)[0];
-  if (typeof name !== 'string') return undefined;
+  if (typeof name !== 'string') return { type: 'user' };
+  let decoded = name;
   try {
-    return decodeURIComponent(name).slice(0, 200);
+    decoded = decodeURIComponent(name);
   } catch {
-    return name.slice(0, 200);
+    // not percent-encoded: shown as sent
   }
+  return { type: 'user', name: decoded.slice(0, 200) };
 }
 
 /** A caller's identity as the kernel has it. */
@@ -61,7 +63,7 @@ export function kukeonHandlers(
   credentialsOf?: CredentialsLookup,
 ): pb.KukeonServiceServer {
   const actorFor = async (method: string, call: { metadata: Metadata; getPeer(): string }): Promise<Actor> => {
-    const name = commandOf(call.metadata);
+    const { name } = claimedActor(call.metadata);
     const peer = credentialsOf && !READ_ONLY.has(method) ? await credentialsOf(call.getPeer()) : undefined;
     return { type: 'user', ...(peer ? { uid: peer.uid, gid: peer.gid, pid: peer.pid } : {}), ...(name !== undefined ? { name } : {}) };
   };
@@ -129,8 +131,7 @@ export function kukeonHandlers(
       // grpc-js emits 'cancelled' also after a normal end (grpc-node#2771): cleanup only.
       call.on('cancelled', () => abort.abort());
       const req = call.request;
-      const name = commandOf(call.metadata);
-      const backend = backendFor({ type: 'user', ...(name !== undefined ? { name } : {}) });
+      const backend = backendFor(claimedActor(call.metadata));
       let key;
       try {
         key = refToKey(req.ref);

@@ -82,8 +82,8 @@ export async function peerCredentials(socket: Socket): Promise<PeerCredentials |
 export class PeerRegistry {
   private next = 0;
   private warned = false;
-  private readonly sockets = new Map<string, Socket>();
-  private readonly found = new Map<string, Promise<PeerCredentials | undefined>>();
+  /** Open connections by name, with their caller once a call has asked for it. */
+  private readonly connections = new Map<string, { socket: Socket; credentials?: Promise<PeerCredentials | undefined> }>();
 
   constructor(private readonly logger?: Logger) {}
 
@@ -91,28 +91,21 @@ export class PeerRegistry {
   register(socket: Socket): void {
     const name = `kukeon-peer:${++this.next}`;
     Object.defineProperty(socket, 'remoteAddress', { value: name, configurable: true });
-    this.sockets.set(name, socket);
-    socket.once('close', () => {
-      this.sockets.delete(name);
-      this.found.delete(name);
-    });
+    this.connections.set(name, { socket });
+    socket.once('close', () => this.connections.delete(name));
   }
 
   /** The caller of a call, by its `getPeer()`; looked up once per connection. */
   credentialsOf(peer: string): Promise<PeerCredentials | undefined> {
-    const socket = this.sockets.get(peer);
-    if (!socket) return Promise.resolve(undefined);
-    let credentials = this.found.get(peer);
-    if (!credentials) {
-      credentials = peerCredentials(socket).catch((err: unknown) => {
-        if (!this.warned) {
-          this.warned = true;
-          this.logger?.warn({ err }, 'cannot ask the kernel who is calling (ss from iproute2 is needed): callers are recorded without uid and pid');
-        }
-        return undefined;
-      });
-      this.found.set(peer, credentials);
-    }
-    return credentials;
+    const connection = this.connections.get(peer);
+    if (!connection) return Promise.resolve(undefined);
+    connection.credentials ??= peerCredentials(connection.socket).catch((err: unknown) => {
+      if (!this.warned) {
+        this.warned = true;
+        this.logger?.warn({ err }, 'cannot ask the kernel who is calling (ss from iproute2 is needed): callers are recorded without uid and pid');
+      }
+      return undefined;
+    });
+    return connection.credentials;
   }
 }
