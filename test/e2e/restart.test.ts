@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroupDir } from '../support/cgroups.js';
 import { cellManifest, startE2eHost, until, type E2eHost } from '../support/e2e.js';
+import { killAll } from '../../tools/harness/containerd.js';
 
 let host: E2eHost;
 const SYS = ['--realm', 'kukeon-system', '--space', 'kukeon', '--stack', 'kukeon'];
@@ -117,13 +118,7 @@ describe('daemon restarts', () => {
       .split('\n')
       .filter(Boolean)
       .map(Number);
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    killAll(pids);
     await until(async () => pids.filter((p) => existsSync(`/proc/${p}`)).length, (n) => n === 0, 10_000);
     // runc keeps its state apart from containerd's (here the private runc root; on a host /run/containerd/runc). A
     // reboot would empty it too; keeping it is the harder case: runc refuses the ids until the daemon clears it.

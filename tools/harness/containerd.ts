@@ -155,6 +155,17 @@ async function answers(address: string, timeoutMs: number): Promise<boolean> {
   }
 }
 
+/** SIGKILLs each pid (processes this harness or its test started); one already gone is fine. */
+export function killAll(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /** Lazily unmounts every mount at or below `path`, deepest first. */
 function unmountUnder(path: string): void {
   const mounts = readFileSync('/proc/mounts', 'utf8')
@@ -255,13 +266,7 @@ export async function startContainerd(options: StartOptions = {}): Promise<Priva
     async loseState() {
       if (!exited(child)) throw new Error('loseState() needs containerd killed first');
       const shims = processesMentioning(address);
-      for (const pid of shims) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+      killAll(shims);
       const deadline = Date.now() + 5_000;
       while (shims.some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       unmountUnder(state);
@@ -285,13 +290,7 @@ export async function startContainerd(options: StartOptions = {}): Promise<Priva
         }
         // Tasks whose containerd was killed and never came back: their init processes, then the shims this instance
         // started (they carry its address as an argument). A task outlives its killed shim otherwise.
-        for (const pid of [...orphanedTasks(state), ...processesMentioning(address)]) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }
+        killAll([...orphanedTasks(state), ...processesMentioning(address)]);
         await new Promise((r) => setTimeout(r, 100));
         unmountUnder(dir);
         rmSync(dir, { recursive: true, force: true });

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKukeError } from '../../../src/errors.js';
 import { createCgroups, type CgroupFs } from '../../../src/runtime/cgroups/cgroupfs.js';
 import { hierarchyFor } from '../../../src/runtime/cgroups/mounts.js';
+import { kindOf } from '../../support/thrown.js';
 
 const ROOT = `/kukeon-test-${randomBytes(4).toString('hex')}`;
 let cg: CgroupFs;
@@ -19,14 +20,6 @@ const spawned: ChildProcess[] = [];
 const read = (file: string) => readFileSync(file, 'utf8').trim();
 /** The directory of `path` in the hierarchy carrying `controller`. */
 const dirOf = (controller: string, path: string) => join(hierarchyFor(cg.layout, controller)!.dir, path);
-
-async function kindOf(promise: Promise<unknown>): Promise<string | undefined> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  return isKukeError(err) ? err.kind : `not a KukeError: ${String(err)}`;
-}
 
 function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));

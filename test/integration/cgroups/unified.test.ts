@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKukeError } from '../../../src/errors.js';
 import { createCgroups, type CgroupFs } from '../../../src/runtime/cgroups/cgroupfs.js';
+import { kindOf } from '../../support/thrown.js';
 
 const ROOT = `/kukeon-test-v2-${randomBytes(4).toString('hex')}`;
 const PATH = `${ROOT}/cell`;
@@ -35,14 +36,6 @@ afterAll(() => {
     }
   }
 });
-
-async function kindOf(promise: Promise<unknown>): Promise<string | undefined> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  return isKukeError(err) ? err.kind : `not a KukeError: ${String(err)}`;
-}
 
 describe('cgroup manager, v2 mode, real cgroup2 hierarchy', () => {
   it('detects v2 from a table with only a cgroup2 mount', () => {

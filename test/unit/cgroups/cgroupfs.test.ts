@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isKukeError } from '../../../src/errors.js';
 import { createCgroups, type CgroupFs } from '../../../src/runtime/cgroups/cgroupfs.js';
 import { fakeCgroupfs, HYBRID_MOUNTINFO, LEGACY_MOUNTINFO, subtreeControl, V2_MOUNTINFO, type FakeCgroupfs } from './fake-cgroupfs.js';
+import { kindOf } from '../../support/thrown.js';
 
 const PATH = '/kukeon/r/s/t/c';
 const HYBRID_MOUNTS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'systemd', 'unified'].map((m) => `/sys/fs/cgroup/${m}`);
@@ -31,14 +32,6 @@ async function managerOver(mountinfo: string, v2Offers?: string[]): Promise<{ fa
 }
 
 const read = (file: string) => readFileSync(file, 'utf8').trim();
-
-async function kindOf(promise: Promise<unknown>): Promise<string | undefined> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  return isKukeError(err) ? err.kind : `not a KukeError: ${String(err)}`;
-}
 
 describe('cgroup manager on a hybrid host', () => {
   it('creates the path in every hierarchy, the unified mirror included', async () => {
