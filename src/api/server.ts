@@ -6,6 +6,7 @@
  */
 import { Server, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Actor } from '../../events/record.js';
+import { ErrorKind, toKukeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { KukeonClient } from './client.js';
 import {
@@ -78,7 +79,9 @@ export function kukeonHandlers(
         .then((actor) => fn(backendFor(actor), call.request))
         .then((res) => callback(null, res))
         .catch((err: unknown) => {
-          logger.debug({ err, method }, 'request failed');
+          // An internal fault is what the client's "details in the daemon's log" points at: log it at error level.
+          if (toKukeError(err).kind === ErrorKind.Internal) logger.error({ err, method }, 'request failed with an internal error');
+          else logger.debug({ err, method }, 'request failed');
           callback(toServiceError(err));
         });
     };

@@ -1,6 +1,6 @@
 /**
  * How kuke reports failures: one line on stderr saying what failed, why, and what to do next; exit status 1.
- * Errors the user can fix print no stack; an Internal error says it is a bug and where the logs are.
+ * Errors the user can fix print no stack; only an Internal error says it is a bug, and where its details are.
  */
 import { ErrorKind, toKukeError, type KukeError } from '../errors.js';
 import type { Streams } from './output.js';
@@ -21,19 +21,32 @@ function connectionHint(err: KukeError, socket?: string): string | undefined {
   return undefined;
 }
 
+/** Whether the error was raised in kukeond and carried back over gRPC (its cause is the gRPC status). */
+function fromDaemon(err: KukeError): boolean {
+  const cause = err.cause as { code?: unknown; metadata?: unknown } | undefined;
+  return typeof cause?.code === 'number' && cause.metadata !== undefined;
+}
+
+/**
+ * Where the details of an internal fault are. kukeond logs its faults to its own log file (under the run path it
+ * was started with, which this client cannot see); kuke itself writes no log file, and prints the stack with -v.
+ */
+function whereDetails(err: KukeError): string {
+  if (fromDaemon(err)) return "; details in the daemon's log: sudo kuke daemon logs";
+  return '; run the command again with -v to print the details';
+}
+
 /** The one line printed for an error. */
-export function errorLine(error: unknown, options: { socket?: string; logFile?: string } = {}): string {
+export function errorLine(error: unknown, options: { socket?: string } = {}): string {
   const err = toKukeError(error);
-  if (err.kind === ErrorKind.Internal) {
-    const where = options.logFile ? `; details in ${options.logFile} (kuke daemon logs)` : '';
-    return `Error: ${err.message} (this is a bug in kukeon; please report it${where})`;
-  }
+  const message = err.message.replace(/\s*\n\s*/g, '; ');
+  if (err.kind === ErrorKind.Internal) return `Error: ${message} (this is a bug in kukeon; please report it${whereDetails(err)})`;
   const hint = err.hint ?? connectionHint(err, options.socket);
-  return `Error: ${err.message}${hint ? `; ${hint}` : ''}`;
+  return `Error: ${message}${hint ? `; ${hint.replace(/\s*\n\s*/g, '; ')}` : ''}`;
 }
 
 /** Prints the error line and returns the exit status. */
-export function reportError(streams: Streams, error: unknown, options: { socket?: string; logFile?: string; debug?: boolean } = {}): number {
+export function reportError(streams: Streams, error: unknown, options: { socket?: string; debug?: boolean } = {}): number {
   streams.err(`${errorLine(error, options)}\n`);
   if (options.debug && error instanceof Error && error.stack) streams.err(`${error.stack}\n`);
   return EXIT_FAILURE;

@@ -3,9 +3,10 @@
  * in commands/; each declares its arguments and options and calls the client.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { ErrorKind, KukeError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { createContext, type ClientFactories, type CommandContext } from './context.js';
-import { reportError } from './errors.js';
+import { EXIT_FAILURE, reportError } from './errors.js';
 import type { Streams } from './output.js';
 import * as apply from './commands/apply.js';
 import * as completion from './commands/completion.js';
@@ -39,9 +40,8 @@ export function buildProgram(streams: Streams, factories: ClientFactories, env: 
     .addOption(new Option('--cni-bin-dir <dir>', 'directory of CNI plugins (repeatable)').argParser(collect).hideHelp())
     .addOption(new Option('--pod-subnet <cidr>', 'parent CIDR of the spaces (default 10.88.0.0/16)').hideHelp())
     .option('-v, --verbose', 'log what kuke does to stderr')
-    .configureOutput({ writeOut: (s) => streams.out(s), writeErr: (s) => streams.err(s), outputError: (s, write) => write(s) })
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    // commander's own usage errors are reported by runKuke in our one-line form, not printed here.
+    .configureOutput({ writeOut: (s) => streams.out(s), writeErr: (s) => streams.err(s), outputError: () => undefined });
   // commander's --no-daemon defines `daemon: true` by default; expose it as noDaemon for the context.
   program.hook('preAction', (root) => {
     const opts = root.opts<{ daemon?: boolean; noDaemon?: boolean }>();
@@ -49,8 +49,44 @@ export function buildProgram(streams: Streams, factories: ClientFactories, env: 
   });
   const ctx = createContext(program, streams, factories, env);
   for (const command of COMMANDS) command.register(program, ctx);
-  for (const sub of program.commands) sub.exitOverride().configureOutput({ writeOut: (s) => streams.out(s), writeErr: (s) => streams.err(s) });
+  for (const command of allCommands(program)) {
+    command.exitOverride((err) => {
+      throw Object.assign(err, { commandPath: commandPath(command) });
+    });
+    if (command.commands.length > 0 && command !== program) requireSubcommand(command);
+  }
   return { program, ctx };
+}
+
+function allCommands(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(allCommands)];
+}
+
+/** `kuke daemon` for the daemon command. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/**
+ * A command group (`kuke daemon`) run without a subcommand, or with one that does not exist, fails with one line
+ * listing its subcommands (commander would print the whole help on stderr).
+ */
+function requireSubcommand(group: Command): void {
+  const names = group.commands.map((c) => c.name()).filter((n) => n !== 'help');
+  group.usage('[options] [command]').argument('[subcommand]').action((word: string | undefined) => {
+    const what = word === undefined ? `${commandPath(group)} needs a subcommand` : `unknown command "${word}" for ${commandPath(group)}`;
+    throw new KukeError(ErrorKind.InvalidArgument, what, { hint: `use one of: ${names.join(', ')} (see: ${commandPath(group)} --help)` });
+  });
+}
+
+/** commander's usage error (unknown option, missing argument…) as our one line: the problem, then where to look. */
+function usageLine(err: CommanderError): string {
+  const [first = '', ...rest] = err.message.replace(/^error:\s*/i, '').split('\n');
+  const suggestion = rest.map((l) => l.trim().replace(/^\((.*)\)$/, '$1')).filter(Boolean).join('; ');
+  const where = (err as CommanderError & { commandPath?: string }).commandPath ?? 'kuke';
+  return `Error: ${first.replace(/\.$/, '')}${suggestion ? ` (${suggestion.charAt(0).toLowerCase()}${suggestion.slice(1).replace(/\?$/, '?')})` : ''}; see: ${where} --help\n`;
 }
 
 /** Runs kuke with `argv` (without node and script); resolves with the exit status. */
@@ -65,8 +101,10 @@ export async function runKuke(argv: string[], streams: Streams, factories: Clien
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // Help and version output are not failures; usage errors were already printed by commander.
-      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 1;
+      // Help and version output are not failures.
+      if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+      streams.err(usageLine(err));
+      return EXIT_FAILURE;
     }
     let settings;
     try {
@@ -74,7 +112,7 @@ export async function runKuke(argv: string[], streams: Streams, factories: Clien
     } catch {
       settings = undefined;
     }
-    return reportError(streams, err, { ...(settings ? { socket: settings.socket, logFile: settings.daemonLogFile } : {}), debug: program.opts().verbose === true });
+    return reportError(streams, err, { ...(settings ? { socket: settings.socket } : {}), debug: program.opts().verbose === true });
   } finally {
     await ctx.close().catch(() => undefined);
   }

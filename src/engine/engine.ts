@@ -508,6 +508,11 @@ export class Engine {
       }
     }
     const untilSeq = options.untilSeq;
+    if (untilSeq !== undefined && untilSeq > this.store.head().seq) {
+      throw new KukeError(ErrorKind.InvalidArgument, `there is no event ${untilSeq}: the log ends at seq ${this.store.head().seq}`, {
+        hint: 'pick a seq from the SEQ column of kuke history, or give a time',
+      });
+    }
     for await (const batch of this.store.readAll({ fromSeq, ...(untilSeq !== undefined ? { toSeq: untilSeq } : {}) })) {
       for (const record of batch) this.fold(record);
     }

@@ -11,6 +11,7 @@ import { ErrorKind, KukeError, isKukeError } from '../../errors.js';
 import { SYSTEM_CELL, SYSTEM_REALM, SYSTEM_SPACE, SYSTEM_STACK } from '../../model/names.js';
 import type { CellView } from '../../model/resources.js';
 import type { CommandContext } from '../context.js';
+import { parseDuration } from '../values.js';
 
 const SYSTEM_CELL_REF = { realm: SYSTEM_REALM, space: SYSTEM_SPACE, stack: SYSTEM_STACK, cell: SYSTEM_CELL };
 
@@ -23,14 +24,6 @@ async function load() {
     import('../../daemon/cell-template.js'),
   ]);
   return { ...bootstrap, ...inProcess, ...runtime, ...template };
-}
-
-function parseTimeout(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(\d+)(ms|s|m)?$/.exec(value);
-  if (!m) throw new KukeError(ErrorKind.InvalidArgument, `invalid --timeout "${value}"`, { hint: 'use e.g. 10s or 500ms' });
-  const n = Number(m[1]);
-  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
 }
 
 const WHERE = `cell "kukeond" in realm "kukeon-system"`;
@@ -113,8 +106,9 @@ export function register(program: Command, ctx: CommandContext): void {
     .description('stop kukeond (SIGTERM, then SIGKILL after the timeout)')
     .option('--timeout <duration>', 'grace period before SIGKILL', '10s')
     .action(async (options: { timeout?: string }) => {
+      const graceMs = parseDuration('--timeout', options.timeout ?? '10s');
       await preflight();
-      const outcome = await stop('stop', parseTimeout(options.timeout));
+      const outcome = await stop('stop', graceMs);
       ctx.streams.out(outcome === 'already' ? `kukeond is already stopped (${WHERE})\n` : `kukeond stopped (${WHERE})\n`);
     });
 
@@ -132,8 +126,9 @@ export function register(program: Command, ctx: CommandContext): void {
     .description('stop kukeond, then start it')
     .option('--timeout <duration>', 'grace period before SIGKILL', '10s')
     .action(async (options: { timeout?: string }) => {
+      const graceMs = parseDuration('--timeout', options.timeout ?? '10s');
       await preflight();
-      await stop('stop', parseTimeout(options.timeout));
+      await stop('stop', graceMs);
       await start();
       ctx.streams.out(`kukeond restarted (${WHERE})\n`);
     });

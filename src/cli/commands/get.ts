@@ -7,7 +7,7 @@ import type { ResourceView, UsageView } from '../../model/resources.js';
 import { parseFormat, type CommandContext } from '../context.js';
 import { KIND_WORDS, parseKind, queryOf, viewKind, withScope, type ScopeOptions } from '../kinds.js';
 import { printStructured, viewsTable } from '../output.js';
-import { parseAt } from './at.js';
+import { parseLogPoint } from '../values.js';
 
 interface GetOptions extends ScopeOptions {
   output?: string;
@@ -27,8 +27,8 @@ export function register(program: Command, ctx: CommandContext): void {
     const kind = parseKind(word);
     const format = parseFormat(options.output);
     const query = queryOf(kind, options, name);
+    const at = options.at === undefined ? {} : parseLogPoint('--at', options.at);
     const client = await ctx.client();
-    const at = options.at === undefined ? {} : await parseAt(options.at);
     const views = await client.find(query, at);
     if (printStructured(ctx.streams, format, name === undefined ? views : views[0])) return;
     let usage: Map<ResourceView, UsageView> | undefined;

@@ -12,7 +12,7 @@ import { validateName } from '../../model/names.js';
 import { parseFormat, type CommandContext } from '../context.js';
 import { keyOf, parseKind, withScope, type ScopeOptions } from '../kinds.js';
 import { formatTable, printStructured, toJson, toYaml } from '../output.js';
-import { parseAt } from './at.js';
+import { parseLogPoint } from '../values.js';
 
 /** How the actor of an event reads in a table. */
 export function actorText(actor: Actor): string {
@@ -107,8 +107,8 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('-f, --follow', 'keep printing new events until Ctrl-C');
   withScope(command, { cell: true }).action(async (word: string, name: string | undefined, options: ScopeOptions & { output?: string; since?: string; follow?: boolean }) => {
     const format = parseFormat(options.output, ['table', 'json', 'yaml']);
-    const client = await ctx.client();
     if (word === 'verify') {
+      const client = await ctx.client();
       const report = await client.verifyLog();
       if (!printStructured(ctx.streams, format, report)) {
         if (report.ok) ctx.streams.out(`event log OK: ${report.records} records, head ${report.headSeq} (${report.headHash.slice(0, 12)})\n`);
@@ -124,8 +124,9 @@ export function register(program: Command, ctx: CommandContext): void {
     if (!name) throw new KukeError(ErrorKind.InvalidArgument, `history of a ${kind} needs its name`, { hint: `e.g. kuke history ${kind} <name>` });
     validateName(kind === 'container' ? 'container' : kind, name.replace(/_root$/, ''));
     const key = keyOf(kind, options, name);
-    const since = options.since === undefined ? {} : await parseAt(options.since);
+    const since = options.since === undefined ? {} : parseLogPoint('--since', options.since);
     const filter = { ...(since.atSeq !== undefined ? { sinceSeq: since.atSeq } : {}), ...(since.atTime ? { sinceTime: since.atTime } : {}) };
+    const client = await ctx.client();
     if (!options.follow) {
       const records = await client.history(key, filter);
       if (printStructured(ctx.streams, format, records)) return;

@@ -4,20 +4,13 @@
 import type { Command } from 'commander';
 import { validateName } from '../../model/names.js';
 import type { CommandContext } from '../context.js';
+import { parseDuration } from '../values.js';
 import { parseKind, withScope, type ScopeOptions } from '../kinds.js';
 
 type Verb = 'start' | 'stop' | 'kill' | 'restart';
 
 const PAST: Record<Verb, string> = { start: 'Started', stop: 'Stopped', kill: 'Killed', restart: 'Restarted' };
 const ALIASES: Record<Verb, string> = { start: 'sta', stop: 'sto', kill: 'k', restart: 'res' };
-
-function parseGrace(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(\d+)(ms|s|m)?$/.exec(value);
-  if (!m) throw new Error(`invalid --timeout "${value}" (use e.g. 10s, 500ms)`);
-  const n = Number(m[1]);
-  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
-}
 
 export function register(program: Command, ctx: CommandContext): void {
   for (const verb of ['start', 'stop', 'kill', 'restart'] as const) {
@@ -32,8 +25,8 @@ export function register(program: Command, ctx: CommandContext): void {
       parseKind(word, ['cell']);
       validateName('cell', name);
       const ref = { realm: options.realm!, space: options.space!, stack: options.stack!, cell: name };
+      const graceMs = options.timeout === undefined ? undefined : parseDuration('--timeout', options.timeout);
       const client = await ctx.client();
-      const graceMs = parseGrace(options.timeout);
       let note = '';
       if (verb === 'start') await client.startCell(ref);
       else if (verb === 'restart') await client.restartCell(ref, graceMs === undefined ? {} : { graceMs });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { openEngine } from '../../../src/engine/index.js';
-import { isKukeError } from '../../../src/errors.js';
+import { Engine, openEngine } from '../../../src/engine/index.js';
+import { ErrorKind, isKukeError } from '../../../src/errors.js';
 import { ref, setupEngine as setup, template, user } from '../../support/fake-engine.js';
+import { kindOf } from '../../support/thrown.js';
 
 describe('engine', () => {
   it('brings a two-container cell to Ready with real tasks, the root first, on one address', async () => {
@@ -94,6 +95,13 @@ describe('engine', () => {
     expect(view.containers[0]).toMatchObject({ exitCode: 3 });
     const exit = store.records.find((r) => r.type === 'TaskExited');
     expect(exit?.actor.type).toBe('reconcile');
+  });
+
+  it('refuses a point in time beyond the last event as the caller\'s mistake (get --at), not a damaged log', async () => {
+    const { store } = await setup();
+    const head = store.head().seq;
+    expect((await Engine.open({ store, untilSeq: head })).list('realm/').length).toBe(1);
+    expect(await kindOf(Engine.open({ store, untilSeq: head + 1 }))).toBe(ErrorKind.InvalidArgument);
   });
 
   it('leaves the relist to a caller that reconciles later on purpose, so its command is recorded before the exit', async () => {
