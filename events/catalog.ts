@@ -58,7 +58,14 @@ export const EVENT_CATALOG: Record<string, EventDefinition> = {
   StopCell: current(cell.StopCellV1),
   ContainerExited: current(cell.ContainerExitedV1),
   CellStopped: current(cell.CellStoppedV1),
-  DeleteCell: current(cell.DeleteCellV1),
+  DeleteCell: {
+    versions: [cell.DeleteCellV1, cell.DeleteCellV2],
+    upcasters: [
+      // v1 → v2 (since 0.1.0, issue 9): deletes also remove the cell's logs unless asked to keep them. v1 offered no
+      // choice and left the logs behind by oversight, so a v1 delete still in progress finishes as a delete does now.
+      () => ({ keepLogs: false }),
+    ],
+  },
   CellDeleted: current(cell.CellDeletedV1),
 
   CreateContainer: current(container.CreateContainerV1),

@@ -38,5 +38,10 @@ export const ContainerExitedV1 = z.object({
 export const CellStoppedV1 = z.object({});
 /** DeleteCell v1 (command): stop everything and remove containers, network attachment and cgroup. */
 export const DeleteCellV1 = z.object({});
+/**
+ * DeleteCell v2 (command): as v1, and the cell's container logs are removed too unless `keepLogs` (`kuke delete
+ * cell --keep-logs`).
+ */
+export const DeleteCellV2 = z.object({ keepLogs: z.boolean() });
 /** CellDeleted v1 (fact): nothing of the cell remains. */
 export const CellDeletedV1 = z.object({});

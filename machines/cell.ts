@@ -16,7 +16,7 @@ import type { EffectFailed } from '../events/common.js';
 import type { CellTemplate, RecordedError } from '../events/specs.js';
 
 /** Bumped whenever a transition or an assignment changes: invalidates stored snapshots. */
-export const MACHINE_VERSION = 1;
+export const MACHINE_VERSION = 2;
 
 /** Where the cell sits; fixed for the life of the stream. */
 export interface CellIdentity {
@@ -37,6 +37,8 @@ export interface CellContext extends CellIdentity {
   stop: { reason: StopReason; graceMs: number } | null;
   /** Exit codes of containers that exited by themselves while the cell was Ready (null = unknown). */
   exits: Record<string, number | null>;
+  /** The pending delete keeps the containers' logs (`--keep-logs`); false otherwise. */
+  keepLogs: boolean;
   error: RecordedError | null;
 }
 
@@ -50,7 +52,7 @@ export type CellEvent =
   | ({ type: 'StopCell' } & Payload<typeof E.StopCellV1>)
   | ({ type: 'ContainerExited' } & Payload<typeof E.ContainerExitedV1>)
   | ({ type: 'CellStopped' } & Payload<typeof E.CellStoppedV1>)
-  | ({ type: 'DeleteCell' } & Payload<typeof E.DeleteCellV1>)
+  | ({ type: 'DeleteCell' } & Payload<typeof E.DeleteCellV2>)
   | ({ type: 'CellDeleted' } & Payload<typeof E.CellDeletedV1>)
   | ({ type: 'EffectFailed' } & EffectFailed);
 
@@ -61,7 +63,7 @@ export interface CellTarget extends CellIdentity {
 export type CellEffect =
   | { type: 'startCell'; params: CellTarget }
   | { type: 'stopCell'; params: CellTarget & { reason: StopReason; graceMs: number } }
-  | { type: 'deleteCell'; params: CellTarget };
+  | { type: 'deleteCell'; params: CellTarget & { keepLogs: boolean } };
 
 export const CELL_STATES = [
   'Absent',
@@ -95,6 +97,7 @@ function freshContext(identity: CellIdentity): CellContext {
     address: null,
     stop: null,
     exits: {},
+    keepLogs: false,
     error: null,
   };
 }
@@ -115,7 +118,7 @@ export const effectParams = {
     reason: c.stop?.reason ?? 'kill',
     graceMs: c.stop?.graceMs ?? 0,
   }),
-  deleteCell: (c: CellContext) => target(c),
+  deleteCell: (c: CellContext) => ({ ...target(c), keepLogs: c.keepLogs }),
 } satisfies { [K in CellEffect['type']]: (c: CellContext) => Extract<CellEffect, { type: K }>['params'] };
 
 const requested = () => undefined;
@@ -125,7 +128,7 @@ const AT_REST = {
   on: {
     UpdateCell: { actions: 'recordTemplate' },
     StartCell: { target: 'Creating', actions: 'recordStartRequest' },
-    DeleteCell: 'Deleting',
+    DeleteCell: { target: 'Deleting', actions: 'recordDeleteRequest' },
   },
 } as const;
 
@@ -138,7 +141,7 @@ export const cellMachine = setup({
   actions: {
     startCell: requested as (_: unknown, params: CellTarget) => void,
     stopCell: requested as (_: unknown, params: CellTarget & { reason: StopReason; graceMs: number }) => void,
-    deleteCell: requested as (_: unknown, params: CellTarget) => void,
+    deleteCell: requested as (_: unknown, params: CellTarget & { keepLogs: boolean }) => void,
     resetLife: assign(({ context }) => ({ ...freshContext(context) })),
     recordTemplate: assign(({ event }) => ({
       template: (event as Extract<CellEvent, { type: 'CreateCell' | 'UpdateCell' }>).template,
@@ -158,6 +161,7 @@ export const cellMachine = setup({
     }),
     recordRootExit: assign({ stop: { reason: 'exited' as StopReason, graceMs: 0 } }),
     recordStopped: assign({ rootPid: null, address: null }),
+    recordDeleteRequest: assign(({ event }) => ({ keepLogs: (event as Extract<CellEvent, { type: 'DeleteCell' }>).keepLogs === true })),
     recordError: assign(({ event }) => ({ error: (event as Extract<CellEvent, { type: 'EffectFailed' }>).error })),
   },
   guards: {
@@ -187,7 +191,7 @@ export const cellMachine = setup({
           { guard: 'rootExited', target: 'Stopping', actions: ['recordExit', 'recordRootExit'] },
           { actions: 'recordExit' },
         ],
-        DeleteCell: 'Deleting',
+        DeleteCell: { target: 'Deleting', actions: 'recordDeleteRequest' },
       },
     },
     Stopping: {

@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { resolveEngineConfig, type EngineConfig } from './engine/config.js';
+import { ErrorKind, KukeError } from './errors.js';
 
 /**
  * Environment variables. Each one is the twin of a flag.
@@ -34,6 +35,10 @@ export const ENV = {
   logLevel: 'KUKEON_LOG_LEVEL',
   /** Group allowed on the socket (default kukeon). */
   socketGroup: 'KUKEON_SOCKET_GROUP',
+  /** Size at which kukeond rotates a container's log: bytes, or with a k/m/g suffix (default 10m). */
+  logMaxSize: 'KUKEON_LOG_MAX_SIZE',
+  /** Log files kept per container, the live one included (default 3). */
+  logMaxFile: 'KUKEON_LOG_MAX_FILE',
 } as const;
 
 /** Everything a kukeon process needs to know about its host. */
@@ -68,6 +73,10 @@ export interface SettingFlags {
   ipMasq?: boolean;
   logLevel?: string;
   socketGroup?: string;
+  /** `--log-max-size`, as typed (`10m`). */
+  logMaxSize?: string;
+  /** `--log-max-file`, as typed (`3`). */
+  logMaxFile?: string;
 }
 
 const DEFAULT_SOCKET = '/run/kukeon/kukeond.sock';
@@ -83,6 +92,8 @@ export function resolveSettings(flags: SettingFlags = {}, env: NodeJS.ProcessEnv
     ...(flags.namespaceSuffix ?? env[ENV.namespaceSuffix] ? { namespaceSuffix: flags.namespaceSuffix ?? env[ENV.namespaceSuffix]! } : {}),
     podSubnet: flags.podSubnet ?? env[ENV.podSubnet] ?? '10.88.0.0/16',
     ipMasq: flags.ipMasq ?? (ipMasqEnv === undefined ? true : ipMasqEnv !== 'false'),
+    ...optional('logMaxBytes', flags.logMaxSize ?? env[ENV.logMaxSize], (v) => parseByteSize(v, `--log-max-size (${ENV.logMaxSize})`)),
+    ...optional('logMaxFiles', flags.logMaxFile ?? env[ENV.logMaxFile], (v) => parseCount(v, `--log-max-file (${ENV.logMaxFile})`)),
   });
   return {
     engine,
@@ -95,4 +106,41 @@ export function resolveSettings(flags: SettingFlags = {}, env: NodeJS.ProcessEnv
     socketGroup: flags.socketGroup ?? env[ENV.socketGroup] ?? 'kukeon',
     daemonLogFile: join(runPath, 'logs', 'kukeond.log'),
   };
+}
+
+/** `{ [key]: parse(value) }` when a value is given (an empty environment variable counts as not given), else `{}`. */
+function optional<K extends string, T>(key: K, value: string | undefined, parse: (v: string) => T): Partial<Record<K, T>> {
+  return value === undefined || value === '' ? {} : ({ [key]: parse(value) } as Record<K, T>);
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/**
+ * A size as Docker's `max-size` takes it: a whole number of bytes, or with a binary k/m/g suffix (case-insensitive,
+ * `10m`, `512k`, `1GiB`). InvalidArgument naming `flag` (the flag and its environment twin) otherwise.
+ *
+ * @example
+ * parseByteSize('10m', '--log-max-size') // 10485760
+ */
+export function parseByteSize(value: string, flag: string): number {
+  const match = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = match ? BYTE_UNITS[match[2]!.toLowerCase()] : undefined;
+  const bytes = match && unit !== undefined ? Number(match[1]) * unit : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new KukeError(ErrorKind.InvalidArgument, `${flag} ${JSON.stringify(value)}: not a size`, {
+      hint: 'give a whole number of bytes ≥ 1, optionally with k, m or g (binary multiples), e.g. 10m',
+    });
+  }
+  return bytes;
+}
+
+/** A whole number ≥ 1 (Docker's `max-file`). InvalidArgument naming `flag` otherwise. */
+export function parseCount(value: string, flag: string): number {
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new KukeError(ErrorKind.InvalidArgument, `${flag} ${JSON.stringify(value)}: not a whole number ≥ 1`, {
+      hint: 'give the number of log files kept per container, the live one included, e.g. 3',
+    });
+  }
+  return n;
 }

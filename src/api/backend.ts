@@ -16,7 +16,7 @@ import type { ResourceView } from '../model/resources.js';
 import type { AggregateKey } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { VERSION } from '../version.js';
-import type { KukeonClient, NamedQuery } from './client.js';
+import type { DeleteOptions, KukeonClient, NamedQuery } from './client.js';
 import { aliasQuery, resolveRealmAlias } from './realm-alias.js';
 
 /** The API's behaviour over an open engine, acting as `actor`. */
@@ -80,7 +80,7 @@ export class EngineBackend implements KukeonClient {
     return applyManifest(this.ops, manifest, this.options);
   }
 
-  async delete(target: NamedQuery, options: { cascade?: boolean; force?: boolean } = {}): Promise<void> {
+  async delete(target: NamedQuery, options: DeleteOptions = {}): Promise<void> {
     const t = this.aliasQuery(target) as NamedQuery;
     switch (t.kind) {
       case 'realm':
@@ -90,7 +90,7 @@ export class EngineBackend implements KukeonClient {
       case 'stack':
         return this.ops.deleteStack({ realm: t.realm, space: t.space, stack: t.name, ...options }, this.options);
       case 'cell':
-        return this.ops.deleteCell({ realm: t.realm, space: t.space, stack: t.stack, cell: t.name }, this.options);
+        return this.ops.deleteCell({ realm: t.realm, space: t.space, stack: t.stack, cell: t.name, keepLogs: options.keepLogs ?? false }, this.options);
       default:
         throw new KukeError(ErrorKind.InvalidArgument, 'containers are deleted with their cell', {
           hint: 'remove the container from the cell manifest and apply it, or delete the cell',

@@ -21,6 +21,16 @@ export type { CellRef, SpaceRef, StackRef, CreateOutcome } from '../engine/opera
 /** A query that names one resource. */
 export type NamedQuery = Query & { name: string };
 
+/** Options of a delete. All optional, false by default. */
+export interface DeleteOptions {
+  /** Delete what the resource contains first. */
+  cascade?: boolean;
+  /** Allow deleting the system realm. */
+  force?: boolean;
+  /** Keep the container logs of the deleted cells (`kuke delete --keep-logs`). */
+  keepLogs?: boolean;
+}
+
 /** The kukeon API. */
 export interface KukeonClient {
   /** How requests are served. */
@@ -40,7 +50,7 @@ export interface KukeonClient {
   createCell(input: CellRef & { template: CellTemplate; start?: boolean }): Promise<CreateOutcome<CellView>>;
   /** Applies a multi-document manifest (all documents validated first). */
   apply(manifest: string): Promise<ApplyResult[]>;
-  delete(target: NamedQuery, options?: { cascade?: boolean; force?: boolean }): Promise<void>;
+  delete(target: NamedQuery, options?: DeleteOptions): Promise<void>;
 
   startCell(ref: CellRef): Promise<CellView>;
   stopCell(ref: CellRef, options: { mode: 'stop' | 'kill'; graceMs?: number }): Promise<CellView & { changed?: boolean }>;

@@ -7,7 +7,7 @@ import type { EventRecord } from '../../events/record.js';
 import type { CellTemplate } from '../../events/specs.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import type { AggregateKey } from '../model/streams.js';
-import type { ApplyResult, CellRef, HistoryFilter, KukeonClient, NamedQuery, Query } from './client.js';
+import type { ApplyResult, CellRef, DeleteOptions, HistoryFilter, KukeonClient, NamedQuery, Query } from './client.js';
 import { cellFromPb, cellTemplateToPb, eventFromPb, keyToRef, queryToRef, realmFromPb, resourceFromPb, spaceFromPb, stackFromPb } from './convert.js';
 import { fromServiceError } from './errors.js';
 import * as pb from './gen/kukeon/v1/kukeon.js';
@@ -101,8 +101,12 @@ export class GrpcClient implements KukeonClient {
     }));
   }
 
-  async delete(target: NamedQuery, options: { cascade?: boolean; force?: boolean } = {}) {
-    await this.call(this.client.delete as Unary<pb.DeleteRequest, pb.DeleteResponse>, { ref: queryToRef(target), cascade: options.cascade ?? false, force: options.force ?? false }, WRITE_DEADLINE_MS);
+  async delete(target: NamedQuery, options: DeleteOptions = {}) {
+    await this.call(
+      this.client.delete as Unary<pb.DeleteRequest, pb.DeleteResponse>,
+      { ref: queryToRef(target), cascade: options.cascade ?? false, force: options.force ?? false, keepLogs: options.keepLogs ?? false },
+      WRITE_DEADLINE_MS,
+    );
   }
 
   async startCell(ref: CellRef) {

@@ -114,7 +114,7 @@ export function kukeonHandlers(
       return { results: results.map((r) => ({ index: r.index, kind: r.kind, name: r.name, action: r.action, changes: r.changes, error: r.error })) };
     }),
     delete: unary('delete', async (b, req: pb.DeleteRequest) => {
-      await b.delete(refToQuery(req.ref) as never, { cascade: req.cascade, force: req.force });
+      await b.delete(refToQuery(req.ref) as never, { cascade: req.cascade, force: req.force, keepLogs: req.keepLogs });
       return {};
     }),
     startCell: unary('startCell', async (b, req: pb.StartCellRequest) => ({ cell: cellToPb(await b.startCell(cellRef(req.cell))) })),

@@ -39,6 +39,8 @@ export function buildProgram(streams: Streams, factories: ClientFactories, env: 
     .addOption(new Option('--namespace-suffix <suffix>', 'suffix of realm namespaces (default kukeon.io)').hideHelp())
     .addOption(new Option('--cni-bin-dir <dir>', 'directory of CNI plugins (repeatable)').argParser(collect).hideHelp())
     .addOption(new Option('--pod-subnet <cidr>', 'parent CIDR of the spaces (default 10.88.0.0/16)').hideHelp())
+    .addOption(new Option('--log-max-size <size>', "kukeond rotates a container's log at this size (default 10m)").hideHelp())
+    .addOption(new Option('--log-max-file <n>', 'log files kept per container, the live one included (default 3)').hideHelp())
     .option('-v, --verbose', 'log what kuke does to stderr')
     // commander's own usage errors are reported by runKuke in our one-line form, not printed here.
     .configureOutput({ writeOut: (s) => streams.out(s), writeErr: (s) => streams.err(s), outputError: () => undefined });

@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CellTemplate } from '../../events/specs.js';
+import { DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_MAX_FILES } from '../engine/config.js';
 import { DEFAULT_RUNC_ROOT } from '../runtime/containerd/runc-state.js';
 import type { HostSettings } from '../settings.js';
 import { DAEMON_BUNDLE, DAEMON_NODE } from './image.js';
@@ -26,6 +27,9 @@ export function daemonArgs(settings: HostSettings, socketGid: number | undefined
     ...(e.ipMasq ? [] : ['--no-ip-masq']),
     '--socket-group', socketGid === undefined ? settings.socketGroup : String(socketGid),
     '--log-level', settings.logLevel,
+    // Only when changed, so the template (and the running daemon) of a host on the defaults stays as it was.
+    ...(e.logMaxBytes !== DEFAULT_LOG_MAX_BYTES ? ['--log-max-size', String(e.logMaxBytes)] : []),
+    ...(e.logMaxFiles !== DEFAULT_LOG_MAX_FILES ? ['--log-max-file', String(e.logMaxFiles)] : []),
   ];
 }
 

@@ -24,14 +24,15 @@ async function main(): Promise<void> {
     .option('--pod-subnet <cidr>', 'parent CIDR of the spaces (default 10.88.0.0/16)')
     .option('--no-ip-masq', 'do not masquerade cell traffic (no iptables needed)')
     .option('--log-level <level>', 'log level (default info)')
+    .option('--log-max-size <size>', "rotate a container's log at this size: bytes or k/m/g (default 10m)")
+    .option('--log-max-file <n>', 'log files kept per container, the live one included (default 3)')
     .parse(process.argv);
   const flags = program.opts<SettingFlags & { ipMasq?: boolean }>();
   // commander defaults a --no-x flag to true; only an explicit --no-ip-masq may override the environment.
   if (flags.ipMasq === true) delete flags.ipMasq;
-  const settings = resolveSettings(flags);
   let daemon;
   try {
-    daemon = await serve({ settings });
+    daemon = await serve({ settings: resolveSettings(flags) });
   } catch (err) {
     process.stderr.write(`kukeond: ${(err as Error).message}${(err as { hint?: string }).hint ? `; ${(err as { hint?: string }).hint}` : ''}\n`);
     process.exit(1);

@@ -3,10 +3,11 @@
  *
  *   log file → event-log lock (waits while `kuke init` holds it) → replay → reconcile → read model
  *   → DaemonStarted → stale socket removed (only now: the lock proves no other daemon) → bind under umask 0117
- *   → chown root:kukeon → pid file → serve.
+ *   → chown root:kukeon → pid file → serve → container log rotation (a pass now, then periodic).
  *
  * SIGTERM/SIGINT drain: refuse new requests, let in-flight ones finish (bounded), record DaemonStopped, close the
- * log (releases the lock), remove socket and pid file. SIGHUP reopens the log file (logrotate).
+ * log (releases the lock), remove socket and pid file. SIGHUP reopens the log file (logrotate). Container logs are
+ * rotated by the daemon itself (src/runtime/logs/): an in-process `kuke` rotates nothing.
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
@@ -24,6 +25,7 @@ import { createLogger, type Logger } from '../log.js';
 import { validateSocketPath } from '../model/names.js';
 import { DAEMON_STREAM } from '../model/streams.js';
 import { createRuntime } from '../runtime/index.js';
+import { LogRotator, type LogRotatorOptions } from '../runtime/logs/rotator.js';
 import type { Runtime } from '../runtime/ports.js';
 import type { HostSettings } from '../settings.js';
 import { LevelEventLog, isLockedError } from '../store/event-log.js';
@@ -39,6 +41,8 @@ export interface ServeOptions {
   lockWaitMs?: number;
   /** Replaces the real runtime (tests). */
   runtime?: Runtime;
+  /** Interval and timer of the container log rotation (tests); the policy comes from the settings. */
+  logRotation?: Pick<LogRotatorOptions, 'intervalMs' | 'timer'>;
 }
 
 /** A running daemon. */
@@ -49,6 +53,8 @@ export interface RunningDaemon {
   stop(reason: string): Promise<void>;
   /** Resolves when the daemon has stopped. */
   stopped: Promise<void>;
+  /** The container log rotation (tests run a pass with `check()`). */
+  rotator: LogRotator;
 }
 
 function daemonLogger(settings: HostSettings): { logger: Logger; reopen: () => void } {
@@ -154,6 +160,8 @@ export async function serve(options: ServeOptions): Promise<RunningDaemon> {
   const listener = await bindSocket(server, peers, settings, logger);
   writeFileSync(settings.pidFile, `${process.pid}\n`, { mode: 0o644 });
   logger.info({ readyMs: Math.round(performance.now() - started) }, 'kukeond ready');
+  const rotator = new LogRotator(runtime.logs, { maxBytes: settings.engine.logMaxBytes, maxFiles: settings.engine.logMaxFiles }, { ...options.logRotation, logger });
+  rotator.start();
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -163,6 +171,7 @@ export async function serve(options: ServeOptions): Promise<RunningDaemon> {
       draining = true;
       logger.info({ reason }, 'kukeond draining');
       listener.close();
+      await rotator.stop();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();
@@ -187,5 +196,5 @@ export async function serve(options: ServeOptions): Promise<RunningDaemon> {
     return stopping;
   };
   process.on('SIGHUP', reopen);
-  return { logger, opened, stop, stopped };
+  return { logger, opened, stop, stopped, rotator };
 }

@@ -22,7 +22,16 @@ export interface EngineConfig {
   cellStartTimeoutMs: number;
   /** Write a checkpoint (snapshots of every aggregate) after this many events. */
   checkpointEvery: number;
+  /** A container's live log is rotated once it holds this many bytes (Docker's `max-size`; default 10 MiB). */
+  logMaxBytes: number;
+  /** Log files kept per container, the live one included (Docker's `max-file`; default 3). */
+  logMaxFiles: number;
 }
+
+/** Default {@link EngineConfig.logMaxBytes}: 10 MiB. */
+export const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
+/** Default {@link EngineConfig.logMaxFiles}. */
+export const DEFAULT_LOG_MAX_FILES = 3;
 
 /** Defaults for everything but what is given. */
 export function resolveEngineConfig(partial: Partial<EngineConfig> = {}): EngineConfig {
@@ -35,6 +44,8 @@ export function resolveEngineConfig(partial: Partial<EngineConfig> = {}): Engine
     stopGraceMs: partial.stopGraceMs ?? 10_000,
     cellStartTimeoutMs: partial.cellStartTimeoutMs ?? 120_000,
     checkpointEvery: partial.checkpointEvery ?? 10_000,
+    logMaxBytes: partial.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES,
+    logMaxFiles: partial.logMaxFiles ?? DEFAULT_LOG_MAX_FILES,
   };
 }
 

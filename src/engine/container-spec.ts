@@ -2,10 +2,10 @@
  * From a container's template (what the user declared) to the runtime's ContainerSpec (what containerd runs):
  * names, labels, cgroup path, log file, network mode and the environment kukeon injects.
  */
-import { join } from 'node:path';
 import type { NetworkMode } from '../../machines/container.js';
 import type { ContainerTemplate } from '../../events/specs.js';
 import { cgroupPath } from '../model/names.js';
+import { containerLogFile } from '../runtime/logs/paths.js';
 import type { ContainerSpec } from '../runtime/ports.js';
 import { runLayout, type EngineConfig } from './config.js';
 
@@ -38,9 +38,9 @@ export function cellCgroup(config: EngineConfig, p: { realm: string; space: stri
   return cgroupPath({ realm: p.realm, space: p.space, stack: p.stack, cell: p.cell }, config.cgroupRoot);
 }
 
-/** The log file of a container's stdout and stderr, under the run path. */
+/** The log file of a container's stdout and stderr, under the run path (layout in src/runtime/logs/paths.ts). */
 export function containerLogPath(config: EngineConfig, p: ContainerPlacement): string {
-  return join(runLayout(config.runPath).logs, p.realm, p.space, p.stack, p.cell, `${p.name}.log`);
+  return containerLogFile(runLayout(config.runPath).logs, p, p.name);
 }
 
 /** Builds the runtime spec of a container. */

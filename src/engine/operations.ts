@@ -30,6 +30,12 @@ export interface CellRef extends StackRef {
   cell: string;
 }
 
+/** Options of a scope's delete: `cascade` deletes what it contains first; `keepLogs` keeps its cells' logs. */
+export interface CascadeOptions {
+  cascade?: boolean;
+  keepLogs?: boolean;
+}
+
 /** How a create went. */
 export type CreateOutcome<V> = { view: V; created: boolean };
 
@@ -196,29 +202,29 @@ export class Operations {
 
   // ------------------------------------------------------------------------------------------------ deletes
 
-  /** Deletes a cell: containers, network attachment, cgroup. */
-  async deleteCell(ref: CellRef, options: OpOptions): Promise<void> {
+  /** Deletes a cell: containers, network attachment, cgroup, and its containers' logs unless `keepLogs`. */
+  async deleteCell(ref: CellRef & { keepLogs?: boolean }, options: OpOptions): Promise<void> {
     this.validateCellRef(ref);
     const key: AggregateKey = { kind: 'cell', ...pickCell(ref) };
     const stream = streamOf(this.requireAggregate(key).key);
     await this.settled(stream, options);
-    this.ok(await this.engine.dispatch(stream, 'DeleteCell', {}, this.meta(options)));
+    this.ok(await this.engine.dispatch(stream, 'DeleteCell', { keepLogs: ref.keepLogs ?? false }, this.meta(options)));
     const agg = await this.settled(stream, options);
     this.failIfFailed(agg, key, 'delete');
   }
 
-  /** Deletes a stack; with `cascade`, its cells first. */
-  async deleteStack(ref: StackRef & { cascade?: boolean }, options: OpOptions): Promise<void> {
-    await this.deleteScope({ kind: 'stack', realm: ref.realm, space: ref.space, stack: ref.stack }, 'DeleteStack', ref.cascade ?? false, options);
+  /** Deletes a stack; with `cascade`, its cells first (and their logs, unless `keepLogs`). */
+  async deleteStack(ref: StackRef & CascadeOptions, options: OpOptions): Promise<void> {
+    await this.deleteScope({ kind: 'stack', realm: ref.realm, space: ref.space, stack: ref.stack }, 'DeleteStack', ref, options);
   }
 
   /** Deletes a space; with `cascade`, its stacks (and their cells) first. */
-  async deleteSpace(ref: SpaceRef & { cascade?: boolean }, options: OpOptions): Promise<void> {
-    await this.deleteScope({ kind: 'space', realm: ref.realm, space: ref.space }, 'DeleteSpace', ref.cascade ?? false, options);
+  async deleteSpace(ref: SpaceRef & CascadeOptions, options: OpOptions): Promise<void> {
+    await this.deleteScope({ kind: 'space', realm: ref.realm, space: ref.space }, 'DeleteSpace', ref, options);
   }
 
   /** Deletes a realm; with `cascade`, everything in it first. The system realm needs `force`. */
-  async deleteRealm(ref: { realm: string; cascade?: boolean; force?: boolean }, options: OpOptions): Promise<void> {
+  async deleteRealm(ref: { realm: string; force?: boolean } & CascadeOptions, options: OpOptions): Promise<void> {
     const agg = this.requireAggregate({ kind: 'realm', realm: ref.realm });
     const system = (agg.snapshot.context as { protected?: boolean }).protected === true;
     if (system && !ref.force) {
@@ -226,33 +232,33 @@ export class Operations {
         hint: 'to remove the daemon, see: kuke daemon reset',
       });
     }
-    await this.deleteScope({ kind: 'realm', realm: ref.realm }, 'DeleteRealm', ref.cascade ?? false, options, { force: ref.force ?? false });
+    await this.deleteScope({ kind: 'realm', realm: ref.realm }, 'DeleteRealm', ref, options, { force: ref.force ?? false });
   }
 
-  private async deleteScope(key: AggregateKey, command: string, cascade: boolean, options: OpOptions, extra: Record<string, unknown> = {}): Promise<void> {
+  private async deleteScope(key: AggregateKey, command: string, cascade: CascadeOptions, options: OpOptions, extra: Record<string, unknown> = {}): Promise<void> {
     const agg = this.requireAggregate(key);
     const stream = agg.stream;
     const correlation = options.correlation ?? randomUUID();
     const opts = { ...options, correlation };
     await this.settled(stream, opts);
     const children = this.liveChildren(key);
-    if (cascade) {
-      for (const child of children) await this.deleteChild(child, opts);
+    if (cascade.cascade) {
+      for (const child of children) await this.deleteChild(child, cascade.keepLogs ?? false, opts);
     }
     this.ok(await this.engine.dispatch(stream, command, { children: this.liveChildren(key).length, ...extra }, this.meta(opts)));
     const after = await this.settled(stream, opts);
     this.failIfFailed(after, key, 'delete');
   }
 
-  private async deleteChild(child: Aggregate, options: OpOptions): Promise<void> {
+  private async deleteChild(child: Aggregate, keepLogs: boolean, options: OpOptions): Promise<void> {
     const k = child.key;
     switch (k.kind) {
       case 'space':
-        return this.deleteSpace({ realm: k.realm, space: k.space, cascade: true }, options);
+        return this.deleteSpace({ realm: k.realm, space: k.space, cascade: true, keepLogs }, options);
       case 'stack':
-        return this.deleteStack({ realm: k.realm, space: k.space, stack: k.stack, cascade: true }, options);
+        return this.deleteStack({ realm: k.realm, space: k.space, stack: k.stack, cascade: true, keepLogs }, options);
       case 'cell':
-        return this.deleteCell({ realm: k.realm, space: k.space, stack: k.stack, cell: k.cell }, options);
+        return this.deleteCell({ realm: k.realm, space: k.space, stack: k.stack, cell: k.cell, keepLogs }, options);
       default:
         throw new KukeError(ErrorKind.Internal, `unexpected child ${child.stream}`);
     }

@@ -6,7 +6,8 @@
  * Start:  cgroup → root container running → network attached to the root's netns → other containers running
  *         (joined to the root's netns) → CellStarted{rootPid, address}
  * Stop:   other containers stopped → network detached → root stopped → CellStopped
- * Delete: containers deleted (others first) → network detached → cgroup removed → CellDeleted
+ * Delete: containers deleted (others first) → network detached → cgroup removed → logs removed (unless kept)
+ *         → CellDeleted
  */
 import type { CellTarget, StopReason } from '../../machines/cell.js';
 import type { NetworkMode } from '../../machines/container.js';
@@ -34,14 +35,14 @@ interface Member {
 
 /** Runs `startCell`, `stopCell` or `deleteCell`. */
 export async function runCellEffect(runtime: Runtime, type: string, params: Record<string, unknown>, ctx: Ctx): Promise<Fact[]> {
-  const cell = params as unknown as CellTarget & { reason?: StopReason; graceMs?: number };
+  const cell = params as unknown as CellTarget & { reason?: StopReason; graceMs?: number; keepLogs?: boolean };
   switch (type) {
     case 'startCell':
       return startCell(runtime, cell, ctx);
     case 'stopCell':
       return stopCell(runtime, cell, cell.reason ?? 'kill', cell.graceMs ?? 0, ctx);
     case 'deleteCell':
-      return deleteCell(runtime, cell, ctx);
+      return deleteCell(runtime, cell, cell.keepLogs === true, ctx);
     default:
       throw new KukeError(ErrorKind.Unimplemented, `unknown cell effect ${type}`);
   }
@@ -257,7 +258,7 @@ async function stopCell(runtime: Runtime, cell: CellTarget, reason: StopReason, 
   return [{ type: 'CellStopped', data: {} }];
 }
 
-async function deleteCell(runtime: Runtime, cell: CellTarget, ctx: Ctx): Promise<Fact[]> {
+async function deleteCell(runtime: Runtime, cell: CellTarget, keepLogs: boolean, ctx: Ctx): Promise<Fact[]> {
   const engine = ctx.engine;
   const deadline = Date.now() + 120_000;
   const all = members(engine, cell);
@@ -266,6 +267,8 @@ async function deleteCell(runtime: Runtime, cell: CellTarget, ctx: Ctx): Promise
   await removeOrphans(engine, cell, [], ctx, deadline);
   for (const m of [...all].reverse()) await deleteMember(engine, m.stream, ctx, deadline);
   await runtime.cgroups.remove(cellCgroup(engine.config, { ...cell, cell: cell.name }));
+  // Last, once no shim holds a log open. Idempotent: a delete re-issued by reconcile after a crash gets here again.
+  if (!keepLogs) await runtime.logs.removeCell({ realm: cell.realm, space: cell.space, stack: cell.stack, cell: cell.name });
   return [{ type: 'CellDeleted', data: {} }];
 }
 

@@ -1,7 +1,7 @@
 /**
- * The engine's hands: three small ports. The engine runs every effect through them and nothing else touches
- * containerd, cgroupfs or CNI. Adapters live in containerd/, cgroups/, cni/ and fake/, and pass the same contract
- * tests.
+ * The engine's hands: four small ports. The engine runs every effect through them and nothing else touches
+ * containerd, cgroupfs, CNI or the containers' log files. Adapters live in containerd/, cgroups/, cni/, logs/ and
+ * fake/, and pass the same contract tests.
  *
  * Contract shared by every method:
  * - Idempotent where marked: calling it again after success (or after a crash in the middle) is harmless and
@@ -317,9 +317,51 @@ export interface Networks {
   gc(live: { network: string; containerId: string }[]): Promise<{ released: Attachment[] }>;
 }
 
-/** The three ports together, as the engine receives them. */
+// ------------------------------------------------------------------------------------------------ logs
+
+/** A cell, by its place in the hierarchy (validated names). */
+export interface CellLogRef {
+  realm: string;
+  space: string;
+  stack: string;
+  cell: string;
+}
+
+/** How container logs are bounded: rotate at `maxBytes`, keep `maxFiles` files per container (the live one included). */
+export interface LogRotationPolicy {
+  maxBytes: number;
+  maxFiles: number;
+}
+
+/** What one rotation pass did. */
+export interface LogRotationReport {
+  /** Live files that were rotated (copied and truncated, or truncated). */
+  rotated: string[];
+  /** Rotated copies removed (beyond `maxFiles`). */
+  removed: string[];
+}
+
+/**
+ * The containers' log files (containerd's shims append to them; see src/runtime/logs/). Every method is idempotent
+ * and never reaches outside the cell it names.
+ */
+export interface ContainerLogs {
+  /**
+   * Removes a cell's log directory (every container's live and rotated files), then the realm, space and stack
+   * directories above it that are left empty. Missing → ok.
+   */
+  removeCell(cell: CellLogRef): Promise<void>;
+  /**
+   * Rotates every container log over `policy.maxBytes` and removes rotated copies beyond `policy.maxFiles`. A file
+   * that vanishes meanwhile (its cell was deleted) is skipped.
+   */
+  rotate(policy: LogRotationPolicy): Promise<LogRotationReport>;
+}
+
+/** The four ports together, as the engine receives them. */
 export interface Runtime {
   containers: ContainerRuntime;
   cgroups: Cgroups;
   networks: Networks;
+  logs: ContainerLogs;
 }

@@ -1,6 +1,7 @@
 /**
  * `kuke delete <kind> <name>`: delete a realm, space, stack or cell. A scope that still holds resources needs
- * `--cascade`; the system realm needs `--force`.
+ * `--cascade`; the system realm needs `--force`. The container logs of the deleted cells go with them unless
+ * `--keep-logs`.
  */
 import type { Command } from 'commander';
 import { validateName } from '../../model/names.js';
@@ -15,12 +16,13 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('<kind>', 'realm, space, stack or cell')
     .argument('<name>', 'resource name')
     .option('--cascade', 'also delete what it contains')
-    .option('--force', 'allow deleting the system realm');
-  withScope(command).action(async (word: string, name: string, options: ScopeOptions & { cascade?: boolean; force?: boolean }) => {
+    .option('--force', 'allow deleting the system realm')
+    .option('--keep-logs', "keep the container logs of the deleted cells (by default they go with their cell)");
+  withScope(command).action(async (word: string, name: string, options: ScopeOptions & { cascade?: boolean; force?: boolean; keepLogs?: boolean }) => {
     const kind = parseKind(word, ['realm', 'space', 'stack', 'cell']);
     validateName(kind, name);
     const client = await ctx.client();
-    await client.delete(namedQuery(kind, options, name), { cascade: options.cascade ?? false, force: options.force ?? false });
+    await client.delete(namedQuery(kind, options, name), { cascade: options.cascade ?? false, force: options.force ?? false, keepLogs: options.keepLogs ?? false });
     const where = kind === 'realm' ? '' : kind === 'space' ? ` from realm "${options.realm}"` : kind === 'stack' ? ` from space "${options.space}"` : ` from stack "${options.stack}"`;
     ctx.streams.out(`Deleted ${kind} "${name}"${where}\n`);
   });

@@ -13,13 +13,17 @@
 import { ErrorKind, KukeError } from '../../errors.js';
 import type {
   Attachment,
+  CellLogRef,
   CgroupUsage,
   Cgroups,
+  ContainerLogs,
   ContainerRecord,
   ContainerRuntime,
   ContainerSpec,
   ImageInfo,
   Labels,
+  LogRotationPolicy,
+  LogRotationReport,
   NetworkSpec,
   Networks,
   ResourceLimits,
@@ -43,7 +47,7 @@ interface FakeContainer {
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
-/** The shared world behind the three fake ports. */
+/** The shared world behind the four fake ports. */
 export class FakeWorld {
   /** Awaited at the start of every port call, with the call's label. */
   io: (label: string) => Promise<void> = () => Promise.resolve();
@@ -57,6 +61,8 @@ export class FakeWorld {
   readonly cgroups = new Map<string, ResourceLimits>();
   readonly networks = new Map<string, NetworkSpec>();
   readonly attachments = new Map<string, Attachment & { netnsPath: string }>(); // `${network}/${containerId}`
+  /** Container log files present, by path (`…/<realm>/<space>/<stack>/<cell>/<container>.log`). */
+  readonly logFiles = new Set<string>();
   /** Calls made, by method, for assertions. */
   readonly calls = new Map<string, number>();
   private readonly faults = new Map<string, ErrorKind[]>();
@@ -114,9 +120,9 @@ export class FakeWorld {
     return out;
   }
 
-  /** The three ports over this world. */
+  /** The four ports over this world. */
   runtime(): Runtime {
-    return { containers: new FakeContainers(this), cgroups: new FakeCgroups(this), networks: new FakeNetworks(this) };
+    return { containers: new FakeContainers(this), cgroups: new FakeCgroups(this), networks: new FakeNetworks(this), logs: new FakeLogs(this) };
   }
 
   /** @internal */
@@ -265,6 +271,8 @@ class FakeContainers implements ContainerRuntime {
     if (!c) throw new KukeError(ErrorKind.NotFound, `container ${id} not found in ${namespace}`);
     if (c.task?.status === 'running') return { pid: c.task.pid };
     c.task = { pid: this.w.pid(), status: 'running' };
+    // The shim creates the log file when it starts the task.
+    this.w.logFiles.add(c.spec.logPath);
     const code = this.w.exitOnStart.get(id);
     if (code !== undefined) queueMicrotask(() => this.w.exitTask(namespace, id, code));
     return { pid: c.task.pid };
@@ -448,4 +456,22 @@ class FakeNetworks implements Networks {
 function strip(a: Attachment & { netnsPath?: string }): Attachment {
   const { netnsPath: _netns, ...rest } = a;
   return rest;
+}
+
+class FakeLogs implements ContainerLogs {
+  constructor(private readonly w: FakeWorld) {}
+
+  async removeCell(cell: CellLogRef) {
+    await this.w.enter('logs.removeCell');
+    const dir = `/${cell.realm}/${cell.space}/${cell.stack}/${cell.cell}/`;
+    for (const path of [...this.w.logFiles]) {
+      // The cell's directory is the four segments before the file name, as in the real layout.
+      if (path.slice(0, path.lastIndexOf('/') + 1).endsWith(dir)) this.w.logFiles.delete(path);
+    }
+  }
+
+  async rotate(_policy: LogRotationPolicy): Promise<LogRotationReport> {
+    await this.w.enter('logs.rotate');
+    return { rotated: [], removed: [] };
+  }
 }

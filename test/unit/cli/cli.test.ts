@@ -57,6 +57,17 @@ describe('kuke (in-process, fake runtime)', () => {
     expect(wide.out).toMatch(/web .* 1\/1 +10\.88\.0\.2\/24/);
   });
 
+  it('passes --keep-logs of a delete to the client, false without it', async () => {
+    const seen: unknown[] = [];
+    const client = { delete: async (_target: unknown, options: unknown) => void seen.push(options) } as unknown as KukeonClient;
+    expect((await kukeWith(client, ['delete', 'cell', 'web', '--keep-logs'])).code).toBe(0);
+    expect((await kukeWith(client, ['delete', 'stack', 'default', '--cascade'])).code).toBe(0);
+    expect(seen).toEqual([
+      { cascade: false, force: false, keepLogs: true },
+      { cascade: true, force: false, keepLogs: false },
+    ]);
+  });
+
   it('reports an error on one line with what to do, and exits 1', async () => {
     const r = await kukeWith(await backend(), ['get', 'cell', 'nope']);
     expect(r.code).toBe(1);

@@ -12,6 +12,12 @@ describe('event catalogue', () => {
     expect(checkPayload('TaskExited', 2, data).ok).toBe(true);
   });
 
+  it('replays a v1 DeleteCell as a delete that removes the logs (v1 left them behind by oversight)', () => {
+    expect(upcastPayload('DeleteCell', 1, {})).toEqual({ v: 2, data: { keepLogs: false } });
+    expect(checkPayload('DeleteCell', 2, { keepLogs: true }).ok).toBe(true);
+    expect(checkPayload('DeleteCell', 2, {}).ok).toBe(false);
+  });
+
   it('rejects a payload that does not match its schema, naming the field', () => {
     const result = checkPayload('TaskStarted', 1, { pid: -1 });
     expect(result.ok).toBe(false);

@@ -51,6 +51,18 @@ describe('cell machine', () => {
     expect(describeRejection('cell', 'cell "web"', 'Deleting', { type: 'StartCell' }).busy).toBe(true);
   });
 
+  it('hands the delete saga the choice to keep the logs, from a Ready cell or one at rest', () => {
+    const kept = run(cellMachine, input, [...ready, { type: 'DeleteCell', keepLogs: true }]);
+    expect(kept.effects.at(-1)).toMatchObject({ type: 'deleteCell', params: { name: 'web', keepLogs: true } });
+    const atRest = run(cellMachine, input, [{ type: 'CreateCell', template }, { type: 'DeleteCell', keepLogs: false }]);
+    expect(atRest.effects.at(-1)).toMatchObject({ type: 'deleteCell', params: { keepLogs: false } });
+  });
+
+  it('forgets a kept-logs choice in a new life of the same stream', () => {
+    const { snapshot } = run(cellMachine, input, [...ready, { type: 'DeleteCell', keepLogs: true }, { type: 'CellDeleted' }, { type: 'CreateCell', template }]);
+    expect(snapshot.context.keepLogs).toBe(false);
+  });
+
   it('goes Failed with the error when the start saga fails, and can be started again', () => {
     const failed = [{ type: 'CreateCell', template }, { type: 'StartCell' }, { type: 'EffectFailed', effect: 'startCell', error: { kind: 'NotFound', message: 'image busybox not found' } }];
     const { state, snapshot } = run(cellMachine, input, failed);

@@ -401,6 +401,8 @@ export interface DeleteRequest {
   cascade: boolean;
   /** Allow deleting the system realm. */
   force: boolean;
+  /** Keep the container logs of the deleted cells (by default they are removed with their cell). */
+  keepLogs: boolean;
 }
 
 export interface DeleteResponse {
@@ -5078,7 +5080,7 @@ export const ApplyResponse: MessageFns<ApplyResponse> = {
 };
 
 function createBaseDeleteRequest(): DeleteRequest {
-  return { ref: undefined, cascade: false, force: false };
+  return { ref: undefined, cascade: false, force: false, keepLogs: false };
 }
 
 export const DeleteRequest: MessageFns<DeleteRequest> = {
@@ -5091,6 +5093,9 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
     }
     if (message.force !== false) {
       writer.uint32(24).bool(message.force);
+    }
+    if (message.keepLogs !== false) {
+      writer.uint32(32).bool(message.keepLogs);
     }
     return writer;
   },
@@ -5132,6 +5137,14 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
             message.force = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.keepLogs = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5149,6 +5162,11 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
       ref: isSet(object.ref) ? Ref.fromJSON(object.ref) : undefined,
       cascade: isSet(object.cascade) ? globalThis.Boolean(object.cascade) : false,
       force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+      keepLogs: isSet(object.keepLogs)
+        ? globalThis.Boolean(object.keepLogs)
+        : isSet(object.keep_logs)
+        ? globalThis.Boolean(object.keep_logs)
+        : false,
     };
   },
 
@@ -5163,6 +5181,9 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
     if (message.force !== false) {
       obj.force = message.force;
     }
+    if (message.keepLogs !== false) {
+      obj.keepLogs = message.keepLogs;
+    }
     return obj;
   },
 
@@ -5174,6 +5195,7 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
     message.ref = (object.ref !== undefined && object.ref !== null) ? Ref.fromPartial(object.ref) : undefined;
     message.cascade = object.cascade ?? false;
     message.force = object.force ?? false;
+    message.keepLogs = object.keepLogs ?? false;
     return message;
   },
 };
