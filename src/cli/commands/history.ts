@@ -79,6 +79,8 @@ export function detailText(record: EventRecord): string {
       case 'DeleteSpace':
       case 'DeleteStack':
         return d.force ? 'forced' : '';
+      case 'DeleteCell':
+        return d.keepLogs ? 'logs kept' : 'logs removed';
       case 'DaemonStarted':
         return `pid ${String(d.pid)}, v${String(d.version)}, replayed ${String(d.replayed)} events, ready in ${Math.round(Number(d.readyMs))} ms${d.uncleanShutdown ? ', after an unclean shutdown' : ''}`;
       case 'DaemonStopped':

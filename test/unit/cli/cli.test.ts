@@ -68,6 +68,16 @@ describe('kuke (in-process, fake runtime)', () => {
     ]);
   });
 
+  it('tells in history whether a delete kept the logs', async () => {
+    const client = await backend();
+    await kukeWith(client, ['create', 'cell', 'web', '--image', 'busybox', '--start']);
+    await kukeWith(client, ['delete', 'cell', 'web', '--keep-logs']);
+    await kukeWith(client, ['create', 'cell', 'web', '--image', 'busybox']);
+    await kukeWith(client, ['delete', 'cell', 'web']);
+    const table = (await kukeWith(client, ['history', 'cell', 'web'])).out;
+    expect(table.split('\n').filter((l) => /DeleteCell/.test(l)).map((l) => l.replace(/^.* {2}/, ''))).toEqual(['logs kept', 'logs removed']);
+  });
+
   it('reports an error on one line with what to do, and exits 1', async () => {
     const r = await kukeWith(await backend(), ['get', 'cell', 'nope']);
     expect(r.code).toBe(1);
