@@ -17,6 +17,8 @@ export const ErrorKind = {
   DataLoss: 'DataLoss',
   Unimplemented: 'Unimplemented',
   Internal: 'Internal',
+  /** A resource of the host ran out (no space left on the event log's disk): free it and retry. */
+  ResourceExhausted: 'ResourceExhausted',
 } as const;
 
 /** One of {@link ErrorKind}'s values. */

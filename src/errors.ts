@@ -97,6 +97,9 @@ function kindOfErrno(code: string): ErrorKind {
       return ErrorKind.Unavailable;
     case 'ETIMEDOUT':
       return ErrorKind.DeadlineExceeded;
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return ErrorKind.ResourceExhausted;
     default:
       return isErrorKind(code) ? code : ErrorKind.Internal;
   }

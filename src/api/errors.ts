@@ -19,6 +19,7 @@ export const KIND_TO_CODE: Record<ErrorKind, status> = {
   DataLoss: status.DATA_LOSS,
   Unimplemented: status.UNIMPLEMENTED,
   Internal: status.INTERNAL,
+  ResourceExhausted: status.RESOURCE_EXHAUSTED,
 };
 
 const CODE_TO_KIND = new Map<status, ErrorKind>(Object.entries(KIND_TO_CODE).map(([k, c]) => [c, k as ErrorKind]));

@@ -1,6 +1,7 @@
 import { Metadata, status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { fromServiceError, toServiceError } from '../../../src/api/errors.js';
+import { ERROR_KINDS } from '../../../events/errors.js';
 import { ErrorKind, KukeError } from '../../../src/errors.js';
 
 const unreachable = (errno: string) => ({
@@ -13,6 +14,14 @@ describe('errors across the API', () => {
   it('keep their kind and hint from daemon to client', () => {
     const back = fromServiceError(toServiceError(new KukeError(ErrorKind.AlreadyExists, 'cell "web" exists', { hint: 'pick another name' })), '/s.sock');
     expect(back).toMatchObject({ kind: 'AlreadyExists', message: 'cell "web" exists', hint: 'pick another name' });
+  });
+
+  it('map every kind to its own gRPC code, so a client without our metadata still gets the kind back', () => {
+    for (const kind of ERROR_KINDS) {
+      const { code, details } = toServiceError(new KukeError(kind, 'x'));
+      expect(fromServiceError({ code, details, metadata: new Metadata() }, '/s.sock').kind, kind).toBe(kind);
+    }
+    expect(toServiceError(new KukeError(ErrorKind.ResourceExhausted, 'disk full')).code).toBe(status.RESOURCE_EXHAUSTED);
   });
 
   it("say why the daemon cannot be reached in a few words, without grpc-js's wording", () => {
