@@ -9,19 +9,30 @@
  *   snap!$checkpoint                          → {seq, hash} of the head the checkpoint reflects
  *
  * Fixed-width hex keeps byte order equal to numeric order; `\x00` ends a stream name, so `cell/r/s/t/c1` never
- * matches `cell/r/s/t/c10`. Beside the database, ANCHOR.json holds the last committed {seq, hash}: LevelDB drops a
- * torn tail silently, and only an outside anchor can tell.
+ * matches `cell/r/s/t/c10`. Beside the database, ANCHOR.json holds the acknowledged head (anchor.ts): LevelDB
+ * drops a torn tail silently, and only an outside anchor can tell; records above it were never acknowledged and
+ * are rolled back.
  *
  * Every append is one atomic batch written with sync:true; appends issued in the same tick are group-committed
  * into one batch, in call order. Reads verify contiguity, per-stream versions, the hash chain and every payload;
- * the first problem stops the read with DataLoss naming the record and the remedy.
+ * the first problem stops the read with DataLoss naming the record and the remedy. Reads never return records
+ * above the acknowledged head.
+ *
+ * A failed write (disk full, I/O error) refuses the whole batch, and the log guarantees that none of it is ever
+ * seen: LevelDB keeps refusing writes after one failed (its background error is sticky) and may still replay the
+ * refused batch's bytes from its WAL, so the next write first reopens the database and rolls back anything above
+ * the acknowledged head, in one batch. A free-space check with a reserve refuses early, so that LevelDB itself
+ * (and the reopen, which writes the memtable out as a table) seldom meets a full disk.
  */
 import { ClassicLevel } from 'classic-level';
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GENESIS_HASH, type EventInput, type EventRecord } from '../../events/record.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import { Anchor, readAnchor, type AnchorValue } from './anchor.js';
+import { isNoSpace, noSpace, writeFailure } from './failures.js';
 import { decodeRecord, encodeRecord } from './hash.js';
 import { STORE_SCHEMA_VERSION, migrate } from './migrations.js';
 import type { AggregateSnapshot, AppendOptions, EventCodec, EventStore, ReadOptions, VerifyReport } from './types.js';
@@ -31,7 +42,15 @@ const STR = 'str!';
 const SNAP = 'snap!';
 const HEAD = 'meta!head';
 const SCHEMA = 'meta!schema';
-const ANCHOR = 'ANCHOR.json';
+
+/**
+ * Default free space below which appends are refused before LevelDB is asked: more than LevelDB's write buffer
+ * (4 MiB), which a reopen after a failed write flushes to a table, so that the reopen itself has room.
+ */
+export const DEFAULT_RESERVE_BYTES = 8 * 1024 * 1024;
+
+/** Room a reopen needs beyond the WAL it replays: a new MANIFEST, WAL and LOG. */
+const REOPEN_MARGIN_BYTES = 256 * 1024;
 
 const seqKey = (seq: number) => `${LOG}${seq.toString(16).padStart(16, '0')}`;
 const strKey = (stream: string, ver: number) => `${STR}${stream}\x00${ver.toString(16).padStart(8, '0')}`;
@@ -52,6 +71,8 @@ export interface EventLogOptions {
   acceptRecovered?: boolean;
   /** Called with the number of records in each committed batch (tests, benchmarks). */
   onBatch?: (records: number) => void;
+  /** Free bytes the filesystem must keep after the check before a write (default {@link DEFAULT_RESERVE_BYTES}). */
+  reserveBytes?: number;
 }
 
 interface PendingAppend {
@@ -77,9 +98,16 @@ export class LevelEventLog implements EventStore {
   private flushing: Promise<void> | undefined;
   private scheduled = false;
   private closed = false;
+  /** Writes (batches, checkpoints, reopen) one at a time: a reopen must not close the database under a write. */
+  private writes: Promise<unknown> = Promise.resolve();
+  /** Set by a failed write: the database must be reopened, and rolled back to the head, before the next one. */
+  private wedged: KukeError | undefined;
+  /** The head when the current WAL began (see anchor.ts). */
+  private walFrom = 0;
+  private anchor!: Anchor;
 
   private constructor(
-    private readonly db: ClassicLevel<string, string>,
+    private db: ClassicLevel<string, string>,
     readonly dir: string,
     private readonly options: EventLogOptions,
     private readonly logger: Logger,
@@ -94,7 +122,7 @@ export class LevelEventLog implements EventStore {
     await db.open({ createIfMissing: true, errorIfExists: true });
     await db.batch([{ type: 'put', key: SCHEMA, value: JSON.stringify({ version: STORE_SCHEMA_VERSION }) }], { sync: true });
     const log = new LevelEventLog(db, dir, options, options.logger ?? silentLogger());
-    log.writeAnchor();
+    log.anchor = await Anchor.install(dir, { seq: 0, hash: GENESIS_HASH, wal: 0 });
     return log;
   }
 
@@ -126,6 +154,7 @@ export class LevelEventLog implements EventStore {
           cause: err,
         });
       }
+      if (isNoSpace(err)) throw noSpace(dir, err);
       throw new KukeError(ErrorKind.DataLoss, `event log ${dir} cannot be opened: ${(err as Error).message}`, {
         hint: "run 'kukeond repair' or restore the run path from a backup",
         cause: err,
@@ -133,17 +162,16 @@ export class LevelEventLog implements EventStore {
     }
     const log = new LevelEventLog(db, dir, options, logger);
     try {
-      log.checkRecoveryReport(openedAt);
+      const problems = log.recoveryProblems(openedAt);
       await migrate(db, dir);
-      const head = await db.get(HEAD);
-      if (head) {
-        const parsed = JSON.parse(head) as { seq: number; hash: string };
-        log.headSeq = parsed.seq;
-        log.headHash = parsed.hash;
-      }
-      log.checkAnchor();
+      const anchor = readAnchor(dir);
+      if (anchor.state === 'unreadable') logger.warn({ path: join(dir, 'ANCHOR.json') }, 'unreadable anchor file ignored');
+      await log.restoreAcknowledged(anchor.state === 'ok' ? anchor.value : undefined, problems);
+      log.walFrom = log.headSeq;
+      log.anchor = await Anchor.install(dir, { seq: log.headSeq, hash: log.headHash, wal: log.walFrom });
     } catch (err) {
       await db.close();
+      if (!(err instanceof KukeError) && isNoSpace(err)) throw noSpace(dir, err);
       throw err;
     }
     return log;
@@ -157,8 +185,11 @@ export class LevelEventLog implements EventStore {
     const cached = this.versions.get(stream);
     if (cached !== undefined) return cached;
     let ver = 0;
-    for await (const key of this.db.keys({ gte: `${STR}${stream}\x00`, lt: `${STR}${stream}\x01`, reverse: true, limit: 1 })) {
+    for await (const [key, seqHex] of this.reader().iterator({ gte: `${STR}${stream}\x00`, lt: `${STR}${stream}\x01`, reverse: true })) {
+      // An index row above the head belongs to a refused batch not yet rolled back (see commit).
+      if (parseInt(seqHex, 16) > this.headSeq) continue;
       ver = parseInt(key.slice(key.lastIndexOf('\x00') + 1), 16);
+      break;
     }
     // Another append to the stream may have been committed while we read the index.
     return this.versions.get(stream) ?? (this.versions.set(stream, ver), ver);
@@ -186,14 +217,14 @@ export class LevelEventLog implements EventStore {
     if (from > to) return;
     let prevHash = GENESIS_HASH;
     if (from > 1) {
-      const value = await this.db.get(seqKey(from - 1));
+      const value = await this.reader().get(seqKey(from - 1));
       const decoded = value === undefined ? undefined : decodeRecord(value);
       if (!decoded?.ok) throw dataLoss(this.dir, from - 1, 'the record before the requested range is missing or damaged');
       prevHash = decoded.record.hash;
     }
     const versions = new Map<string, number>();
     let expected = from;
-    const iterator = this.db.iterator({ gte: seqKey(from), lte: seqKey(to), highWaterMarkBytes: 1 << 20 } as never);
+    const iterator = this.reader().iterator({ gte: seqKey(from), lte: seqKey(to), highWaterMarkBytes: 1 << 20 } as never);
     try {
       for (;;) {
         const entries = await iterator.nextv(options.batchSize ?? 1000);
@@ -217,16 +248,16 @@ export class LevelEventLog implements EventStore {
 
   async readStreams(streams: string[], options: ReadOptions = {}): Promise<EventRecord[]> {
     const from = options.fromSeq ?? 1;
-    const to = options.toSeq ?? Number.MAX_SAFE_INTEGER;
+    const to = Math.min(options.toSeq ?? Number.MAX_SAFE_INTEGER, this.headSeq);
     const keys: string[] = [];
     for (const stream of new Set(streams)) {
-      for await (const seqHex of this.db.values({ gte: `${STR}${stream}\x00`, lt: `${STR}${stream}\x01` })) {
+      for await (const seqHex of this.reader().values({ gte: `${STR}${stream}\x00`, lt: `${STR}${stream}\x01` })) {
         const seq = parseInt(seqHex, 16);
         if (seq >= from && seq <= to) keys.push(seqKey(seq));
       }
     }
     keys.sort();
-    const values = keys.length ? await this.db.getMany(keys) : [];
+    const values = keys.length ? await this.reader().getMany(keys) : [];
     return values.map((value, i) => {
       const seq = parseInt(keys[i]!.slice(LOG.length), 16);
       if (value === undefined) throw dataLoss(this.dir, seq, 'indexed but missing');
@@ -238,7 +269,7 @@ export class LevelEventLog implements EventStore {
 
   async listStreams(prefix: string): Promise<string[]> {
     const out: string[] = [];
-    const iterator = this.db.keys({ gte: `${STR}${prefix}`, lt: `${STR}${prefix}\xff` });
+    const iterator = this.reader().keys({ gte: `${STR}${prefix}`, lt: `${STR}${prefix}\xff` });
     try {
       for (;;) {
         const key = await iterator.next();
@@ -256,7 +287,7 @@ export class LevelEventLog implements EventStore {
 
   async loadSnapshots(): Promise<Map<string, AggregateSnapshot>> {
     const out = new Map<string, AggregateSnapshot>();
-    for await (const [key, value] of this.db.iterator({ gte: SNAP, lt: `${SNAP}\xff` })) {
+    for await (const [key, value] of this.reader().iterator({ gte: SNAP, lt: `${SNAP}\xff` })) {
       out.set(key.slice(SNAP.length), JSON.parse(value) as AggregateSnapshot);
     }
     return out;
@@ -266,7 +297,16 @@ export class LevelEventLog implements EventStore {
     if (head.seq > this.headSeq) throw new KukeError(ErrorKind.InvalidArgument, `checkpoint at ${head.seq} is beyond the head ${this.headSeq}`);
     const ops = snapshots.map((s) => ({ type: 'put' as const, key: `${SNAP}${s.stream}`, value: JSON.stringify(s) }));
     ops.push({ type: 'put', key: `${SNAP}$checkpoint`, value: JSON.stringify({ stream: '$checkpoint', seq: head.seq, ver: 0, machineHash: '', state: { hash: head.hash } }) });
-    await this.db.batch(ops, { sync: true });
+    await this.serialWrite(async () => {
+      await this.prepareWrite();
+      try {
+        await this.db.batch(ops, { sync: true });
+      } catch (err) {
+        // A half-written checkpoint is harmless (one batch: all of it or none is replayed), but LevelDB now
+        // refuses writes until it is reopened.
+        throw this.wedge(err, 'checkpoint');
+      }
+    });
   }
 
   async verify(): Promise<VerifyReport> {
@@ -300,7 +340,9 @@ export class LevelEventLog implements EventStore {
       if (!this.flushing) this.flush();
       await this.flushing;
     }
-    await this.db.close();
+    await this.writes;
+    await this.anchor.close().catch((err: unknown) => this.logger.warn({ err }, 'could not close the anchor file'));
+    if (this.db.status === 'open') await this.db.close();
   }
 
   // ------------------------------------------------------------------------------------------------ internals
@@ -319,13 +361,24 @@ export class LevelEventLog implements EventStore {
     if (this.flushing || this.pending.length === 0) return;
     const group = this.pending;
     this.pending = [];
-    this.flushing = this.commit(group).finally(() => {
+    this.flushing = this.serialWrite(() => this.commit(group)).finally(() => {
       this.flushing = undefined;
       if (this.pending.length > 0) this.schedule();
     });
   }
 
+  /** Writes one group as one batch. Never rejects: each append of the group is resolved or rejected. */
   private async commit(group: PendingAppend[]): Promise<void> {
+    try {
+      await this.prepareWrite();
+      await this.commitGroup(group);
+    } catch (err) {
+      // Settling a promise twice is a no-op: this only reaches appends not settled yet.
+      for (const append of group) append.reject(err);
+    }
+  }
+
+  private async commitGroup(group: PendingAppend[]): Promise<void> {
     const ops: { type: 'put'; key: string; value: string }[] = [];
     const accepted: { append: PendingAppend; records: EventRecord[] }[] = [];
     let seq = this.headSeq;
@@ -353,7 +406,6 @@ export class LevelEventLog implements EventStore {
         ops.push({ type: 'put', key: seqKey(seq), value }, { type: 'put', key: strKey(append.stream, ver), value: seq.toString(16).padStart(16, '0') });
         hash = h;
       }
-      for (const snap of append.options.snapshots ?? []) ops.push({ type: 'put', key: `${SNAP}${snap.stream}`, value: JSON.stringify(snap) });
       versions.set(append.stream, ver);
       accepted.push({ append, records });
     }
@@ -361,17 +413,97 @@ export class LevelEventLog implements EventStore {
     ops.push({ type: 'put', key: HEAD, value: JSON.stringify({ seq, hash }) });
     try {
       await this.db.batch(ops, { sync: true });
+      // The batch is acknowledged only once the anchor says so (anchor.ts): a failure here refuses it too, and
+      // the reopen before the next write rolls it back.
+      await this.anchor.write({ seq, hash, wal: this.walFrom });
     } catch (err) {
-      const error = new KukeError(ErrorKind.Unavailable, `event log ${this.dir}: write failed: ${(err as Error).message}`, { cause: err });
+      const error = this.wedge(err, 'append');
       for (const { append } of accepted) append.reject(error);
       return;
     }
     this.headSeq = seq;
     this.headHash = hash;
     for (const [stream, ver] of versions) this.versions.set(stream, ver);
-    this.writeAnchor();
     this.options.onBatch?.(accepted.reduce((n, a) => n + a.records.length, 0));
     for (const { append, records } of accepted) append.resolve(records);
+  }
+
+  /** Runs writes one after the other (batches, checkpoints, and the reopen they may need). */
+  private serialWrite<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(fn);
+    this.writes = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Refuses a write early when space is short, and reopens the database after a failed write. */
+  private async prepareWrite(): Promise<void> {
+    await this.checkSpace();
+    if (this.wedged) await this.reopen();
+  }
+
+  private async checkSpace(): Promise<void> {
+    const reserve = this.options.reserveBytes ?? DEFAULT_RESERVE_BYTES;
+    if (reserve <= 0) return;
+    let free: number;
+    try {
+      const fs = await statfs(this.dir);
+      free = fs.bavail * fs.bsize;
+    } catch (err) {
+      // Not a reason to refuse: LevelDB's own error, if any, is the real guard.
+      this.logger.debug({ err, dir: this.dir }, 'statfs of the event log failed');
+      return;
+    }
+    if (free < reserve) throw noSpace(this.dir);
+  }
+
+  /** Records a failed write: LevelDB refuses writes from now on until the database is reopened. */
+  private wedge(err: unknown, what: string): KukeError {
+    const error = writeFailure(this.dir, err);
+    this.wedged = error;
+    this.logger.error({ err, dir: this.dir, head: this.headSeq }, `event log: ${what} refused; the next write reopens the database and rolls it back to the head first`);
+    return error;
+  }
+
+  /**
+   * Reopens the database after a failed write and brings it back to the acknowledged head. The old handle must
+   * be closed first (LevelDB locks the directory); if the new one cannot open, reads fail with the write's error
+   * until a later write's reopen succeeds (the free-space reserve makes that rare).
+   */
+  private async reopen(): Promise<void> {
+    const acked: AnchorValue = { seq: this.headSeq, hash: this.headHash, wal: this.walFrom };
+    await this.checkRoomToReopen();
+    if (this.db.status === 'open') await this.db.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the refused database failed'));
+    const db = new ClassicLevel<string, string>(this.dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    const openedAt = Date.now();
+    try {
+      await db.open({ createIfMissing: false });
+    } catch (err) {
+      throw writeFailure(this.dir, err);
+    }
+    this.db = db;
+    this.versions.clear();
+    await this.restoreAcknowledged(acked, this.recoveryProblems(openedAt));
+    this.walFrom = this.headSeq;
+    await this.anchor.write({ seq: this.headSeq, hash: this.headHash, wal: this.walFrom });
+    this.wedged = undefined;
+    this.logger.info({ dir: this.dir, head: this.headSeq }, 'event log reopened after a failed write; writes resume');
+  }
+
+  /**
+   * Opening replays the WAL into a new table (at most about the WAL's size): without room for it the reopen would
+   * fail after the old handle is closed, leaving reads without a database. Refuse before closing instead.
+   */
+  private async checkRoomToReopen(): Promise<void> {
+    let wal = 0;
+    for (const name of readdirSync(this.dir)) if (/^\d+\.log$/.test(name)) wal += statSync(join(this.dir, name)).size;
+    const fs = await statfs(this.dir).catch(() => undefined);
+    if (fs && fs.bavail * fs.bsize < wal + REOPEN_MARGIN_BYTES) throw noSpace(this.dir);
+  }
+
+  /** The database for a read. After a failed reopen there is none open: say why instead of LevelDB's "not open". */
+  private reader(): ClassicLevel<string, string> {
+    if (this.wedged && this.db.status === 'closed') throw this.wedged;
+    return this.db;
   }
 
   private decodeChecked(value: string, seq: number, prevHash: string, versions: Map<string, number>, fromStart: boolean): EventRecord {
@@ -399,44 +531,88 @@ export class LevelEventLog implements EventStore {
     return upcast;
   }
 
-  private writeAnchor(): void {
-    const path = join(this.dir, ANCHOR);
-    const tmp = `${path}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ seq: this.headSeq, hash: this.headHash }));
-    renameSync(tmp, path);
-  }
-
-  /** A lost tail (LevelDB drops a torn batch silently) shows as an anchor ahead of the head. */
-  private checkAnchor(): void {
-    const path = join(this.dir, ANCHOR);
-    if (!existsSync(path)) return;
-    let anchor: { seq: number; hash: string };
-    try {
-      anchor = JSON.parse(readFileSync(path, 'utf8')) as { seq: number; hash: string };
-    } catch {
-      this.logger.warn({ path }, 'unreadable anchor file ignored');
-      return;
-    }
-    if (anchor.seq > this.headSeq) {
-      throw new KukeError(ErrorKind.DataLoss, `event log ${this.dir}: records ${this.headSeq + 1}…${anchor.seq} were committed but are missing (lost tail)`, {
+  /**
+   * Makes the just-opened database hold exactly the acknowledged head `acked` (the anchor's at open, the
+   * in-memory head on a reopen): fewer records is a lost tail (DataLoss); records above it were never
+   * acknowledged and are rolled back. `problems` are what LevelDB reported dropping while it replayed its WAL:
+   * that is the torn tail of an unacknowledged batch, not a loss, when every record the WAL could hold (those
+   * above `acked.wal`) still verifies up to the acknowledged head; otherwise acknowledged data is gone.
+   */
+  private async restoreAcknowledged(acked: AnchorValue | undefined, problems: string[]): Promise<void> {
+    const stored = await this.db.get(HEAD);
+    const head = stored ? (JSON.parse(stored) as { seq: number; hash: string }) : { seq: 0, hash: GENESIS_HASH };
+    this.headSeq = head.seq;
+    this.headHash = head.hash;
+    if (acked && head.seq < acked.seq) {
+      throw new KukeError(ErrorKind.DataLoss, `event log ${this.dir}: records ${head.seq + 1}…${acked.seq} were committed but are missing (lost tail)`, {
         hint: 'the disk lost acknowledged writes; restore the run path from a backup, or accept the loss by removing ANCHOR.json after saving a copy of the directory',
       });
     }
-  }
-
-  /** LevelDB logs what it dropped while recovering the write-ahead log; this open is the only chance to see it. */
-  private checkRecoveryReport(openedAt: number): void {
-    const path = join(this.dir, 'LOG');
-    if (!existsSync(path) || statSync(path).mtimeMs < openedAt - 1000) return;
-    const text = readFileSync(path, 'utf8');
-    const problems = text.split('\n').filter((line) => /dropping|Corruption/i.test(line));
+    if (acked && head.seq > acked.seq) await this.rollBack(acked);
     if (problems.length === 0) return;
     this.logger.error({ dir: this.dir, problems }, 'LevelDB recovered the log with losses');
+    if (acked?.wal !== undefined && this.headHash === acked.hash && (await this.intactFrom(acked.wal + 1))) {
+      this.logger.warn({ dir: this.dir, head: this.headSeq }, 'what LevelDB dropped was the torn tail of a batch never acknowledged; every acknowledged record is intact');
+      return;
+    }
     if (!this.options.acceptRecovered) {
       throw new KukeError(ErrorKind.DataLoss, `event log ${this.dir}: LevelDB dropped damaged data while opening (${problems[0]!.trim().slice(0, 160)})`, {
         hint: "keep a copy of the directory; 'kuke history verify' shows what is left; restore from a backup or reopen with --accept-recovered",
       });
     }
+  }
+
+  /** Whether the records from `fromSeq` to the head are contiguous, chained and decodable. */
+  private async intactFrom(fromSeq: number): Promise<boolean> {
+    try {
+      for await (const batch of this.readAll({ fromSeq })) void batch;
+      return true;
+    } catch (err) {
+      if (err instanceof KukeError && err.kind === ErrorKind.DataLoss) return false;
+      throw err;
+    }
+  }
+
+  /** Removes every record above `acked` (and its index rows) and sets the head back to it, in one batch. */
+  private async rollBack(acked: AnchorValue): Promise<void> {
+    const at = acked.seq === 0 ? { ok: true as const, record: { hash: GENESIS_HASH } } : decodeRecord((await this.db.get(seqKey(acked.seq))) ?? '');
+    if (!at.ok || at.record.hash !== acked.hash) {
+      throw new KukeError(ErrorKind.DataLoss, `event log ${this.dir}: record ${acked.seq} is not the one acknowledged (ANCHOR.json names another hash)`, {
+        hint: 'the log was changed outside kukeon; restore the run path from a backup',
+      });
+    }
+    const ops: { type: 'put' | 'del'; key: string; value?: string }[] = [];
+    let last = acked.seq;
+    let undecodable = false;
+    for await (const [key, value] of this.db.iterator({ gt: seqKey(acked.seq), lt: `${LOG}\xff` })) {
+      ops.push({ type: 'del', key });
+      last = parseInt(key.slice(LOG.length), 16);
+      const decoded = decodeRecord(value);
+      if (decoded.ok) ops.push({ type: 'del', key: strKey(decoded.record.stream, decoded.record.ver) });
+      else undecodable = true;
+    }
+    if (undecodable) {
+      // Its stream and version are unknown: find its index rows by the seq they point to.
+      for await (const [key, seqHex] of this.db.iterator({ gte: STR, lt: `${STR}\xff` })) if (parseInt(seqHex, 16) > acked.seq) ops.push({ type: 'del', key });
+    }
+    ops.push({ type: 'put', key: HEAD, value: JSON.stringify({ seq: acked.seq, hash: acked.hash }) });
+    try {
+      await this.db.batch(ops as never, { sync: true });
+    } catch (err) {
+      throw this.wedge(err, 'rollback');
+    }
+    this.headSeq = acked.seq;
+    this.headHash = acked.hash;
+    this.logger.warn({ dir: this.dir, from: acked.seq + 1, to: last }, 'rolled back records that were never acknowledged');
+  }
+
+  /** What LevelDB logged dropping while recovering its write-ahead log: this open is the only chance to see it. */
+  private recoveryProblems(openedAt: number): string[] {
+    const path = join(this.dir, 'LOG');
+    if (!existsSync(path) || statSync(path).mtimeMs < openedAt - 1000) return [];
+    return readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((line) => /dropping|Corruption/i.test(line));
   }
 }
 

@@ -33,8 +33,6 @@ export interface AppendOptions {
    * fails with Conflict, EventStoreDB-style. Omit to skip the check.
    */
   expectedVersion?: number;
-  /** Snapshots to write in the same atomic batch as the events. */
-  snapshots?: AggregateSnapshot[];
 }
 
 /** What `verify()` found. `ok` is false when any problem was found; `firstBad` names the first bad record. */
@@ -62,7 +60,8 @@ export interface ReadOptions {
 /**
  * An append-only, hash-chained event log with a global sequence and per-stream index.
  *
- * Guarantees: an append resolves only after its batch is durable (`sync: true`); concurrent appends made in the
+ * Guarantees: an append resolves only after its batch is durable (`sync: true`); an append that rejects left
+ * nothing in the log, ever (a refused batch is rolled back before the next write); concurrent appends made in the
  * same tick are group-committed into one batch, in call order; records are contiguous (seq and per-stream
  * version) and chained by hash; a gap, a broken chain or an undecodable record is reported (DataLoss, naming the
  * sequence number and the remedy), never skipped.

@@ -44,7 +44,6 @@ export class MemoryStore implements EventStore {
       this.records.push(record);
       out.push(record);
     });
-    for (const s of options.snapshots ?? []) this.snapshots.set(s.stream, structuredClone(s));
     return out;
   }
 

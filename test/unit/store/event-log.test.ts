@@ -1,9 +1,10 @@
 import { ClassicLevel } from 'classic-level';
-import { appendFileSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GENESIS_HASH } from '../../../events/record.js';
 import { isKukeError } from '../../../src/errors.js';
+import { ANCHOR_BYTES, decodeAnchor, encodeAnchor } from '../../../src/store/anchor.js';
 import { LevelEventLog, isLockedError } from '../../../src/store/event-log.js';
 import { decodeRecord, encodeRecord } from '../../../src/store/hash.js';
 import { migrate, MIGRATIONS, STORE_SCHEMA_VERSION } from '../../../src/store/migrations.js';
@@ -116,6 +117,31 @@ describe('event log', () => {
     expect(isKukeError(err, 'AlreadyExists')).toBe(true);
   });
 
+  it('refuses appends while free space is below the reserve, stores nothing of them, and resumes when space returns', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const options = { codec: permissiveCodec, reserveBytes: Number.MAX_SAFE_INTEGER };
+    const log = await LevelEventLog.create(t.path, options);
+    const err = await log.append('s/a', [event('s/a')]).catch((e) => e);
+    expect(isKukeError(err, 'ResourceExhausted'), String(err)).toBe(true);
+    expect(`${err.message}; ${err.hint}`).toBe(`event log: no space left on ${t.path}; free space and retry; nothing was changed`);
+    expect(log.head().seq).toBe(0);
+    expect(await log.readStreams(['s/a'])).toEqual([]);
+    options.reserveBytes = 0;
+    const [record] = await log.append('s/a', [event('s/a')], { expectedVersion: 0 });
+    expect(record).toMatchObject({ seq: 1, ver: 1, prev: GENESIS_HASH });
+    await log.close();
+  });
+
+  it('keeps the anchor at a fixed size and equal to the acknowledged head', async () => {
+    const { log, path } = await fresh();
+    await log.append('s/a', [event('s/a'), event('s/a')]);
+    const bytes = readFileSync(join(path, 'ANCHOR.json'));
+    expect(bytes.length).toBe(ANCHOR_BYTES);
+    expect(decodeAnchor(bytes)).toEqual({ ...log.head(), wal: 0 });
+    await log.close();
+  });
+
   it('verifies a healthy log', async () => {
     const { log } = await fresh();
     await log.append('s/a', [event('s/a'), event('s/a')]);
@@ -188,6 +214,32 @@ describe('event log corruption', () => {
     const err = await LevelEventLog.open(path, { codec: permissiveCodec }).catch((e) => e);
     expect(isKukeError(err, 'DataLoss')).toBe(true);
     expect(err.message).toMatch(/records 6…8/);
+  });
+
+  it('rolls back, on open, records above the anchor: they were never acknowledged', async () => {
+    const { path } = await withRecords(6);
+    const db = new ClassicLevel<string, string>(path);
+    const third = decodeRecord((await db.get(`log!${(3).toString(16).padStart(16, '0')}`))!);
+    await db.close();
+    if (!third.ok) throw new Error(third.message);
+    writeFileSync(join(path, 'ANCHOR.json'), encodeAnchor({ seq: 3, hash: third.record.hash, wal: 0 }));
+    const log = await LevelEventLog.open(path, { codec: permissiveCodec });
+    expect(log.head()).toEqual({ seq: 3, hash: third.record.hash });
+    expect(await log.verify()).toMatchObject({ ok: true, records: 3 });
+    // Records 4…6 were on s/3, s/0 and s/1: their index rows are gone too, so versions continue from what is kept.
+    expect(await log.streamVersion('s/0')).toBe(1);
+    expect((await log.readStreams(['s/0', 's/1', 's/3'])).map((r) => r.seq)).toEqual([1, 2]);
+    const [next] = await log.append('s/0', [event('s/0')], { expectedVersion: 1 });
+    expect(next).toMatchObject({ seq: 4, ver: 2, prev: third.record.hash });
+    await log.close();
+  });
+
+  it('refuses to roll back when the record at the anchor is not the one it names', async () => {
+    const { path } = await withRecords(6);
+    writeFileSync(join(path, 'ANCHOR.json'), encodeAnchor({ seq: 3, hash: 'f'.repeat(64), wal: 0 }));
+    const err = await LevelEventLog.open(path, { codec: permissiveCodec }).catch((e) => e);
+    expect(isKukeError(err, 'DataLoss'), String(err)).toBe(true);
+    expect(err.message).toMatch(/record 3 is not the one acknowledged/);
   });
 
   it('reports garbage in the write-ahead log instead of silently dropping records', async () => {
