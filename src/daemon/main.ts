@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { resolveSettings, type SettingFlags } from '../settings.js';
 import { VERSION } from '../version.js';
-import { serve } from './serve.js';
+import { guardProcess, serve } from './serve.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     process.stderr.write(`kukeond: ${(err as Error).message}${(err as { hint?: string }).hint ? `; ${(err as { hint?: string }).hint}` : ''}\n`);
     process.exit(1);
   }
+  guardProcess(daemon.logger);
   const onSignal = (signal: NodeJS.Signals) => {
     void daemon.stop(signal).then(() => process.exit(0));
   };

@@ -57,11 +57,42 @@ export interface RunningDaemon {
   rotator: LogRotator;
 }
 
+/** How much of the daemon's log is held in memory while its file cannot be written (a full disk); then lines drop. */
+const LOG_BUFFER_BYTES = 16 * 1024 * 1024;
+
 function daemonLogger(settings: HostSettings): { logger: Logger; reopen: () => void } {
   mkdirSync(dirname(settings.daemonLogFile), { recursive: true });
-  const destination = pino.destination({ dest: settings.daemonLogFile, sync: false, mkdir: true });
-  const logger = createLogger({ svc: 'kukeond', level: settings.logLevel, destination: pino.multistream([{ stream: destination }, { stream: pino.destination({ dest: 2, sync: true }) }]) });
-  return { logger, reopen: () => destination.reopen() };
+  const file = pino.destination({ dest: settings.daemonLogFile, sync: false, mkdir: true, maxLength: LOG_BUFFER_BYTES });
+  const stderr = pino.destination({ dest: 2, sync: true });
+  const logger = createLogger({ svc: 'kukeond', level: settings.logLevel, destination: pino.multistream([{ stream: file }, { stream: stderr }]) });
+  // A destination that cannot write (ENOSPC, EIO) emits 'error'; unheard, that event would kill the daemon. The
+  // file keeps what it could not write and retries on the next line, so logging resumes when space returns.
+  let failing = false;
+  file.on('error', (err: NodeJS.ErrnoException) => {
+    if (failing) return;
+    failing = true;
+    logger.error({ err, file: settings.daemonLogFile }, 'cannot write the daemon log file; lines are kept in memory (up to 16 MiB) and written when it can be');
+  });
+  file.on('write', () => {
+    if (!failing) return;
+    failing = false;
+    logger.info({ file: settings.daemonLogFile }, 'writing the daemon log file again');
+  });
+  stderr.on('error', () => undefined);
+  return { logger, reopen: () => file.reopen() };
+}
+
+/**
+ * Process-level safety for kukeond (installed by its entry point, not by tests that serve in-process): a promise
+ * rejected with nobody listening is a bug to log, not a reason to drop every client; an uncaught exception still
+ * ends the process (its state is unknown), but its cause reaches the log first.
+ */
+export function guardProcess(logger: Logger): void {
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection (a bug in kukeon); the daemon keeps serving'));
+  process.on('uncaughtExceptionMonitor', (err, origin) => {
+    logger.fatal({ err, origin }, 'uncaught exception (a bug in kukeon); the daemon stops');
+    logger.flush();
+  });
 }
 
 async function takeLog(settings: HostSettings, logger: Logger, lockWaitMs: number): Promise<EventStore> {

@@ -479,14 +479,42 @@ export class Engine {
       }
       for (const fact of facts) {
         if (this.closed) return;
-        const outcome = await this.dispatch(stream, fact.type, fact.data, effectMeta);
-        if (!outcome.accepted) log.debug({ fact: fact.type, reason: outcome.rejection.message }, 'effect result not applied');
+        const outcome = await this.recordFact(stream, fact, effectMeta, log);
+        if (outcome && !outcome.accepted) log.debug({ fact: fact.type, reason: outcome.rejection.message }, 'effect result not applied');
       }
     })().catch((err) => {
       if (!this.closed) log.error({ err }, 'effect result could not be recorded');
     });
     this.inflight.add(job);
     void job.finally(() => this.inflight.delete(job));
+  }
+
+  /**
+   * Dispatches an effect's outcome. The effect already happened in the world: if the log refuses the write (no
+   * space left, an I/O error), dropping the fact would leave the aggregate in its transient state until the next
+   * restart's reconcile, so it is retried, with backoff, until the log takes it or the engine closes (undefined).
+   */
+  private async recordFact(stream: string, fact: { type: string; data: unknown }, meta: DispatchMeta, log: Logger): Promise<DispatchOutcome | undefined> {
+    for (let delay = FACT_RETRY_FIRST_MS; ; delay = Math.min(delay * 2, FACT_RETRY_MAX_MS)) {
+      try {
+        return await this.dispatch(stream, fact.type, fact.data, meta);
+      } catch (err) {
+        const kind = toKukeError(err).kind;
+        if (this.closed || (kind !== ErrorKind.ResourceExhausted && kind !== ErrorKind.Unavailable)) throw err;
+        log.warn({ err, fact: fact.type, retryInMs: delay }, 'the event log refused an effect result; retrying');
+        const signal = this.abort.signal;
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', done);
+            resolve();
+          };
+          const timer = setTimeout(done, delay);
+          signal.addEventListener('abort', done);
+        });
+        if (this.closed) return undefined;
+      }
+    }
   }
 
   private async replay(options: EngineOptions): Promise<void> {
@@ -566,6 +594,10 @@ function effectNames(kind: AggregateKind): Set<string> {
   if (!names) EFFECT_NAMES.set(kind, (names = new Set(Object.values(AGGREGATES[kind].transient))));
   return names;
 }
+
+/** Backoff of an effect result the log refused (see recordFact): from half a second up to 30 s. */
+const FACT_RETRY_FIRST_MS = 500;
+const FACT_RETRY_MAX_MS = 30_000;
 
 /** Snapshot row that marks the head a checkpoint was taken at. */
 export const CHECKPOINT_STREAM = '$checkpoint';

@@ -46,14 +46,25 @@ function documentOf(root: string, key: AggregateKey): { path: string; stream: st
 function writeAtomic(path: string, value: unknown): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o644 });
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (err) {
+    // A half-written temp file (disk full) would only take more space.
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }
+
+/** How soon a read model that could not be written (a full disk) is tried again, without waiting for an event. */
+const RETRY_MS = 5_000;
 
 /** Keeps the on-disk read model in step with an engine. */
 export class ReadModelWriter {
   private readonly dirty = new Map<string, string>(); // path → stream
   private scheduled = false;
+  private retry: NodeJS.Timeout | undefined;
+  private failing = false;
   private head: { seq: number; at: string } = { seq: 0, at: '' };
   private engine: Engine | undefined;
 
@@ -85,6 +96,8 @@ export class ReadModelWriter {
   /** Writes pending documents now. */
   flush(): void {
     this.scheduled = false;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = undefined;
     const engine = this.engine;
     if (!engine) return;
     try {
@@ -92,12 +105,17 @@ export class ReadModelWriter {
         const agg = engine.get(stream);
         if (!agg || isGone(String(agg.snapshot.value))) rmSync(path, { force: true });
         else writeAtomic(path, this.viewOf(engine, agg));
+        this.dirty.delete(path);
       }
-      this.dirty.clear();
       writeAtomic(join(this.root, 'head.json'), this.head);
+      if (this.failing) this.logger?.info({ root: this.root }, 'the read model is written again');
+      this.failing = false;
     } catch (err) {
-      // The read model is a convenience: a failure here must not stop the engine.
-      this.logger?.warn({ err }, 'could not write the read model');
+      // The read model is a convenience: a failure here must not stop the engine. What is still dirty is written
+      // by the next flush; the timer makes one happen even if no event comes (and unref lets the process exit).
+      if (!this.failing) this.logger?.warn({ err, root: this.root }, 'could not write the read model; retrying every 5 s');
+      this.failing = true;
+      this.retry = setTimeout(() => this.flush(), RETRY_MS).unref();
     }
   }
 
