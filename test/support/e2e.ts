@@ -31,6 +31,8 @@ export interface E2eHost {
   suffix: string;
   env: NodeJS.ProcessEnv;
   testImage: { path: string; ref: string };
+  /** Filesystems a test mounted inside `dir`: unmounted by cleanup after the teardown, before `dir` is removed. */
+  mounts: string[];
   /** Runs kuke through the daemon (no run path). */
   kuke(args: string[], options?: { input?: string; env?: NodeJS.ProcessEnv; user?: string }): Promise<RunResult>;
   /** Runs kuke in-process on this host's run path. */
@@ -87,6 +89,7 @@ export async function startE2eHost(options: { subnet: string; tag: string }): Pr
     suffix,
     env,
     testImage: buildTestImage(),
+    mounts: [],
     kuke: (args, o = {}) => runNode([KUKE, ...args], { ...env, ...o.env }, o.input, o.user),
     local: (args, o = {}) => runNode([KUKE, ...args, '--run-path', runPath], env, o.input),
     daemonPid: () => Number(readFileSync(join(dir, 'run', 'kukeond.pid'), 'utf8').trim()),
@@ -110,6 +113,7 @@ export async function startE2eHost(options: { subnet: string; tag: string }): Pr
             if (bridge && existsSync(join('/sys/class/net', bridge))) execFileSync('ip', ['link', 'delete', bridge]);
           }
         }
+        for (const mount of host.mounts.reverse()) execFileSync('umount', ['-l', mount]);
         rmSync(dir, { recursive: true, force: true });
       }
     },
