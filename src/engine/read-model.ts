@@ -71,6 +71,7 @@ export class ReadModelWriter {
   constructor(
     readonly root: string,
     private readonly logger?: Logger,
+    private readonly options: { retryMs?: number } = {},
   ) {}
 
   /** Attaches to an engine and rewrites every document from its projection. */
@@ -115,7 +116,7 @@ export class ReadModelWriter {
       // by the next flush; the timer makes one happen even if no event comes (and unref lets the process exit).
       if (!this.failing) this.logger?.warn({ err, root: this.root }, 'could not write the read model; retrying every 5 s');
       this.failing = true;
-      this.retry = setTimeout(() => this.flush(), RETRY_MS).unref();
+      this.retry = setTimeout(() => this.flush(), this.options.retryMs ?? RETRY_MS).unref();
     }
   }
 

@@ -15,6 +15,8 @@ export class MemoryStore implements EventStore {
   io: () => Promise<void> = () => Promise.resolve();
   /** When set, appends fail (a crashed process writes nothing). */
   dead = false;
+  /** When it returns an error, the append is refused with it (a full disk, an I/O error), storing nothing. */
+  refuse: ((stream: string, events: EventInput[]) => KukeError | undefined) | undefined;
 
   constructor(private readonly codec: EventCodec) {}
 
@@ -31,6 +33,8 @@ export class MemoryStore implements EventStore {
     for (const e of events) this.codec.check(e);
     await this.io();
     if (this.dead) throw new KukeError(ErrorKind.Unavailable, 'store is dead');
+    const refused = this.refuse?.(stream, events);
+    if (refused) throw refused;
     const ver = this.records.filter((r) => r.stream === stream).length;
     if (options.expectedVersion !== undefined && options.expectedVersion !== ver) {
       throw new KukeError(ErrorKind.Conflict, `stream ${stream} is at version ${ver}, expected ${options.expectedVersion}`);

@@ -1,10 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { Engine, openEngine } from '../../../src/engine/index.js';
-import { ErrorKind, isKukeError } from '../../../src/errors.js';
+import { ErrorKind, KukeError, isKukeError } from '../../../src/errors.js';
 import { ref, setupEngine as setup, template, user } from '../../support/fake-engine.js';
 import { kindOf } from '../../support/thrown.js';
 
 describe('engine', () => {
+  it("records an effect's result once the log takes writes again (a disk that was full), instead of dropping it", async () => {
+    const { store, ops, engine } = await setup();
+    let refusals = 0;
+    store.refuse = (_stream, events) => (events[0]?.type === 'RealmProvisioned' && refusals++ === 0 ? new KukeError(ErrorKind.ResourceExhausted, 'event log: no space left on /x') : undefined);
+    const { view } = await ops.createRealm({ name: 'other' }, user);
+    expect(refusals).toBe(2);
+    expect(view.state).toBe('Ready');
+    await engine.settle();
+    expect(store.records.filter((r) => r.stream === 'realm/other').map((r) => r.type)).toEqual(['CreateRealm', 'RealmProvisioned']);
+  });
+
   it('brings a two-container cell to Ready with real tasks, the root first, on one address', async () => {
     const { world, ops } = await setup();
     const { view } = await ops.createCell({ ...ref, template: template('busybox', ['side']), start: true }, user);
