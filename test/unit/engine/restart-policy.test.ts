@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { ContainerTemplate } from '../../../events/specs.js';
 import { openEngine } from '../../../src/engine/index.js';
 import { CONFIG, ref, setupEngine, template, user } from '../../support/fake-engine.js';
+import { waitFor } from '../../support/wait.js';
 
 const NS = 'default.kukeon.io';
 const SIDE = 'default_default_web_side';
+const SIDE_STREAM = 'container/default/default/default/web/side';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A Ready cell whose sidecar has the given restart settings. */
@@ -12,20 +14,25 @@ async function cellWithSide(settings: Partial<ContainerTemplate>) {
   const t = await setupEngine();
   await t.ops.createCell({ ...ref, template: template('busybox', ['side'], settings), start: true }, user);
   const side = () => t.ops.getCell(ref).containers.find((c) => c.name === 'side')!;
-  /** The sidecar exits with `code`; resolves once the engine has done what it does about it. */
+  const exits = () => t.store.records.filter((r) => r.stream === SIDE_STREAM && r.type === 'TaskExited').length;
+  /** The sidecar exits with `code`; resolves once the exit is recorded and the engine has settled. */
   const exit = async (code: number) => {
+    const before = exits();
     expect(t.world.exitTask(NS, SIDE, code)).toBe(true);
-    await sleep(20);
+    await waitFor(exits, (n) => n > before, { what: 'the sidecar exit to be recorded' });
     await t.engine.settle();
   };
-  return { ...t, side, exit };
+  /** Resolves once the sidecar has been restarted `restarts` times in all and runs. */
+  const restarted = (restarts: number) => waitFor(side, (s) => s.state === 'Running' && s.restarts === restarts, { what: `restart ${restarts}` });
+  return { ...t, side, exit, restarted };
 }
 
 describe('restart policies', () => {
   it('on-failure restarts a sidecar that failed, at once, and history says the engine did it', async () => {
-    const { side, exit, store } = await cellWithSide({ restartPolicy: 'on-failure' });
+    const { side, exit, restarted, store } = await cellWithSide({ restartPolicy: 'on-failure' });
     const pid = side().pid;
     await exit(3);
+    await restarted(1);
     expect(side()).toMatchObject({ state: 'Running', restarts: 1 });
     expect(side().pid).not.toBe(pid);
     const start = store.records.filter((r) => r.type === 'StartContainer').at(-1)!;
@@ -35,19 +42,24 @@ describe('restart policies', () => {
   it('on-failure leaves a clean exit alone; always restarts it; never (the default) restarts nothing', async () => {
     const onFailure = await cellWithSide({ restartPolicy: 'on-failure' });
     await onFailure.exit(0);
+    await sleep(50); // room for a wrong restart to happen
     expect(onFailure.side()).toMatchObject({ state: 'Exited', exitCode: 0, restarts: 0 });
     const always = await cellWithSide({ restartPolicy: 'always' });
     await always.exit(0);
+    await always.restarted(1);
     expect(always.side()).toMatchObject({ state: 'Running', restarts: 1 });
     const never = await cellWithSide({});
     await never.exit(1);
+    await sleep(50);
     expect(never.side()).toMatchObject({ state: 'Exited', exitCode: 1, restarts: 0 });
   });
 
   it('on-failure gives up after restartMaxRetries restarts in a row', async () => {
-    const { side, exit } = await cellWithSide({ restartPolicy: 'on-failure', restartBackoffSeconds: 0, restartMaxRetries: 2 });
+    const { side, exit, restarted } = await cellWithSide({ restartPolicy: 'on-failure', restartBackoffSeconds: 0, restartMaxRetries: 2 });
     await exit(1);
+    await restarted(1);
     await exit(1);
+    await restarted(2);
     expect(side()).toMatchObject({ state: 'Running', restarts: 2 });
     await exit(1);
     await sleep(50);
@@ -59,24 +71,28 @@ describe('restart policies', () => {
     world.exitOnStart.set(SIDE, 1);
     const { view } = await ops.createCell({ ...ref, template: template('busybox', ['side'], { restartPolicy: 'on-failure', restartBackoffSeconds: 0, restartMaxRetries: 2 }), start: true }, user);
     expect(view.state).toBe('Ready');
-    await sleep(50);
+    const side = () => ops.getCell(ref).containers.find((c) => c.name === 'side')!;
+    await waitFor(side, (s) => s.state === 'Exited' && s.restarts === 2, { what: 'the sidecar to give up' });
+    await sleep(50); // room for a wrong third restart
     await engine.settle();
     expect(ops.getCell(ref).containers.find((c) => c.name === 'side')).toMatchObject({ state: 'Exited', exitCode: 1, restarts: 2 });
   });
 
   it('waits restartBackoffSeconds before every restart but the first', async () => {
-    const { side, exit } = await cellWithSide({ restartPolicy: 'always', restartBackoffSeconds: 1 });
+    const { side, exit, restarted } = await cellWithSide({ restartPolicy: 'always', restartBackoffSeconds: 1 });
     await exit(1);
-    expect(side().state).toBe('Running');
+    await restarted(1);
+    const exitedAt = Date.now();
     await exit(1);
     expect(side().state).toBe('Exited');
-    await sleep(1_100);
-    expect(side()).toMatchObject({ state: 'Running', restarts: 2 });
+    await restarted(2);
+    expect(Date.now() - exitedAt).toBeGreaterThanOrEqual(950);
   });
 
   it('drops a pending restart when the cell is stopped meanwhile', async () => {
-    const { side, exit, ops } = await cellWithSide({ restartPolicy: 'always', restartBackoffSeconds: 1 });
+    const { side, exit, restarted, ops } = await cellWithSide({ restartPolicy: 'always', restartBackoffSeconds: 1 });
     await exit(1);
+    await restarted(1);
     await exit(1);
     await ops.stopCell(ref, user, { mode: 'stop', graceMs: 10 });
     await sleep(1_100);
@@ -89,10 +105,10 @@ describe('restart policies', () => {
     const t = template('busybox', ['side']);
     t.containers[0] = { ...t.containers[0]!, restartPolicy: 'always' as never };
     await ops.createCell({ ...ref, template: t, start: true }, user);
-    world.exitTask(NS, 'default_default_web_root', 1);
-    await sleep(20);
+    expect(world.exitTask(NS, 'default_default_web_root', 1)).toBe(true);
+    await waitFor(() => ops.getCell(ref).state, (state) => state === 'Exited', { what: 'the cell to wind down' });
     await engine.settle();
-    expect(ops.getCell(ref).state).toBe('Exited');
+    expect(ops.getCell(ref).containers.find((c) => c.name === 'web_root')).toMatchObject({ state: 'Exited', restarts: 0 });
   });
 
   it('a daemon that comes back restarts what is still owed a restart', async () => {
@@ -102,9 +118,7 @@ describe('restart policies', () => {
     world.exitTask(NS, SIDE, 2);
     world.loseExits = false;
     const again = await openEngine({ store, runtime: world.runtime(), config: CONFIG, resumeRestarts: true });
-    await sleep(20);
-    await again.engine.settle();
-    const now = again.operations.getCell(ref).containers.find((c) => c.name === 'side')!;
+    const now = await waitFor(() => again.operations.getCell(ref).containers.find((c) => c.name === 'side')!, (s) => s.state === 'Running', { what: 'the owed restart' });
     expect(now).toMatchObject({ state: 'Running', restarts: 1 });
     await again.close();
   });
