@@ -7,7 +7,7 @@
  * comment saying why and since when). Stored bytes are never rewritten.
  */
 import type { z } from 'zod';
-import { EffectFailedV1 } from './common.js';
+import { EffectFailedV1, ForceDeletedV1, ReconcileFailedV1 } from './common.js';
 import * as realm from './realm.js';
 import * as space from './space.js';
 import * as stack from './stack.js';
@@ -32,6 +32,8 @@ const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT'
 /** The catalogue. Keys are event types; they are unique across aggregate kinds. */
 export const EVENT_CATALOG: Record<string, EventDefinition> = {
   EffectFailed: current(EffectFailedV1),
+  ReconcileFailed: current(ReconcileFailedV1),
+  ForceDeleted: current(ForceDeletedV1),
 
   CreateRealm: current(realm.CreateRealmV1),
   RealmProvisioned: current(realm.RealmProvisionedV1),

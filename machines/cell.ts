@@ -8,15 +8,17 @@
  *   Pending|Stopped|Exited|Failed ─StartCell→ Creating       settled ─DeleteCell→ Deleting ─CellDeleted→ Deleted
  *   Deleted ─CreateCell→ Pending (a new life of the same stream)
  *   Creating|Stopping|Deleting ─EffectFailed→ Failed
+ *   any live state ─ReconcileFailed→ Failed          any live state ─ForceDeleted→ Deleted (machines/live.ts)
  */
 import { assign, setup } from 'xstate';
 import type { z } from 'zod';
 import type * as E from '../events/cell.js';
-import type { EffectFailed } from '../events/common.js';
+import type { EffectFailed, ForceDeleted, ReconcileFailed } from '../events/common.js';
 import type { CellTemplate, RecordedError } from '../events/specs.js';
+import { FAILED_EXITS, LIVE_EXITS } from './live.js';
 
 /** Bumped whenever a transition or an assignment changes: invalidates stored snapshots. */
-export const MACHINE_VERSION = 2;
+export const MACHINE_VERSION = 3;
 
 /** Where the cell sits; fixed for the life of the stream. */
 export interface CellIdentity {
@@ -54,7 +56,9 @@ export type CellEvent =
   | ({ type: 'CellStopped' } & Payload<typeof E.CellStoppedV1>)
   | ({ type: 'DeleteCell' } & Payload<typeof E.DeleteCellV2>)
   | ({ type: 'CellDeleted' } & Payload<typeof E.CellDeletedV1>)
-  | ({ type: 'EffectFailed' } & EffectFailed);
+  | ({ type: 'EffectFailed' } & EffectFailed)
+  | ({ type: 'ReconcileFailed' } & ReconcileFailed)
+  | ({ type: 'ForceDeleted' } & ForceDeleted);
 
 export interface CellTarget extends CellIdentity {
   template: CellTemplate;
@@ -129,6 +133,7 @@ const AT_REST = {
     UpdateCell: { actions: 'recordTemplate' },
     StartCell: { target: 'Creating', actions: 'recordStartRequest' },
     DeleteCell: { target: 'Deleting', actions: 'recordDeleteRequest' },
+    ...LIVE_EXITS,
   },
 } as const;
 
@@ -162,7 +167,7 @@ export const cellMachine = setup({
     recordRootExit: assign({ stop: { reason: 'exited' as StopReason, graceMs: 0 } }),
     recordStopped: assign({ rootPid: null, address: null }),
     recordDeleteRequest: assign(({ event }) => ({ keepLogs: (event as Extract<CellEvent, { type: 'DeleteCell' }>).keepLogs === true })),
-    recordError: assign(({ event }) => ({ error: (event as Extract<CellEvent, { type: 'EffectFailed' }>).error })),
+    recordError: assign(({ event }) => ({ error: (event as Extract<CellEvent, { type: 'EffectFailed' | 'ReconcileFailed' }>).error })),
   },
   guards: {
     rootExited: ({ event }) => (event as Extract<CellEvent, { type: 'ContainerExited' }>).root,
@@ -182,6 +187,7 @@ export const cellMachine = setup({
       on: {
         CellStarted: { target: 'Ready', actions: 'recordStarted' },
         EffectFailed: { target: 'Failed', actions: 'recordError' },
+        ...LIVE_EXITS,
       },
     },
     Ready: {
@@ -192,6 +198,7 @@ export const cellMachine = setup({
           { actions: 'recordExit' },
         ],
         DeleteCell: { target: 'Deleting', actions: 'recordDeleteRequest' },
+        ...LIVE_EXITS,
       },
     },
     Stopping: {
@@ -202,17 +209,19 @@ export const cellMachine = setup({
           { target: 'Stopped', actions: 'recordStopped' },
         ],
         EffectFailed: { target: 'Failed', actions: 'recordError' },
+        ...LIVE_EXITS,
       },
     },
     Stopped: AT_REST,
     Exited: AT_REST,
     // A failed start may have left containers running: a stop is accepted to put them down.
-    Failed: { on: { ...AT_REST.on, StopCell: { target: 'Stopping', actions: 'recordStopRequest' } } },
+    Failed: { on: { ...AT_REST.on, StopCell: { target: 'Stopping', actions: 'recordStopRequest' }, ...FAILED_EXITS } },
     Deleting: {
       entry: { type: 'deleteCell', params: ({ context }) => effectParams.deleteCell(context) },
       on: {
         CellDeleted: 'Deleted',
         EffectFailed: { target: 'Failed', actions: 'recordError' },
+        ...LIVE_EXITS,
       },
     },
     // Not final: a cell of the same name can be created again later (a new life of the same stream).

@@ -7,17 +7,20 @@
  *   Created|Stopped|Exited|Failed ─StartContainer→ Starting          any settled ─DeleteContainer→ Deleting
  *   Deleting ─ContainerDeleted→ Deleted ─CreateContainer→ Creating (a new life)   transient ─EffectFailed→ Failed
  *
+ *   any live state ─ReconcileFailed→ Failed          any live state ─ForceDeleted→ Deleted (machines/live.ts)
+ *
  * Pure: the machine decides, the engine acts. Each transient state requests exactly one idempotent effect
  * (TRANSIENT_EFFECTS), which the engine runs after the event is durable and re-issues after a crash.
  */
 import { assign, setup } from 'xstate';
 import type { z } from 'zod';
 import type * as E from '../events/container.js';
-import type { EffectFailed } from '../events/common.js';
+import type { EffectFailed, ForceDeleted, ReconcileFailed } from '../events/common.js';
 import type { ContainerTemplate, RecordedError } from '../events/specs.js';
+import { FAILED_EXITS, LIVE_EXITS } from './live.js';
 
 /** Bumped whenever a transition or an assignment changes: invalidates stored snapshots. */
-export const MACHINE_VERSION = 2;
+export const MACHINE_VERSION = 3;
 
 /** Where the container sits; fixed for the life of the stream. */
 export interface ContainerIdentity {
@@ -68,7 +71,9 @@ export type ContainerEvent =
   | ({ type: 'TaskOomKilled' } & Payload<typeof E.TaskOomKilledV1>)
   | ({ type: 'DeleteContainer' } & Payload<typeof E.DeleteContainerV1>)
   | ({ type: 'ContainerDeleted' } & Payload<typeof E.ContainerDeletedV1>)
-  | ({ type: 'EffectFailed' } & EffectFailed);
+  | ({ type: 'EffectFailed' } & EffectFailed)
+  | ({ type: 'ReconcileFailed' } & ReconcileFailed)
+  | ({ type: 'ForceDeleted' } & ForceDeleted);
 
 /** What every container effect needs to find its resources. */
 export interface ContainerTarget extends ContainerIdentity {
@@ -166,6 +171,7 @@ const AT_REST = {
     UpdateContainer: { actions: 'recordTemplate' },
     StartContainer: { target: 'Starting', actions: 'recordStart' },
     DeleteContainer: 'Deleting',
+    ...LIVE_EXITS,
   },
 } as const;
 
@@ -221,7 +227,7 @@ export const containerMachine = setup({
       return { pid: null, exitCode: e.code, exitSignal: e.signal ?? null };
     }),
     recordLost: assign({ pid: null, exitCode: null, exitSignal: null }),
-    recordError: assign(({ event }) => ({ error: (event as Extract<ContainerEvent, { type: 'EffectFailed' }>).error })),
+    recordError: assign(({ event }) => ({ error: (event as Extract<ContainerEvent, { type: 'EffectFailed' | 'ReconcileFailed' }>).error })),
   },
   guards: {
     samePid: ({ context, event }) => (event as { pid?: number }).pid === context.pid,
@@ -241,6 +247,7 @@ export const containerMachine = setup({
       on: {
         ContainerCreated: 'Created',
         EffectFailed: { target: 'Failed', actions: 'recordError' },
+        ...LIVE_EXITS,
       },
     },
     Created: AT_REST,
@@ -254,6 +261,7 @@ export const containerMachine = setup({
         TaskExited: { actions: 'recordPendingExit' },
         TaskOomKilled: { actions: 'recordOom' },
         EffectFailed: { target: 'Failed', actions: 'recordError' },
+        ...LIVE_EXITS,
       },
     },
     Running: {
@@ -263,6 +271,7 @@ export const containerMachine = setup({
         TaskLost: { target: 'Exited', actions: 'recordLost' },
         TaskOomKilled: { actions: 'recordOom' },
         DeleteContainer: 'Deleting',
+        ...LIVE_EXITS,
       },
     },
     Stopping: {
@@ -273,16 +282,18 @@ export const containerMachine = setup({
         TaskOomKilled: { actions: 'recordOom' },
         // The task may still run: back to Running, with the error, so a stop can be retried.
         EffectFailed: { target: 'Running', actions: 'recordError' },
+        ...LIVE_EXITS,
       },
     },
     Stopped: AT_REST,
     Exited: AT_REST,
-    Failed: AT_REST,
+    Failed: { on: { ...AT_REST.on, ...FAILED_EXITS } },
     Deleting: {
       entry: { type: 'deleteContainer', params: ({ context }) => effectParams.deleteContainer(context) },
       on: {
         ContainerDeleted: 'Deleted',
         EffectFailed: { target: 'Failed', actions: 'recordError' },
+        ...LIVE_EXITS,
       },
     },
     // Not final: a container of the same name can be created again later (a new life of the same stream).

@@ -6,10 +6,12 @@
  *   Absent ─Create→ Creating ─Provisioned→ Ready ─Update→ Ready
  *   Ready|Failed ─Delete [no children, not protected]→ Deleting ─Deprovisioned→ Deleted ─Create→ Creating (new life)
  *   Creating|Deleting ─EffectFailed→ Failed ─Create→ Creating (retry)
+ *   any live state ─ReconcileFailed→ Failed          any live state ─ForceDeleted→ Deleted (machines/live.ts)
  */
 import { assign, setup } from 'xstate';
-import type { EffectFailed } from '../events/common.js';
+import type { EffectFailed, ReconcileFailed } from '../events/common.js';
 import type { RecordedError } from '../events/specs.js';
+import { FAILED_EXITS, LIVE_EXITS } from './live.js';
 
 export const SCOPE_STATES = ['Absent', 'Creating', 'Ready', 'Failed', 'Deleting', 'Deleted'] as const;
 export type ScopeState = (typeof SCOPE_STATES)[number];
@@ -88,7 +90,7 @@ export function scopeMachine<I extends Record<string, string>, A>(
       })),
       recordProvisioned: assign(({ event }) => ({ cgroupPath: (event.cgroupPath as string | undefined) ?? null })),
       recordLabels: assign(({ event }) => ({ labels: (event.labels as Record<string, string> | undefined) ?? {} })),
-      recordError: assign(({ event }) => ({ error: (event as unknown as EffectFailed).error })),
+      recordError: assign(({ event }) => ({ error: (event as unknown as EffectFailed | ReconcileFailed).error })),
     },
     guards: {
       deletable: ({ context, event }) => event.children === 0 && (!context.protected || event.force === true),
@@ -111,18 +113,21 @@ export function scopeMachine<I extends Record<string, string>, A>(
         on: {
           [names.provisioned]: { target: 'Ready', actions: 'recordProvisioned' },
           EffectFailed: { target: 'Failed', actions: 'recordError' },
+          ...LIVE_EXITS,
         },
       },
       Ready: {
         on: {
           [names.update]: { actions: 'recordLabels' },
           [names.delete]: { guard: 'deletable', target: 'Deleting' },
+          ...LIVE_EXITS,
         },
       },
       Failed: {
         on: {
           [names.create]: { target: 'Creating', actions: 'recordCreate' },
           [names.delete]: { guard: 'deletable', target: 'Deleting' },
+          ...FAILED_EXITS,
         },
       },
       Deleting: {
@@ -130,6 +135,7 @@ export function scopeMachine<I extends Record<string, string>, A>(
         on: {
           [names.deprovisioned]: 'Deleted',
           EffectFailed: { target: 'Failed', actions: 'recordError' },
+          ...LIVE_EXITS,
         },
       },
       // Not final: a scope of the same name can be created again later (a new life of the same stream).

@@ -9,7 +9,7 @@ import type { Network } from '../events/specs.js';
 import { scopeMachine } from './scope.js';
 
 /** Bumped whenever a transition or an assignment changes: invalidates stored snapshots. */
-export const MACHINE_VERSION = 1;
+export const MACHINE_VERSION = 2;
 
 export interface SpaceIdentity extends Record<string, string> {
   realm: string;

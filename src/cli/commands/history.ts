@@ -49,6 +49,14 @@ export function detailText(record: EventRecord): string {
         const e = d.error as { kind: string; message: string };
         return `${String(d.effect)} failed: ${e.kind}: ${e.message}`;
       }
+      case 'ReconcileFailed': {
+        const e = d.error as { kind: string; message: string };
+        return `reconcile (${String(d.step)}) failed: ${e.kind}: ${e.message}`;
+      }
+      case 'ForceDeleted': {
+        const left = d.leftovers as { resource: string; error: { message: string } }[];
+        return left.length === 0 ? 'forced; nothing left behind' : `forced; left behind: ${left.map((l) => `${l.resource} (${l.error.message})`).join('; ')}`;
+      }
       case 'CreateContainer':
       case 'UpdateContainer':
         return `image ${(d.template as { image: string }).image}`;

@@ -17,6 +17,12 @@ import { announceSeed, createLog, ENGINE_CONFIG, newWorld, openLog, SEED, stateO
 const image = { name: 'main', image: 'busybox', command: [], args: [], env: [], privileged: false, hostNetwork: false, hostPid: false, mounts: [], resources: {}, restartPolicy: 'never' };
 const network = { name: 'r-s', bridge: 'k-00000000', subnet: '10.88.0.0/24', ipMasq: false };
 const error = { kind: 'Internal', message: 'boom' };
+/** The two ways out that every live state accepts (machines/live.ts). */
+const LIVE = [
+  { type: 'ReconcileFailed', step: 'healCgroups', error },
+  { type: 'ForceDeleted', leftovers: [] },
+  { type: 'ForceDeleted', leftovers: [{ resource: 'cgroup /kukeon/r', error }] },
+];
 
 /** A few concrete events of every type each machine handles (pids small so guards sometimes match). */
 const EVENTS: Record<AggregateKind, { type: string; [k: string]: unknown }[]> = {
@@ -29,6 +35,7 @@ const EVENTS: Record<AggregateKind, { type: string; [k: string]: unknown }[]> = 
     { type: 'DeleteRealm', children: 1, force: true },
     { type: 'RealmDeprovisioned' },
     { type: 'EffectFailed', effect: 'provisionRealm', error },
+    ...LIVE,
   ],
   space: [
     { type: 'CreateSpace', network, labels: {} },
@@ -37,6 +44,7 @@ const EVENTS: Record<AggregateKind, { type: string; [k: string]: unknown }[]> = 
     { type: 'DeleteSpace', children: 0 },
     { type: 'SpaceDeprovisioned' },
     { type: 'EffectFailed', effect: 'provisionSpace', error },
+    ...LIVE,
   ],
   stack: [
     { type: 'CreateStack', labels: {} },
@@ -44,6 +52,7 @@ const EVENTS: Record<AggregateKind, { type: string; [k: string]: unknown }[]> = 
     { type: 'DeleteStack', children: 0 },
     { type: 'StackDeprovisioned' },
     { type: 'EffectFailed', effect: 'provisionStack', error },
+    ...LIVE,
   ],
   cell: [
     { type: 'CreateCell', template: { root: 'main', containers: [image], labels: {} } },
@@ -58,6 +67,7 @@ const EVENTS: Record<AggregateKind, { type: string; [k: string]: unknown }[]> = 
     { type: 'DeleteCell' },
     { type: 'CellDeleted' },
     { type: 'EffectFailed', effect: 'startCell', error },
+    ...LIVE,
   ],
   container: [
     { type: 'CreateContainer', template: image, root: true, namespace: 'r.kukeon.io', containerdId: 's_t_c_root' },
@@ -75,6 +85,7 @@ const EVENTS: Record<AggregateKind, { type: string; [k: string]: unknown }[]> = 
     { type: 'DeleteContainer' },
     { type: 'ContainerDeleted' },
     { type: 'EffectFailed', effect: 'startContainer', error },
+    ...LIVE,
   ],
   daemon: [
     { type: 'DaemonStarted', pid: 1, version: '0.1.0', replayed: 0, readyMs: 1, uncleanShutdown: false },
