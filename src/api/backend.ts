@@ -90,7 +90,7 @@ export class EngineBackend implements KukeonClient {
       case 'stack':
         return this.ops.deleteStack({ realm: t.realm, space: t.space, stack: t.name, ...options }, this.options);
       case 'cell':
-        return this.ops.deleteCell({ realm: t.realm, space: t.space, stack: t.stack, cell: t.name, keepLogs: options.keepLogs ?? false }, this.options);
+        return this.ops.deleteCell({ realm: t.realm, space: t.space, stack: t.stack, cell: t.name, keepLogs: options.keepLogs ?? false, force: options.force ?? false }, this.options);
       default:
         throw new KukeError(ErrorKind.InvalidArgument, 'containers are deleted with their cell', {
           hint: 'remove the container from the cell manifest and apply it, or delete the cell',

@@ -166,10 +166,15 @@ async function stopContainer(runtime: Runtime, p: ContainerPlacement & { signal:
 }
 
 async function deleteContainer(runtime: Runtime, p: ContainerPlacement): Promise<Fact[]> {
-  await runtime.containers.stopTask(p.namespace, p.containerdId, { signal: 'SIGKILL', graceMs: 0 });
-  await runtime.containers.deleteTask(p.namespace, p.containerdId);
-  await runtime.containers.deleteContainer(p.namespace, p.containerdId);
+  await removeContainer(runtime, p.namespace, p.containerdId);
   return [{ type: 'ContainerDeleted', data: {} }];
+}
+
+/** Kills the container's task (SIGKILL), then removes the task and the container. Idempotent; missing → ok. */
+export async function removeContainer(runtime: Runtime, namespace: string, id: string): Promise<void> {
+  await runtime.containers.stopTask(namespace, id, { signal: 'SIGKILL', graceMs: 0 });
+  await runtime.containers.deleteTask(namespace, id);
+  await runtime.containers.deleteContainer(namespace, id);
 }
 
 const SIGNAL_NAMES: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 15: 'SIGTERM' };

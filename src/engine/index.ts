@@ -60,7 +60,14 @@ export async function openEngine(options: OpenEngineOptions): Promise<OpenedEngi
   });
   let watcher: Subscription | undefined;
   let report: ReconcileReport | undefined;
-  if (options.reconcile !== false) report = await reconcile(engine, options.runtime);
+  if (options.reconcile !== false) {
+    try {
+      report = await reconcile(engine, options.runtime);
+    } catch (err) {
+      // Reconcile contains failures per aggregate; anything that still escapes must not keep the log unserved.
+      engine.logger.error({ err }, 'reconcile did not finish; serving what the log says (the next start tries again)');
+    }
+  }
   if (options.watch !== false) watcher = watchExits(engine, options.runtime, { skipFirstResync: options.reconcile === false });
   if (options.resumeRestarts) restarts.resume(engine);
   return {

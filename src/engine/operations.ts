@@ -13,6 +13,7 @@ import { bridgeName, networkName, realmNamespace, validateName } from '../model/
 import type { CellView, RealmView, ResourceView, SpaceView, StackView } from '../model/resources.js';
 import { childPrefix, describeKey, streamOf, type AggregateKey } from '../model/streams.js';
 import type { Aggregate, DispatchMeta, DispatchOutcome, Engine } from './engine.js';
+import { FORCE_SETTLE_MS, forceDelete } from './force-delete.js';
 import { allocateSubnet } from './subnets.js';
 import { ViewQueries, type Query } from './queries.js';
 import { viewsOf } from './read-model.js';
@@ -34,6 +35,8 @@ export interface CellRef extends StackRef {
 export interface CascadeOptions {
   cascade?: boolean;
   keepLogs?: boolean;
+  /** Delete whatever state it is in (force-delete.ts). */
+  force?: boolean;
 }
 
 /** How a create went. */
@@ -202,10 +205,14 @@ export class Operations {
 
   // ------------------------------------------------------------------------------------------------ deletes
 
-  /** Deletes a cell: containers, network attachment, cgroup, and its containers' logs unless `keepLogs`. */
-  async deleteCell(ref: CellRef & { keepLogs?: boolean }, options: OpOptions): Promise<void> {
+  /**
+   * Deletes a cell: containers, network attachment, cgroup, and its containers' logs unless `keepLogs`. With `force`,
+   * whatever state it is in: what cannot be removed is recorded and the cell is gone all the same (force-delete.ts).
+   */
+  async deleteCell(ref: CellRef & { keepLogs?: boolean; force?: boolean }, options: OpOptions): Promise<void> {
     this.validateCellRef(ref);
     const key: AggregateKey = { kind: 'cell', ...pickCell(ref) };
+    if (ref.force) return this.forceDelete(key, { keepLogs: ref.keepLogs ?? false }, options);
     const stream = streamOf(this.requireAggregate(key).key);
     await this.settled(stream, options);
     this.ok(await this.engine.dispatch(stream, 'DeleteCell', { keepLogs: ref.keepLogs ?? false }, this.meta(options)));
@@ -213,18 +220,25 @@ export class Operations {
     this.failIfFailed(agg, key, 'delete');
   }
 
-  /** Deletes a stack; with `cascade`, its cells first (and their logs, unless `keepLogs`). */
+  /** Deletes a stack; with `cascade`, its cells first (and their logs, unless `keepLogs`); with `force`, whatever state they are in. */
   async deleteStack(ref: StackRef & CascadeOptions, options: OpOptions): Promise<void> {
-    await this.deleteScope({ kind: 'stack', realm: ref.realm, space: ref.space, stack: ref.stack }, 'DeleteStack', ref, options);
+    const key: AggregateKey = { kind: 'stack', realm: ref.realm, space: ref.space, stack: ref.stack };
+    if (ref.force) return this.forceDelete(key, ref, options);
+    await this.deleteScope(key, 'DeleteStack', ref, options);
   }
 
-  /** Deletes a space; with `cascade`, its stacks (and their cells) first. */
+  /** Deletes a space; with `cascade`, its stacks (and their cells) first; with `force`, whatever state they are in. */
   async deleteSpace(ref: SpaceRef & CascadeOptions, options: OpOptions): Promise<void> {
-    await this.deleteScope({ kind: 'space', realm: ref.realm, space: ref.space }, 'DeleteSpace', ref, options);
+    const key: AggregateKey = { kind: 'space', realm: ref.realm, space: ref.space };
+    if (ref.force) return this.forceDelete(key, ref, options);
+    await this.deleteScope(key, 'DeleteSpace', ref, options);
   }
 
-  /** Deletes a realm; with `cascade`, everything in it first. The system realm needs `force`. */
-  async deleteRealm(ref: { realm: string; force?: boolean } & CascadeOptions, options: OpOptions): Promise<void> {
+  /**
+   * Deletes a realm; with `cascade`, everything in it first; with `force`, whatever state they are in. The system
+   * realm needs `force`.
+   */
+  async deleteRealm(ref: { realm: string } & CascadeOptions, options: OpOptions): Promise<void> {
     const agg = this.requireAggregate({ kind: 'realm', realm: ref.realm });
     const system = (agg.snapshot.context as { protected?: boolean }).protected === true;
     if (system && !ref.force) {
@@ -232,10 +246,18 @@ export class Operations {
         hint: 'to remove the daemon, see: kuke daemon reset',
       });
     }
-    await this.deleteScope({ kind: 'realm', realm: ref.realm }, 'DeleteRealm', ref, options, { force: ref.force ?? false });
+    if (ref.force) return this.forceDelete({ kind: 'realm', realm: ref.realm }, ref, options);
+    await this.deleteScope({ kind: 'realm', realm: ref.realm }, 'DeleteRealm', ref, options);
   }
 
-  private async deleteScope(key: AggregateKey, command: string, cascade: CascadeOptions, options: OpOptions, extra: Record<string, unknown> = {}): Promise<void> {
+  /** Forced delete of an aggregate (and with `cascade` its children): see force-delete.ts. */
+  private async forceDelete(key: AggregateKey, cascade: CascadeOptions, options: OpOptions): Promise<void> {
+    const agg = this.requireAggregate(key);
+    const settleMs = Math.min(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, FORCE_SETTLE_MS);
+    await forceDelete(this.engine, agg, { meta: this.meta(options), cascade: cascade.cascade ?? false, keepLogs: cascade.keepLogs ?? false, settleMs });
+  }
+
+  private async deleteScope(key: AggregateKey, command: string, cascade: CascadeOptions, options: OpOptions): Promise<void> {
     const agg = this.requireAggregate(key);
     const stream = agg.stream;
     const correlation = options.correlation ?? randomUUID();
@@ -245,7 +267,7 @@ export class Operations {
     if (cascade.cascade) {
       for (const child of children) await this.deleteChild(child, cascade.keepLogs ?? false, opts);
     }
-    this.ok(await this.engine.dispatch(stream, command, { children: this.liveChildren(key).length, ...extra }, this.meta(opts)));
+    this.ok(await this.engine.dispatch(stream, command, { children: this.liveChildren(key).length }, this.meta(opts)));
     const after = await this.settled(stream, opts);
     this.failIfFailed(after, key, 'delete');
   }

@@ -11,14 +11,20 @@
  * 4. Garbage: containerd containers carrying our labels that no live aggregate owns, and network attachments of
  *    cells that are not up, are removed (nothing orphaned by a crash survives).
  * 5. cgroups of live scopes and running cells are re-created if missing (after a reboot).
+ *
+ * No stored state may stop the daemon from starting, so every step is contained per aggregate: when a step fails
+ * for one aggregate (a namespace containerd refuses, a path that vanished, a cgroup that cannot be made), the
+ * failure is logged, that aggregate goes Failed with its reason (ReconcileFailed, actor reconcile), and the pass goes
+ * on with the others. Failures that say nothing about one aggregate (containerd unavailable or slow, the engine
+ * closing) are logged and leave every aggregate as it is: the next relist or restart tries again.
  */
 import { isGone, isTransient } from '../../machines/index.js';
-import { ErrorKind, isKukeError } from '../errors.js';
+import { ErrorKind, isKukeError, toKukeError, type KukeError } from '../errors.js';
 import { cgroupPath, networkName } from '../model/names.js';
 import { streamOf } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { LABELS } from './container-spec.js';
-import { exitData } from './effects.js';
+import { exitData, removeContainer } from './effects.js';
 import type { Aggregate, DispatchMeta, Engine } from './engine.js';
 import { namespaceOf } from './sagas.js';
 
@@ -31,35 +37,55 @@ export interface ReconcileReport {
   orphansRemoved: number;
   attachmentsReleased: number;
   cgroupsHealed: number;
+  /** Aggregates marked Failed because a step could not be carried out for them. */
+  aggregatesFailed: number;
+  /** Step failures logged (with or without an aggregate marked Failed). */
+  stepFailures: number;
 }
 
 const META: DispatchMeta = { actor: { type: 'reconcile' } };
+
+/** Failures of the runtime or the engine as a whole, not of one aggregate: nothing is marked Failed for them. */
+const SYSTEMIC = new Set<string>([ErrorKind.Unavailable, ErrorKind.DeadlineExceeded, ErrorKind.Canceled]);
 
 type ContainerCtx = { realm: string; space: string; stack: string; cell: string; name: string; root: boolean; namespace: string; containerdId: string; pid: number | null; exitCode: number | null };
 
 /** Runs one reconcile pass. `scope: 'tasks'` only re-checks running tasks (after an event-stream reconnect). */
 export async function reconcile(engine: Engine, runtime: Runtime, options: { scope?: 'all' | 'tasks' } = {}): Promise<ReconcileReport> {
-  const report: ReconcileReport = { exitsFound: 0, lostTasks: 0, effectsReissued: 0, cellsWoundDown: 0, orphansRemoved: 0, attachmentsReleased: 0, cgroupsHealed: 0 };
+  const report: ReconcileReport = { exitsFound: 0, lostTasks: 0, effectsReissued: 0, cellsWoundDown: 0, orphansRemoved: 0, attachmentsReleased: 0, cgroupsHealed: 0, aggregatesFailed: 0, stepFailures: 0 };
+  const contain = containment(engine, report);
   const aggregates = [...engine.all()];
 
   // 1. running containers against their tasks
   for (const agg of aggregates) {
     if (agg.kind !== 'container' || String(agg.snapshot.value) !== 'Running') continue;
-    const c = agg.snapshot.context as ContainerCtx;
-    const task = await runtime.containers.getTask(c.namespace, c.containerdId);
-    if (!task || (task.status !== 'stopped' && task.pid !== c.pid)) {
-      if ((await engine.dispatch(agg.stream, 'TaskLost', c.pid ? { pid: c.pid } : {}, META)).accepted) report.lostTasks++;
-    } else if (task.status === 'stopped') {
-      const outcome = await engine.dispatch(agg.stream, 'TaskExited', exitData(c.pid ?? task.pid, task.exitCode ?? 255, task.exitedAt), META);
-      if (outcome.accepted) report.exitsFound++;
-    }
+    await contain('checkTasks', agg, async () => {
+      const c = agg.snapshot.context as ContainerCtx;
+      const task = await runtime.containers.getTask(c.namespace, c.containerdId);
+      if (!task || (task.status !== 'stopped' && task.pid !== c.pid)) {
+        if ((await engine.dispatch(agg.stream, 'TaskLost', c.pid ? { pid: c.pid } : {}, META)).accepted) report.lostTasks++;
+      } else if (task.status === 'stopped') {
+        const outcome = await engine.dispatch(agg.stream, 'TaskExited', exitData(c.pid ?? task.pid, task.exitCode ?? 255, task.exitedAt), META);
+        if (outcome.accepted) report.exitsFound++;
+      }
+    });
   }
   if (options.scope === 'tasks') return report;
 
-  // 2. transient aggregates: containers first, then scopes and cells
+  // 2. transient aggregates: containers first, then scopes and cells. An effect that fails once re-issued reports
+  // EffectFailed like any other; one that cannot even be re-issued (its context is unusable) fails its aggregate.
   const order = { container: 0, realm: 1, space: 2, stack: 3, cell: 4, daemon: 5 } as const;
   const transient = [...engine.all()].filter((a) => isTransient(a.kind, String(a.snapshot.value))).sort((a, b) => order[a.kind] - order[b.kind]);
-  for (const agg of transient) if (engine.reissueTransientEffect(agg.stream, META)) report.effectsReissued++;
+  for (const agg of transient) {
+    await contain(
+      'reissueEffect',
+      agg,
+      () => {
+        if (engine.reissueTransientEffect(agg.stream, META)) report.effectsReissued++;
+      },
+      { evenIfTransient: true },
+    );
+  }
 
   // 3. Ready cells whose root does not run
   for (const agg of [...engine.all()]) {
@@ -68,41 +94,86 @@ export async function reconcile(engine: Engine, runtime: Runtime, options: { sco
     const state = String(agg.snapshot.value);
     if (!c.root || (state !== 'Exited' && state !== 'Stopped' && state !== 'Failed')) continue;
     const cellStream = streamOf({ kind: 'cell', realm: c.realm, space: c.space, stack: c.stack, cell: c.cell });
-    if (engine.stateOf(cellStream) !== 'Ready') continue;
-    const outcome = await engine.dispatch(cellStream, 'ContainerExited', { container: c.name, root: true, code: c.exitCode }, META);
-    if (outcome.accepted) report.cellsWoundDown++;
+    const cell = engine.get(cellStream);
+    if (!cell || String(cell.snapshot.value) !== 'Ready') continue;
+    await contain('windDown', cell, async () => {
+      const outcome = await engine.dispatch(cellStream, 'ContainerExited', { container: c.name, root: true, code: c.exitCode }, META);
+      if (outcome.accepted) report.cellsWoundDown++;
+    });
   }
 
-  await collectGarbage(engine, runtime, report);
-  await healCgroups(engine, runtime, report);
+  await collectGarbage(engine, runtime, report, contain);
+  await healCgroups(engine, runtime, report, contain);
   return report;
 }
 
-async function collectGarbage(engine: Engine, runtime: Runtime, report: ReconcileReport): Promise<void> {
+type Contain = (step: string, agg: Aggregate | undefined, fn: () => unknown, options?: { evenIfTransient?: boolean }) => Promise<void>;
+
+/**
+ * Runs one step for one aggregate (or for none: host-wide cleanup) and contains its failure: logged, and the
+ * aggregate marked Failed with the reason when the failure is its own. An aggregate already Failed keeps its first
+ * reason (a broken aggregate does not add an event at every restart); one in a transient state is left to its
+ * in-flight effect, which reports its own outcome, unless the step was to start that effect.
+ */
+function containment(engine: Engine, report: ReconcileReport): Contain {
+  return async (step, agg, fn, options = {}) => {
+    try {
+      await fn();
+      return;
+    } catch (err) {
+      report.stepFailures++;
+      await recordFailure(engine, report, step, agg, toKukeError(err), options.evenIfTransient ?? false);
+    }
+  };
+}
+
+async function recordFailure(engine: Engine, report: ReconcileReport, step: string, agg: Aggregate | undefined, error: KukeError, evenIfTransient: boolean): Promise<void> {
+  const log = engine.logger.child({ step, ...(agg ? { stream: agg.stream } : {}) });
+  if (engine.isClosed) return;
+  if (!agg || SYSTEMIC.has(error.kind)) {
+    log.warn({ err: error }, 'reconcile step failed; it is tried again at the next relist or start');
+    return;
+  }
+  const state = engine.stateOf(agg.stream);
+  if (isGone(state) || state === 'Failed' || (isTransient(agg.kind, state) && !evenIfTransient)) {
+    log.warn({ err: error, state }, 'reconcile step failed; the aggregate is left as it is');
+    return;
+  }
+  log.error({ err: error, state }, 'reconcile step failed: the aggregate goes Failed; the daemon serves the others');
+  try {
+    const outcome = await engine.dispatch(agg.stream, 'ReconcileFailed', { step, error: { kind: error.kind, message: error.message } }, META);
+    if (outcome.accepted) report.aggregatesFailed++;
+  } catch (recordErr) {
+    if (!engine.isClosed) log.error({ err: recordErr }, 'could not record the reconcile failure');
+  }
+}
+
+async function collectGarbage(engine: Engine, runtime: Runtime, report: ReconcileReport, contain: Contain): Promise<void> {
   const owned = new Set<string>();
   for (const agg of engine.all()) {
     if (agg.kind !== 'container' || isGone(String(agg.snapshot.value))) continue;
     const c = agg.snapshot.context as ContainerCtx;
     if (c.containerdId) owned.add(`${c.namespace}/${c.containerdId}`);
   }
-  const realms = engine.list('realm/', { live: true });
-  for (const realm of realms) {
+  for (const realm of engine.list('realm/', { live: true })) {
     const namespace = namespaceOf(engine, (realm.snapshot.context as { identity: { realm: string } }).identity.realm);
-    let records;
-    try {
-      records = await runtime.containers.listContainers(namespace, { [LABELS.managed]: 'true' });
-    } catch (err) {
-      if (isKukeError(err, ErrorKind.NotFound)) continue;
-      throw err;
-    }
+    let records: Awaited<ReturnType<Runtime['containers']['listContainers']>> = [];
+    await contain('collectGarbage', realm, async () => {
+      try {
+        records = await runtime.containers.listContainers(namespace, { [LABELS.managed]: 'true' });
+      } catch (err) {
+        if (!isKukeError(err, ErrorKind.NotFound)) throw err;
+      }
+    });
     for (const record of records) {
       if (owned.has(`${namespace}/${record.id}`)) continue;
-      // Not in our log (or deleted there): a leftover of an interrupted deletion.
-      await runtime.containers.stopTask(namespace, record.id, { signal: 'SIGKILL', graceMs: 0 });
-      await runtime.containers.deleteTask(namespace, record.id);
-      await runtime.containers.deleteContainer(namespace, record.id);
-      engine.logger.warn({ namespace, id: record.id }, 'removed an orphaned container');
-      report.orphansRemoved++;
+      // Not in our log (or deleted there): a leftover of an interrupted deletion. No aggregate owns it, so a
+      // failure to remove it is only logged (and tried again at the next start).
+      await contain('collectGarbage', undefined, async () => {
+        await removeContainer(runtime, namespace, record.id);
+        engine.logger.warn({ namespace, id: record.id }, 'removed an orphaned container');
+        report.orphansRemoved++;
+      });
     }
   }
   // Attachments are held by cells that are up (or coming up); any other is a leak.
@@ -115,27 +186,25 @@ async function collectGarbage(engine: Engine, runtime: Runtime, report: Reconcil
     const holder = { network: networkName(c.realm, c.space), containerId: `${c.space}_${c.stack}_${c.name}_root` };
     holders.set(`${holder.network}/${holder.containerId}`, holder);
   }
-  const { released } = await runtime.networks.gc([...holders.values()]);
-  for (const att of released) engine.logger.warn({ network: att.network, containerId: att.containerId, address: att.address }, 'released an orphaned network attachment');
-  report.attachmentsReleased += released.length;
+  await contain('releaseAttachments', undefined, async () => {
+    const { released } = await runtime.networks.gc([...holders.values()]);
+    for (const att of released) engine.logger.warn({ network: att.network, containerId: att.containerId, address: att.address }, 'released an orphaned network attachment');
+    report.attachmentsReleased += released.length;
+  });
 }
 
-async function healCgroups(engine: Engine, runtime: Runtime, report: ReconcileReport): Promise<void> {
-  const paths: string[] = [];
-  const push = (agg: Aggregate, path: string) => {
-    if (String(agg.snapshot.value) === 'Ready') paths.push(path);
-  };
-  for (const agg of engine.all()) {
+async function healCgroups(engine: Engine, runtime: Runtime, report: ReconcileReport, contain: Contain): Promise<void> {
+  for (const agg of [...engine.all()]) {
     const key = agg.key;
-    if (key.kind === 'realm' || key.kind === 'space' || key.kind === 'stack') {
-      push(agg, cgroupPath({ realm: key.realm, ...('space' in key ? { space: key.space } : {}), ...('stack' in key ? { stack: key.stack } : {}) }, engine.config.cgroupRoot));
-    } else if (key.kind === 'cell') {
-      push(agg, cgroupPath({ realm: key.realm, space: key.space, stack: key.stack, cell: key.cell }, engine.config.cgroupRoot));
-    }
-  }
-  for (const path of paths) {
-    if (await runtime.cgroups.exists(path)) continue;
-    await runtime.cgroups.ensure(path);
-    report.cgroupsHealed++;
+    if (String(agg.snapshot.value) !== 'Ready' || key.kind === 'container' || key.kind === 'daemon') continue;
+    await contain('healCgroups', agg, async () => {
+      const path = cgroupPath(
+        { realm: key.realm, ...('space' in key ? { space: key.space } : {}), ...('stack' in key ? { stack: key.stack } : {}), ...('cell' in key ? { cell: key.cell } : {}) },
+        engine.config.cgroupRoot,
+      );
+      if (await runtime.cgroups.exists(path)) return;
+      await runtime.cgroups.ensure(path);
+      report.cgroupsHealed++;
+    });
   }
 }

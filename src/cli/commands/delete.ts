@@ -1,7 +1,9 @@
 /**
  * `kuke delete <kind> <name>`: delete a realm, space, stack or cell. A scope that still holds resources needs
  * `--cascade`; the system realm needs `--force`. The container logs of the deleted cells go with them unless
- * `--keep-logs`.
+ * `--keep-logs`. `--force` deletes whatever state the resource is in (Failed, stuck Creating or Deleting, refused by
+ * containerd): it cleans what it can, records what it could not (see `kuke history`), and the resource is gone from
+ * kukeon's state either way.
  */
 import type { Command } from 'commander';
 import { validateName } from '../../model/names.js';
@@ -16,7 +18,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .argument('<kind>', 'realm, space, stack or cell')
     .argument('<name>', 'resource name')
     .option('--cascade', 'also delete what it contains')
-    .option('--force', 'allow deleting the system realm')
+    .option('--force', 'delete it whatever state it is in: clean what can be cleaned, record the rest in its history (needed for the system realm)')
     .option('--keep-logs', "keep the container logs of the deleted cells (by default they go with their cell)");
   withScope(command).action(async (word: string, name: string, options: ScopeOptions & { cascade?: boolean; force?: boolean; keepLogs?: boolean }) => {
     const kind = parseKind(word, ['realm', 'space', 'stack', 'cell']);
@@ -24,6 +26,6 @@ export function register(program: Command, ctx: CommandContext): void {
     const client = await ctx.client();
     await client.delete(namedQuery(kind, options, name), { cascade: options.cascade ?? false, force: options.force ?? false, keepLogs: options.keepLogs ?? false });
     const where = kind === 'realm' ? '' : kind === 'space' ? ` from realm "${options.realm}"` : kind === 'stack' ? ` from space "${options.space}"` : ` from stack "${options.stack}"`;
-    ctx.streams.out(`Deleted ${kind} "${name}"${where}\n`);
+    ctx.streams.out(`Deleted ${kind} "${name}"${where}${options.force ? ' (forced)' : ''}\n`);
   });
 }
