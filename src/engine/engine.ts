@@ -122,6 +122,8 @@ export class Engine {
   private readonly followUps: FollowUp[];
   private readonly onApplied: EngineOptions['onApplied'];
   private readonly abort = new AbortController();
+  /** Per stream, its effects in flight and their abort controllers (a forced delete cancels and outwaits them). */
+  private readonly effectJobs = new Map<string, Set<{ controller: AbortController; job: Promise<void> }>>();
   private pendingAppends = 0;
   private eventsSinceCheckpoint = 0;
   private checkpointRunning: Promise<void> | undefined;
@@ -250,6 +252,35 @@ export class Engine {
     if (!effect) return false;
     this.startEffect(stream, effect, undefined, meta);
     return true;
+  }
+
+  /**
+   * Cancels the effects in flight on a stream (a forced delete does their work itself): their signal aborts, so a
+   * saga stops at its next wait and reports the failure. Effects already inside a runtime call finish that call.
+   * Returns how many were cancelled.
+   */
+  cancelEffects(stream: string): number {
+    const jobs = this.effectJobs.get(stream);
+    for (const { controller } of jobs ?? []) controller.abort();
+    return jobs?.size ?? 0;
+  }
+
+  /** Number of effects in flight on a stream. */
+  effectsInFlightOn(stream: string): number {
+    return this.effectJobs.get(stream)?.size ?? 0;
+  }
+
+  /**
+   * Runs `fn` once the effects now in flight on `stream` have finished (at once if there are none). Tracked like an
+   * effect: settle() and close() wait for it. A forced delete uses it to undo what a late effect still did.
+   */
+  afterEffects(stream: string, fn: () => Promise<void>): void {
+    const pending = [...(this.effectJobs.get(stream) ?? [])].map((j) => j.job);
+    const job = Promise.allSettled(pending)
+      .then(() => (this.closed ? undefined : fn()))
+      .catch((err) => this.logger.error({ err, stream }, 'work after the effects of a stream failed'));
+    this.inflight.add(job);
+    void job.finally(() => this.inflight.delete(job));
   }
 
   /**
@@ -467,10 +498,13 @@ export class Engine {
       ...(meta.correlation ? { correlation: meta.correlation } : {}),
     };
     const log = this.logger.child({ stream, effect: effect.type });
+    // Aborted when the engine closes, or when this stream's effects are cancelled (a forced delete).
+    const controller = new AbortController();
+    const signal = AbortSignal.any([this.abort.signal, controller.signal]);
     const job = (async () => {
       let facts: { type: string; data: unknown }[];
       try {
-        facts = await runner(effect, { stream, engine: this, meta: effectMeta, signal: this.abort.signal });
+        facts = await runner(effect, { stream, engine: this, meta: effectMeta, signal });
       } catch (err) {
         if (this.closed) return;
         const error = toKukeError(err);
@@ -486,7 +520,14 @@ export class Engine {
       if (!this.closed) log.error({ err }, 'effect result could not be recorded');
     });
     this.inflight.add(job);
-    void job.finally(() => this.inflight.delete(job));
+    const jobs = this.effectJobs.get(stream) ?? new Set();
+    const entry = { controller, job };
+    this.effectJobs.set(stream, jobs.add(entry));
+    void job.finally(() => {
+      this.inflight.delete(job);
+      jobs.delete(entry);
+      if (jobs.size === 0 && this.effectJobs.get(stream) === jobs) this.effectJobs.delete(stream);
+    });
   }
 
   /**

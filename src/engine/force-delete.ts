@@ -4,14 +4,15 @@
  * the runtime. Every cleanup step is attempted, a failure does not stop the next one, and what could not be removed
  * is recorded in the ForceDeleted event (`leftovers`), so `kuke history` tells what may remain on the host.
  *
- *   cell:  network attachment, root container, then the others (each: SIGKILL, task, container; then its
+ *   cell:  network attachment, root container, then the others (each: SIGKILL, task, container; then its own
  *          ForceDeleted), cgroup, container logs (unless kept), then the cell's ForceDeleted
  *   stack: cgroup                     space: CNI network, cgroup
  *   realm: containers kukeon labelled in its namespace, cgroup, namespace
  *
- * The root goes first: once it is gone, restart policies owe the others nothing (their cell is no longer up). A cell
- * saga that the root's exit starts meanwhile only does what this does too, idempotently; its result lands on a
- * Deleted aggregate and is dropped. Children (with `--cascade`) are force-deleted before their parent.
+ * Children (with `--cascade`) are force-deleted before their parent. An effect in flight on the aggregate is
+ * cancelled first (a saga stops at its next wait) and outwaited for a bounded time. The root goes first: once it is
+ * gone, restart policies owe the others nothing (their cell is no longer up). An effect that was inside a runtime
+ * call finishes that call afterwards and may bring something back: the cleanup runs again once it is done.
  */
 import type { Leftover } from '../../events/common.js';
 import type { CellTemplate } from '../../events/specs.js';
@@ -69,25 +70,50 @@ async function forceDeleteOne(engine: Engine, key: AggregateKey, options: ForceD
   const runtime = engine.runtime;
   if (!runtime) throw new KukeError(ErrorKind.Internal, 'a forced delete needs the runtime: this engine was opened without one');
   const cleanup = new Cleanup(engine);
+  let steps: (c: Cleanup) => Promise<void>;
+  let late: ((c: Cleanup) => Promise<void>) | undefined;
   switch (key.kind) {
     case 'cell':
-      await cleanCell(engine, runtime, agg, cleanup, options, report);
+      await cleanCellMembers(engine, runtime, agg, cleanup, options, report);
+      steps = (c) => cleanCell(engine, runtime, agg, c, { detach: false, keepLogs: options.keepLogs ?? false });
+      // A start saga cancelled late may have attached the network again.
+      late = (c) => cleanCell(engine, runtime, agg, c, { detach: true, keepLogs: options.keepLogs ?? false });
       break;
     case 'stack':
     case 'space':
     case 'realm':
-      await cleanScope(engine, runtime, agg, cleanup);
+      steps = (c) => cleanScope(engine, runtime, agg, c);
       break;
     default:
       throw new KukeError(ErrorKind.InvalidArgument, `${key.kind}s are not deleted on their own`);
   }
+  await steps(cleanup);
   await record(engine, stream, cleanup.leftovers, options.meta, report);
+  againAfterEffects(engine, stream, late ?? steps);
 }
 
-/** Waits (bounded) for an aggregate to leave its transient state; goes ahead anyway when it does not. */
+/**
+ * An effect that was inside a runtime call when the forced delete ran finishes that call afterwards, and may bring
+ * back what was just removed (a container record, a task, a namespace): once it is done, the same cleanup runs again.
+ * What it still cannot remove is logged (the ForceDeleted event is written already).
+ */
+function againAfterEffects(engine: Engine, stream: string, steps: (c: Cleanup) => Promise<void>): void {
+  if (engine.effectsInFlightOn(stream) === 0) return;
+  engine.afterEffects(stream, async () => {
+    const late = new Cleanup(engine);
+    await steps(late);
+    if (late.leftovers.length > 0) engine.logger.warn({ stream, leftovers: late.leftovers }, 'forced delete: an effect that finished afterwards left these behind');
+  });
+}
+
+/**
+ * Cancels the aggregate's effect in flight (a saga stops at its next wait and reports the failure) and waits, bounded,
+ * for the aggregate to leave its transient state; goes ahead anyway when it does not.
+ */
 async function settledOrNot(engine: Engine, stream: string, settleMs: number): Promise<Aggregate | undefined> {
   const agg = engine.get(stream);
   if (!agg || !isTransient(agg.kind, String(agg.snapshot.value))) return agg;
+  engine.cancelEffects(stream);
   try {
     return await engine.waitFor(stream, (a) => !isTransient(a.kind, String(a.snapshot.value)), { timeoutMs: settleMs, what: stream });
   } catch (err) {
@@ -159,11 +185,12 @@ function cellMembers(engine: Engine, cell: Aggregate): Member[] {
   return [...members.values()].sort((a, b) => Number(b.root) - Number(a.root));
 }
 
-async function cleanCell(engine: Engine, runtime: Runtime, cell: Aggregate, cleanup: Cleanup, options: ForceDeleteOptions, report: ForceDeleteReport): Promise<void> {
+/** Removes the cell's containers, the root first, each recorded (ForceDeleted) on its own stream. */
+async function cleanCellMembers(engine: Engine, runtime: Runtime, cell: Aggregate, cleanup: Cleanup, options: ForceDeleteOptions, report: ForceDeleteReport): Promise<void> {
   const key = cell.key as Extract<AggregateKey, { kind: 'cell' }>;
-  const members = cellMembers(engine, cell);
   const template = (cell.snapshot.context as { template: CellTemplate | null }).template;
   const rootTemplate = template?.containers.find((c) => c.name === template.root);
+  const members = cellMembers(engine, cell);
   const root = members.find((m) => m.root);
   if (root && rootTemplate && !rootTemplate.hostNetwork) {
     // Released first, while the root's netns may still exist (the veth then goes cleanly); CNI DEL works without it.
@@ -173,10 +200,23 @@ async function cleanCell(engine: Engine, runtime: Runtime, cell: Aggregate, clea
     await cleanup.attempt(`network attachment of ${root.containerdId}`, () => runtime.networks.detach(networkName(key.realm, key.space), root.containerdId, netns));
   }
   for (const m of members) {
+    const steps = (c: Cleanup) => c.attempt(`containerd container ${m.containerdId} in namespace ${m.namespace}`, () => removeContainer(runtime, m.namespace, m.containerdId)).then(() => undefined);
     const own = new Cleanup(engine);
-    await own.attempt(`containerd container ${m.containerdId} in namespace ${m.namespace}`, () => removeContainer(runtime, m.namespace, m.containerdId));
+    await steps(own);
     cleanup.leftovers.push(...own.leftovers);
     if (engine.get(m.stream) && !isGone(engine.stateOf(m.stream))) await record(engine, m.stream, own.leftovers, options.meta, report);
+    againAfterEffects(engine, m.stream, steps);
+  }
+}
+
+/** What a cell holds besides its containers: its cgroup, its containers' logs unless kept, and with `detach` its network attachment. */
+async function cleanCell(engine: Engine, runtime: Runtime, cell: Aggregate, cleanup: Cleanup, options: { detach: boolean; keepLogs: boolean }): Promise<void> {
+  const key = cell.key as Extract<AggregateKey, { kind: 'cell' }>;
+  const template = (cell.snapshot.context as { template: CellTemplate | null }).template;
+  const rootTemplate = template?.containers.find((c) => c.name === template.root);
+  if (options.detach && rootTemplate && !rootTemplate.hostNetwork) {
+    const id = containerdId(key.space, key.stack, key.cell, rootTemplate.name, true);
+    await cleanup.attempt(`network attachment of ${id}`, () => runtime.networks.detach(networkName(key.realm, key.space), id));
   }
   const path = cgroupPath({ realm: key.realm, space: key.space, stack: key.stack, cell: key.cell }, engine.config.cgroupRoot);
   await cleanup.attempt(`cgroup ${path}`, () => runtime.cgroups.remove(path));

@@ -118,6 +118,10 @@ async function ensureRunning(engine: Engine, m: Member, network: NetworkMode, ct
   for (let step = 0; step < 20; step++) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw new KukeError(ErrorKind.DeadlineExceeded, `container "${m.name}" did not start in time`);
+    // A forced delete cancels this saga, or takes the cell out of Creating while it runs: then nothing more is
+    // started (a Deleted member would otherwise be created again, owned by a cell that is gone).
+    const cellState = engine.stateOf(ctx.stream);
+    if (ctx.signal.aborted || cellState !== 'Creating') throw new KukeError(ErrorKind.Canceled, `the start of the cell was cancelled (it is ${cellState}) while container "${m.name}" was starting`);
     const agg = engine.get(m.stream);
     const state = agg ? String(agg.snapshot.value) : 'Absent';
     const context = agg?.snapshot.context as { template?: unknown; network?: NetworkMode | null; pid?: number | null } | undefined;

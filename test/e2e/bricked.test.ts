@@ -62,7 +62,7 @@ describe('a log holding realms containerd refuses', () => {
     const bad = await until(() => get('realms'), (rs) => rs.find((x) => x.name === 'bad')?.state === 'Failed');
     expect(bad.map((x) => x.name).sort()).toEqual(['bad', 'default', 'kukeon-system']);
     expect(bad.find((x) => x.name === 'bad')!.error).toMatchObject({ kind: 'InvalidArgument', message: expect.stringContaining('Bad NS!') });
-    await ok(['daemon', 'restart']);
+    await ok(['daemon', 'restart'], 'local');
     expect((await get('realms')).find((x) => x.name === 'bad')?.state).toBe('Failed');
     expect((await get('cells')).map((c) => [c.name, c.state])).toEqual([['web', 'Ready']]);
     // Still takes commands.
@@ -80,7 +80,7 @@ describe('a log holding realms containerd refuses', () => {
     const table = (await ok(['history', 'realm', 'bad'])).stdout;
     expect(table).toMatch(/ForceDeleted .*left behind: containers in containerd namespace Bad NS! \(.*namespace/);
 
-    await ok(['daemon', 'restart']);
+    await ok(['daemon', 'restart'], 'local');
     const log = (await ok(['daemon', 'logs'], 'local')).stdout;
     const lastStart = log.slice(log.lastIndexOf('kukeond starting'));
     expect(lastStart).toMatch(/"stepFailures":0/);

@@ -79,6 +79,34 @@ describe('forced delete', () => {
     expect(engine.stateOf('cell/default/default/default/web')).toBe('Deleted');
   });
 
+  it('removes a cell stuck Creating, and neither its start saga nor an effect finishing late leaves anything behind', async () => {
+    const { ops, world, engine } = await setupEngine();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let holding = true;
+    world.io = async (label) => {
+      // The root's start hangs inside the runtime (its spec is refreshed just before startTask); the saga waits.
+      if (label === 'createContainer' && holding && world.containers.has(`${ns}/default_default_web_root`)) {
+        holding = false;
+        await held;
+      }
+    };
+    const starting = ops.createCell({ ...ref, template: template('busybox', ['side']), start: true }, user).catch((err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ops.getCell(ref).state).toBe('Creating');
+    await ops.deleteCell({ ...ref, force: true }, { ...user, timeoutMs: 100 });
+    release();
+    await starting;
+    await engine.settle();
+    expect(() => ops.getCell(ref)).toThrow(/not found/);
+    // The held start finished after the forced delete (a task!), and was undone once it had.
+    expect(world.calls.get('startTask')).toBe(1);
+    expect(world.runningTasks().size).toBe(0);
+    expect(world.containers.size).toBe(0);
+    expect(engine.list('container/', { live: true })).toEqual([]);
+    expect(world.attachments.size).toBe(0);
+  });
+
   it('records a cgroup it cannot remove as a leftover and removes the cell from the live state anyway', async () => {
     const { ops, world, store } = await setupEngine();
     await ops.createCell({ ...ref, template: template(), start: true }, user);
