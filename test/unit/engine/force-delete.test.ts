@@ -45,6 +45,7 @@ describe('forced delete', () => {
     expect(world.containers.size).toBe(0);
     expect(world.attachments.size).toBe(0);
     expect(world.cgroups.has('/kukeon/default/default/default/web')).toBe(false);
+    expect([...world.logFiles].filter((p) => p.includes('/web/'))).toEqual([]);
     expect(() => ops.getCell(ref)).toThrow(/not found/);
     const forced = store.records.filter((r) => r.type === 'ForceDeleted').map((r) => [r.stream, r.data]);
     // The root first, then the others, then the cell.
@@ -135,6 +136,13 @@ describe('forced delete', () => {
       'cell/default/default/default/web': [left],
     });
     await again.close();
+  });
+
+  it("keeps the cell's logs with --keep-logs", async () => {
+    const { ops, world } = await setupEngine();
+    await ops.createCell({ ...ref, template: template(), start: true }, user);
+    await ops.deleteCell({ ...ref, force: true, keepLogs: true }, user);
+    expect([...world.logFiles].filter((p) => p.includes('/web/'))).toEqual(['/tmp/kukeon-unit/logs/default/default/default/web/web_root.log']);
   });
 
   it('refuses to force-delete a realm that holds spaces without --cascade, changing nothing', async () => {
