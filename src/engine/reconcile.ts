@@ -45,8 +45,11 @@ export interface ReconcileReport {
 
 const META: DispatchMeta = { actor: { type: 'reconcile' } };
 
-/** Failures of the runtime or the engine as a whole, not of one aggregate: nothing is marked Failed for them. */
-const SYSTEMIC = new Set<string>([ErrorKind.Unavailable, ErrorKind.DeadlineExceeded, ErrorKind.Canceled]);
+/**
+ * Failures of the runtime, the host or the engine as a whole (containerd down or slow, a full disk, closing), not of
+ * one aggregate: nothing is marked Failed for them.
+ */
+const SYSTEMIC = new Set<string>([ErrorKind.Unavailable, ErrorKind.DeadlineExceeded, ErrorKind.Canceled, ErrorKind.ResourceExhausted]);
 
 type ContainerCtx = { realm: string; space: string; stack: string; cell: string; name: string; root: boolean; namespace: string; containerdId: string; pid: number | null; exitCode: number | null };
 
