@@ -3,7 +3,7 @@
  * in-process client runs while it holds the log. One implementation of the API's behaviour, two transports.
  */
 import type { Actor, EventRecord } from '../../events/record.js';
-import { applyManifest } from '../engine/apply.js';
+import { applyManifest, type ApplyProgress } from '../engine/apply.js';
 import { historyStreams, matches, readHistory, seqAtTime, type HistoryFilter } from '../engine/history.js';
 import { Engine } from '../engine/engine.js';
 import type { OpenedEngine } from '../engine/index.js';
@@ -76,8 +76,8 @@ export class EngineBackend implements KukeonClient {
   createCell(input: Parameters<KukeonClient['createCell']>[0]) {
     return this.ops.createCell(this.alias(input), this.options);
   }
-  apply(manifest: string) {
-    return applyManifest(this.ops, manifest, this.options);
+  apply(manifest: string, progress?: ApplyProgress) {
+    return applyManifest(this.ops, manifest, this.options, progress);
   }
 
   async delete(target: NamedQuery, options: DeleteOptions = {}): Promise<void> {

@@ -4,7 +4,7 @@
  * CLI only ever sees this interface, and both implementations pass one shared test suite.
  */
 import type { EventRecord } from '../../events/record.js';
-import type { ApplyResult } from '../engine/apply.js';
+import type { ApplyProgress, ApplyResult } from '../engine/apply.js';
 import type { HistoryFilter } from '../engine/history.js';
 import type { CellRef, CreateOutcome, SpaceRef, StackRef } from '../engine/operations.js';
 import type { Query } from '../engine/queries.js';
@@ -13,7 +13,7 @@ import type { CellView, RealmView, ResourceView, SpaceView, StackView, UsageView
 import type { AggregateKey } from '../model/streams.js';
 import type { VerifyReport } from '../store/types.js';
 
-export type { ApplyResult } from '../engine/apply.js';
+export type { ApplyProgress, ApplyResult } from '../engine/apply.js';
 export type { HistoryFilter } from '../engine/history.js';
 export type { Query } from '../engine/queries.js';
 export type { CellRef, SpaceRef, StackRef, CreateOutcome } from '../engine/operations.js';
@@ -48,8 +48,12 @@ export interface KukeonClient {
   createSpace(input: SpaceRef & { labels?: Record<string, string> }): Promise<CreateOutcome<SpaceView>>;
   createStack(input: StackRef & { labels?: Record<string, string> }): Promise<CreateOutcome<StackView>>;
   createCell(input: CellRef & { template: CellTemplate; start?: boolean }): Promise<CreateOutcome<CellView>>;
-  /** Applies a multi-document manifest (all documents validated first). */
-  apply(manifest: string): Promise<ApplyResult[]>;
+  /**
+   * Applies a multi-document manifest: all documents are validated first, then each is reported through
+   * `progress.onResult` as soon as it is done. When `progress.signal` aborts, the document in progress finishes and
+   * no further one is applied; the promise resolves with the outcomes received.
+   */
+  apply(manifest: string, progress?: ApplyProgress): Promise<ApplyResult[]>;
   delete(target: NamedQuery, options?: DeleteOptions): Promise<void>;
 
   startCell(ref: CellRef): Promise<CellView>;

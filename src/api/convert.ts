@@ -7,6 +7,7 @@ import type { CellTemplate, ContainerTemplate, RecordedError } from '../../event
 import { ErrorKind, KukeError } from '../errors.js';
 import type { CellView, ContainerView, RealmView, ResourceView, SpaceView, StackView, ViewMeta } from '../model/resources.js';
 import type { AggregateKey } from '../model/streams.js';
+import type { ApplyResult } from '../engine/apply.js';
 import type { Query } from '../engine/queries.js';
 import * as pb from './gen/kukeon/v1/kukeon.js';
 
@@ -341,5 +342,23 @@ export function eventFromPb(e: pb.Event): EventRecord {
     ...(e.to ? { to: e.to } : {}),
     hash: e.hash,
     prev: e.prev,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ apply
+
+export function applyResultToPb(r: ApplyResult): pb.ApplyResult {
+  return { index: r.index, kind: r.kind, name: r.name, action: r.action, changes: r.changes, error: r.error };
+}
+
+export function applyResultFromPb(r: pb.ApplyResult | undefined): ApplyResult {
+  if (!r) throw new KukeError(ErrorKind.Internal, 'empty apply result in response');
+  return {
+    index: r.index,
+    kind: r.kind as ApplyResult['kind'],
+    name: r.name,
+    action: r.action as ApplyResult['action'],
+    changes: r.changes,
+    ...(r.error ? { error: { kind: r.error.kind, message: r.error.message } } : {}),
   };
 }

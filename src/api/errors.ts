@@ -4,6 +4,7 @@
  */
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { ErrorKind, KukeError, isErrorKind, toKukeError } from '../errors.js';
+import { MAX_REQUEST_BYTES, sizeText } from './limits.js';
 
 /** Kind → gRPC code. */
 export const KIND_TO_CODE: Record<ErrorKind, status> = {
@@ -49,6 +50,20 @@ export function fromServiceError(error: unknown, socket: string): KukeError {
       hint: permission
         ? 'add yourself to the kukeon group (sudo usermod -aG kukeon $USER), then log out and back in'
         : 'is kukeond running? start it with: sudo kuke daemon start; or work in-process with --no-daemon',
+      cause: error,
+    });
+  }
+  if (!isErrorKind(kindMeta) && e.code === status.RESOURCE_EXHAUSTED) {
+    // grpc-js refused a message over a limit (limits.ts); the client checks its requests first, so this is a daemon
+    // of another version with other limits.
+    return new KukeError(ErrorKind.InvalidArgument, `message too large for kukeond's API: ${e.details ?? 'over the limit'}`, {
+      hint: `requests are limited to ${sizeText(MAX_REQUEST_BYTES)}: make it smaller (split a manifest into several files)`,
+      cause: error,
+    });
+  }
+  if (!isErrorKind(kindMeta) && e.code === status.UNIMPLEMENTED) {
+    return new KukeError(ErrorKind.FailedPrecondition, `kukeond at ${socket} does not serve this request: it runs another version than this kuke`, {
+      hint: 'switch the daemon to this build: sudo kuke daemon recreate',
       cause: error,
     });
   }

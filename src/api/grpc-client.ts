@@ -2,15 +2,17 @@
  * The client of kukeond's API over its unix socket. It implements the same interface as the in-process client, so
  * the CLI does not know which one it talks to.
  */
-import { credentials, Metadata, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type CallOptions, type ClientReadableStream, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import type { EventRecord } from '../../events/record.js';
 import type { CellTemplate } from '../../events/specs.js';
 import { ErrorKind, KukeError } from '../errors.js';
+import type { ResourceView } from '../model/resources.js';
 import type { AggregateKey } from '../model/streams.js';
-import type { ApplyResult, CellRef, DeleteOptions, HistoryFilter, KukeonClient, NamedQuery, Query } from './client.js';
-import { cellFromPb, cellTemplateToPb, eventFromPb, keyToRef, queryToRef, realmFromPb, resourceFromPb, spaceFromPb, stackFromPb } from './convert.js';
+import type { ApplyProgress, ApplyResult, CellRef, DeleteOptions, HistoryFilter, KukeonClient, NamedQuery, Query } from './client.js';
+import { applyResultFromPb, cellFromPb, cellTemplateToPb, eventFromPb, keyToRef, queryToRef, realmFromPb, resourceFromPb, spaceFromPb, stackFromPb } from './convert.js';
 import { fromServiceError } from './errors.js';
 import * as pb from './gen/kukeon/v1/kukeon.js';
+import { checkRequestSize, CLIENT_CHANNEL_OPTIONS, PartJoiner } from './limits.js';
 import { ACTOR_METADATA } from './server.js';
 
 /** How long reads and writes may take (writes wait for cells to settle). */
@@ -18,6 +20,25 @@ const READ_DEADLINE_MS = 30_000;
 const WRITE_DEADLINE_MS = 10 * 60_000;
 
 type Unary<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: Res) => void) => ClientUnaryCall;
+type Method = keyof typeof pb.KukeonServiceService & keyof pb.KukeonServiceClient;
+type ServerStream<Req, Msg> = (request: Req, metadata: Metadata, options: Partial<CallOptions>) => ClientReadableStream<Msg>;
+
+/** Requests by method, serialized, to measure them before sending. */
+const SERVICE = pb.KukeonServiceService as unknown as Record<string, { path: string; requestSerialize(value: unknown): Buffer }>;
+
+/** Hands each item of an answer stream to `onItem`, whether it came as its typed message or as JSON parts. */
+function itemsOf<T, Typed>(fromTyped: (typed: Typed) => T, onItem: (item: T) => void) {
+  const joiner = new PartJoiner();
+  const take = (typed: Typed | undefined, part: pb.Part | undefined) => {
+    if (part) {
+      const item = joiner.add(part);
+      if (item !== undefined) onItem(item as T);
+    } else if (typed) {
+      onItem(fromTyped(typed));
+    }
+  };
+  return Object.assign(take, { complete: () => !joiner.pending });
+}
 
 /** Options of {@link GrpcClient}. */
 export interface GrpcClientOptions {
@@ -35,122 +56,148 @@ export class GrpcClient implements KukeonClient {
   private readonly metadata: Metadata;
 
   constructor(private readonly options: GrpcClientOptions) {
-    this.client = new pb.KukeonServiceClient(`unix://${options.socket}`, credentials.createInsecure(), {
-      'grpc.max_receive_message_length': 16 << 20,
-      'grpc.max_send_message_length': 16 << 20,
-    });
+    this.client = new pb.KukeonServiceClient(`unix://${options.socket}`, credentials.createInsecure(), CLIENT_CHANNEL_OPTIONS);
     this.metadata = new Metadata();
     this.metadata.set(ACTOR_METADATA.name, encodeURIComponent(options.command ?? ['kuke', ...process.argv.slice(2)].join(' ').slice(0, 200)));
   }
 
-  private call<Req, Res>(method: Unary<Req, Res>, request: Req, deadlineMs: number): Promise<Res> {
+  /** A unary call; a request over the daemon's limit is refused here, before it is sent. */
+  private call<Req, Res>(method: Method, request: Req, deadlineMs: number): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
-      method.call(this.client, request, this.metadata, { deadline: Date.now() + deadlineMs }, (error, response) => {
+      checkRequestSize(method, SERVICE[method]!.requestSerialize(request).length);
+      const fn = this.client[method] as unknown as Unary<Req, Res>;
+      fn.call(this.client, request, this.metadata, { deadline: Date.now() + deadlineMs }, (error, response) => {
         if (error) reject(fromServiceError(error, this.options.socket));
         else resolve(response);
       });
     });
   }
 
+  /**
+   * A server-streaming call, read to its end: each message goes to `onMessage`. When `signal` aborts, the call is
+   * cancelled and the promise resolves (what arrived was handed over).
+   */
+  private stream<Req, Msg>(method: Method, request: Req, onMessage: (msg: Msg) => void, options: { deadlineMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      checkRequestSize(method, SERVICE[method]!.requestSerialize(request).length);
+      const { signal } = options;
+      const fn = this.client[method] as unknown as ServerStream<Req, Msg>;
+      const call = fn.call(this.client, request, this.metadata, options.deadlineMs ? { deadline: Date.now() + options.deadlineMs } : {});
+      let settled = false;
+      const settle = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const onAbort = () => {
+        call.cancel();
+        settle();
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      call.on('data', (msg: Msg) => {
+        try {
+          onMessage(msg);
+        } catch (err) {
+          call.cancel();
+          settle(err);
+        }
+      });
+      call.on('error', (err: ServiceError) => settle(signal?.aborted ? undefined : fromServiceError(err, this.options.socket)));
+      call.on('end', () => settle());
+    });
+  }
+
   async ping() {
-    return this.call(this.client.ping as Unary<pb.PingRequest, pb.PingResponse>, {}, this.options.connectTimeoutMs ?? 5_000);
+    return this.call<pb.PingRequest, pb.PingResponse>('ping', {}, this.options.connectTimeoutMs ?? 5_000);
   }
 
   async find(query: Query, options: { atSeq?: number; atTime?: string } = {}) {
-    const res = await this.call(this.client.get as Unary<pb.GetRequest, pb.GetResponse>, { ref: queryToRef(query), atSeq: options.atSeq ?? 0, atTime: options.atTime ?? '' }, READ_DEADLINE_MS);
-    return res.items.map(resourceFromPb);
+    const views: ResourceView[] = [];
+    const take = itemsOf(resourceFromPb, (view: ResourceView) => views.push(view));
+    const request: pb.FindRequest = { ref: queryToRef(query), atSeq: options.atSeq ?? 0, atTime: options.atTime ?? '' };
+    await this.stream('find', request, (m: pb.FindResponse) => take(m.resource, m.part), { deadlineMs: READ_DEADLINE_MS });
+    return complete(take, views);
   }
 
   async usage(query: NamedQuery) {
-    return this.call(this.client.usage as Unary<pb.UsageRequest, pb.UsageResponse>, { ref: queryToRef(query) }, READ_DEADLINE_MS);
+    return this.call<pb.UsageRequest, pb.UsageResponse>('usage', { ref: queryToRef(query) }, READ_DEADLINE_MS);
   }
 
   async createRealm(input: { name: string; namespace?: string; labels?: Record<string, string> }) {
-    const res = await this.call(this.client.createRealm as Unary<pb.CreateRealmRequest, pb.CreateRealmResponse>, { name: input.name, namespace: input.namespace ?? '', labels: input.labels ?? {} }, WRITE_DEADLINE_MS);
+    const res = await this.call<pb.CreateRealmRequest, pb.CreateRealmResponse>('createRealm', { name: input.name, namespace: input.namespace ?? '', labels: input.labels ?? {} }, WRITE_DEADLINE_MS);
     return { view: realmFromPb(res.realm), created: res.created };
   }
 
   async createSpace(input: { realm: string; space: string; labels?: Record<string, string> }) {
-    const res = await this.call(this.client.createSpace as Unary<pb.CreateSpaceRequest, pb.CreateSpaceResponse>, { realm: input.realm, name: input.space, labels: input.labels ?? {} }, WRITE_DEADLINE_MS);
+    const res = await this.call<pb.CreateSpaceRequest, pb.CreateSpaceResponse>('createSpace', { realm: input.realm, name: input.space, labels: input.labels ?? {} }, WRITE_DEADLINE_MS);
     return { view: spaceFromPb(res.space), created: res.created };
   }
 
   async createStack(input: { realm: string; space: string; stack: string; labels?: Record<string, string> }) {
-    const res = await this.call(this.client.createStack as Unary<pb.CreateStackRequest, pb.CreateStackResponse>, { realm: input.realm, space: input.space, name: input.stack, labels: input.labels ?? {} }, WRITE_DEADLINE_MS);
+    const res = await this.call<pb.CreateStackRequest, pb.CreateStackResponse>('createStack', { realm: input.realm, space: input.space, name: input.stack, labels: input.labels ?? {} }, WRITE_DEADLINE_MS);
     return { view: stackFromPb(res.stack), created: res.created };
   }
 
   async createCell(input: CellRef & { template: CellTemplate; start?: boolean }) {
-    const res = await this.call(
-      this.client.createCell as Unary<pb.CreateCellRequest, pb.CreateCellResponse>,
+    const res = await this.call<pb.CreateCellRequest, pb.CreateCellResponse>(
+      'createCell',
       { realm: input.realm, space: input.space, stack: input.stack, name: input.cell, template: cellTemplateToPb(input.template), start: input.start ?? false },
       WRITE_DEADLINE_MS,
     );
     return { view: cellFromPb(res.cell), created: res.created };
   }
 
-  async apply(manifest: string): Promise<ApplyResult[]> {
-    const res = await this.call(this.client.apply as Unary<pb.ApplyRequest, pb.ApplyResponse>, { manifest }, WRITE_DEADLINE_MS);
-    return res.results.map((r) => ({
-      index: r.index,
-      kind: r.kind as ApplyResult['kind'],
-      name: r.name,
-      action: r.action as ApplyResult['action'],
-      changes: r.changes,
-      ...(r.error ? { error: { kind: r.error.kind, message: r.error.message } } : {}),
-    }));
+  async apply(manifest: string, progress: ApplyProgress = {}): Promise<ApplyResult[]> {
+    const results: ApplyResult[] = [];
+    const onMessage = (m: pb.ApplyManifestResponse) => {
+      const result = applyResultFromPb(m.result);
+      results.push(result);
+      progress.onResult?.(result);
+    };
+    // Cancelling (progress.signal) tells the daemon to apply no further document.
+    await this.stream('applyManifest', { manifest } satisfies pb.ApplyManifestRequest, onMessage, { deadlineMs: WRITE_DEADLINE_MS, ...(progress.signal ? { signal: progress.signal } : {}) });
+    return results;
   }
 
   async delete(target: NamedQuery, options: DeleteOptions = {}) {
-    await this.call(
-      this.client.delete as Unary<pb.DeleteRequest, pb.DeleteResponse>,
-      { ref: queryToRef(target), cascade: options.cascade ?? false, force: options.force ?? false, keepLogs: options.keepLogs ?? false },
-      WRITE_DEADLINE_MS,
-    );
+    const request: pb.DeleteRequest = { ref: queryToRef(target), cascade: options.cascade ?? false, force: options.force ?? false, keepLogs: options.keepLogs ?? false };
+    await this.call<pb.DeleteRequest, pb.DeleteResponse>('delete', request, WRITE_DEADLINE_MS);
   }
 
   async startCell(ref: CellRef) {
-    const res = await this.call(this.client.startCell as Unary<pb.StartCellRequest, pb.StartCellResponse>, { cell: ref }, WRITE_DEADLINE_MS);
+    const res = await this.call<pb.StartCellRequest, pb.StartCellResponse>('startCell', { cell: ref }, WRITE_DEADLINE_MS);
     return cellFromPb(res.cell);
   }
 
   async stopCell(ref: CellRef, options: { mode: 'stop' | 'kill'; graceMs?: number }) {
-    const res = await this.call(this.client.stopCell as Unary<pb.StopCellRequest, pb.StopCellResponse>, { cell: ref, mode: options.mode, graceMs: options.graceMs ?? 0 }, WRITE_DEADLINE_MS);
+    const res = await this.call<pb.StopCellRequest, pb.StopCellResponse>('stopCell', { cell: ref, mode: options.mode, graceMs: options.graceMs ?? 0 }, WRITE_DEADLINE_MS);
     return { ...cellFromPb(res.cell), changed: res.changed };
   }
 
   async restartCell(ref: CellRef, options: { graceMs?: number } = {}) {
-    const res = await this.call(this.client.restartCell as Unary<pb.RestartCellRequest, pb.RestartCellResponse>, { cell: ref, graceMs: options.graceMs ?? 0 }, WRITE_DEADLINE_MS);
+    const res = await this.call<pb.RestartCellRequest, pb.RestartCellResponse>('restartCell', { cell: ref, graceMs: options.graceMs ?? 0 }, WRITE_DEADLINE_MS);
     return cellFromPb(res.cell);
   }
 
   async history(key: AggregateKey, filter: HistoryFilter = {}): Promise<EventRecord[]> {
-    const res = await this.call(this.client.history as Unary<pb.HistoryRequest, pb.HistoryResponse>, { ref: keyToRef(key), sinceSeq: filter.sinceSeq ?? 0, sinceTime: filter.sinceTime ?? '' }, READ_DEADLINE_MS);
-    return res.events.map(eventFromPb);
+    const records: EventRecord[] = [];
+    const take = itemsOf(eventFromPb, (record: EventRecord) => records.push(record));
+    const request: pb.ReadHistoryRequest = { ref: keyToRef(key), sinceSeq: filter.sinceSeq ?? 0, sinceTime: filter.sinceTime ?? '' };
+    await this.stream('readHistory', request, (m: pb.ReadHistoryResponse) => take(m.event, m.part), { deadlineMs: READ_DEADLINE_MS });
+    return complete(take, records);
   }
 
-  watchHistory(key: AggregateKey, filter: HistoryFilter, onEvent: (record: EventRecord) => void, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const stream = this.client.watchHistory({ ref: keyToRef(key), sinceSeq: filter.sinceSeq ?? 0, sinceTime: filter.sinceTime ?? '' }, this.metadata);
-      const onAbort = () => stream.cancel();
-      signal.addEventListener('abort', onAbort, { once: true });
-      stream.on('data', (msg: pb.WatchHistoryResponse) => {
-        if (msg.event) onEvent(eventFromPb(msg.event));
-      });
-      stream.on('error', (err: ServiceError) => {
-        signal.removeEventListener('abort', onAbort);
-        if (signal.aborted) resolve();
-        else reject(fromServiceError(err, this.options.socket));
-      });
-      stream.on('end', () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-    });
+  async watchHistory(key: AggregateKey, filter: HistoryFilter, onEvent: (record: EventRecord) => void, signal: AbortSignal): Promise<void> {
+    const take = itemsOf(eventFromPb, onEvent);
+    const request: pb.WatchHistoryRequest = { ref: keyToRef(key), sinceSeq: filter.sinceSeq ?? 0, sinceTime: filter.sinceTime ?? '' };
+    await this.stream('watchHistory', request, (m: pb.WatchHistoryResponse) => take(m.event, m.part), { signal });
   }
 
   async verifyLog() {
-    const r = await this.call(this.client.verifyLog as Unary<pb.VerifyLogRequest, pb.VerifyLogResponse>, {}, WRITE_DEADLINE_MS);
+    const r = await this.call<pb.VerifyLogRequest, pb.VerifyLogResponse>('verifyLog', {}, WRITE_DEADLINE_MS);
     return {
       ok: r.ok,
       records: r.records,
@@ -163,6 +210,12 @@ export class GrpcClient implements KukeonClient {
   async close(): Promise<void> {
     this.client.close();
   }
+}
+
+/** The items of a stream that ended normally; an item cut off in the middle of its parts is the daemon's fault. */
+function complete<T>(take: { complete(): boolean }, items: T[]): T[] {
+  if (!take.complete()) throw new KukeError(ErrorKind.Internal, 'kukeond ended an answer in the middle of an item');
+  return items;
 }
 
 /** Throws Unavailable unless the daemon answers a ping within `timeoutMs`. */

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { EventRecord } from '../../events/record.js';
 import type { Actor } from '../../events/record.js';
-import type { ApplyResult } from '../engine/apply.js';
+import type { ApplyProgress, ApplyResult } from '../engine/apply.js';
 import { catalogCodec } from '../engine/codec.js';
 import { resolveEngineConfig, runLayout, type EngineConfig } from '../engine/config.js';
 import { Engine } from '../engine/engine.js';
@@ -108,8 +108,8 @@ export class InProcessClient implements KukeonClient {
   createCell(input: Parameters<KukeonClient['createCell']>[0]) {
     return this.write((b) => b.createCell(input));
   }
-  apply(manifest: string): Promise<ApplyResult[]> {
-    return this.write((b) => b.apply(manifest));
+  apply(manifest: string, progress?: ApplyProgress): Promise<ApplyResult[]> {
+    return this.write((b) => b.apply(manifest, progress));
   }
 
   async delete(target: NamedQuery, options: DeleteOptions = {}): Promise<void> {

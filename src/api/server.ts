@@ -5,11 +5,12 @@
  * display only. The socket's 0660 root:kukeon mode is what restricts who may ask.
  */
 import { Server, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
-import type { Actor } from '../../events/record.js';
-import { ErrorKind, toKukeError } from '../errors.js';
+import type { Actor, EventRecord } from '../../events/record.js';
+import { ErrorKind, KukeError, toKukeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { KukeonClient } from './client.js';
 import {
+  applyResultToPb,
   cellTemplateFromPb,
   cellToPb,
   eventToPb,
@@ -22,6 +23,7 @@ import {
 } from './convert.js';
 import { toServiceError } from './errors.js';
 import * as pb from './gen/kukeon/v1/kukeon.js';
+import { fitMessage, PART_BYTES, partsOf, SERVER_CHANNEL_OPTIONS, stringLength } from './limits.js';
 
 /** Metadata key under which a client gives its command line (display only: who called is the kernel's answer). */
 export const ACTOR_METADATA = { name: 'kukeon-command' } as const;
@@ -50,7 +52,45 @@ export interface CallerCredentials {
 export type CredentialsLookup = (peer: string) => Promise<CallerCredentials | undefined>;
 
 /** Calls that record nothing: they do not wait for the caller's credentials. */
-const READ_ONLY = new Set(['ping', 'get', 'usage', 'history', 'watchHistory', 'verifyLog']);
+const READ_ONLY = new Set(['ping', 'find', 'usage', 'readHistory', 'watchHistory', 'verifyLog']);
+
+/** What a streaming handler is given: the request, a way to send one item, and the call's cancellation. */
+interface StreamScope<Req, Res> {
+  request: Req;
+  call: ServerWritableStream<Req, Res>;
+  /** Aborts when the client cancels or goes away. */
+  signal: AbortSignal;
+}
+
+/**
+ * Sends one item of an answer stream: its typed message when it is at most PART_BYTES, else its JSON as parts,
+ * written back to back so that nothing comes between them. Returns false when the stream's buffer is full.
+ */
+function writeItem<Res>(call: ServerWritableStream<unknown, Res>, typed: Res, encode: (m: Res) => Uint8Array, json: () => string, asPart: (part: pb.Part) => Res): boolean {
+  // Its strings alone tell when an item is too large (each character is at least a byte), without encoding it:
+  // ts-proto encodes 10 MB of text in about 300 ms.
+  if (stringLength(typed) <= PART_BYTES && encode(typed).length <= PART_BYTES) return call.write(typed);
+  let ok = true;
+  for (const part of partsOf(json())) ok = call.write(asPart(part));
+  return ok;
+}
+
+/** Resolves when the stream can take more, or the call is gone. */
+function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      call.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    call.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Unary answers by method, serialized, to measure them. */
+const SERVICE = pb.KukeonServiceService as unknown as Record<string, { responseSerialize(value: unknown): Buffer }>;
 
 /**
  * Builds the handlers over a backend factory (one backend per request, acting as the caller). With `credentialsOf`,
@@ -75,9 +115,12 @@ export function kukeonHandlers(
         callback({ code: 14, details: 'kukeond is shutting down; retry shortly' });
         return;
       }
+      const size = (res: Res) => SERVICE[method]!.responseSerialize(res).length;
       actorFor(method, call)
         .then((actor) => fn(backendFor(actor), call.request))
-        .then((res) => callback(null, res))
+        // A view of a cell that an older version stored with a huge value must not fail the answer after the work
+        // is done: such strings are cut with a marker (limits.ts).
+        .then((res) => callback(null, fitMessage(res, size)))
         .catch((err: unknown) => {
           // An internal fault is what the client's "details in the daemon's log" points at: log it at error level.
           if (toKukeError(err).kind === ErrorKind.Internal) logger.error({ err, method }, 'request failed with an internal error');
@@ -85,12 +128,43 @@ export function kukeonHandlers(
           callback(toServiceError(err));
         });
     };
+  const stream =
+    <Req, Res>(method: string, fn: (backend: KukeonClient, scope: StreamScope<Req, Res>) => Promise<void>) =>
+    (call: ServerWritableStream<Req, Res>) => {
+      const fail = (err: unknown) => {
+        if (toKukeError(err).kind === ErrorKind.Internal) logger.error({ err, method }, 'request failed with an internal error');
+        else logger.debug({ err, method }, 'request failed');
+        // Emitting 'error' is how grpc-js's server stream ends with a status; destroy() would end it with none, and
+        // the client would wait until its deadline.
+        call.emit('error', Object.assign(new Error(`${method} failed`), toServiceError(err)));
+      };
+      if (isDraining()) {
+        fail(new KukeError(ErrorKind.Unavailable, 'kukeond is shutting down; retry shortly'));
+        return;
+      }
+      const abort = new AbortController();
+      // grpc-js emits 'cancelled' also after a normal end (grpc-node#2771): cleanup only.
+      call.on('cancelled', () => abort.abort());
+      actorFor(method, call)
+        .then((actor) => fn(backendFor(actor), { request: call.request, call, signal: abort.signal }))
+        .then(() => call.end())
+        .catch(fail);
+    };
+  const at = (req: { atSeq: number; atTime: string }) => ({ ...(req.atSeq ? { atSeq: req.atSeq } : {}), ...(req.atTime ? { atTime: req.atTime } : {}) });
+  const since = (req: { sinceSeq: number; sinceTime: string }) => ({ ...(req.sinceSeq ? { sinceSeq: req.sinceSeq } : {}), ...(req.sinceTime ? { sinceTime: req.sinceTime } : {}) });
+  const encodeEvent = (m: { event?: pb.Event }) => pb.ReadHistoryResponse.encode(m).finish();
+  const writeEvent = (call: ServerWritableStream<unknown, { event?: pb.Event; part?: pb.Part }>, record: EventRecord) =>
+    writeItem(call, { event: eventToPb(record) }, encodeEvent, () => JSON.stringify(record), (part) => ({ part }));
 
   return {
     ping: unary('ping', async (b, _req: pb.PingRequest) => b.ping()),
-    get: unary('get', async (b, req: pb.GetRequest) => {
-      const items = await b.find(refToQuery(req.ref), { ...(req.atSeq ? { atSeq: req.atSeq } : {}), ...(req.atTime ? { atTime: req.atTime } : {}) });
-      return { items: items.map(resourceToPb) };
+    find: stream('find', async (b, { request, call, signal }: StreamScope<pb.FindRequest, pb.FindResponse>) => {
+      const views = await b.find(refToQuery(request.ref), at(request));
+      for (const view of views) {
+        if (signal.aborted) return;
+        const encode = (m: pb.FindResponse) => pb.FindResponse.encode(m).finish();
+        if (!writeItem(call, { resource: resourceToPb(view) }, encode, () => JSON.stringify(view), (part) => ({ part }))) await drained(call, signal);
+      }
     }),
     usage: unary('usage', async (b, req: pb.UsageRequest) => b.usage(refToQuery(req.ref) as never)),
     createRealm: unary('createRealm', async (b, req: pb.CreateRealmRequest) => {
@@ -109,9 +183,9 @@ export function kukeonHandlers(
       const { view, created } = await b.createCell({ realm: req.realm, space: req.space, stack: req.stack, cell: req.name, template: cellTemplateFromPb(req.template), start: req.start });
       return { cell: cellToPb(view), created };
     }),
-    apply: unary('apply', async (b, req: pb.ApplyRequest) => {
-      const results = await b.apply(req.manifest);
-      return { results: results.map((r) => ({ index: r.index, kind: r.kind, name: r.name, action: r.action, changes: r.changes, error: r.error })) };
+    applyManifest: stream('applyManifest', async (b, { request, call, signal }: StreamScope<pb.ApplyManifestRequest, pb.ApplyManifestResponse>) => {
+      // Once the client is gone (Ctrl-C), the document in progress finishes and no further one starts.
+      await b.apply(request.manifest, { signal, onResult: (r) => signal.aborted || call.write({ result: applyResultToPb(r) }) });
     }),
     delete: unary('delete', async (b, req: pb.DeleteRequest) => {
       await b.delete(refToQuery(req.ref) as never, { cascade: req.cascade, force: req.force, keepLogs: req.keepLogs });
@@ -125,28 +199,17 @@ export function kukeonHandlers(
     restartCell: unary('restartCell', async (b, req: pb.RestartCellRequest) => ({
       cell: cellToPb(await b.restartCell(cellRef(req.cell), req.graceMs ? { graceMs: req.graceMs } : {})),
     })),
-    history: unary('history', async (b, req: pb.HistoryRequest) => {
-      const events = await b.history(refToKey(req.ref), { ...(req.sinceSeq ? { sinceSeq: req.sinceSeq } : {}), ...(req.sinceTime ? { sinceTime: req.sinceTime } : {}) });
-      return { events: events.map(eventToPb) };
-    }),
-    watchHistory: (call: ServerWritableStream<pb.WatchHistoryRequest, pb.WatchHistoryResponse>) => {
-      const abort = new AbortController();
-      // grpc-js emits 'cancelled' also after a normal end (grpc-node#2771): cleanup only.
-      call.on('cancelled', () => abort.abort());
-      const req = call.request;
-      const backend = backendFor(claimedActor(call.metadata));
-      let key;
-      try {
-        key = refToKey(req.ref);
-      } catch (err) {
-        call.destroy(Object.assign(new Error('bad request'), toServiceError(err)));
-        return;
+    readHistory: stream('readHistory', async (b, { request, call, signal }: StreamScope<pb.ReadHistoryRequest, pb.ReadHistoryResponse>) => {
+      for (const record of await b.history(refToKey(request.ref), since(request))) {
+        if (signal.aborted) return;
+        if (!writeEvent(call, record)) await drained(call, signal);
       }
-      backend
-        .watchHistory(key, { ...(req.sinceSeq ? { sinceSeq: req.sinceSeq } : {}), ...(req.sinceTime ? { sinceTime: req.sinceTime } : {}) }, (record) => call.write({ event: eventToPb(record) }), abort.signal)
-        .then(() => call.end())
-        .catch((err: unknown) => call.destroy(Object.assign(new Error('watch failed'), toServiceError(err))));
-    },
+    }),
+    // History, then live events: these come from the engine's callback one at a time, so they are written as they
+    // come (grpc-js buffers them) rather than waiting for the stream to drain.
+    watchHistory: stream('watchHistory', async (b, { request, call, signal }: StreamScope<pb.WatchHistoryRequest, pb.WatchHistoryResponse>) => {
+      await b.watchHistory(refToKey(request.ref), since(request), (record) => writeEvent(call, record), signal);
+    }),
     verifyLog: unary('verifyLog', async (b, _req: pb.VerifyLogRequest) => {
       const r = await b.verifyLog();
       return {
@@ -168,7 +231,7 @@ function cellRef(ref: pb.CellRef | undefined) {
 
 /** A grpc-js server with the Kukeon service registered (not yet bound). */
 export function createApiServer(handlers: pb.KukeonServiceServer): Server {
-  const server = new Server({ 'grpc.max_receive_message_length': 16 << 20, 'grpc.max_send_message_length': 16 << 20 });
+  const server = new Server(SERVER_CHANNEL_OPTIONS);
   server.addService(pb.KukeonServiceService, handlers);
   return server;
 }

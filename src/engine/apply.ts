@@ -1,7 +1,8 @@
 /**
  * `kuke apply`: make the declared resources exist as written. Every document is validated before anything changes
  * (parseManifests); then they are applied in dependency order, each reported as created, updated, unchanged or
- * failed. A failure does not stop the others; the caller decides the exit status.
+ * failed as soon as it is done. A failure does not stop the others; the caller decides the exit status. An abort
+ * (the client went away, Ctrl-C in-process) lets the document in progress finish and applies no further one.
  */
 import type { CellTemplate } from '../../events/specs.js';
 import { toKukeError } from '../errors.js';
@@ -19,17 +20,32 @@ export interface ApplyResult {
   error?: { kind: string; message: string };
 }
 
-/** Parses (all or nothing) and applies a manifest. Throws InvalidArgument before any change if a document is bad. */
-export async function applyManifest(operations: Operations, text: string, options: OpOptions): Promise<ApplyResult[]> {
+/** How an apply reports and stops. */
+export interface ApplyProgress {
+  /** Called with each document's outcome as soon as it is done, in the order applied. */
+  onResult?: (result: ApplyResult) => void;
+  /** Checked before each document: once aborted, no further document is applied. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Parses (all or nothing) and applies a manifest. Throws InvalidArgument before any change if a document is bad.
+ * Returns the outcomes of the documents applied (all of them unless `progress.signal` aborted).
+ */
+export async function applyManifest(operations: Operations, text: string, options: OpOptions, progress: ApplyProgress = {}): Promise<ApplyResult[]> {
   const docs = parseManifests(text);
   const results: ApplyResult[] = [];
   for (const doc of docs) {
+    if (progress.signal?.aborted) break;
+    let result: ApplyResult;
     try {
-      results.push(await applyOne(operations, doc, options));
+      result = await applyOne(operations, doc, options);
     } catch (err) {
       const error = toKukeError(err);
-      results.push({ index: doc.index, kind: doc.kind, name: doc.name, action: 'failed', changes: [], error: { kind: error.kind, message: error.message } });
+      result = { index: doc.index, kind: doc.kind, name: doc.name, action: 'failed', changes: [], error: { kind: error.kind, message: error.message } };
     }
+    results.push(result);
+    progress.onResult?.(result);
   }
   // In the order applied (dependency order), which is how they are reported.
   return results;

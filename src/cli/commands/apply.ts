@@ -1,12 +1,15 @@
 /**
  * `kuke apply -f <file|->`: apply a multi-document v1beta1 manifest. Every document is validated before anything
- * changes; resources are applied in dependency order and reported as created, updated, unchanged or failed.
+ * changes; resources are applied in dependency order and each is reported as created, updated, unchanged or failed
+ * as soon as it is done (a table line each; `-o json|yaml` prints one document at the end). Ctrl-C stops the apply
+ * after the document in progress; what was reported is what was applied.
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ErrorKind, KukeError } from '../../errors.js';
 import { parseFormat, type CommandContext } from '../context.js';
-import { printStructured } from '../output.js';
+import type { ApplyResult } from '../../api/client.js';
+import { printStructured, type Streams } from '../output.js';
 
 async function readInput(file: string): Promise<string> {
   if (file === '-') {
@@ -23,6 +26,12 @@ async function readInput(file: string): Promise<string> {
   }
 }
 
+function printResult(streams: Streams, r: ApplyResult): void {
+  streams.out(`${r.kind} "${r.name}": ${r.action}\n`);
+  for (const change of r.changes) streams.out(`  - ${change}\n`);
+  if (r.error) streams.out(`  Error: ${r.error.message}\n`);
+}
+
 export function register(program: Command, ctx: CommandContext): void {
   program
     .command('apply')
@@ -33,13 +42,23 @@ export function register(program: Command, ctx: CommandContext): void {
       const format = parseFormat(options.output, ['table', 'json', 'yaml']);
       const text = await readInput(options.filename);
       const client = await ctx.client();
-      const results = await client.apply(text);
-      if (!printStructured(ctx.streams, format, { resources: results })) {
-        for (const r of results) {
-          ctx.streams.out(`${r.kind} "${r.name}": ${r.action}\n`);
-          for (const change of r.changes) ctx.streams.out(`  - ${change}\n`);
-          if (r.error) ctx.streams.out(`  Error: ${r.error.message}\n`);
-        }
+      // Ctrl-C (or a TERM) stops the apply after the document in progress; a second one kills kuke at once.
+      const interrupt = new AbortController();
+      const onSignal = () => interrupt.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      let results: ApplyResult[];
+      try {
+        results = await client.apply(text, { signal: interrupt.signal, onResult: (r) => (format === 'table' ? printResult(ctx.streams, r) : undefined) });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      printStructured(ctx.streams, format, { resources: results });
+      if (interrupt.signal.aborted) {
+        throw new KukeError(ErrorKind.Canceled, `apply interrupted after ${results.length} document${results.length === 1 ? '' : 's'}: those reported were applied, no later one was started`, {
+          hint: 'the one in progress may have finished (see kuke get); apply the manifest again to finish',
+        });
       }
       const failed = results.filter((r) => r.action === 'failed');
       if (failed.length > 0) {

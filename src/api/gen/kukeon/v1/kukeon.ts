@@ -31,6 +31,10 @@ export const protobufFileName = "kukeon/v1/kukeon.proto";
  * Conventions: names are DNS-1123 labels; scope fields (realm, space, stack) are required where the resource
  * lives in one; errors are gRPC statuses whose trailing metadata carries `kukeon-error-kind` (one of the kinds in
  * events/errors.ts) and, when there is one, `kukeon-hint` (what the user can do next).
+ *
+ * Message sizes (src/api/limits.ts): a request may be at most 4 MiB, and so may every message the daemon sends.
+ * Answers whose size depends on what the log holds (lists, histories, apply results) are streams of one item per
+ * message, and an item that does not fit travels as Parts: an old log may hold values of any size.
  */
 
 /** Kinds of resources. */
@@ -119,7 +123,7 @@ export interface PingResponse {
   headSeq: number;
 }
 
-export interface GetRequest {
+export interface FindRequest {
   /** kind + scope + name; an empty name lists everything in scope. */
   ref:
     | Ref
@@ -130,8 +134,22 @@ export interface GetRequest {
   atTime: string;
 }
 
-export interface GetResponse {
-  items: Resource[];
+/** One resource of the answer. */
+export interface FindResponse {
+  resource?:
+    | Resource
+    | undefined;
+  /** The resource as JSON (the client's ResourceView), when it is too large for one message. */
+  part?: Part | undefined;
+}
+
+/**
+ * A piece of one item too large for a single message: the item's JSON, UTF-8, cut into pieces of at most 1 MiB
+ * sent in order with nothing in between; the last piece has `last` set. The client joins them and parses the JSON.
+ */
+export interface Part {
+  json: Buffer;
+  last: boolean;
 }
 
 export interface UsageRequest {
@@ -373,7 +391,7 @@ export interface CreateCellResponse {
   created: boolean;
 }
 
-export interface ApplyRequest {
+export interface ApplyManifestRequest {
   /** The manifest text (YAML, several documents separated by ---). */
   manifest: string;
 }
@@ -389,8 +407,9 @@ export interface ApplyResult {
   error: ErrorInfo | undefined;
 }
 
-export interface ApplyResponse {
-  results: ApplyResult[];
+/** One document's outcome, in the order applied (dependency order). */
+export interface ApplyManifestResponse {
+  result: ApplyResult | undefined;
 }
 
 export interface DeleteRequest {
@@ -451,7 +470,7 @@ export interface RestartCellResponse {
   cell: Cell | undefined;
 }
 
-export interface HistoryRequest {
+export interface ReadHistoryRequest {
   ref:
     | Ref
     | undefined;
@@ -490,8 +509,13 @@ export interface Actor {
   name: string;
 }
 
-export interface HistoryResponse {
-  events: Event[];
+/** One event of the answer. */
+export interface ReadHistoryResponse {
+  event?:
+    | Event
+    | undefined;
+  /** The event record as JSON, when it is too large for one message. */
+  part?: Part | undefined;
 }
 
 export interface WatchHistoryRequest {
@@ -501,7 +525,11 @@ export interface WatchHistoryRequest {
 }
 
 export interface WatchHistoryResponse {
-  event: Event | undefined;
+  event?:
+    | Event
+    | undefined;
+  /** The event record as JSON, when it is too large for one message. */
+  part?: Part | undefined;
 }
 
 export interface VerifyLogRequest {
@@ -824,12 +852,12 @@ export const PingResponse: MessageFns<PingResponse> = {
   },
 };
 
-function createBaseGetRequest(): GetRequest {
+function createBaseFindRequest(): FindRequest {
   return { ref: undefined, atSeq: 0, atTime: "" };
 }
 
-export const GetRequest: MessageFns<GetRequest> = {
-  encode(message: GetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const FindRequest: MessageFns<FindRequest> = {
+  encode(message: FindRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.ref !== undefined) {
       Ref.encode(message.ref, writer.uint32(10).fork()).join();
     }
@@ -842,7 +870,7 @@ export const GetRequest: MessageFns<GetRequest> = {
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): GetRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): FindRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -851,7 +879,7 @@ export const GetRequest: MessageFns<GetRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseGetRequest();
+      const message = createBaseFindRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -891,7 +919,7 @@ export const GetRequest: MessageFns<GetRequest> = {
     }
   },
 
-  fromJSON(object: any): GetRequest {
+  fromJSON(object: any): FindRequest {
     return {
       ref: isSet(object.ref) ? Ref.fromJSON(object.ref) : undefined,
       atSeq: isSet(object.atSeq)
@@ -907,7 +935,7 @@ export const GetRequest: MessageFns<GetRequest> = {
     };
   },
 
-  toJSON(message: GetRequest): unknown {
+  toJSON(message: FindRequest): unknown {
     const obj: any = {};
     if (message.ref !== undefined) {
       obj.ref = Ref.toJSON(message.ref);
@@ -921,11 +949,11 @@ export const GetRequest: MessageFns<GetRequest> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<GetRequest>, I>>(base?: I): GetRequest {
-    return GetRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<FindRequest>, I>>(base?: I): FindRequest {
+    return FindRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<GetRequest>, I>>(object: I): GetRequest {
-    const message = createBaseGetRequest();
+  fromPartial<I extends Exact<DeepPartial<FindRequest>, I>>(object: I): FindRequest {
+    const message = createBaseFindRequest();
     message.ref = (object.ref !== undefined && object.ref !== null) ? Ref.fromPartial(object.ref) : undefined;
     message.atSeq = object.atSeq ?? 0;
     message.atTime = object.atTime ?? "";
@@ -933,19 +961,22 @@ export const GetRequest: MessageFns<GetRequest> = {
   },
 };
 
-function createBaseGetResponse(): GetResponse {
-  return { items: [] };
+function createBaseFindResponse(): FindResponse {
+  return { resource: undefined, part: undefined };
 }
 
-export const GetResponse: MessageFns<GetResponse> = {
-  encode(message: GetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.items) {
-      Resource.encode(v!, writer.uint32(10).fork()).join();
+export const FindResponse: MessageFns<FindResponse> = {
+  encode(message: FindResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resource !== undefined) {
+      Resource.encode(message.resource, writer.uint32(10).fork()).join();
+    }
+    if (message.part !== undefined) {
+      Part.encode(message.part, writer.uint32(18).fork()).join();
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): GetResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): FindResponse {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -954,7 +985,7 @@ export const GetResponse: MessageFns<GetResponse> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseGetResponse();
+      const message = createBaseFindResponse();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -963,7 +994,15 @@ export const GetResponse: MessageFns<GetResponse> = {
               break;
             }
 
-            message.items.push(Resource.decode(reader, reader.uint32()));
+            message.resource = Resource.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.part = Part.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -978,24 +1017,118 @@ export const GetResponse: MessageFns<GetResponse> = {
     }
   },
 
-  fromJSON(object: any): GetResponse {
-    return { items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => Resource.fromJSON(e)) : [] };
+  fromJSON(object: any): FindResponse {
+    return {
+      resource: isSet(object.resource) ? Resource.fromJSON(object.resource) : undefined,
+      part: isSet(object.part) ? Part.fromJSON(object.part) : undefined,
+    };
   },
 
-  toJSON(message: GetResponse): unknown {
+  toJSON(message: FindResponse): unknown {
     const obj: any = {};
-    if (message.items?.length) {
-      obj.items = message.items.map((e) => Resource.toJSON(e));
+    if (message.resource !== undefined) {
+      obj.resource = Resource.toJSON(message.resource);
+    }
+    if (message.part !== undefined) {
+      obj.part = Part.toJSON(message.part);
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<GetResponse>, I>>(base?: I): GetResponse {
-    return GetResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<FindResponse>, I>>(base?: I): FindResponse {
+    return FindResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<GetResponse>, I>>(object: I): GetResponse {
-    const message = createBaseGetResponse();
-    message.items = object.items?.map((e) => Resource.fromPartial(e)) || [];
+  fromPartial<I extends Exact<DeepPartial<FindResponse>, I>>(object: I): FindResponse {
+    const message = createBaseFindResponse();
+    message.resource = (object.resource !== undefined && object.resource !== null)
+      ? Resource.fromPartial(object.resource)
+      : undefined;
+    message.part = (object.part !== undefined && object.part !== null) ? Part.fromPartial(object.part) : undefined;
+    return message;
+  },
+};
+
+function createBasePart(): Part {
+  return { json: Buffer.alloc(0), last: false };
+}
+
+export const Part: MessageFns<Part> = {
+  encode(message: Part, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.json.length !== 0) {
+      writer.uint32(10).bytes(message.json);
+    }
+    if (message.last !== false) {
+      writer.uint32(16).bool(message.last);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Part {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePart();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.json = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.last = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Part {
+    return {
+      json: isSet(object.json) ? Buffer.from(bytesFromBase64(object.json)) : Buffer.alloc(0),
+      last: isSet(object.last) ? globalThis.Boolean(object.last) : false,
+    };
+  },
+
+  toJSON(message: Part): unknown {
+    const obj: any = {};
+    if (message.json.length !== 0) {
+      obj.json = base64FromBytes(message.json);
+    }
+    if (message.last !== false) {
+      obj.last = message.last;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Part>, I>>(base?: I): Part {
+    return Part.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Part>, I>>(object: I): Part {
+    const message = createBasePart();
+    message.json = object.json ?? Buffer.alloc(0);
+    message.last = object.last ?? false;
     return message;
   },
 };
@@ -4792,19 +4925,19 @@ export const CreateCellResponse: MessageFns<CreateCellResponse> = {
   },
 };
 
-function createBaseApplyRequest(): ApplyRequest {
+function createBaseApplyManifestRequest(): ApplyManifestRequest {
   return { manifest: "" };
 }
 
-export const ApplyRequest: MessageFns<ApplyRequest> = {
-  encode(message: ApplyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const ApplyManifestRequest: MessageFns<ApplyManifestRequest> = {
+  encode(message: ApplyManifestRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.manifest !== "") {
       writer.uint32(10).string(message.manifest);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): ApplyRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyManifestRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -4813,7 +4946,7 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseApplyRequest();
+      const message = createBaseApplyManifestRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -4837,11 +4970,11 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     }
   },
 
-  fromJSON(object: any): ApplyRequest {
+  fromJSON(object: any): ApplyManifestRequest {
     return { manifest: isSet(object.manifest) ? globalThis.String(object.manifest) : "" };
   },
 
-  toJSON(message: ApplyRequest): unknown {
+  toJSON(message: ApplyManifestRequest): unknown {
     const obj: any = {};
     if (message.manifest !== "") {
       obj.manifest = message.manifest;
@@ -4849,11 +4982,11 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<ApplyRequest>, I>>(base?: I): ApplyRequest {
-    return ApplyRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<ApplyManifestRequest>, I>>(base?: I): ApplyManifestRequest {
+    return ApplyManifestRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<ApplyRequest>, I>>(object: I): ApplyRequest {
-    const message = createBaseApplyRequest();
+  fromPartial<I extends Exact<DeepPartial<ApplyManifestRequest>, I>>(object: I): ApplyManifestRequest {
+    const message = createBaseApplyManifestRequest();
     message.manifest = object.manifest ?? "";
     return message;
   },
@@ -5010,19 +5143,19 @@ export const ApplyResult: MessageFns<ApplyResult> = {
   },
 };
 
-function createBaseApplyResponse(): ApplyResponse {
-  return { results: [] };
+function createBaseApplyManifestResponse(): ApplyManifestResponse {
+  return { result: undefined };
 }
 
-export const ApplyResponse: MessageFns<ApplyResponse> = {
-  encode(message: ApplyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.results) {
-      ApplyResult.encode(v!, writer.uint32(10).fork()).join();
+export const ApplyManifestResponse: MessageFns<ApplyManifestResponse> = {
+  encode(message: ApplyManifestResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== undefined) {
+      ApplyResult.encode(message.result, writer.uint32(10).fork()).join();
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): ApplyResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyManifestResponse {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -5031,7 +5164,7 @@ export const ApplyResponse: MessageFns<ApplyResponse> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseApplyResponse();
+      const message = createBaseApplyManifestResponse();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -5040,7 +5173,7 @@ export const ApplyResponse: MessageFns<ApplyResponse> = {
               break;
             }
 
-            message.results.push(ApplyResult.decode(reader, reader.uint32()));
+            message.result = ApplyResult.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -5055,26 +5188,26 @@ export const ApplyResponse: MessageFns<ApplyResponse> = {
     }
   },
 
-  fromJSON(object: any): ApplyResponse {
-    return {
-      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => ApplyResult.fromJSON(e)) : [],
-    };
+  fromJSON(object: any): ApplyManifestResponse {
+    return { result: isSet(object.result) ? ApplyResult.fromJSON(object.result) : undefined };
   },
 
-  toJSON(message: ApplyResponse): unknown {
+  toJSON(message: ApplyManifestResponse): unknown {
     const obj: any = {};
-    if (message.results?.length) {
-      obj.results = message.results.map((e) => ApplyResult.toJSON(e));
+    if (message.result !== undefined) {
+      obj.result = ApplyResult.toJSON(message.result);
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<ApplyResponse>, I>>(base?: I): ApplyResponse {
-    return ApplyResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<ApplyManifestResponse>, I>>(base?: I): ApplyManifestResponse {
+    return ApplyManifestResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<ApplyResponse>, I>>(object: I): ApplyResponse {
-    const message = createBaseApplyResponse();
-    message.results = object.results?.map((e) => ApplyResult.fromPartial(e)) || [];
+  fromPartial<I extends Exact<DeepPartial<ApplyManifestResponse>, I>>(object: I): ApplyManifestResponse {
+    const message = createBaseApplyManifestResponse();
+    message.result = (object.result !== undefined && object.result !== null)
+      ? ApplyResult.fromPartial(object.result)
+      : undefined;
     return message;
   },
 };
@@ -5849,12 +5982,12 @@ export const RestartCellResponse: MessageFns<RestartCellResponse> = {
   },
 };
 
-function createBaseHistoryRequest(): HistoryRequest {
+function createBaseReadHistoryRequest(): ReadHistoryRequest {
   return { ref: undefined, sinceSeq: 0, sinceTime: "" };
 }
 
-export const HistoryRequest: MessageFns<HistoryRequest> = {
-  encode(message: HistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const ReadHistoryRequest: MessageFns<ReadHistoryRequest> = {
+  encode(message: ReadHistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.ref !== undefined) {
       Ref.encode(message.ref, writer.uint32(10).fork()).join();
     }
@@ -5867,7 +6000,7 @@ export const HistoryRequest: MessageFns<HistoryRequest> = {
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): HistoryRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadHistoryRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -5876,7 +6009,7 @@ export const HistoryRequest: MessageFns<HistoryRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseHistoryRequest();
+      const message = createBaseReadHistoryRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -5916,7 +6049,7 @@ export const HistoryRequest: MessageFns<HistoryRequest> = {
     }
   },
 
-  fromJSON(object: any): HistoryRequest {
+  fromJSON(object: any): ReadHistoryRequest {
     return {
       ref: isSet(object.ref) ? Ref.fromJSON(object.ref) : undefined,
       sinceSeq: isSet(object.sinceSeq)
@@ -5932,7 +6065,7 @@ export const HistoryRequest: MessageFns<HistoryRequest> = {
     };
   },
 
-  toJSON(message: HistoryRequest): unknown {
+  toJSON(message: ReadHistoryRequest): unknown {
     const obj: any = {};
     if (message.ref !== undefined) {
       obj.ref = Ref.toJSON(message.ref);
@@ -5946,11 +6079,11 @@ export const HistoryRequest: MessageFns<HistoryRequest> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<HistoryRequest>, I>>(base?: I): HistoryRequest {
-    return HistoryRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<ReadHistoryRequest>, I>>(base?: I): ReadHistoryRequest {
+    return ReadHistoryRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<HistoryRequest>, I>>(object: I): HistoryRequest {
-    const message = createBaseHistoryRequest();
+  fromPartial<I extends Exact<DeepPartial<ReadHistoryRequest>, I>>(object: I): ReadHistoryRequest {
+    const message = createBaseReadHistoryRequest();
     message.ref = (object.ref !== undefined && object.ref !== null) ? Ref.fromPartial(object.ref) : undefined;
     message.sinceSeq = object.sinceSeq ?? 0;
     message.sinceTime = object.sinceTime ?? "";
@@ -6391,19 +6524,22 @@ export const Actor: MessageFns<Actor> = {
   },
 };
 
-function createBaseHistoryResponse(): HistoryResponse {
-  return { events: [] };
+function createBaseReadHistoryResponse(): ReadHistoryResponse {
+  return { event: undefined, part: undefined };
 }
 
-export const HistoryResponse: MessageFns<HistoryResponse> = {
-  encode(message: HistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.events) {
-      Event.encode(v!, writer.uint32(10).fork()).join();
+export const ReadHistoryResponse: MessageFns<ReadHistoryResponse> = {
+  encode(message: ReadHistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== undefined) {
+      Event.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    if (message.part !== undefined) {
+      Part.encode(message.part, writer.uint32(18).fork()).join();
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): HistoryResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadHistoryResponse {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -6412,7 +6548,7 @@ export const HistoryResponse: MessageFns<HistoryResponse> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseHistoryResponse();
+      const message = createBaseReadHistoryResponse();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -6421,7 +6557,15 @@ export const HistoryResponse: MessageFns<HistoryResponse> = {
               break;
             }
 
-            message.events.push(Event.decode(reader, reader.uint32()));
+            message.event = Event.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.part = Part.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -6436,24 +6580,31 @@ export const HistoryResponse: MessageFns<HistoryResponse> = {
     }
   },
 
-  fromJSON(object: any): HistoryResponse {
-    return { events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => Event.fromJSON(e)) : [] };
+  fromJSON(object: any): ReadHistoryResponse {
+    return {
+      event: isSet(object.event) ? Event.fromJSON(object.event) : undefined,
+      part: isSet(object.part) ? Part.fromJSON(object.part) : undefined,
+    };
   },
 
-  toJSON(message: HistoryResponse): unknown {
+  toJSON(message: ReadHistoryResponse): unknown {
     const obj: any = {};
-    if (message.events?.length) {
-      obj.events = message.events.map((e) => Event.toJSON(e));
+    if (message.event !== undefined) {
+      obj.event = Event.toJSON(message.event);
+    }
+    if (message.part !== undefined) {
+      obj.part = Part.toJSON(message.part);
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<HistoryResponse>, I>>(base?: I): HistoryResponse {
-    return HistoryResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<ReadHistoryResponse>, I>>(base?: I): ReadHistoryResponse {
+    return ReadHistoryResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<HistoryResponse>, I>>(object: I): HistoryResponse {
-    const message = createBaseHistoryResponse();
-    message.events = object.events?.map((e) => Event.fromPartial(e)) || [];
+  fromPartial<I extends Exact<DeepPartial<ReadHistoryResponse>, I>>(object: I): ReadHistoryResponse {
+    const message = createBaseReadHistoryResponse();
+    message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    message.part = (object.part !== undefined && object.part !== null) ? Part.fromPartial(object.part) : undefined;
     return message;
   },
 };
@@ -6568,13 +6719,16 @@ export const WatchHistoryRequest: MessageFns<WatchHistoryRequest> = {
 };
 
 function createBaseWatchHistoryResponse(): WatchHistoryResponse {
-  return { event: undefined };
+  return { event: undefined, part: undefined };
 }
 
 export const WatchHistoryResponse: MessageFns<WatchHistoryResponse> = {
   encode(message: WatchHistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.event !== undefined) {
       Event.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    if (message.part !== undefined) {
+      Part.encode(message.part, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -6600,6 +6754,14 @@ export const WatchHistoryResponse: MessageFns<WatchHistoryResponse> = {
             message.event = Event.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.part = Part.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6613,13 +6775,19 @@ export const WatchHistoryResponse: MessageFns<WatchHistoryResponse> = {
   },
 
   fromJSON(object: any): WatchHistoryResponse {
-    return { event: isSet(object.event) ? Event.fromJSON(object.event) : undefined };
+    return {
+      event: isSet(object.event) ? Event.fromJSON(object.event) : undefined,
+      part: isSet(object.part) ? Part.fromJSON(object.part) : undefined,
+    };
   },
 
   toJSON(message: WatchHistoryResponse): unknown {
     const obj: any = {};
     if (message.event !== undefined) {
       obj.event = Event.toJSON(message.event);
+    }
+    if (message.part !== undefined) {
+      obj.part = Part.toJSON(message.part);
     }
     return obj;
   },
@@ -6630,6 +6798,7 @@ export const WatchHistoryResponse: MessageFns<WatchHistoryResponse> = {
   fromPartial<I extends Exact<DeepPartial<WatchHistoryResponse>, I>>(object: I): WatchHistoryResponse {
     const message = createBaseWatchHistoryResponse();
     message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    message.part = (object.part !== undefined && object.part !== null) ? Part.fromPartial(object.part) : undefined;
     return message;
   },
 };
@@ -6877,16 +7046,16 @@ export const KukeonServiceService = {
   },
   /**
    * Reads, from the daemon's projection of the event log: one resource (ref names it) or all in a scope
-   * (ref.name empty).
+   * (ref.name empty), one resource per message.
    */
-  get: {
-    path: "/kukeon.v1.KukeonService/Get" as const,
+  find: {
+    path: "/kukeon.v1.KukeonService/Find" as const,
     requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: GetRequest): Buffer => Buffer.from(GetRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): GetRequest => GetRequest.decode(value),
-    responseSerialize: (value: GetResponse): Buffer => Buffer.from(GetResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): GetResponse => GetResponse.decode(value),
+    responseStream: true as const,
+    requestSerialize: (value: FindRequest): Buffer => Buffer.from(FindRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FindRequest => FindRequest.decode(value),
+    responseSerialize: (value: FindResponse): Buffer => Buffer.from(FindResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FindResponse => FindResponse.decode(value),
   },
   /** CPU and memory of a resource's cgroup subtree. */
   usage: {
@@ -6935,15 +7104,20 @@ export const KukeonServiceService = {
     responseSerialize: (value: CreateCellResponse): Buffer => Buffer.from(CreateCellResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateCellResponse => CreateCellResponse.decode(value),
   },
-  /** Applies a multi-document v1beta1 manifest: every document is validated before anything changes. */
-  apply: {
-    path: "/kukeon.v1.KukeonService/Apply" as const,
+  /**
+   * Applies a multi-document v1beta1 manifest: every document is validated before anything changes (a bad one
+   * fails the call before the first message). Then one message per document, sent as soon as it is done. When the
+   * client cancels, the daemon finishes the document in progress and applies no further one.
+   */
+  applyManifest: {
+    path: "/kukeon.v1.KukeonService/ApplyManifest" as const,
     requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: ApplyRequest): Buffer => Buffer.from(ApplyRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): ApplyRequest => ApplyRequest.decode(value),
-    responseSerialize: (value: ApplyResponse): Buffer => Buffer.from(ApplyResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ApplyResponse => ApplyResponse.decode(value),
+    responseStream: true as const,
+    requestSerialize: (value: ApplyManifestRequest): Buffer => Buffer.from(ApplyManifestRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ApplyManifestRequest => ApplyManifestRequest.decode(value),
+    responseSerialize: (value: ApplyManifestResponse): Buffer =>
+      Buffer.from(ApplyManifestResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ApplyManifestResponse => ApplyManifestResponse.decode(value),
   },
   delete: {
     path: "/kukeon.v1.KukeonService/Delete" as const,
@@ -6981,15 +7155,15 @@ export const KukeonServiceService = {
     responseSerialize: (value: RestartCellResponse): Buffer => Buffer.from(RestartCellResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RestartCellResponse => RestartCellResponse.decode(value),
   },
-  /** History: the events of an aggregate (a cell's includes its containers'), oldest first. */
-  history: {
-    path: "/kukeon.v1.KukeonService/History" as const,
+  /** History: the events of an aggregate (a cell's includes its containers'), oldest first, one per message. */
+  readHistory: {
+    path: "/kukeon.v1.KukeonService/ReadHistory" as const,
     requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: HistoryRequest): Buffer => Buffer.from(HistoryRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): HistoryRequest => HistoryRequest.decode(value),
-    responseSerialize: (value: HistoryResponse): Buffer => Buffer.from(HistoryResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): HistoryResponse => HistoryResponse.decode(value),
+    responseStream: true as const,
+    requestSerialize: (value: ReadHistoryRequest): Buffer => Buffer.from(ReadHistoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadHistoryRequest => ReadHistoryRequest.decode(value),
+    responseSerialize: (value: ReadHistoryResponse): Buffer => Buffer.from(ReadHistoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReadHistoryResponse => ReadHistoryResponse.decode(value),
   },
   /** The same, then every new event as it is recorded, until the client cancels. */
   watchHistory: {
@@ -7019,9 +7193,9 @@ export interface KukeonServiceServer extends UntypedServiceImplementation {
   ping: handleUnaryCall<PingRequest, PingResponse>;
   /**
    * Reads, from the daemon's projection of the event log: one resource (ref names it) or all in a scope
-   * (ref.name empty).
+   * (ref.name empty), one resource per message.
    */
-  get: handleUnaryCall<GetRequest, GetResponse>;
+  find: handleServerStreamingCall<FindRequest, FindResponse>;
   /** CPU and memory of a resource's cgroup subtree. */
   usage: handleUnaryCall<UsageRequest, UsageResponse>;
   /** Writes. Each returns once the resource has settled (or failed), with its view. */
@@ -7029,14 +7203,18 @@ export interface KukeonServiceServer extends UntypedServiceImplementation {
   createSpace: handleUnaryCall<CreateSpaceRequest, CreateSpaceResponse>;
   createStack: handleUnaryCall<CreateStackRequest, CreateStackResponse>;
   createCell: handleUnaryCall<CreateCellRequest, CreateCellResponse>;
-  /** Applies a multi-document v1beta1 manifest: every document is validated before anything changes. */
-  apply: handleUnaryCall<ApplyRequest, ApplyResponse>;
+  /**
+   * Applies a multi-document v1beta1 manifest: every document is validated before anything changes (a bad one
+   * fails the call before the first message). Then one message per document, sent as soon as it is done. When the
+   * client cancels, the daemon finishes the document in progress and applies no further one.
+   */
+  applyManifest: handleServerStreamingCall<ApplyManifestRequest, ApplyManifestResponse>;
   delete: handleUnaryCall<DeleteRequest, DeleteResponse>;
   startCell: handleUnaryCall<StartCellRequest, StartCellResponse>;
   stopCell: handleUnaryCall<StopCellRequest, StopCellResponse>;
   restartCell: handleUnaryCall<RestartCellRequest, RestartCellResponse>;
-  /** History: the events of an aggregate (a cell's includes its containers'), oldest first. */
-  history: handleUnaryCall<HistoryRequest, HistoryResponse>;
+  /** History: the events of an aggregate (a cell's includes its containers'), oldest first, one per message. */
+  readHistory: handleServerStreamingCall<ReadHistoryRequest, ReadHistoryResponse>;
   /** The same, then every new event as it is recorded, until the client cancels. */
   watchHistory: handleServerStreamingCall<WatchHistoryRequest, WatchHistoryResponse>;
   /** Checks the hash chain and the contiguity of the whole log. */
@@ -7059,20 +7237,10 @@ export interface KukeonServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Reads, from the daemon's projection of the event log: one resource (ref names it) or all in a scope
-   * (ref.name empty).
+   * (ref.name empty), one resource per message.
    */
-  get(request: GetRequest, callback: (error: ServiceError | null, response: GetResponse) => void): ClientUnaryCall;
-  get(
-    request: GetRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: GetResponse) => void,
-  ): ClientUnaryCall;
-  get(
-    request: GetRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: GetResponse) => void,
-  ): ClientUnaryCall;
+  find(request: FindRequest, options?: Partial<CallOptions>): ClientReadableStream<FindResponse>;
+  find(request: FindRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<FindResponse>;
   /** CPU and memory of a resource's cgroup subtree. */
   usage(
     request: UsageRequest,
@@ -7150,22 +7318,20 @@ export interface KukeonServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateCellResponse) => void,
   ): ClientUnaryCall;
-  /** Applies a multi-document v1beta1 manifest: every document is validated before anything changes. */
-  apply(
-    request: ApplyRequest,
-    callback: (error: ServiceError | null, response: ApplyResponse) => void,
-  ): ClientUnaryCall;
-  apply(
-    request: ApplyRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: ApplyResponse) => void,
-  ): ClientUnaryCall;
-  apply(
-    request: ApplyRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ApplyResponse) => void,
-  ): ClientUnaryCall;
+  /**
+   * Applies a multi-document v1beta1 manifest: every document is validated before anything changes (a bad one
+   * fails the call before the first message). Then one message per document, sent as soon as it is done. When the
+   * client cancels, the daemon finishes the document in progress and applies no further one.
+   */
+  applyManifest(
+    request: ApplyManifestRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ApplyManifestResponse>;
+  applyManifest(
+    request: ApplyManifestRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ApplyManifestResponse>;
   delete(
     request: DeleteRequest,
     callback: (error: ServiceError | null, response: DeleteResponse) => void,
@@ -7226,22 +7392,13 @@ export interface KukeonServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RestartCellResponse) => void,
   ): ClientUnaryCall;
-  /** History: the events of an aggregate (a cell's includes its containers'), oldest first. */
-  history(
-    request: HistoryRequest,
-    callback: (error: ServiceError | null, response: HistoryResponse) => void,
-  ): ClientUnaryCall;
-  history(
-    request: HistoryRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: HistoryResponse) => void,
-  ): ClientUnaryCall;
-  history(
-    request: HistoryRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: HistoryResponse) => void,
-  ): ClientUnaryCall;
+  /** History: the events of an aggregate (a cell's includes its containers'), oldest first, one per message. */
+  readHistory(request: ReadHistoryRequest, options?: Partial<CallOptions>): ClientReadableStream<ReadHistoryResponse>;
+  readHistory(
+    request: ReadHistoryRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ReadHistoryResponse>;
   /** The same, then every new event as it is recorded, until the client cancels. */
   watchHistory(
     request: WatchHistoryRequest,
@@ -7278,6 +7435,14 @@ export const KukeonServiceClient = makeGenericClientConstructor(
   service: typeof KukeonServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
