@@ -108,6 +108,11 @@ export function kukeonHandlers(
     const peer = credentialsOf && !READ_ONLY.has(method) ? await credentialsOf(call.getPeer()) : undefined;
     return { type: 'user', ...(peer ? { uid: peer.uid, gid: peer.gid, pid: peer.pid } : {}), ...(name !== undefined ? { name } : {}) };
   };
+  const logFailure = (err: unknown, method: string) => {
+    // An internal fault is what the client's "details in the daemon's log" points at: log it at error level.
+    if (toKukeError(err).kind === ErrorKind.Internal) logger.error({ err, method }, 'request failed with an internal error');
+    else logger.debug({ err, method }, 'request failed');
+  };
   const unary =
     <Req, Res>(method: string, fn: (backend: KukeonClient, req: Req) => Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
@@ -122,9 +127,7 @@ export function kukeonHandlers(
         // is done: such strings are cut with a marker (limits.ts).
         .then((res) => callback(null, fitMessage(res, size)))
         .catch((err: unknown) => {
-          // An internal fault is what the client's "details in the daemon's log" points at: log it at error level.
-          if (toKukeError(err).kind === ErrorKind.Internal) logger.error({ err, method }, 'request failed with an internal error');
-          else logger.debug({ err, method }, 'request failed');
+          logFailure(err, method);
           callback(toServiceError(err));
         });
     };
@@ -132,8 +135,7 @@ export function kukeonHandlers(
     <Req, Res>(method: string, fn: (backend: KukeonClient, scope: StreamScope<Req, Res>) => Promise<void>) =>
     (call: ServerWritableStream<Req, Res>) => {
       const fail = (err: unknown) => {
-        if (toKukeError(err).kind === ErrorKind.Internal) logger.error({ err, method }, 'request failed with an internal error');
-        else logger.debug({ err, method }, 'request failed');
+        logFailure(err, method);
         // Emitting 'error' is how grpc-js's server stream ends with a status; destroy() would end it with none, and
         // the client would wait until its deadline.
         call.emit('error', Object.assign(new Error(`${method} failed`), toServiceError(err)));
