@@ -15,7 +15,11 @@ import * as pb from './gen/kukeon/v1/kukeon.js';
 import { checkRequestSize, CLIENT_CHANNEL_OPTIONS, PartJoiner } from './limits.js';
 import { ACTOR_METADATA } from './server.js';
 
-/** How long reads and writes may take (writes wait for cells to settle). */
+/**
+ * How long reads and writes may take (writes wait for cells to settle). For streamed answers it is how long the
+ * daemon may stay silent (before the first item and between two): a long history or a long manifest takes as long
+ * as it has items, and must not fail for being long.
+ */
 const READ_DEADLINE_MS = 30_000;
 const WRITE_DEADLINE_MS = 10 * 60_000;
 
@@ -75,22 +79,36 @@ export class GrpcClient implements KukeonClient {
 
   /**
    * A server-streaming call, read to its end: each message goes to `onMessage`. When `signal` aborts, the call is
-   * cancelled and the promise resolves (what arrived was handed over).
+   * cancelled and the promise resolves (what arrived was handed over). With `idleMs`, the call fails with
+   * DeadlineExceeded when no message came for that long.
    */
-  private stream<Req, Msg>(method: Method, request: Req, onMessage: (msg: Msg) => void, options: { deadlineMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  private stream<Req, Msg>(method: Method, request: Req, onMessage: (msg: Msg) => void, options: { idleMs?: number; signal?: AbortSignal } = {}): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       checkRequestSize(method, SERVICE[method]!.requestSerialize(request).length);
-      const { signal } = options;
+      const { signal, idleMs } = options;
       const fn = this.client[method] as unknown as ServerStream<Req, Msg>;
-      const call = fn.call(this.client, request, this.metadata, options.deadlineMs ? { deadline: Date.now() + options.deadlineMs } : {});
+      const call = fn.call(this.client, request, this.metadata, {});
       let settled = false;
+      let idle: NodeJS.Timeout | undefined;
       const settle = (err?: unknown) => {
         if (settled) return;
         settled = true;
+        clearTimeout(idle);
         signal?.removeEventListener('abort', onAbort);
         if (err === undefined) resolve();
         else reject(err);
       };
+      const arm = () => {
+        if (idleMs === undefined) return;
+        clearTimeout(idle);
+        idle = setTimeout(() => {
+          call.cancel();
+          settle(new KukeError(ErrorKind.DeadlineExceeded, `kukeond at ${this.options.socket} sent nothing for ${idleMs / 1000} s (${method})`, {
+            hint: 'it may be overloaded or stuck: see kuke daemon logs, then retry',
+          }));
+        }, idleMs);
+      };
+      arm();
       const onAbort = () => {
         call.cancel();
         settle();
@@ -98,6 +116,7 @@ export class GrpcClient implements KukeonClient {
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
       call.on('data', (msg: Msg) => {
+        arm();
         try {
           onMessage(msg);
         } catch (err) {
@@ -118,7 +137,7 @@ export class GrpcClient implements KukeonClient {
     const views: ResourceView[] = [];
     const take = itemsOf(resourceFromPb, (view: ResourceView) => views.push(view));
     const request: pb.FindRequest = { ref: queryToRef(query), atSeq: options.atSeq ?? 0, atTime: options.atTime ?? '' };
-    await this.stream('find', request, (m: pb.FindResponse) => take(m.resource, m.part), { deadlineMs: READ_DEADLINE_MS });
+    await this.stream('find', request, (m: pb.FindResponse) => take(m.resource, m.part), { idleMs: READ_DEADLINE_MS });
     return complete(take, views);
   }
 
@@ -158,7 +177,7 @@ export class GrpcClient implements KukeonClient {
       progress.onResult?.(result);
     };
     // Cancelling (progress.signal) tells the daemon to apply no further document.
-    await this.stream('applyManifest', { manifest } satisfies pb.ApplyManifestRequest, onMessage, { deadlineMs: WRITE_DEADLINE_MS, ...(progress.signal ? { signal: progress.signal } : {}) });
+    await this.stream('applyManifest', { manifest } satisfies pb.ApplyManifestRequest, onMessage, { idleMs: WRITE_DEADLINE_MS, ...(progress.signal ? { signal: progress.signal } : {}) });
     return results;
   }
 
@@ -186,7 +205,7 @@ export class GrpcClient implements KukeonClient {
     const records: EventRecord[] = [];
     const take = itemsOf(eventFromPb, (record: EventRecord) => records.push(record));
     const request: pb.ReadHistoryRequest = { ref: keyToRef(key), sinceSeq: filter.sinceSeq ?? 0, sinceTime: filter.sinceTime ?? '' };
-    await this.stream('readHistory', request, (m: pb.ReadHistoryResponse) => take(m.event, m.part), { deadlineMs: READ_DEADLINE_MS });
+    await this.stream('readHistory', request, (m: pb.ReadHistoryResponse) => take(m.event, m.part), { idleMs: READ_DEADLINE_MS });
     return complete(take, records);
   }
 
