@@ -53,15 +53,16 @@ export function fromServiceError(error: unknown, socket: string): KukeError {
       cause: error,
     });
   }
-  if (!isErrorKind(kindMeta) && e.code === status.RESOURCE_EXHAUSTED) {
-    // grpc-js refused a message over a limit (limits.ts); the client checks its requests first, so this is a daemon
-    // of another version with other limits.
+  if (!isErrorKind(kindMeta) && e.code === status.RESOURCE_EXHAUSTED && /message larger than max/.test(e.details ?? '')) {
+    // grpc-js refused a message over a limit (limits.ts; its own wording, the only way to tell it from a
+    // ResourceExhausted of ours); the client checks its requests first, so this is a daemon with other limits.
     return new KukeError(ErrorKind.InvalidArgument, `message too large for kukeond's API: ${e.details ?? 'over the limit'}`, {
       hint: `requests are limited to ${sizeText(MAX_REQUEST_BYTES)}: make it smaller (split a manifest into several files)`,
       cause: error,
     });
   }
-  if (!isErrorKind(kindMeta) && e.code === status.UNIMPLEMENTED) {
+  if (!isErrorKind(kindMeta) && e.code === status.UNIMPLEMENTED && /does not implement the method/.test(e.details ?? '')) {
+    // grpc-js's answer for a method the daemon does not have: it is older (or newer) than this kuke.
     return new KukeError(ErrorKind.FailedPrecondition, `kukeond at ${socket} does not serve this request: it runs another version than this kuke`, {
       hint: 'switch the daemon to this build: sudo kuke daemon recreate',
       cause: error,

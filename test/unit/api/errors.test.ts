@@ -24,6 +24,13 @@ describe('errors across the API', () => {
     expect(toServiceError(new KukeError(ErrorKind.ResourceExhausted, 'disk full')).code).toBe(status.RESOURCE_EXHAUSTED);
   });
 
+  it('say that a daemon without the method runs another version, and how to switch it to this build', () => {
+    const err = fromServiceError({ code: status.UNIMPLEMENTED, details: 'The server does not implement the method /kukeon.v1.KukeonService/Find', metadata: new Metadata() }, '/s.sock');
+    expect(err.kind).toBe(ErrorKind.FailedPrecondition);
+    expect(err.message).toBe('kukeond at /s.sock does not serve this request: it runs another version than this kuke');
+    expect(err.hint).toBe('switch the daemon to this build: sudo kuke daemon recreate');
+  });
+
   it("say why the daemon cannot be reached in a few words, without grpc-js's wording", () => {
     expect(fromServiceError(unreachable('ENOENT'), '/run/kukeon/kukeond.sock').message).toBe('cannot reach kukeond at /run/kukeon/kukeond.sock: connect ENOENT (no socket at that path)');
     expect(fromServiceError(unreachable('ECONNREFUSED'), '/run/kukeon/kukeond.sock').message).toBe('cannot reach kukeond at /run/kukeon/kukeond.sock: connect ECONNREFUSED (nothing listens on that socket)');
