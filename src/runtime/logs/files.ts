@@ -103,7 +103,13 @@ export class FileLogs implements ContainerLogs {
         await rename(rotatedLogFile(live, step.from), rotatedLogFile(live, step.to));
         return;
       case 'copyTruncate':
-        await copyThenTruncate(live, live + PARTIAL_SUFFIX, step.skip);
+        try {
+          await copyThenTruncate(live, live + PARTIAL_SUFFIX, step.skip);
+        } catch (err) {
+          // A full disk fails the copy: give its space back at once, and leave the live file whole for the next pass.
+          await rm(live + PARTIAL_SUFFIX, { force: true });
+          throw err;
+        }
         await rename(live + PARTIAL_SUFFIX, rotatedLogFile(live, 1));
         report.rotated.push(live);
         return;
@@ -208,13 +214,14 @@ async function copyThenTruncate(live: string, copy: string, skip: number): Promi
       while (position < end) {
         const { bytesRead } = await src.read(buffer, 0, Math.min(buffer.length, end - position), position);
         if (bytesRead === 0) break;
-        await dst.write(buffer, 0, bytesRead);
+        // A write can be short (the disk filled up): go on until every byte is written, or the write fails.
+        for (let done = 0; done < bytesRead; ) done += (await dst.write(buffer, done, bytesRead - done)).bytesWritten;
         position += bytesRead;
       }
       for (let chunk = 0; chunk < TAIL_CHUNKS; chunk++) {
         const bytesRead = readSync(src.fd, buffer, 0, buffer.length, position);
         if (bytesRead === 0) break;
-        writeSync(dst.fd, buffer, 0, bytesRead);
+        for (let done = 0; done < bytesRead; ) done += writeSync(dst.fd, buffer, done, bytesRead - done);
         position += bytesRead;
       }
       ftruncateSync(src.fd, 0);
