@@ -5,7 +5,7 @@
  * (the client went away, Ctrl-C in-process) lets the document in progress finish and applies no further one.
  */
 import type { CellTemplate } from '../../events/specs.js';
-import { toKukeError } from '../errors.js';
+import { ErrorKind, KukeError, toKukeError } from '../errors.js';
 import { parseManifests, type Manifest } from '../model/manifest.js';
 import type { OpOptions, Operations } from './operations.js';
 
@@ -98,6 +98,7 @@ async function ensureParents(operations: Operations, doc: Extract<Manifest, { ki
   await operations.createStack({ realm: doc.realm, space: doc.space, stack: doc.stack }, options);
 }
 
-function breaking(kind: string, name: string, changes: string[]): Error {
-  return new Error(`${kind} "${name}" has breaking changes: [${changes.join(', ')}]. Delete the ${kind} and recreate it with the new spec`);
+/** A change apply cannot make in place: the user's to resolve (not a bug, so not Internal). */
+function breaking(kind: string, name: string, changes: string[]): KukeError {
+  return new KukeError(ErrorKind.FailedPrecondition, `${kind} "${name}" has breaking changes: [${changes.join(', ')}]. Delete the ${kind} and recreate it with the new spec`);
 }

@@ -11,6 +11,7 @@ import { isGone, isTransient, type AggregateKind } from '../../machines/index.js
 import { ErrorKind, KukeError } from '../errors.js';
 import { bridgeName, networkName, realmNamespace, validateName } from '../model/names.js';
 import type { CellView, RealmView, ResourceView, SpaceView, StackView } from '../model/resources.js';
+import { validateCellTemplate, validateLabels } from '../model/template-check.js';
 import { childPrefix, describeKey, streamOf, type AggregateKey } from '../model/streams.js';
 import type { Aggregate, DispatchMeta, DispatchOutcome, Engine } from './engine.js';
 import { FORCE_SETTLE_MS, forceDelete } from './force-delete.js';
@@ -78,6 +79,7 @@ export class Operations {
     options: OpOptions,
   ): Promise<CreateOutcome<RealmView>> {
     validateName('realm', input.name);
+    validateLabels(input.labels ?? {}, `realm ${JSON.stringify(input.name)}`);
     const key: AggregateKey = { kind: 'realm', realm: input.name };
     const namespace = input.namespace ?? realmNamespace(input.name, this.engine.config.namespaceSuffix);
     const outcome = await this.ensureCreated(key, 'CreateRealm', { namespace, labels: input.labels ?? {}, system: input.system ?? false }, options);
@@ -88,6 +90,7 @@ export class Operations {
   async createSpace(input: SpaceRef & { labels?: Record<string, string> }, options: OpOptions): Promise<CreateOutcome<SpaceView>> {
     validateName('realm', input.realm);
     validateName('space', input.space);
+    validateLabels(input.labels ?? {}, `space ${JSON.stringify(input.space)}`);
     this.requireReady({ kind: 'realm', realm: input.realm });
     const key: AggregateKey = { kind: 'space', realm: input.realm, space: input.space };
     const existing = this.engine.get(streamOf(key));
@@ -106,6 +109,7 @@ export class Operations {
     validateName('realm', input.realm);
     validateName('space', input.space);
     validateName('stack', input.stack);
+    validateLabels(input.labels ?? {}, `stack ${JSON.stringify(input.stack)}`);
     this.requireReady({ kind: 'space', realm: input.realm, space: input.space });
     const outcome = await this.ensureCreated({ kind: 'stack', ...input }, 'CreateStack', { labels: input.labels ?? {} }, options);
     return { view: stackView(outcome.aggregate), created: outcome.created };
@@ -119,6 +123,7 @@ export class Operations {
    */
   async createCell(input: CellRef & { template: CellTemplate; start?: boolean }, options: OpOptions): Promise<CreateOutcome<CellView>> {
     this.validateCellRef(input);
+    validateCellTemplate(input.template, `cell ${JSON.stringify(input.cell)}`);
     this.requireReady({ kind: 'stack', realm: input.realm, space: input.space, stack: input.stack });
     const key: AggregateKey = { kind: 'cell', ...pickCell(input) };
     const stream = streamOf(key);
@@ -142,6 +147,7 @@ export class Operations {
    */
   async applyCell(input: CellRef & { template: CellTemplate }, options: OpOptions): Promise<{ view: CellView; action: 'created' | 'updated' | 'unchanged'; changes: string[] }> {
     this.validateCellRef(input);
+    validateCellTemplate(input.template, `cell ${JSON.stringify(input.cell)}`);
     this.requireReady({ kind: 'stack', realm: input.realm, space: input.space, stack: input.stack });
     const stream = streamOf({ kind: 'cell', ...pickCell(input) });
     const meta = this.meta(options);

@@ -7,11 +7,32 @@
  * const docs = parseManifests(readFileSync('cell.yaml', 'utf8'));   // throws InvalidArgument naming the document
  * for (const doc of docs) console.log(doc.kind, doc.name);
  */
-import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { CellTemplateSchema, type CellTemplate, type ContainerTemplate } from '../../events/specs.js';
-import { ErrorKind, KukeError } from '../errors.js';
-import { nameProblem } from './names.js';
+import { ErrorKind, isKukeError, KukeError } from '../errors.js';
+import { formatIssues, notSupported, quote, strictObject } from './issues.js';
+import { MAX_CONTAINERS_PER_CELL, MAX_MOUNTS_PER_CONTAINER } from './limits.js';
+import {
+  absolutePathSchema,
+  argSchema,
+  argvSchema,
+  cellRulesProblem,
+  cellTemplateProblem,
+  cpuPeriodSchema,
+  cpuQuotaSchema,
+  cpuSharesSchema,
+  envSchema,
+  execSizeRule,
+  imageSchema,
+  labelsSchema,
+  memoryBytesSchema,
+  nameSchema as name,
+  pidsSchema,
+  restartBackoffSchema,
+  restartRetriesSchema,
+  restartRules,
+} from './template-check.js';
+import { loadYamlDocuments } from './yaml-load.js';
 
 /** The only apiVersion (an empty one means it too). */
 export const API_VERSION = 'v1beta1';
@@ -19,77 +40,136 @@ export const API_VERSION = 'v1beta1';
 export const KINDS = ['Realm', 'Space', 'Stack', 'Cell', 'Container'] as const;
 export type ManifestKind = (typeof KINDS)[number];
 
-const name = z.string().superRefine((value, ctx) => {
-  const problem = nameProblem(value);
-  if (problem) ctx.addIssue({ code: 'custom', message: `invalid name ${JSON.stringify(value)}: ${problem}` });
+/** Kinds of the original Kukeon that this project does not implement yet, and where they are planned. */
+const UNSUPPORTED_KINDS: Record<string, string> = {
+  Secret: 'it is on the roadmap: issue 11',
+  Volume: 'named volumes; use a bind or tmpfs volume of a container',
+  CellBlueprint: 'cell templates with parameters',
+  CellConfig: 'cell templates with parameters',
+  CellProfile: 'it was removed from Kukeon',
+};
+
+// Where the original Kukeon's fields that kukeon lacks are planned (the issues of this project).
+const SECURITY = 'it is on the roadmap: issue 11';
+const NETWORKING = 'it is on the roadmap: issue 10';
+const WORKLOADS = 'it is on the roadmap: issue 12';
+const SET_BY_KUKEON = 'kukeon sets it';
+
+/**
+ * metadata of every kind. `annotations` are refused rather than accepted and dropped: nothing stores them yet.
+ * `generation` is kukeon's to set.
+ */
+const metadata = strictObject({
+  name,
+  labels: labelsSchema.default({}),
+  annotations: notSupported('annotations are not stored; use labels'),
+  generation: notSupported(SET_BY_KUKEON),
+  namespace: notSupported('resources are placed with spec.realmId, spaceId and stackId'),
 });
-const labels = z.record(z.string(), z.string()).default({});
-const metadata = z.object({ name, labels, annotations: z.record(z.string(), z.string()).optional() }).passthrough();
 
-const volume = z.object({
-  kind: z.enum(['bind', 'tmpfs']).default('bind'),
-  source: z.string().optional(),
-  target: z.string().startsWith('/', 'must be an absolute path'),
-  readOnly: z.boolean().optional(),
-});
-const resources = z
-  .object({
-    memoryLimitBytes: z.number().int().positive().optional(),
-    cpuShares: z.number().int().min(2).max(262144).optional(),
-    cpuQuotaUs: z.number().int().positive().optional(),
-    cpuPeriodUs: z.number().int().positive().optional(),
-    pidsLimit: z.number().int().positive().optional(),
-  })
-  .strict();
-const containerFields = z
-  .object({
-    id: name,
-    image: z.string().min(1, 'is required'),
-    root: z.boolean().optional(),
-    command: z.union([z.string(), z.array(z.string())]).optional(),
-    args: z.array(z.string()).default([]),
-    env: z.array(z.string().regex(/^[^=\0]+=[^\0]*$/, 'entries must be KEY=VALUE')).default([]),
-    workingDir: z.string().startsWith('/', 'must be an absolute path').optional(),
-    privileged: z.boolean().default(false),
-    hostNetwork: z.boolean().default(false),
-    hostPID: z.boolean().default(false),
-    volumes: z.array(volume).default([]),
-    resources: resources.default({}),
-    restartPolicy: z.enum(['', 'never', 'always', 'on-failure']).default(''),
-    restartBackoffSeconds: z.number().int('must be a whole number of seconds').min(0, 'must be 0 or more').optional(),
-    restartMaxRetries: z.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
-  })
-  .passthrough();
-
-/** The restart knobs only mean something with a policy that restarts. */
-function restartRules(c: { restartPolicy: string; restartBackoffSeconds?: number | undefined; restartMaxRetries?: number | undefined }, ctx: z.RefinementCtx): void {
-  const policy = c.restartPolicy === '' ? 'never' : c.restartPolicy;
-  if (c.restartBackoffSeconds !== undefined && policy === 'never') {
-    ctx.addIssue({ code: 'custom', path: ['restartBackoffSeconds'], message: 'needs restartPolicy always or on-failure' });
-  }
-  if (c.restartMaxRetries !== undefined && policy !== 'on-failure') {
-    ctx.addIssue({ code: 'custom', path: ['restartMaxRetries'], message: 'needs restartPolicy on-failure' });
-  }
-}
-const container = containerFields.superRefine(restartRules);
-
-const realmDoc = z.object({ metadata, spec: z.object({ namespace: z.string().min(1).optional() }).passthrough().default({}) });
-const spaceDoc = z.object({ metadata, spec: z.object({ realmId: name }).passthrough() });
-const stackDoc = z.object({ metadata, spec: z.object({ realmId: name, spaceId: name }).passthrough() });
-const cellSpec = z
-  .object({
-    id: name.optional(),
-    realmId: name,
-    spaceId: name,
-    stackId: name,
-    rootContainerId: name.optional(),
-    containers: z.array(container).min(1, 'must list at least one container'),
-  })
-  .passthrough();
-const cellDoc = z.object({ metadata, spec: cellSpec });
-const containerDoc = z.object({
+/** Envelope fields every document may have besides metadata and spec. */
+const envelope = {
+  apiVersion: z.string().optional(),
+  kind: z.string(),
   metadata,
-  spec: containerFields.extend({ id: name.optional(), realmId: name, spaceId: name, stackId: name, cellId: name }).superRefine(restartRules),
+  /** What `get -o yaml` prints of a resource's state (issue 12: documents round-trip); output only, never applied. */
+  status: z.unknown().optional(),
+};
+
+const volume = strictObject({
+  kind: z.enum(['bind', 'tmpfs']).default('bind'),
+  source: absolutePathSchema.optional(),
+  target: absolutePathSchema,
+  readOnly: z.boolean().optional(),
+  volumeRef: notSupported('named volumes; use a bind or tmpfs volume'),
+  sizeBytes: notSupported(),
+  mode: notSupported(),
+  ensure: notSupported(),
+});
+const resources = strictObject({
+  memoryLimitBytes: memoryBytesSchema.optional(),
+  cpuShares: cpuSharesSchema.optional(),
+  cpuQuotaUs: cpuQuotaSchema.optional(),
+  cpuPeriodUs: cpuPeriodSchema.optional(),
+  pidsLimit: pidsSchema.optional(),
+});
+
+/** A container's fields; every one that the original Kukeon, Docker or Kubernetes users bring is named. */
+const containerShape = {
+  id: name,
+  image: imageSchema,
+  root: z.boolean().optional(),
+  command: z.union([argSchema, argvSchema]).optional(),
+  args: argvSchema.default([]),
+  env: envSchema.default([]),
+  workingDir: absolutePathSchema.optional(),
+  privileged: z.boolean().default(false),
+  hostNetwork: z.boolean().default(false),
+  hostPID: z.boolean().default(false),
+  volumes: z.array(volume).max(MAX_MOUNTS_PER_CONTAINER, `must have at most ${MAX_MOUNTS_PER_CONTAINER} entries`).default([]),
+  resources: resources.default({}),
+  restartPolicy: z.enum(['', 'never', 'always', 'on-failure']).default(''),
+  restartBackoffSeconds: restartBackoffSchema.optional(),
+  restartMaxRetries: restartRetriesSchema.optional(),
+  user: notSupported(SECURITY),
+  readOnlyRootFilesystem: notSupported(SECURITY),
+  capabilities: notSupported(SECURITY),
+  securityOpts: notSupported(SECURITY),
+  securityContext: notSupported(SECURITY),
+  seccompProfile: notSupported(SECURITY),
+  devices: notSupported(SECURITY),
+  secrets: notSupported(SECURITY),
+  tmpfs: notSupported('use volumes: [{kind: tmpfs, target: /path}]'),
+  ports: notSupported(NETWORKING),
+  networks: notSupported(NETWORKING),
+  networksAliases: notSupported(NETWORKING),
+  cniConfigPath: notSupported(SET_BY_KUKEON),
+  containerdId: notSupported(SET_BY_KUKEON),
+  tty: notSupported(WORKLOADS),
+  stdin: notSupported(WORKLOADS),
+  attachable: notSupported(WORKLOADS),
+  livenessProbe: notSupported(),
+  readinessProbe: notSupported(),
+  startupProbe: notSupported(),
+  healthcheck: notSupported(),
+  hostCgroup: notSupported(),
+  repos: notSupported(),
+  git: notSupported(),
+};
+const containerFields = strictObject(containerShape);
+const container = containerFields.superRefine(restartRules).superRefine((c, ctx) => execSizeRule({ command: c.command ?? [], args: c.args, env: c.env }, ctx));
+
+const realmDoc = strictObject({
+  ...envelope,
+  spec: strictObject({ namespace: z.string().min(1).optional(), registryCredentials: notSupported('it is on the roadmap: issue 13') }).default({}),
+});
+const spaceDoc = strictObject({
+  ...envelope,
+  spec: strictObject({ realmId: name, cniConfigPath: notSupported(SET_BY_KUKEON), network: notSupported(NETWORKING), defaults: notSupported(SECURITY) }),
+});
+const stackDoc = strictObject({ ...envelope, spec: strictObject({ id: name.optional(), realmId: name, spaceId: name }) });
+const cellSpec = strictObject({
+  id: name.optional(),
+  realmId: name,
+  spaceId: name,
+  stackId: name,
+  rootContainerId: name.optional(),
+  containers: z
+    .array(container)
+    .min(1, 'must list at least one container')
+    .max(MAX_CONTAINERS_PER_CELL, `must have at most ${MAX_CONTAINERS_PER_CELL} containers`),
+  replicas: notSupported('a cell runs once; declare more cells'),
+  tty: notSupported(WORKLOADS),
+  autoDelete: notSupported(WORKLOADS),
+  nestedCgroupRuntime: notSupported(),
+  provenance: notSupported(),
+});
+const cellDoc = strictObject({ ...envelope, spec: cellSpec });
+const containerDoc = strictObject({
+  ...envelope,
+  spec: strictObject({ ...containerShape, id: name.optional(), realmId: name, spaceId: name, stackId: name, cellId: name })
+    .superRefine(restartRules)
+    .superRefine((c, ctx) => execSizeRule({ command: c.command ?? [], args: c.args, env: c.env }, ctx)),
 });
 
 /** A validated, normalised document. */
@@ -133,40 +213,43 @@ function toTemplate(c: ContainerInput): ContainerTemplate {
   };
 }
 
+/** A problem with one document; parseManifests prefixes the document. */
+function problem(message: string): KukeError {
+  return new KukeError(ErrorKind.InvalidArgument, message);
+}
+
 /**
  * The root container of a cell: `rootContainerId`, else the one marked `root: true`, else the first. More than
  * one `root: true`, or a `rootContainerId` that names no container, is an error.
  */
 function rootOf(spec: z.infer<typeof cellSpec>): string {
   const marked = spec.containers.filter((c) => c.root === true).map((c) => c.id);
-  if (marked.length > 1) throw new Error(`only one container may have root: true (found ${marked.join(', ')})`);
+  if (marked.length > 1) throw problem(`only one container may have root: true (found ${marked.join(', ')})`);
   if (spec.rootContainerId) {
-    if (!spec.containers.some((c) => c.id === spec.rootContainerId)) throw new Error(`rootContainerId "${spec.rootContainerId}" names no container`);
-    if (marked.length === 1 && marked[0] !== spec.rootContainerId) throw new Error(`rootContainerId "${spec.rootContainerId}" disagrees with root: true on "${marked[0]}"`);
+    if (!spec.containers.some((c) => c.id === spec.rootContainerId)) throw problem(`spec.rootContainerId "${spec.rootContainerId}" names no container`);
+    if (marked.length === 1 && marked[0] !== spec.rootContainerId) throw problem(`spec.rootContainerId "${spec.rootContainerId}" disagrees with root: true on "${marked[0]}"`);
     return spec.rootContainerId;
   }
   return marked[0] ?? spec.containers[0]!.id;
 }
 
-function zodProblem(error: z.ZodError): string {
-  const issue = error.issues[0]!;
-  const path = issue.path.join('.');
-  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return `${path} is required`;
-  return path ? `${path}: ${issue.message}` : issue.message;
+function sameId(id: string | undefined, name: string): void {
+  if (id !== undefined && id !== name) throw problem(`spec.id "${id}" differs from metadata.name "${name}"; remove spec.id or make them equal`);
 }
 
 function parseOne(raw: unknown, index: number): Manifest {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('is not a mapping');
-  const doc = raw as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown } };
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw problem('is not a mapping (a document is kind, metadata and spec)');
+  const doc = raw as { apiVersion?: unknown; kind?: unknown };
   const apiVersion = doc.apiVersion ?? '';
-  if (apiVersion !== '' && apiVersion !== API_VERSION) throw new Error(`unsupported apiVersion ${JSON.stringify(apiVersion)} (only ${API_VERSION})`);
+  if (apiVersion !== '' && apiVersion !== API_VERSION) throw problem(`unsupported apiVersion ${quote(String(apiVersion))} (only ${API_VERSION})`);
+  if (typeof doc.kind === 'string' && UNSUPPORTED_KINDS[doc.kind]) throw problem(`kind ${doc.kind} is not supported yet (${UNSUPPORTED_KINDS[doc.kind]}); remove the document`);
   if (typeof doc.kind !== 'string' || !(KINDS as readonly string[]).includes(doc.kind)) {
-    throw new Error(`unknown kind ${JSON.stringify(doc.kind ?? null)} (expected one of ${KINDS.join(', ')})`);
+    throw problem(`unknown kind ${doc.kind === undefined ? '(none)' : quote(String(doc.kind))} (expected one of ${KINDS.join(', ')})`);
   }
   const kind = doc.kind as ManifestKind;
   const parse = <T extends z.ZodType>(schema: T): z.infer<T> => {
     const result = schema.safeParse(raw);
-    if (!result.success) throw new Error(zodProblem(result.error));
+    if (!result.success) throw problem(formatIssues(result.error, raw));
     return result.data;
   };
   switch (kind) {
@@ -180,20 +263,15 @@ function parseOne(raw: unknown, index: number): Manifest {
     }
     case 'Stack': {
       const d = parse(stackDoc);
+      sameId(d.spec.id, d.metadata.name);
       return { kind, index, name: d.metadata.name, labels: d.metadata.labels, realm: d.spec.realmId, space: d.spec.spaceId };
     }
     case 'Cell': {
       const d = parse(cellDoc);
-      if (d.spec.id && d.spec.id !== d.metadata.name) throw new Error(`spec.id "${d.spec.id}" differs from metadata.name "${d.metadata.name}"`);
-      const ids = d.spec.containers.map((c) => c.id);
-      const dup = ids.find((id, i) => ids.indexOf(id) !== i);
-      if (dup) throw new Error(`container id "${dup}" appears twice`);
-      const root = rootOf(d.spec);
-      const rootTemplate = d.spec.containers.find((c) => c.id === root)!;
-      if (!rootTemplate.hostNetwork && d.spec.containers.some((c) => c.hostNetwork)) {
-        throw new Error('a container with hostNetwork needs a host-network root container (the root owns the cell network)');
-      }
-      const template = CellTemplateSchema.parse({ root, containers: d.spec.containers.map(toTemplate), labels: d.metadata.labels });
+      sameId(d.spec.id, d.metadata.name);
+      const template = CellTemplateSchema.parse({ root: rootOf(d.spec), containers: d.spec.containers.map(toTemplate), labels: d.metadata.labels });
+      const rules = cellRulesProblem(template) ?? cellTemplateProblem(template);
+      if (rules) throw problem(rules);
       return { kind, index, name: d.metadata.name, realm: d.spec.realmId, space: d.spec.spaceId, stack: d.spec.stackId, template };
     }
     case 'Container': {
@@ -214,32 +292,29 @@ function parseOne(raw: unknown, index: number): Manifest {
   }
 }
 
+/** `(Cell "web")`, or as much of it as the document has. */
+function labelOf(raw: unknown): string {
+  const r = (raw ?? {}) as { kind?: unknown; metadata?: { name?: unknown } | null };
+  if (typeof r.kind !== 'string') return '';
+  const name = typeof r.metadata === 'object' && r.metadata !== null && typeof r.metadata.name === 'string' ? ` ${quote(r.metadata.name)}` : '';
+  return ` (${/^[A-Za-z]{1,40}$/.test(r.kind) ? r.kind : quote(r.kind)}${name})`;
+}
+
 /**
- * Parses and validates every document of a YAML stream, in dependency order (stable within a kind). Throws
- * InvalidArgument on the first problem, naming the document: `document 2 (Cell "web"): spec.stackId is required`.
+ * Parses and validates every document of a YAML stream (./yaml-load.ts refuses hostile YAML first), in dependency
+ * order (stable within a kind). Throws InvalidArgument on the first problem, naming the document, the field and
+ * what to do: `document 1 (Cell "web"): spec.containers[0].imagee: unknown field; did you mean "image"?`. Nothing
+ * is returned unless every document is valid, so an apply changes nothing when one is not.
  */
 export function parseManifests(text: string): Manifest[] {
-  const docs = parseAllDocuments(text);
   const out: Manifest[] = [];
-  let index = 0;
-  for (const doc of docs) {
-    index++;
-    if (doc.errors.length > 0) {
-      const err = doc.errors[0]!;
-      throw new KukeError(ErrorKind.InvalidArgument, `document ${index}: invalid YAML: ${err.message.split('\n')[0]}`, {
-        hint: 'fix the YAML syntax (indentation, quoting) and apply again',
-      });
-    }
-    const raw = doc.toJS() as unknown;
-    if (raw === null || raw === undefined) continue;
+  for (const { index, value } of loadYamlDocuments(text)) {
+    if (value === null || value === undefined) continue;
     try {
-      out.push(parseOne(raw, index));
+      out.push(parseOne(value, index));
     } catch (err) {
-      const r = raw as { kind?: unknown; metadata?: { name?: unknown } };
-      const label = typeof r.kind === 'string' ? ` (${r.kind}${typeof r.metadata?.name === 'string' ? ` "${r.metadata.name}"` : ''})` : '';
-      throw new KukeError(ErrorKind.InvalidArgument, `document ${index}${label}: ${(err as Error).message}`, {
-        hint: 'nothing was changed; fix the document and apply again',
-      });
+      if (!isKukeError(err, ErrorKind.InvalidArgument)) throw err;
+      throw new KukeError(ErrorKind.InvalidArgument, `document ${index}${labelOf(value)}: ${err.message}`, { hint: 'nothing was changed' });
     }
   }
   if (out.length === 0) throw new KukeError(ErrorKind.InvalidArgument, 'no documents found in input', { hint: 'pass a file with at least one Realm, Space, Stack, Cell or Container document' });

@@ -90,4 +90,111 @@ describe('manifests', () => {
   it('fails the whole file when any document is invalid', () => {
     expect(() => parseManifests(`${hierarchy}\n---\napiVersion: v2\nkind: Realm\nmetadata: {name: y}`)).toThrow(/document 4/);
   });
+
+  it('keeps labels of every kind and accepts a status section as output only', () => {
+    const docs = parseManifests(`${hierarchy.replace('metadata: {name: lab}', 'metadata: {name: lab, labels: {team: infra}}')}status: {state: Ready}\n`);
+    expect(docs.find((d) => d.kind === 'Realm')).toMatchObject({ name: 'lab', labels: { team: 'infra' } });
+  });
+});
+
+/** The cell above with `line` added to its first container (`  ` indented), or to its spec with `spec: true`. */
+const withContainerField = (line: string) => cell.replace('      env: ["A=1"]\n', `      env: ["A=1"]\n      ${line}\n`);
+const withSpecField = (line: string) => cell.replace('  stackId: app\n', `  stackId: app\n  ${line}\n`);
+
+describe('strict manifests', () => {
+  it.each([
+    ['a typo of image', withContainerField('imagee: x'), 'spec.containers[0].imagee: unknown field; did you mean "image"?'],
+    ['a typo of command', withContainerField('comand: /bin/sh'), 'spec.containers[0].comand: unknown field; did you mean "command"?'],
+    ['a misspelt environment', withContainerField('enviroment: [A=1]'), 'spec.containers[0].enviroment: unknown field; did you mean "env"?'],
+    ['a Docker spelling', withContainerField('entrypoint: [sh]'), 'spec.containers[0].entrypoint: unknown field; did you mean "command"?'],
+    ['a field nothing is close to', withContainerField('zzzzzz: 1'), 'spec.containers[0].zzzzzz: unknown field'],
+    ['a typo in a volume', withContainerField('volumes: [{source: /a, targt: /b}]'), 'spec.containers[0].volumes[0].targt: unknown field; did you mean "target"?'],
+    ['a typo in resources', withContainerField('resources: {pidLimit: 5}'), 'spec.containers[0].resources.pidLimit: unknown field; did you mean "pidsLimit"?'],
+    ['a typo in a cell spec', withSpecField('rootContainer: main'), 'spec.rootContainer: unknown field; did you mean "rootContainerId"?'],
+    ['a typo in metadata', cell.replace('labels: {tier: demo}', 'lables: {tier: demo}'), 'metadata.lables: unknown field; did you mean "labels"?'],
+    ['a typo at the top', `${cell}specs: {}\n`, 'specs: unknown field; did you mean "spec"?'],
+    ['a typo in a realm spec', 'kind: Realm\nmetadata: {name: lab}\nspec: {namespce: x}', 'document 1 (Realm "lab"): spec.namespce: unknown field; did you mean "namespace"?'],
+    ['a typo in a space spec', 'kind: Space\nmetadata: {name: s}\nspec: {realmId: r, realmid: r}', 'spec.realmid: unknown field; did you mean "realmId"?'],
+    ['a typo in a stack spec', 'kind: Stack\nmetadata: {name: t}\nspec: {realmId: r, spaceId: s, spaceID: s}', 'spec.spaceID: unknown field; did you mean "spaceId"?'],
+    ['a typo in a Container document', 'kind: Container\nmetadata: {name: c}\nspec: {realmId: r, spaceId: s, stackId: t, cellId: c, image: busybox, arg: [x]}', 'spec.arg: unknown field; did you mean "args"?'],
+  ])('refuses %s, naming the document and the field, with a suggestion when one is close', (_what, text, message) => {
+    const err = problem(text);
+    expect(err.kind).toBe('InvalidArgument');
+    expect(err.message).toContain(message);
+    expect(err.message).toMatch(/^document 1 \(\w+ "[a-z]+"\): /);
+    expect(err.hint).toBe('nothing was changed');
+  });
+
+  // The original Kukeon's fields (notes/kukeon-spec.md §5) and the usual Docker/Kubernetes ones that kukeon does not
+  // implement yet: each refused by name, never accepted and ignored.
+  it.each([
+    ['user: "1000"', 'issue 11'],
+    ['readOnlyRootFilesystem: true', 'issue 11'],
+    ['capabilities: {drop: [ALL]}', 'issue 11'],
+    ['securityOpts: [no-new-privileges]', 'issue 11'],
+    ['securityContext: {runAsUser: 1000}', 'issue 11'],
+    ['seccompProfile: default', 'issue 11'],
+    ['devices: [/dev/fuse]', 'issue 11'],
+    ['secrets: [{name: s}]', 'issue 11'],
+    ['ports: [{containerPort: 80}]', 'issue 10'],
+    ['networks: [n]', 'issue 10'],
+    ['networksAliases: [a]', 'issue 10'],
+    ['tty: true', 'issue 12'],
+    ['stdin: true', 'issue 12'],
+    ['attachable: true', 'issue 12'],
+    ['livenessProbe: {exec: {command: [true]}}', ''],
+    ['readinessProbe: {}', ''],
+    ['startupProbe: {}', ''],
+    ['healthcheck: {test: [CMD, true]}', ''],
+    ['tmpfs: [{path: /t}]', 'use volumes'],
+    ['hostCgroup: true', ''],
+    ['repos: []', ''],
+    ['git: {}', ''],
+    ['cniConfigPath: /x', 'kukeon sets it'],
+    ['containerdId: x', 'kukeon sets it'],
+  ])('refuses the container field %s as not supported yet', (line, why) => {
+    const field = line.split(':')[0]!;
+    const err = problem(withContainerField(line));
+    expect(err.message).toMatch(new RegExp(`^document 1 \\(Cell "pinger"\\): spec\\.containers\\[0\\]\\.${field}: not supported yet.*; remove it$`));
+    expect(err.message).toContain(why);
+  });
+
+  it.each([
+    [withSpecField('replicas: 3'), 'spec.replicas: not supported yet'],
+    [withSpecField('tty: {default: main}'), 'spec.tty: not supported yet (it is on the roadmap: issue 12)'],
+    [withSpecField('autoDelete: true'), 'spec.autoDelete: not supported yet'],
+    [withSpecField('nestedCgroupRuntime: true'), 'spec.nestedCgroupRuntime: not supported yet'],
+    [withSpecField('provenance: {}'), 'spec.provenance: not supported yet'],
+    [cell.replace('labels: {tier: demo}', 'annotations: {note: x}'), 'metadata.annotations: not supported yet (annotations are not stored; use labels)'],
+    [cell.replace('labels: {tier: demo}', 'generation: 3'), 'metadata.generation: not supported yet (kukeon sets it)'],
+    ['kind: Realm\nmetadata: {name: lab}\nspec: {registryCredentials: []}', 'spec.registryCredentials: not supported yet (it is on the roadmap: issue 13)'],
+    ['kind: Space\nmetadata: {name: s}\nspec: {realmId: r, network: {egress: {default: deny}}}', 'spec.network: not supported yet (it is on the roadmap: issue 10)'],
+    ['kind: Space\nmetadata: {name: s}\nspec: {realmId: r, defaults: {}}', 'spec.defaults: not supported yet (it is on the roadmap: issue 11)'],
+    [withContainerField('volumes: [{target: /v, volumeRef: {name: v}}]'), 'spec.containers[0].volumes[0].volumeRef: not supported yet'],
+    ['kind: Secret\nmetadata: {name: s}', 'kind Secret is not supported yet (it is on the roadmap: issue 11); remove the document'],
+    ['kind: Volume\nmetadata: {name: v}', 'kind Volume is not supported yet'],
+    ['kind: CellBlueprint\nmetadata: {name: b}', 'kind CellBlueprint is not supported yet'],
+    ['kind: CellConfig\nmetadata: {name: c}', 'kind CellConfig is not supported yet'],
+  ])('refuses what kukeon does not implement yet: %#', (text, message) => {
+    const err = problem(text);
+    expect(err.kind).toBe('InvalidArgument');
+    expect(err.message).toContain(message);
+  });
+
+  it.each([
+    ['an invalid image reference', cell.replace('image: kukeon.local/busybox:test\n      command', 'image: "busybox:test;rm -rf /"\n      command'), /spec\.containers\[0\]\.image: invalid image reference "busybox:test;rm -rf \/": contains whitespace or a control character; use name\[:tag\]\[@digest\]/],
+    ['an env value over 32 KiB', cell.replace('env: ["A=1"]', `env: ["A=${'x'.repeat(40_000)}"]`), /spec\.containers\[0\]\.env\[0\]: the value of "A" is 39\.1 KiB, more than the limit of 32 KiB/],
+    ['a label value that is too long', cell.replace('tier: demo', `tier: ${'x'.repeat(64)}`), /metadata\.labels\.tier: label value "x+" must be at most 63/],
+    ['more containers than a cell may have', cell.replace('    - id: side\n      image: kukeon.local/busybox:test\n', Array.from({ length: 32 }, (_, i) => `    - id: s${i}\n      image: busybox\n`).join('')), /spec\.containers: must have at most 32 containers/],
+    ['a wrong type', withContainerField('privileged: "yes"'), /spec\.containers\[0\]\.privileged: must be true or false, not a string/],
+    ['a list where a mapping goes', cell.replace('metadata: {name: pinger, labels: {tier: demo}}', 'metadata: [pinger]'), /metadata: must be a mapping, not a list/],
+    ['a stack spec.id that differs from its name', 'kind: Stack\nmetadata: {name: app}\nspec: {id: other, realmId: r, spaceId: s}', /spec\.id "other" differs from metadata\.name "app"/],
+    ['an alias bomb', `kind: Realm\nmetadata: {name: x}\na: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n`, /aliases expand to more than 100 nodes/],
+    ['a kind with a newline', 'kind: "Pod\\nx"\nmetadata: {name: x}', /^document 1 \("Pod\\nx" "x"\): unknown kind "Pod\\nx"/],
+  ])('refuses %s with one line', (_what, text, message) => {
+    const err = problem(text);
+    expect(err.kind).toBe('InvalidArgument');
+    expect(err.message).toMatch(message);
+    expect(err.message).not.toContain('\n');
+  });
 });
