@@ -186,8 +186,10 @@ export function kukeonHandlers(
       return { cell: cellToPb(view), created };
     }),
     applyManifest: stream('applyManifest', async (b, { request, call, signal }: StreamScope<pb.ApplyManifestRequest, pb.ApplyManifestResponse>) => {
-      // Once the client is gone (Ctrl-C), the document in progress finishes and no further one starts.
-      await b.apply(request.manifest, { signal, onResult: (r) => signal.aborted || call.write({ result: applyResultToPb(r) }) });
+      // Once the client is gone (Ctrl-C), the document in progress finishes and no further one starts. A result is a
+      // few lines, but its error message may quote what the document held: it is fitted like a unary answer.
+      const size = (m: pb.ApplyManifestResponse) => pb.ApplyManifestResponse.encode(m).finish().length;
+      await b.apply(request.manifest, { signal, onResult: (r) => signal.aborted || call.write(fitMessage({ result: applyResultToPb(r) }, size)) });
     }),
     delete: unary('delete', async (b, req: pb.DeleteRequest) => {
       await b.delete(refToQuery(req.ref) as never, { cascade: req.cascade, force: req.force, keepLogs: req.keepLogs });
