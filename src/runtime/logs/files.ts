@@ -18,7 +18,7 @@
  * directory that is being removed.
  */
 import type { Dirent } from 'node:fs';
-import { ftruncateSync, readSync, writeSync } from 'node:fs';
+import { constants as fsConstants, ftruncateSync, readSync, writeSync } from 'node:fs';
 import { lstat, open, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoOf } from '../cgroups/errors.js';
@@ -34,6 +34,11 @@ const ROTATED = /^(.+\.log)\.([1-9][0-9]{0,5})$/;
 /** The copy being written; renamed to `.log.1` once complete, removed if a crash left it. */
 const PARTIAL_SUFFIX = '.rotating';
 const COPY_CHUNK = 1 << 20;
+// Never through a symlink: a link planted in place of a log would have the rotation truncate or overwrite its target.
+/** The live file, read and truncated (never written: no O_APPEND needed). */
+const OPEN_LIVE = fsConstants.O_RDWR | fsConstants.O_NOFOLLOW;
+/** The copy, created or emptied. */
+const OPEN_COPY = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW;
 /** Chunks read after the bulk of the copy, right before the truncate (bounds the synchronous stretch to 8 MiB). */
 const TAIL_CHUNKS = 8;
 
@@ -86,7 +91,8 @@ export class FileLogs implements ContainerLogs {
   }
 
   private async rotateOne(file: LogFiles, policy: LogRotationPolicy, report: LogRotationReport): Promise<void> {
-    if (file.partial) await rm(file.live + PARTIAL_SUFFIX, { force: true });
+    // A partial copy is left only by a crash in the middle of a pass (or planted): never reused, never followed.
+    await rm(file.live + PARTIAL_SUFFIX, { force: true });
     const size = (await lstat(file.live)).size;
     for (const step of planRotation(size, file.rotated, policy)) {
       await this.apply(file.live, step, report);
@@ -114,7 +120,7 @@ export class FileLogs implements ContainerLogs {
         report.rotated.push(live);
         return;
       case 'truncate': {
-        const handle = await open(live, 'r+');
+        const handle = await open(live, OPEN_LIVE);
         try {
           await handle.truncate(0);
         } finally {
@@ -134,11 +140,10 @@ export class FileLogs implements ContainerLogs {
   }
 }
 
-/** A container's live log, its rotated copies' indices, and whether a partial copy was left behind. */
+/** A container's live log and its rotated copies' indices. */
 interface LogFiles {
   live: string;
   rotated: number[];
-  partial: boolean;
 }
 
 /** rmdir that reports whether the directory is gone (true) or still holds something (false). */
@@ -180,7 +185,7 @@ async function logFiles(dir: string): Promise<LogFiles[]> {
   const of = (name: string) => {
     const live = join(dir, name);
     let f = files.get(live);
-    if (!f) files.set(live, (f = { live, rotated: [], partial: false }));
+    if (!f) files.set(live, (f = { live, rotated: [] }));
     return f;
   };
   const names = entries.filter((e) => e.isFile()).map((e) => e.name);
@@ -190,9 +195,6 @@ async function logFiles(dir: string): Promise<LogFiles[]> {
   for (const name of names) {
     const rotated = ROTATED.exec(name);
     if (rotated && files.has(join(dir, rotated[1]!))) of(rotated[1]!).rotated.push(Number(rotated[2]));
-    if (name.endsWith(`.log${PARTIAL_SUFFIX}`) && files.has(join(dir, name.slice(0, -PARTIAL_SUFFIX.length)))) {
-      of(name.slice(0, -PARTIAL_SUFFIX.length)).partial = true;
-    }
   }
   return [...files.values()];
 }
@@ -204,9 +206,9 @@ async function logFiles(dir: string): Promise<LogFiles[]> {
  * {@link TAIL_CHUNKS} chunks, so a writer faster than the copy cannot keep it going: past that, the rest is cut.
  */
 async function copyThenTruncate(live: string, copy: string, skip: number): Promise<void> {
-  const src = await open(live, 'r+');
+  const src = await open(live, OPEN_LIVE);
   try {
-    const dst = await open(copy, 'w', 0o640);
+    const dst = await open(copy, OPEN_COPY, 0o640);
     try {
       const buffer = Buffer.allocUnsafe(COPY_CHUNK);
       const end = (await src.stat()).size;

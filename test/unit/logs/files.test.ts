@@ -140,6 +140,18 @@ describe('container log files: rotation', () => {
     expect(existsSync(dirOf('web'))).toBe(false);
   });
 
+  it('never truncates through a symlink put in place of a live log, nor writes through one put in place of the copy', async () => {
+    const outside = join(root, '..', 'outside');
+    writeFileSync(outside, 'z'.repeat(500));
+    mkdirSync(dirOf('web'), { recursive: true });
+    symlinkSync(outside, join(dirOf('web'), 'web_root.log'));
+    const live = writeLog('web', 'side.log', 'x'.repeat(500));
+    symlinkSync(outside, `${live}.rotating`);
+    await new FileLogs(root).rotate({ maxBytes: 300, maxFiles: 3 });
+    expect(readFileSync(outside, 'utf8')).toBe('z'.repeat(500));
+    expect(readFileSync(`${live}.1`, 'utf8')).toBe('x'.repeat(500));
+  });
+
   it('finds nothing to do when there is no logs directory yet', async () => {
     await expect(new FileLogs(join(root, 'missing')).rotate(policy)).resolves.toEqual({ rotated: [], removed: [] });
   });
