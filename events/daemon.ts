@@ -1,6 +1,6 @@
 /**
  * Events of the daemon stream (`daemon/kukeond`): kukeond records its own starts and stops, so `kuke history`
- * shows every restart of the daemon next to its cell's events.
+ * shows every restart of the daemon next to its cell's events; `kuke history repair` records there what it cut.
  */
 import { z } from 'zod';
 
@@ -16,3 +16,16 @@ export const DaemonStartedV1 = z.object({
 });
 /** DaemonStopped v1 (fact): kukeond drained and stops, with the signal or reason. */
 export const DaemonStoppedV1 = z.object({ pid: z.number().int().positive(), reason: z.string() });
+/**
+ * LogRepaired v1 (fact): `kuke history repair` rebuilt a damaged log from its good prefix. Records 1…keptUpTo were
+ * kept as they were; `cut` (inclusive) were removed; the damaged files are in `backup`.
+ */
+export const LogRepairedV1 = z
+  .object({
+    keptUpTo: z.number().int().min(0),
+    cut: z.object({ from: z.number().int().positive(), to: z.number().int().positive() }).strict().optional(),
+    /** The first problem found, as `kuke history verify` names it. */
+    problem: z.string(),
+    backup: z.string(),
+  })
+  .strict();

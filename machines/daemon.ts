@@ -3,24 +3,29 @@
  * DaemonStopped when it drains. A start without a stop before it is an unclean shutdown (kill -9, crash).
  *
  *   Stopped ─DaemonStarted→ Running ─DaemonStopped→ Stopped        Running ─DaemonStarted→ Running (after a crash)
+ *
+ * LogRepaired (the log was cut back to its good prefix while the daemon was down) is counted in either state.
  */
 import { assign, setup } from 'xstate';
 import type { z } from 'zod';
 import type * as E from '../events/daemon.js';
 
 /** Bumped whenever a transition or an assignment changes: invalidates stored snapshots. */
-export const MACHINE_VERSION = 1;
+export const MACHINE_VERSION = 2;
 
 export interface DaemonContext {
   pid: number | null;
   version: string | null;
   starts: number;
   uncleanShutdowns: number;
+  /** Repairs of the log (`kuke history repair`). */
+  repairs?: number;
 }
 
 export type DaemonEvent =
   | ({ type: 'DaemonStarted' } & z.infer<typeof E.DaemonStartedV1>)
-  | ({ type: 'DaemonStopped' } & z.infer<typeof E.DaemonStoppedV1>);
+  | ({ type: 'DaemonStopped' } & z.infer<typeof E.DaemonStoppedV1>)
+  | ({ type: 'LogRepaired' } & z.infer<typeof E.LogRepairedV1>);
 
 export const DAEMON_STATES = ['Stopped', 'Running'] as const;
 
@@ -37,11 +42,13 @@ export const daemonMachine = setup({
       };
     }),
     recordStop: assign({ pid: null }),
+    recordRepair: assign({ repairs: ({ context }) => (context.repairs ?? 0) + 1 }),
   },
 }).createMachine({
   id: 'daemon',
   initial: 'Stopped',
-  context: { pid: null, version: null, starts: 0, uncleanShutdowns: 0 },
+  context: { pid: null, version: null, starts: 0, uncleanShutdowns: 0, repairs: 0 },
+  on: { LogRepaired: { actions: 'recordRepair' } },
   states: {
     Stopped: { on: { DaemonStarted: { target: 'Running', actions: 'recordStart' } } },
     Running: {

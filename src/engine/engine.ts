@@ -566,6 +566,8 @@ export class Engine {
       const checkpoint = snapshots.get(CHECKPOINT_STREAM);
       const usable = checkpoint && [...snapshots.values()].every((s) => s.stream === CHECKPOINT_STREAM || s.machineHash === machineHash(parseStream(s.stream).kind));
       if (checkpoint && usable) {
+        // The tail is verified as it is folded; the records before it, through the checkpoint's own hash.
+        await this.store.verifyUpTo({ seq: checkpoint.seq, hash: (checkpoint.state as { hash: string }).hash });
         for (const snap of snapshots.values()) {
           if (snap.stream === CHECKPOINT_STREAM) continue;
           this.restoreSnapshot(snap);

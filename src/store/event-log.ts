@@ -11,7 +11,9 @@
  * Fixed-width hex keeps byte order equal to numeric order; `\x00` ends a stream name, so `cell/r/s/t/c1` never
  * matches `cell/r/s/t/c10`. Beside the database, ANCHOR.json holds the acknowledged head (anchor.ts): LevelDB
  * drops a torn tail silently, and only an outside anchor can tell; records above it were never acknowledged and
- * are rolled back.
+ * are rolled back. SEAL.json, written by the clean close of a log known to be good and removed by the next open,
+ * lists the files as that close left them: when they still match, nothing touched the log in between, and an open
+ * may trust the records before a checkpoint without reading them (see verifyUpTo).
  *
  * Every append is one atomic batch written with sync:true; appends issued in the same tick are group-committed
  * into one batch, in call order. Reads verify contiguity, per-stream versions, the hash chain and every payload;
@@ -25,13 +27,13 @@
  * (and the reopen, which writes the memtable out as a table) seldom meets a full disk.
  */
 import { ClassicLevel } from 'classic-level';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { GENESIS_HASH, type EventInput, type EventRecord } from '../../events/record.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { Anchor, readAnchor, type AnchorValue } from './anchor.js';
+import { ANCHOR_FILE, Anchor, readAnchor, type AnchorValue } from './anchor.js';
 import { isNoSpace, noSpace, writeFailure } from './failures.js';
 import { decodeRecord, encodeRecord } from './hash.js';
 import { STORE_SCHEMA_VERSION, migrate } from './migrations.js';
@@ -42,6 +44,7 @@ const STR = 'str!';
 const SNAP = 'snap!';
 const HEAD = 'meta!head';
 const SCHEMA = 'meta!schema';
+const SEAL = 'SEAL.json';
 
 /**
  * Default free space below which appends are refused before LevelDB is asked: more than LevelDB's write buffer
@@ -73,6 +76,8 @@ export interface EventLogOptions {
   onBatch?: (records: number) => void;
   /** Free bytes the filesystem must keep after the check before a write (default {@link DEFAULT_RESERVE_BYTES}). */
   reserveBytes?: number;
+  /** Open whatever the anchor says (the repair, which reads the anchor itself and records a lost tail). */
+  ignoreAnchor?: boolean;
 }
 
 interface PendingAppend {
@@ -83,10 +88,39 @@ interface PendingAppend {
   reject: (err: unknown) => void;
 }
 
+/**
+ * What to do about a damaged log, for the run path that holds it (`<run path>/events`): the repair keeps every record
+ * before the damage and moves the damaged files aside; it needs the daemon stopped, which a daemon refusing to start
+ * already is.
+ */
+export function repairHint(dir: string): string {
+  return `keep every record before the damage with: sudo kuke history repair --run-path ${dirname(dir)} (kukeond stopped; the damaged files are kept aside), or restore the run path from a backup`;
+}
+
 function dataLoss(dir: string, seq: number, what: string): KukeError {
-  return new KukeError(ErrorKind.DataLoss, `event log ${dir}: record ${seq}: ${what}`, {
-    hint: "the log is damaged; nothing was skipped. Run 'kuke history verify' for details, then restore the run path from a backup (or 'kukeond repair' to salvage what LevelDB can)",
-  });
+  return new KukeError(ErrorKind.DataLoss, `event log ${dir}: record ${seq}: ${what}`, { hint: `nothing was skipped; ${repairHint(dir)}` });
+}
+
+/** The files of a closed log as its close left them (LevelDB's own LOG, LOCK and our side files excluded). */
+function fileList(dir: string): string {
+  return readdirSync(dir)
+    .filter((f) => !['LOG', 'LOG.old', 'LOCK', ANCHOR_FILE, SEAL].includes(f) && !f.endsWith('.tmp'))
+    .sort()
+    .map((f) => {
+      const st = statSync(join(dir, f));
+      return `${f}:${st.size}:${st.mtimeMs}:${st.ino}`;
+    })
+    .join('\n');
+}
+
+/** Whether the log's files are exactly as the last clean close sealed them. */
+function sealHolds(dir: string): boolean {
+  try {
+    const seal = JSON.parse(readFileSync(join(dir, SEAL), 'utf8')) as { files?: string };
+    return typeof seal.files === 'string' && seal.files === fileList(dir);
+  } catch {
+    return false;
+  }
 }
 
 /** The LevelDB event log. */
@@ -105,6 +139,13 @@ export class LevelEventLog implements EventStore {
   /** The head when the current WAL began (see anchor.ts). */
   private walFrom = 0;
   private anchor!: Anchor;
+  /**
+   * Every record is known good: the files were as a clean close of a trusted log sealed them, or this handle read
+   * the whole log without a problem (or created it). A close seals only a trusted log; any damage found clears it.
+   */
+  private trusted = false;
+  /** Records 1…verifiedUpTo were read without a problem by this handle. */
+  private verifiedUpTo = 0;
 
   private constructor(
     private db: ClassicLevel<string, string>,
@@ -123,6 +164,7 @@ export class LevelEventLog implements EventStore {
     await db.batch([{ type: 'put', key: SCHEMA, value: JSON.stringify({ version: STORE_SCHEMA_VERSION }) }], { sync: true });
     const log = new LevelEventLog(db, dir, options, options.logger ?? silentLogger());
     log.anchor = await Anchor.install(dir, { seq: 0, hash: GENESIS_HASH, wal: 0 });
+    log.trusted = true;
     return log;
   }
 
@@ -136,12 +178,14 @@ export class LevelEventLog implements EventStore {
       const tables = readdirSync(dir).filter((f) => /\.(ldb|log)$/.test(f) && f !== 'LOG');
       if (tables.length > 0) {
         throw new KukeError(ErrorKind.DataLoss, `event log ${dir} has data files but no CURRENT file`, {
-          hint: "do not recreate it: run 'kukeond repair' (LevelDB repair, then a verify pass) or restore from a backup",
+          hint: `do not recreate it; ${repairHint(dir)}`,
         });
       }
       throw new KukeError(ErrorKind.NotFound, `no event log at ${dir}`, { hint: 'initialise this host with: sudo kuke init' });
     }
     const db = new ClassicLevel<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    // Compared before LevelDB's open, which rewrites its files (the write-ahead log becomes a table).
+    const sealed = sealHolds(dir);
     const openedAt = Date.now();
     try {
       await db.open({ createIfMissing: false });
@@ -156,17 +200,21 @@ export class LevelEventLog implements EventStore {
       }
       if (isNoSpace(err)) throw noSpace(dir, err);
       throw new KukeError(ErrorKind.DataLoss, `event log ${dir} cannot be opened: ${(err as Error).message}`, {
-        hint: "run 'kukeond repair' or restore the run path from a backup",
+        hint: repairHint(dir),
         cause: err,
       });
     }
     const log = new LevelEventLog(db, dir, options, logger);
+    // From now on the files change: a crash before the next clean close leaves no seal, and the next open reads all.
+    rmSync(join(dir, SEAL), { force: true });
     try {
       const problems = log.recoveryProblems(openedAt);
+      log.trusted = sealed && problems.length === 0;
       await migrate(db, dir);
-      const anchor = readAnchor(dir);
-      if (anchor.state === 'unreadable') logger.warn({ path: join(dir, 'ANCHOR.json') }, 'unreadable anchor file ignored');
+      const anchor = options.ignoreAnchor ? ({ state: 'missing' } as const) : readAnchor(dir);
+      if (anchor.state === 'unreadable') logger.warn({ path: join(dir, ANCHOR_FILE) }, 'unreadable anchor file ignored');
       await log.restoreAcknowledged(anchor.state === 'ok' ? anchor.value : undefined, problems);
+      if (log.trusted) log.verifiedUpTo = log.headSeq;
       log.walFrom = log.headSeq;
       log.anchor = await Anchor.install(dir, { seq: log.headSeq, hash: log.headHash, wal: log.walFrom });
     } catch (err) {
@@ -212,8 +260,23 @@ export class LevelEventLog implements EventStore {
   }
 
   async *readAll(options: ReadOptions = {}): AsyncIterable<EventRecord[]> {
+    try {
+      yield* this.readRange(options);
+    } catch (err) {
+      this.distrustOn(err);
+      throw err;
+    }
+  }
+
+  /** A read that found damage makes the log untrusted: its close will not seal it, so the next open reads it all. */
+  private distrustOn(err: unknown): void {
+    if (err instanceof KukeError && err.kind === ErrorKind.DataLoss) this.trusted = false;
+  }
+
+  private async *readRange(options: ReadOptions): AsyncIterable<EventRecord[]> {
     const from = Math.max(1, options.fromSeq ?? 1);
     const to = options.toSeq ?? this.headSeq;
+    const headHash = to === this.headSeq ? this.headHash : undefined;
     if (from > to) return;
     let prevHash = GENESIS_HASH;
     if (from > 1) {
@@ -244,9 +307,42 @@ export class LevelEventLog implements EventStore {
       await iterator.close();
     }
     if (expected <= to) throw dataLoss(this.dir, expected, `missing (the log ends at ${expected - 1}, its head says ${to})`);
+    if (headHash !== undefined && prevHash !== headHash) throw dataLoss(this.dir, to, "its hash differs from the head's (meta!head)");
+    // Reads that join up from the first record (a checkpoint's verification, then the tail's fold) prove the log.
+    if (from - 1 <= this.verifiedUpTo) {
+      this.verifiedUpTo = Math.max(this.verifiedUpTo, to);
+      if (headHash !== undefined) this.trusted = true;
+    }
+  }
+
+  async verifyUpTo(point: { seq: number; hash: string }): Promise<void> {
+    if (point.seq <= 0) return;
+    if (point.seq > this.headSeq) throw dataLoss(this.dir, point.seq, `named by the checkpoint but beyond the head (${this.headSeq})`);
+    let last: EventRecord | undefined;
+    if (this.trusted) {
+      // Untouched since a clean close: the records before the checkpoint were verified when they were appended or
+      // read; only the checkpoint's own record is checked.
+      for await (const batch of this.readAll({ fromSeq: point.seq, toSeq: point.seq })) last = batch.at(-1);
+    } else {
+      this.logger.info({ dir: this.dir, upTo: point.seq }, 'the log was not closed cleanly or was touched since: verifying every record');
+      for await (const batch of this.readAll({ toSeq: point.seq, batchSize: 5000 })) last = batch.at(-1);
+    }
+    if (last?.hash !== point.hash) {
+      this.trusted = false;
+      throw dataLoss(this.dir, point.seq, 'its hash is not the one the checkpoint recorded');
+    }
   }
 
   async readStreams(streams: string[], options: ReadOptions = {}): Promise<EventRecord[]> {
+    try {
+      return await this.readIndexed(streams, options);
+    } catch (err) {
+      this.distrustOn(err);
+      throw err;
+    }
+  }
+
+  private async readIndexed(streams: string[], options: ReadOptions): Promise<EventRecord[]> {
     const from = options.fromSeq ?? 1;
     const to = Math.min(options.toSeq ?? Number.MAX_SAFE_INTEGER, this.headSeq);
     const keys: string[] = [];
@@ -322,6 +418,7 @@ export class LevelEventLog implements EventStore {
         }
       }
       if (headHash !== this.headHash) {
+        this.trusted = false;
         return { ok: false, records, headSeq, headHash, firstBad: { seq: headSeq, problem: 'hash-mismatch', message: `the head record's hash differs from meta!head` } };
       }
       return { ok: true, records, headSeq, headHash };
@@ -331,6 +428,72 @@ export class LevelEventLog implements EventStore {
       const problem = /gap|missing/.test(message) ? 'gap' : /hash|chain/.test(message) ? 'hash-mismatch' : /stream/.test(message) ? 'stream-version' : /invalid/.test(message) ? 'invalid' : 'undecodable';
       return { ok: false, records, headSeq, headHash, firstBad: { seq, problem, message } };
     }
+  }
+
+  /**
+   * The repair's scan (repairLog): every stored record from seq 1, checked like readAll, up to the first problem;
+   * also the highest seq that the records, the head row or the anchor (read before the open) know of. @internal
+   */
+  async scanForRepair(anchorSeq: number): Promise<Scan> {
+    let good = { seq: 0, hash: GENESIS_HASH };
+    let problem: string | undefined;
+    let lastKey = 0;
+    for await (const key of this.db.keys({ gte: LOG, lt: `${LOG}\xff`, reverse: true, limit: 1 })) lastKey = parseInt(key.slice(LOG.length), 16);
+    const versions = new Map<string, number>();
+    const iterator = this.db.iterator({ gte: LOG, lt: `${LOG}\xff` });
+    try {
+      scan: for (;;) {
+        const entries = await iterator.nextv(1000);
+        if (entries.length === 0) break;
+        for (const [key, value] of entries) {
+          const seq = parseInt(key.slice(LOG.length), 16);
+          try {
+            if (seq !== good.seq + 1) throw dataLoss(this.dir, good.seq + 1, `missing (gap: next record is ${seq})`);
+            good = { seq, hash: this.decodeChecked(value, seq, good.hash, versions, true).hash };
+          } catch (err) {
+            problem = (err as Error).message;
+            break scan;
+          }
+        }
+      }
+    } finally {
+      await iterator.close();
+    }
+    if (!problem && (good.seq !== this.headSeq || good.hash !== this.headHash)) {
+      problem = `event log ${this.dir}: the head row says record ${this.headSeq}, the records end at ${good.seq} (hash ${good.hash.slice(0, 12)})`;
+    }
+    return { good, lastKnown: Math.max(lastKey, this.headSeq, anchorSeq), ...(problem ? { problem } : {}) };
+  }
+
+  /** Copies the stored records 1…upTo into an empty log, byte for byte, with their stream index and head. @internal */
+  async copyPrefixTo(target: LevelEventLog, upTo: { seq: number; hash: string }): Promise<void> {
+    const versions = new Map<string, number>();
+    if (upTo.seq > 0) {
+      const iterator = this.db.iterator({ gte: seqKey(1), lte: seqKey(upTo.seq) });
+      try {
+        for (;;) {
+          const entries = await iterator.nextv(1000);
+          if (entries.length === 0) break;
+          const ops: { type: 'put'; key: string; value: string }[] = [];
+          for (const [key, value] of entries) {
+            const decoded = decodeRecord(value);
+            if (!decoded.ok) throw dataLoss(this.dir, parseInt(key.slice(LOG.length), 16), decoded.message);
+            const { stream, ver } = decoded.record;
+            ops.push({ type: 'put', key, value }, { type: 'put', key: strKey(stream, ver), value: key.slice(LOG.length) });
+            versions.set(stream, ver);
+          }
+          await target.db.batch(ops);
+        }
+      } finally {
+        await iterator.close();
+      }
+    }
+    // A synced write also syncs the unsynced ones before it (one write-ahead log).
+    await target.db.batch([{ type: 'put', key: HEAD, value: JSON.stringify(upTo) }], { sync: true });
+    target.headSeq = upTo.seq;
+    target.headHash = upTo.hash;
+    for (const [stream, ver] of versions) target.versions.set(stream, ver);
+    await target.anchor.write({ seq: upTo.seq, hash: upTo.hash, wal: target.walFrom });
   }
 
   async close(): Promise<void> {
@@ -343,6 +506,18 @@ export class LevelEventLog implements EventStore {
     await this.writes;
     await this.anchor.close().catch((err: unknown) => this.logger.warn({ err }, 'could not close the anchor file'));
     if (this.db.status === 'open') await this.db.close();
+    if (this.trusted && !this.wedged) this.seal();
+  }
+
+  /** Records the files as this clean close leaves them (best effort: without a seal, the next open reads all). */
+  private seal(): void {
+    try {
+      const path = join(this.dir, SEAL);
+      writeFileSync(`${path}.tmp`, JSON.stringify({ head: { seq: this.headSeq, hash: this.headHash }, files: fileList(this.dir) }));
+      renameSync(`${path}.tmp`, path);
+    } catch (err) {
+      this.logger.warn({ err, dir: this.dir }, 'could not seal the event log; its next open verifies every record');
+    }
   }
 
   // ------------------------------------------------------------------------------------------------ internals
@@ -545,7 +720,7 @@ export class LevelEventLog implements EventStore {
     this.headHash = head.hash;
     if (acked && head.seq < acked.seq) {
       throw new KukeError(ErrorKind.DataLoss, `event log ${this.dir}: records ${head.seq + 1}…${acked.seq} were committed but are missing (lost tail)`, {
-        hint: 'the disk lost acknowledged writes; restore the run path from a backup, or accept the loss by removing ANCHOR.json after saving a copy of the directory',
+        hint: `the disk lost acknowledged writes; ${repairHint(this.dir)}`,
       });
     }
     if (acked && head.seq > acked.seq) await this.rollBack(acked);
@@ -557,7 +732,7 @@ export class LevelEventLog implements EventStore {
     }
     if (!this.options.acceptRecovered) {
       throw new KukeError(ErrorKind.DataLoss, `event log ${this.dir}: LevelDB dropped damaged data while opening (${problems[0]!.trim().slice(0, 160)})`, {
-        hint: "keep a copy of the directory; 'kuke history verify' shows what is left; restore from a backup or reopen with --accept-recovered",
+        hint: `'kuke history verify' shows what is left; ${repairHint(this.dir)}`,
       });
     }
   }
@@ -578,7 +753,7 @@ export class LevelEventLog implements EventStore {
     const at = acked.seq === 0 ? { ok: true as const, record: { hash: GENESIS_HASH } } : decodeRecord((await this.db.get(seqKey(acked.seq))) ?? '');
     if (!at.ok || at.record.hash !== acked.hash) {
       throw new KukeError(ErrorKind.DataLoss, `event log ${this.dir}: record ${acked.seq} is not the one acknowledged (ANCHOR.json names another hash)`, {
-        hint: 'the log was changed outside kukeon; restore the run path from a backup',
+        hint: `the log was changed outside kukeon; ${repairHint(this.dir)}`,
       });
     }
     const ops: { type: 'put' | 'del'; key: string; value?: string }[] = [];
@@ -616,13 +791,116 @@ export class LevelEventLog implements EventStore {
   }
 }
 
-/** Salvages a damaged log with LevelDB's repair, then verifies it. */
-export async function repair(dir: string, options: EventLogOptions): Promise<VerifyReport> {
-  await ClassicLevel.repair(dir);
-  const log = await LevelEventLog.open(dir, { ...options, acceptRecovered: true });
+/** What {@link repairLog} found and did. */
+export interface RepairReport {
+  /** The log was intact: nothing was changed and no backup was kept. */
+  intact: boolean;
+  /** The last record kept (0 when none was good). */
+  keptUpTo: number;
+  /** The records cut, inclusive (absent when none was cut: only the head or the anchor was wrong). */
+  cut?: { from: number; to: number };
+  /** The first problem, as verify names it. */
+  problem?: string;
+  /** Where the damaged files were moved. */
+  backup?: string;
+}
+
+/** Options of {@link repairLog}. */
+export interface RepairOptions extends EventLogOptions {
+  /** The event recording the repair, appended to the new log (the store knows no event types). */
+  repairEvent: (report: Required<Pick<RepairReport, 'keptUpTo' | 'problem' | 'backup'>> & Pick<RepairReport, 'cut'>) => EventInput;
+  now?: () => Date;
+}
+
+/** How far a log is good, read record by record from the first (the repair's scan; never throws for a bad record). */
+interface Scan {
+  good: { seq: number; hash: string };
+  /** The highest seq the log, its head row or its anchor knows of. */
+  lastKnown: number;
+  problem?: string;
+}
+
+/**
+ * Repairs a damaged log at `dir` in place (the caller holds no handle on it): copies the damaged files aside to
+ * `<dir>.damaged-<time>/`, keeps every record up to the last good one (same seqs, hashes and stored bytes, so the
+ * chain holds and `kuke history` shows the same records), records what was cut with `repairEvent`, and swaps the new
+ * log in. An intact log is left alone. Refuses (FailedPrecondition) while another process holds the log.
+ */
+export async function repairLog(dir: string, options: RepairOptions): Promise<RepairReport> {
+  const logger = options.logger ?? silentLogger();
+  if (!existsSync(dir)) throw new KukeError(ErrorKind.NotFound, `no event log at ${dir}`, { hint: 'nothing to repair; initialise this host with: sudo kuke init' });
+  const stamp = (options.now?.() ?? new Date()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const backup = `${dir}.damaged-${stamp}`;
+  // The copy comes first: LevelDB's own open rewrites files (and its recovery drops what it cannot read); the
+  // anchor is read before the open too, which rewrites it to the head it finds.
+  cpSync(dir, backup, { recursive: true });
+  const anchor = readAnchor(dir);
+  const anchorSeq = anchor.state === 'ok' ? anchor.value.seq : 0;
+  let source: LevelEventLog;
+  let salvaged: string | undefined;
   try {
-    return await log.verify();
+    ({ log: source, salvaged } = await openForRepair(dir, options));
+  } catch (err) {
+    rmSync(backup, { recursive: true, force: true });
+    if (isLockedError(err)) {
+      throw new KukeError(ErrorKind.FailedPrecondition, `kukeond (or another kuke) holds the event log at ${dir}; nothing was changed`, {
+        hint: 'stop it first: sudo kuke daemon stop',
+      });
+    }
+    throw err;
+  }
+  let report: RepairReport;
+  const fresh = `${dir}.repaired-${stamp}`;
+  try {
+    report = await rebuild(source, { fresh, backup, anchorSeq, ...(salvaged ? { salvaged } : {}) }, options);
+  } catch (err) {
+    // Nothing was swapped: the log stays where it was, and the copies go.
+    for (const path of [fresh, backup]) rmSync(path, { recursive: true, force: true });
+    throw err;
   } finally {
-    await log.close();
+    await source.close();
+  }
+  if (report.intact) {
+    rmSync(backup, { recursive: true, force: true });
+    return report;
+  }
+  // Swap: the damaged directory is already copied aside; a crash between the renames leaves both copies on disk.
+  const old = `${dir}.old-${stamp}`;
+  renameSync(dir, old);
+  renameSync(fresh, dir);
+  rmSync(old, { recursive: true, force: true });
+  logger.warn({ dir, ...report }, 'event log repaired');
+  return report;
+}
+
+/** Scans the source and, when it is damaged, writes its good prefix and the repair event into `fresh`. */
+async function rebuild(source: LevelEventLog, where: { fresh: string; backup: string; anchorSeq: number; salvaged?: string }, options: RepairOptions): Promise<RepairReport> {
+  const { fresh, backup, salvaged } = where;
+  const scan = await source.scanForRepair(where.anchorSeq);
+  if (!scan.problem && !salvaged && scan.lastKnown === scan.good.seq) return { intact: true, keptUpTo: scan.good.seq };
+  const problem = scan.problem ?? salvaged ?? `the log ends at ${scan.good.seq} but ${scan.lastKnown} was committed`;
+  const cut = scan.lastKnown > scan.good.seq ? { from: scan.good.seq + 1, to: scan.lastKnown } : undefined;
+  rmSync(fresh, { recursive: true, force: true });
+  const target = await LevelEventLog.create(fresh, options);
+  try {
+    await source.copyPrefixTo(target, scan.good);
+    const event = options.repairEvent({ keptUpTo: scan.good.seq, problem, backup, ...(cut ? { cut } : {}) });
+    await target.append(event.stream, [event]);
+  } finally {
+    await target.close();
+  }
+  return { intact: false, keptUpTo: scan.good.seq, problem, backup, ...(cut ? { cut } : {}) };
+}
+
+/** Opens the log to repair; `salvaged` says why LevelDB's own repair had to run first. */
+async function openForRepair(dir: string, options: EventLogOptions): Promise<{ log: LevelEventLog; salvaged?: string }> {
+  const open = () => LevelEventLog.open(dir, { ...options, acceptRecovered: true, ignoreAnchor: true });
+  try {
+    return { log: await open() };
+  } catch (err) {
+    if (isLockedError(err) || !(err instanceof KukeError) || err.kind !== ErrorKind.DataLoss) throw err;
+    // LevelDB cannot open it as it is (no CURRENT, a broken manifest): salvage the tables it can, then scan.
+    await ClassicLevel.repair(dir);
+    return { log: await open(), salvaged: err.message };
   }
 }

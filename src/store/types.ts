@@ -89,6 +89,12 @@ export interface EventStore {
    * only records after it. Rejects (InvalidArgument) if `head.seq` is beyond the log's head.
    */
   writeCheckpoint(snapshots: AggregateSnapshot[], head: { seq: number; hash: string }): Promise<void>;
+  /**
+   * Proves that the records 1…`point.seq` are intact and that the last one's hash is `point.hash` (a checkpoint's
+   * claim, before its tail is folded); throws DataLoss naming the first bad record. The LevelDB log reads only that
+   * record when its files are as its last clean close sealed them, and every record up to it otherwise.
+   */
+  verifyUpTo(point: { seq: number; hash: string }): Promise<void>;
   /** Full scan: contiguity, chain, decoding. Never throws for a bad record; reports it. */
   verify(): Promise<VerifyReport>;
   /** Flushes pending appends and releases the LevelDB lock. */

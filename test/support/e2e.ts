@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { buildTestImage } from '../../tools/build-test-image.js';
 import { startContainerd, type PrivateContainerd } from '../../tools/harness/containerd.js';
 
@@ -119,6 +120,26 @@ export async function startE2eHost(options: { subnet: string; tag: string }): Pr
     },
   };
   return host;
+}
+
+/**
+ * Registers the usual hooks of an e2e file: a host started (and `kuke init` run on it) before all its tests, torn
+ * down after them. Returns the host's getter (the host exists once beforeAll has run).
+ */
+export function useInitializedHost(options: { subnet: string; tag: string }): () => E2eHost {
+  let host: E2eHost | undefined;
+  beforeAll(async () => {
+    host = await startE2eHost(options);
+    const init = await host.local(['init']);
+    if (init.code !== 0) throw new Error(`kuke init failed: ${init.stderr}`);
+  }, 180_000);
+  afterAll(async () => {
+    await host?.cleanup();
+  }, 180_000);
+  return () => {
+    if (!host) throw new Error('the e2e host is not started yet');
+    return host;
+  };
 }
 
 /** A one-line error on stderr, exit 1: what a user-fixable failure looks like. */

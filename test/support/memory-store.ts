@@ -78,6 +78,11 @@ export class MemoryStore implements EventStore {
     this.snapshots.set('$checkpoint', { stream: '$checkpoint', seq: head.seq, ver: 0, machineHash: '', state: { hash: head.hash } });
   }
 
+  async verifyUpTo(point: { seq: number; hash: string }) {
+    const record = this.records[point.seq - 1];
+    if (point.seq > 0 && record?.hash !== point.hash) throw new KukeError(ErrorKind.DataLoss, `record ${point.seq} is not the one the checkpoint recorded`);
+  }
+
   async verify(): Promise<VerifyReport> {
     return { ok: true, records: this.records.length, headSeq: this.head().seq, headHash: this.head().hash };
   }

@@ -4,11 +4,16 @@
  * `--since <seq|time>`, `--follow` (until Ctrl-C), `-o json|yaml`.
  *
  * `kuke history verify`: checks the whole log's hash chain and contiguity, naming the first bad record.
+ *
+ * `kuke history repair` (root, in-process, kukeond stopped): cuts a damaged log back to its last good record, keeping
+ * the damaged files aside and recording what was cut (LogRepaired on the daemon's stream, shown in the daemon cell's
+ * history).
  */
 import type { Command } from 'commander';
 import type { Actor, EventRecord } from '../../../events/record.js';
 import { ErrorKind, KukeError } from '../../errors.js';
 import { validateName } from '../../model/names.js';
+import { DAEMON_STREAM } from '../../model/streams.js';
 import { parseFormat, type CommandContext } from '../context.js';
 import { keyOf, parseKind, withScope, type ScopeOptions } from '../kinds.js';
 import { formatTable, printStructured, toJson, toYaml } from '../output.js';
@@ -93,6 +98,10 @@ export function detailText(record: EventRecord): string {
         return `pid ${String(d.pid)}, v${String(d.version)}, replayed ${String(d.replayed)} events, ready in ${Math.round(Number(d.readyMs))} ms${d.uncleanShutdown ? ', after an unclean shutdown' : ''}`;
       case 'DaemonStopped':
         return `pid ${String(d.pid)}, ${String(d.reason)}`;
+      case 'LogRepaired': {
+        const cut = d.cut as { from: number; to: number } | undefined;
+        return `${cut ? `records ${cut.from}…${cut.to} cut` : 'nothing cut'}, kept 1…${String(d.keptUpTo)} (${String(d.problem)}); damaged files in ${String(d.backup)}`;
+      }
       default:
         return '';
     }
@@ -109,8 +118,8 @@ const HEADER = ['SEQ', 'TIME', 'EVENT', 'FROM → TO', 'ACTOR', 'DETAIL'];
 export function register(program: Command, ctx: CommandContext): void {
   const command = program
     .command('history')
-    .description("show a resource's events, oldest first; or `kuke history verify` to check the log")
-    .argument('<kind>', 'realm, space, stack, cell or container; or verify')
+    .description("show a resource's events, oldest first; `kuke history verify` checks the log, `kuke history repair` cuts a damaged one back to its last good record")
+    .argument('<kind>', 'realm, space, stack, cell or container; or verify, repair')
     .argument('[name]', 'resource name')
     .option('-o, --output <format>', 'table, json or yaml', 'table')
     .option('--since <seq|time>', 'only events from this seq or time on')
@@ -125,8 +134,18 @@ export function register(program: Command, ctx: CommandContext): void {
       }
       if (!report.ok) {
         throw new KukeError(ErrorKind.DataLoss, `event log damaged at record ${report.firstBad!.seq} (${report.firstBad!.problem}): ${report.firstBad!.message}`, {
-          hint: 'restore the run path from a backup, or keep the daemon stopped and report it',
+          hint: `keep every record before it with: sudo kuke daemon stop, then sudo kuke history repair --run-path ${ctx.settings().engine.runPath} (the damaged files are kept aside); or restore the run path from a backup`,
         });
+      }
+      return;
+    }
+    if (word === 'repair') {
+      const report = await repair(ctx);
+      if (printStructured(ctx.streams, format, report)) return;
+      if (report.intact) ctx.streams.out(`event log OK: ${report.keptUpTo} records; nothing to repair\n`);
+      else {
+        const cut = report.cut ? `cut records ${report.cut.from}…${report.cut.to}` : 'cut nothing';
+        ctx.streams.out(`event log repaired: kept records 1…${report.keptUpTo}, ${cut} (${report.problem}); the damaged files are in ${report.backup}\n`);
       }
       return;
     }
@@ -159,5 +178,23 @@ export function register(program: Command, ctx: CommandContext): void {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
+  });
+}
+
+/** `kuke history repair`: in-process on the run path's log, as root, with the daemon stopped (the log's lock says). */
+async function repair(ctx: CommandContext) {
+  const [{ requireRoot }, { repairLog }, { catalogCodec }, { runLayout }] = await Promise.all([
+    import('../../api/bootstrap.js'),
+    import('../../store/event-log.js'),
+    import('../../engine/codec.js'),
+    import('../../engine/config.js'),
+  ]);
+  requireRoot('kuke history repair');
+  const dir = runLayout(ctx.settings().engine.runPath).eventLog;
+  const actor = { type: 'in-process' as const, uid: process.getuid?.() ?? -1, pid: process.pid, name: 'kuke history repair' };
+  return repairLog(dir, {
+    codec: catalogCodec,
+    logger: ctx.logger(),
+    repairEvent: (data) => ({ stream: DAEMON_STREAM, type: 'LogRepaired', v: 1, data, at: new Date().toISOString(), actor }),
   });
 }

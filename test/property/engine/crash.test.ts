@@ -66,6 +66,9 @@ class CrashableStore implements EventStore {
     if (this.dead) throw new KukeError(ErrorKind.Unavailable, 'process killed');
     return this.inner.writeCheckpoint(...args);
   }
+  verifyUpTo(point: { seq: number; hash: string }) {
+    return this.inner.verifyUpTo(point);
+  }
   verify() {
     return this.inner.verify();
   }
