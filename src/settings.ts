@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { resolveEngineConfig, type EngineConfig } from './engine/config.js';
 import { ErrorKind, KukeError } from './errors.js';
+import { validateSocketPath } from './model/names.js';
 
 /**
  * Environment variables. Each one is the twin of a flag.
@@ -95,11 +96,15 @@ export function resolveSettings(flags: SettingFlags = {}, env: NodeJS.ProcessEnv
     ...optional('logMaxBytes', flags.logMaxSize ?? env[ENV.logMaxSize], (v) => parseByteSize(v, `--log-max-size (${ENV.logMaxSize})`)),
     ...optional('logMaxFiles', flags.logMaxFile ?? env[ENV.logMaxFile], (v) => parseCount(v, `--log-max-file (${ENV.logMaxFile})`)),
   });
+  const containerdSocket = flags.containerdSocket ?? env[ENV.containerdSocket] ?? '/run/containerd/containerd.sock';
+  // Both are unix sockets: a path longer than sun_path fails only when used, deep inside a command; say so first.
+  validateSocketPath(socket, "kukeond's socket");
+  validateSocketPath(containerdSocket, "containerd's socket");
   return {
     engine,
     socket,
     pidFile: join(socket.replace(/\/[^/]*$/, '') || '/', 'kukeond.pid'),
-    containerdSocket: flags.containerdSocket ?? env[ENV.containerdSocket] ?? '/run/containerd/containerd.sock',
+    containerdSocket,
     runcRoot: flags.runcRoot ?? (env[ENV.runcRoot] || undefined),
     cniBinDirs: flags.cniBinDir?.length ? flags.cniBinDir : (env[ENV.cniBinDirs]?.split(':').filter(Boolean) ?? ['/opt/cni/bin', '/usr/lib/cni']),
     logLevel: flags.logLevel ?? env[ENV.logLevel] ?? 'info',

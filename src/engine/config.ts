@@ -2,7 +2,8 @@
  * Engine settings. Every path is overridable so tests and benchmarks run fully isolated.
  */
 import { join } from 'node:path';
-import { NAMESPACE_SUFFIX, normalizeCgroupRoot } from '../model/names.js';
+import { ErrorKind, KukeError } from '../errors.js';
+import { NAMESPACE_SUFFIX, namespaceSuffixProblem, normalizeCgroupRoot, runPathProblem } from '../model/names.js';
 
 /** Settings of the engine (all required once resolved; see {@link resolveEngineConfig} for defaults). */
 export interface EngineConfig {
@@ -33,12 +34,27 @@ export const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
 /** Default {@link EngineConfig.logMaxFiles}. */
 export const DEFAULT_LOG_MAX_FILES = 3;
 
-/** Defaults for everything but what is given. */
+/**
+ * Defaults for everything but what is given. The run path and namespace suffix are checked here, once, because every
+ * path and namespace is derived from them: InvalidArgument if some would exceed the limits of the kernel or containerd.
+ */
 export function resolveEngineConfig(partial: Partial<EngineConfig> = {}): EngineConfig {
+  const runPath = partial.runPath ?? '/opt/kukeon';
+  const runPathIssue = runPathProblem(runPath);
+  if (runPathIssue !== undefined) {
+    throw new KukeError(ErrorKind.InvalidArgument, `invalid run path ${JSON.stringify(runPath.slice(0, 60))}: ${runPathIssue}`, { hint: 'use a short absolute path (--run-path), e.g. /opt/kukeon' });
+  }
+  const namespaceSuffix = partial.namespaceSuffix ?? NAMESPACE_SUFFIX;
+  const suffixIssue = namespaceSuffixProblem(namespaceSuffix);
+  if (suffixIssue !== undefined) {
+    throw new KukeError(ErrorKind.InvalidArgument, `invalid namespace suffix ${JSON.stringify(namespaceSuffix)}: it ${suffixIssue}`, {
+      hint: `use letters and digits joined by single ".", "_" or "-" (--namespace-suffix), e.g. ${NAMESPACE_SUFFIX}`,
+    });
+  }
   return {
-    runPath: partial.runPath ?? '/opt/kukeon',
+    runPath,
     cgroupRoot: normalizeCgroupRoot(partial.cgroupRoot ?? '/kukeon'),
-    namespaceSuffix: partial.namespaceSuffix ?? NAMESPACE_SUFFIX,
+    namespaceSuffix,
     podSubnet: partial.podSubnet ?? '10.88.0.0/16',
     ipMasq: partial.ipMasq ?? true,
     stopGraceMs: partial.stopGraceMs ?? 10_000,

@@ -9,7 +9,7 @@ import type { Actor } from '../../events/record.js';
 import type { CellTemplate } from '../../events/specs.js';
 import { isGone, isTransient, type AggregateKind } from '../../machines/index.js';
 import { ErrorKind, KukeError } from '../errors.js';
-import { bridgeName, networkName, realmNamespace, validateName } from '../model/names.js';
+import { bridgeName, containerdId, networkName, networkNameProblem, realmNamespace, validateIdPart, validateName, validateNamespaceOverride } from '../model/names.js';
 import type { CellView, RealmView, ResourceView, SpaceView, StackView } from '../model/resources.js';
 import { validateCellTemplate, validateLabels } from '../model/template-check.js';
 import { childPrefix, describeKey, streamOf, type AggregateKey } from '../model/streams.js';
@@ -81,34 +81,82 @@ export class Operations {
     validateName('realm', input.name);
     validateLabels(input.labels ?? {}, `realm ${JSON.stringify(input.name)}`);
     const key: AggregateKey = { kind: 'realm', realm: input.name };
-    const namespace = input.namespace ?? realmNamespace(input.name, this.engine.config.namespaceSuffix);
+    const namespace = this.realmNamespaceFor(input.name, input.namespace);
     const outcome = await this.ensureCreated(key, 'CreateRealm', { namespace, labels: input.labels ?? {}, system: input.system ?? false }, options);
     return { view: realmView(outcome.aggregate), created: outcome.created };
+  }
+
+  /**
+   * The namespace a new realm gets: the override (a Realm manifest's `spec.namespace`) or `<realm>.<suffix>`, checked
+   * against containerd's rule here, before anything is appended: a namespace containerd refuses would leave a realm
+   * that every later start of the daemon trips over. An override must end with the suffix too, because the exit
+   * watcher only follows namespaces that do, and must not be another live realm's.
+   */
+  private realmNamespaceFor(realm: string, override: string | undefined): string {
+    const suffix = this.engine.config.namespaceSuffix;
+    if (override === undefined) return realmNamespace(realm, suffix);
+    validateNamespaceOverride(realm, override);
+    if (!override.endsWith(`.${suffix}`)) {
+      throw new KukeError(ErrorKind.InvalidArgument, `invalid namespace "${override}" for realm "${realm}": it must end with ".${suffix}", the namespaces kukeon watches`, {
+        resource: { kind: 'realm', name: realm },
+        hint: `use e.g. "${realm}.${suffix}", or leave spec.namespace out`,
+      });
+    }
+    const holder = this.engine
+      .list('realm/', { live: true })
+      .find((a) => a.key.kind === 'realm' && a.key.realm !== realm && realmView(a).namespace === override);
+    if (holder) {
+      throw new KukeError(ErrorKind.AlreadyExists, `namespace "${override}" already belongs to ${describeKey(holder.key)}`, {
+        resource: { kind: 'realm', name: realm },
+        hint: 'give the realm a namespace of its own, or leave spec.namespace out',
+      });
+    }
+    return override;
   }
 
   /** Creates a space (cgroup + CNI network on the first free /24); idempotent. The realm must be Ready. */
   async createSpace(input: SpaceRef & { labels?: Record<string, string> }, options: OpOptions): Promise<CreateOutcome<SpaceView>> {
     validateName('realm', input.realm);
-    validateName('space', input.space);
+    validateIdPart('space', input.space);
     validateLabels(input.labels ?? {}, `space ${JSON.stringify(input.space)}`);
     this.requireReady({ kind: 'realm', realm: input.realm });
     const key: AggregateKey = { kind: 'space', realm: input.realm, space: input.space };
     const existing = this.engine.get(streamOf(key));
     let network = (existing?.snapshot.context as { attributes?: { network?: unknown } } | undefined)?.attributes?.network;
     if (!network || isGone(String(existing!.snapshot.value))) {
-      const name = networkName(input.realm, input.space);
-      const taken = this.engine.list('space/', { live: true }).map((a) => spaceView(a).network.subnet);
-      network = { name, bridge: bridgeName(name), subnet: allocateSubnet(this.engine.config.podSubnet, taken), ipMasq: this.engine.config.ipMasq };
+      const live = this.engine.list('space/', { live: true }).map((a) => spaceView(a));
+      network = { ...this.newNetworkIdentity(input, live), subnet: allocateSubnet(this.engine.config.podSubnet, live.map((v) => v.network.subnet)), ipMasq: this.engine.config.ipMasq };
     }
     const outcome = await this.ensureCreated(key, 'CreateSpace', { network, labels: input.labels ?? {} }, options);
     return { view: spaceView(outcome.aggregate), created: outcome.created };
+  }
+
+  /**
+   * The CNI network name and bridge of a new space: named with this install's identity (the networks adapter's
+   * instance id), so that another install on the host with the same realm and space names never shares them.
+   * A bridge hash that collides with a live space's is refused rather than shared.
+   */
+  private newNetworkIdentity(ref: SpaceRef, live: SpaceView[]): { name: string; bridge: string } {
+    const instance = this.engine.runtime?.networks.instance;
+    if (!instance) throw new KukeError(ErrorKind.Internal, 'creating a space needs the runtime (its networks adapter names the install)');
+    const name = networkName(ref.realm, ref.space, instance);
+    const problem = networkNameProblem(name);
+    if (problem !== undefined) throw new KukeError(ErrorKind.InvalidArgument, `space "${ref.space}" in realm "${ref.realm}" makes the CNI network name "${name}", which ${problem}`);
+    const bridge = bridgeName(name);
+    const clash = live.find((v) => v.network.bridge === bridge && (v.realm !== ref.realm || v.name !== ref.space));
+    if (clash) {
+      throw new KukeError(ErrorKind.AlreadyExists, `space "${ref.space}" in realm "${ref.realm}" would get bridge ${bridge}, which space "${clash.name}" in realm "${clash.realm}" already has`, {
+        hint: 'choose another space name (bridge names are an 8-digit hash)',
+      });
+    }
+    return { name, bridge };
   }
 
   /** Creates a stack (cgroup); idempotent. The space must be Ready. */
   async createStack(input: StackRef & { labels?: Record<string, string> }, options: OpOptions): Promise<CreateOutcome<StackView>> {
     validateName('realm', input.realm);
     validateName('space', input.space);
-    validateName('stack', input.stack);
+    validateIdPart('stack', input.stack);
     validateLabels(input.labels ?? {}, `stack ${JSON.stringify(input.stack)}`);
     this.requireReady({ kind: 'space', realm: input.realm, space: input.space });
     const outcome = await this.ensureCreated({ kind: 'stack', ...input }, 'CreateStack', { labels: input.labels ?? {} }, options);
@@ -124,6 +172,7 @@ export class Operations {
   async createCell(input: CellRef & { template: CellTemplate; start?: boolean }, options: OpOptions): Promise<CreateOutcome<CellView>> {
     this.validateCellRef(input);
     validateCellTemplate(input.template, `cell ${JSON.stringify(input.cell)}`);
+    checkContainerIds(input, input.template);
     this.requireReady({ kind: 'stack', realm: input.realm, space: input.space, stack: input.stack });
     const key: AggregateKey = { kind: 'cell', ...pickCell(input) };
     const stream = streamOf(key);
@@ -148,6 +197,7 @@ export class Operations {
   async applyCell(input: CellRef & { template: CellTemplate }, options: OpOptions): Promise<{ view: CellView; action: 'created' | 'updated' | 'unchanged'; changes: string[] }> {
     this.validateCellRef(input);
     validateCellTemplate(input.template, `cell ${JSON.stringify(input.cell)}`);
+    checkContainerIds(input, input.template);
     this.requireReady({ kind: 'stack', realm: input.realm, space: input.space, stack: input.stack });
     const stream = streamOf({ kind: 'cell', ...pickCell(input) });
     const meta = this.meta(options);
@@ -382,6 +432,15 @@ export class Operations {
   private cellTemplate(stream: string): CellTemplate | null {
     return (this.engine.get(stream)?.snapshot.context as { template?: CellTemplate | null } | undefined)?.template ?? null;
   }
+}
+
+/**
+ * Derives every container's containerd id (`<space>_<stack>_<cell>_<container>`, the root's `…_root`), which throws
+ * InvalidArgument for one containerd would refuse (over 76 characters, or `--`), before the cell is stored.
+ */
+function checkContainerIds(ref: CellRef, template: CellTemplate): void {
+  validateIdPart('cell', ref.cell);
+  for (const c of template.containers) containerdId(ref.space, ref.stack, ref.cell, c.name, c.name === template.root);
 }
 
 function pickCell(ref: CellRef): CellRef {

@@ -20,13 +20,13 @@
  */
 import { isGone, isTransient } from '../../machines/index.js';
 import { ErrorKind, isKukeError, toKukeError, type KukeError } from '../errors.js';
-import { cgroupPath, networkName } from '../model/names.js';
+import { cgroupPath } from '../model/names.js';
 import { streamOf } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { LABELS } from './container-spec.js';
 import { exitData, removeContainer } from './effects.js';
 import type { Aggregate, DispatchMeta, Engine } from './engine.js';
-import { namespaceOf } from './sagas.js';
+import { namespaceOf, spaceNetworkOf } from './sagas.js';
 
 /** What a reconcile pass did. */
 export interface ReconcileReport {
@@ -186,7 +186,7 @@ async function collectGarbage(engine: Engine, runtime: Runtime, report: Reconcil
     if (state !== 'Ready' && state !== 'Creating' && state !== 'Stopping' && state !== 'Deleting') continue;
     const c = agg.snapshot.context as { realm: string; space: string; stack: string; name: string; template: { root: string } | null };
     if (!c.template) continue;
-    const holder = { network: networkName(c.realm, c.space), containerId: `${c.space}_${c.stack}_${c.name}_root` };
+    const holder = { network: spaceNetworkOf(engine, c.realm, c.space), containerId: `${c.space}_${c.stack}_${c.name}_root` };
     holders.set(`${holder.network}/${holder.containerId}`, holder);
   }
   await contain('releaseAttachments', undefined, async () => {

@@ -14,7 +14,7 @@ import type { NetworkMode } from '../../machines/container.js';
 import { isTransient } from '../../machines/index.js';
 import type { ContainerTemplate } from '../../events/specs.js';
 import { ErrorKind, KukeError } from '../errors.js';
-import { containerdId, networkName, realmNamespace, rootContainerName } from '../model/names.js';
+import { containerdId, legacyNetworkName, realmNamespace, rootContainerName } from '../model/names.js';
 import { streamOf } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { cellCgroup } from './container-spec.js';
@@ -74,6 +74,16 @@ export function namespaceOf(engine: Engine, realm: string): string {
   const agg = engine.get(streamOf({ kind: 'realm', realm }));
   const recorded = (agg?.snapshot.context as { attributes?: { namespace?: string } } | undefined)?.attributes?.namespace;
   return recorded ?? realmNamespace(realm, engine.config.namespaceSuffix);
+}
+
+/**
+ * The CNI network of a space, as stamped on its CreateSpace (the name depends on the install that created it; spaces
+ * of older logs that somehow lack it fall back to the original `<realm>-<space>`).
+ */
+export function spaceNetworkOf(engine: Engine, realm: string, space: string): string {
+  const agg = engine.get(streamOf({ kind: 'space', realm, space }));
+  const recorded = (agg?.snapshot.context as { attributes?: { network?: { name?: string } } } | undefined)?.attributes?.network?.name;
+  return recorded || legacyNetworkName(realm, space);
 }
 
 const settled = (a: Aggregate) => !isTransient('container', String(a.snapshot.value));
@@ -214,7 +224,7 @@ async function startCell(runtime: Runtime, cell: CellTarget, ctx: Ctx): Promise<
     if (rootPid === null) throw new KukeError(ErrorKind.Internal, `root container of cell "${cell.name}" has no pid`);
     let address: string | undefined;
     if (!hostNetwork) {
-      const attachment = await runtime.networks.attach(networkName(cell.realm, cell.space), root.containerdId, rootNetns(rootPid));
+      const attachment = await runtime.networks.attach(spaceNetworkOf(engine, cell.realm, cell.space), root.containerdId, rootNetns(rootPid));
       address = attachment.address;
     }
     for (const m of others) await ensureRunning(engine, m, memberNetwork(root.template, m.template, rootPid), ctx, deadline);
@@ -249,7 +259,7 @@ async function stopAll(
   if (!root.template.hostNetwork) {
     // DEL while the netns still exists removes the veth cleanly; without it CNI still releases the address.
     const netns = String(rootAgg?.snapshot.value) === 'Running' && rootPid ? rootNetns(rootPid) : undefined;
-    await runtime.networks.detach(networkName(cell.realm, cell.space), root.containerdId, netns);
+    await runtime.networks.detach(spaceNetworkOf(engine, cell.realm, cell.space), root.containerdId, netns);
   }
   await stopMember(engine, root, signal, graceMs, ctx, deadline);
 }

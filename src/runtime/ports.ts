@@ -266,7 +266,7 @@ export interface Cgroups {
 
 /** A space's network. */
 export interface NetworkSpec {
-  /** `<realm>-<space>`. */
+  /** `<realm>.<space>.<instance tag>` (`<realm>-<space>` for spaces created by older versions). */
   name: string;
   /** `k-<8 hex>`. */
   bridge: string;
@@ -292,6 +292,11 @@ export interface Attachment {
  * CNI: one bridge network per space, one attachment per cell (the root container's network namespace).
  */
 export interface Networks {
+  /**
+   * The identity of this install (16 hex digits, fixed for the life of its run path). Names of new networks carry it
+   * and the bridges it makes are marked with it, so installs sharing a host never take or delete each other's.
+   */
+  readonly instance: string;
   /** Writes the network's conflist (bridge + host-local IPAM + loopback) under the run path. Idempotent. */
   ensureNetwork(spec: NetworkSpec): Promise<{ created: boolean }>;
   /** Removes the conflist, the IPAM state and the bridge link. Missing → ok. */

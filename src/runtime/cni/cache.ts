@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorKind, KukeError } from '../../errors.js';
+import { CNI_NAME, MAX_CONTAINERD_ID_LENGTH } from '../../model/names.js';
 
 /** A CNI result, as far as kukeon reads it (the rest is kept as is for CHECK and DEL). */
 export type CniResult = { ips?: { address: string; gateway?: string }[] } & Record<string, unknown>;
@@ -28,11 +29,12 @@ export interface CachedAttachment {
   netnsId: string;
 }
 
-const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
-/** Throws InvalidArgument unless `id` can be part of a file name (`<space>_<stack>_<cell>_root`). */
+/**
+ * Throws InvalidArgument unless `id` is a CNI container id (CNI's rule) that fits in the cache entry's file name
+ * (`<space>_<stack>_<cell>_root`, a containerd id, so at most 76 characters).
+ */
 export function checkContainerId(id: string): void {
-  if (!CONTAINER_ID.test(id) || id.length > 128) throw new KukeError(ErrorKind.InvalidArgument, `invalid container id "${id}"`);
+  if (!CNI_NAME.test(id) || id.length > MAX_CONTAINERD_ID_LENGTH) throw new KukeError(ErrorKind.InvalidArgument, `invalid container id "${id}": CNI takes letters, digits, "_", "." and "-", at most ${MAX_CONTAINERD_ID_LENGTH} here`);
 }
 
 /** `<dev>:<inode>` of a network namespace file, or undefined if it does not exist (the process is gone). */

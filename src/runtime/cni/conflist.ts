@@ -6,7 +6,7 @@
  * and brings `lo` up in the netns, so the containers of a cell can talk on 127.0.0.1 whoever made the netns.
  */
 import { ErrorKind, KukeError } from '../../errors.js';
-import { MAX_IFNAME_LENGTH } from '../../model/names.js';
+import { interfaceNameProblem, MAX_IFNAME_LENGTH, networkNameProblem } from '../../model/names.js';
 import type { NetworkSpec } from '../ports.js';
 
 /** One plugin entry of a conflist. */
@@ -25,14 +25,15 @@ export const CNI_VERSIONS = ['1.0.0', '0.4.0'] as const;
 /** The plugin types a space network uses. */
 export const NETWORK_PLUGINS = ['bridge', 'host-local', 'loopback'] as const;
 
-const NETWORK_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const BRIDGE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-/** Throws InvalidArgument unless `name` can be a network name (`<realm>-<space>`) and thus a file name. */
+/**
+ * Throws InvalidArgument unless `name` can be a network name: CNI's rule, and short enough for the file names made of
+ * it (`<realm>.<space>.<instance tag>`, or `<realm>-<space>` from older versions).
+ */
 export function checkNetworkName(name: string): void {
-  if (!NETWORK_NAME.test(name) || name.length > 127) {
-    throw new KukeError(ErrorKind.InvalidArgument, `invalid network name "${name}": expected <realm>-<space> (lowercase letters, digits, '-')`);
-  }
+  const problem = networkNameProblem(name);
+  if (problem !== undefined) throw new KukeError(ErrorKind.InvalidArgument, `invalid network name "${name}": it ${problem}`);
 }
 
 /** Parses an IPv4 CIDR (`10.88.0.0/24`) into its network number and prefix; InvalidArgument otherwise. */
@@ -51,7 +52,7 @@ export function parseSubnet(subnet: string): { base: number; prefix: number } {
 /** Checks a spec before anything is written: name, bridge (≤ 15 chars, IFNAMSIZ) and subnet. */
 export function checkNetworkSpec(spec: NetworkSpec): void {
   checkNetworkName(spec.name);
-  if (!BRIDGE_NAME.test(spec.bridge) || spec.bridge.length > MAX_IFNAME_LENGTH) {
+  if (!BRIDGE_NAME.test(spec.bridge) || interfaceNameProblem(spec.bridge) !== undefined) {
     throw new KukeError(ErrorKind.InvalidArgument, `invalid bridge name "${spec.bridge}" for network ${spec.name}: at most ${MAX_IFNAME_LENGTH} letters, digits, '-', '_' or '.'`);
   }
   parseSubnet(spec.subnet);

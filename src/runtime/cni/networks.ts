@@ -6,6 +6,10 @@
  *   <confDir>/<network>.conflist                  the network: bridge (+ host-local IPAM), loopback (0600)
  *   <ipamDataDir>/<network>/<ip>                  host-local reservations (content: container id, ifname)
  *   <cacheDir>/results/<network>-<id>-eth0        the ADD result, libcni's cache format plus the netns identity
+ *   <confDir>/kukeon-instance                     the install's id (ownership.ts)
+ *
+ * Ownership (ownership.ts): bridges are host-wide, so each one we use is marked with the install's id and network,
+ * a bridge marked by someone else is never joined, and a bridge is deleted only when it is ours.
  *
  * Decisions (measured and tested in test/integration/cni):
  * - cniVersion: the best of 1.0.0 and 0.4.0 that every installed plugin reports in VERSION (asked once per
@@ -22,10 +26,8 @@
  *   unchanged; otherwise DEL then ADD. A reservation left without a cache (cache lost) makes host-local refuse a
  *   second address for the id: then DEL and ADD once more.
  */
-import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { promisify } from 'node:util';
 import { ErrorKind, isKukeError, KukeError, toKukeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { bridgeName } from '../../model/names.js';
@@ -35,8 +37,7 @@ import { buildConflist, checkNetworkName, checkNetworkSpec, NETWORK_PLUGINS, par
 import { execPlugin, type CniCommand } from './exec.js';
 import { ipamNetworks, readReservations, releaseReservations } from './ipam.js';
 import { listMasqueradeRules, removeMasquerade } from './masquerade.js';
-
-const run = promisify(execFile);
+import { bridgeDeletion, bridgeOwner, deleteBridgeLink, markBridge, readBridge, readOrCreateInstanceId } from './ownership.js';
 
 /** The interface every attachment gets inside the cell's netns. */
 export const IFNAME = 'eth0';
@@ -58,6 +59,8 @@ export interface CniNetworksOptions {
   binDirs?: string[];
   /** How long one plugin exec may take; default 30 s. */
   pluginTimeoutMs?: number;
+  /** The install's id; default the one kept in `<confDir>/kukeon-instance` (made on first use). */
+  instance?: string;
   logger?: Logger;
 }
 
@@ -77,6 +80,7 @@ export interface GcReport {
 
 /** The CNI adapter. Construct with {@link createCniNetworks}. */
 export class CniNetworks implements Networks {
+  readonly instance: string;
   private readonly confDir: string;
   private readonly ipamDataDir: string;
   private readonly binDirs: string[];
@@ -99,6 +103,7 @@ export class CniNetworks implements Networks {
     mkdirSync(this.confDir, { recursive: true, mode: 0o750 });
     mkdirSync(this.ipamDataDir, { recursive: true, mode: 0o750 });
     mkdirSync(this.cache.dir, { recursive: true, mode: 0o750 });
+    this.instance = options.instance ?? readOrCreateInstanceId(this.confDir);
   }
 
   // ---------------------------------------------------------------------------------------------- networks
@@ -110,6 +115,7 @@ export class CniNetworks implements Networks {
         hint: 'apt-get install iptables (or bind it into the daemon image)',
       });
     }
+    this.refuseOthersBridge(spec.bridge, spec.name);
     const path = this.conflistPath(spec.name);
     const text = `${JSON.stringify(buildConflist(spec, await this.negotiatedVersion(), this.ipamDataDir), null, 2)}\n`;
     const existing = readIfExists(path);
@@ -131,7 +137,7 @@ export class CniNetworks implements Networks {
       this.logger?.warn({ err, network: name }, 'deleting a network whose conflist is unreadable');
     }
     for (const att of await this.listAttachments(name)) await this.detach(name, att.containerId);
-    await deleteBridge(bridge);
+    await this.deleteOwnBridge(bridge, name);
     rmSync(join(this.ipamDataDir, name), { recursive: true, force: true });
     // The conflist goes last: if anything above fails, a retry still finds the network.
     rmSync(path, { force: true });
@@ -175,6 +181,8 @@ export class CniNetworks implements Networks {
         this.cache.remove(network, containerId, IFNAME);
       }
 
+      const { bridge } = specOf(conf);
+      this.refuseOthersBridge(bridge, network);
       let result: CniResult;
       try {
         result = await this.add(conf, containerId, netnsPath);
@@ -196,6 +204,7 @@ export class CniNetworks implements Networks {
         netnsId,
       };
       this.cache.write(entry);
+      await this.markIfUnmarked(bridge, network);
       return attachmentOf(entry);
     });
   }
@@ -269,6 +278,40 @@ export class CniNetworks implements Networks {
       }
     }
     return report;
+  }
+
+  // ---------------------------------------------------------------------------------------------- ownership
+
+  /** FailedPrecondition if the bridge exists with another install's (or network's) mark: we never join it. */
+  private refuseOthersBridge(bridge: string, network: string): void {
+    const link = readBridge(bridge);
+    const owner = link && bridgeOwner(link, this.instance, network);
+    if (!owner || typeof owner === 'string') return;
+    throw new KukeError(ErrorKind.FailedPrecondition, `bridge ${bridge} of network ${network} belongs to someone else (its alias is "${owner.other}"); kukeon does not share it`, {
+      hint: 'delete this space and create it under another name, or remove the other install\'s network first',
+    });
+  }
+
+  /** Marks the bridge ours once the plugin has made it (the first ADD); a failure only costs the mark, so it is logged. */
+  private async markIfUnmarked(bridge: string, network: string): Promise<void> {
+    try {
+      const link = readBridge(bridge);
+      if (link && bridgeOwner(link, this.instance, network) === 'unmarked') await markBridge(bridge, this.instance, network);
+    } catch (err) {
+      this.logger?.warn({ err, bridge, network }, 'could not mark the bridge as this install\'s');
+    }
+  }
+
+  /** Deletes the bridge if it is ours; another install's, or an unmarked one still in use, is left with a warning. */
+  private async deleteOwnBridge(bridge: string, network: string): Promise<void> {
+    const link = readBridge(bridge);
+    if (!link) return;
+    const verdict = bridgeDeletion(link, this.instance, network);
+    if (!verdict.delete) {
+      this.logger?.warn({ bridge, network, reason: verdict.reason }, 'not deleting a bridge that is not this install\'s');
+      return;
+    }
+    await deleteBridgeLink(bridge);
   }
 
   // ---------------------------------------------------------------------------------------------- plumbing
@@ -452,18 +495,4 @@ function onPath(command: string): boolean {
       return false;
     }
   });
-}
-
-/** Deletes a bridge link; missing is fine, a link of that name that is not a bridge is left alone. */
-async function deleteBridge(bridge: string): Promise<void> {
-  if (!existsSync(`/sys/class/net/${bridge}`)) return;
-  if (!existsSync(`/sys/class/net/${bridge}/bridge`)) {
-    throw new KukeError(ErrorKind.FailedPrecondition, `link ${bridge} exists but is not a bridge; not deleting it`, { hint: `inspect it with: ip -d link show ${bridge}` });
-  }
-  try {
-    await run('ip', ['link', 'delete', bridge, 'type', 'bridge'], { timeout: 30_000 });
-  } catch (err) {
-    const stderr = String((err as { stderr?: string }).stderr ?? (err as Error).message);
-    if (!/Cannot find device|does not exist/.test(stderr)) throw new KukeError(ErrorKind.Internal, `could not delete bridge ${bridge}: ${stderr.trim()}`, { cause: err });
-  }
 }

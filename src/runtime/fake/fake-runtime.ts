@@ -60,6 +60,8 @@ export class FakeWorld {
   readonly containers = new Map<string, FakeContainer>(); // `${ns}/${id}`
   readonly cgroups = new Map<string, ResourceLimits>();
   readonly networks = new Map<string, NetworkSpec>();
+  /** The install's identity its networks adapter reports (fixed, so runs are deterministic). */
+  instance = 'f0e1d2c3b4a59687';
   readonly attachments = new Map<string, Attachment & { netnsPath: string }>(); // `${network}/${containerId}`
   /** Container log files present, by path (`…/<realm>/<space>/<stack>/<cell>/<container>.log`). */
   readonly logFiles = new Set<string>();
@@ -395,6 +397,10 @@ class FakeCgroups implements Cgroups {
 
 class FakeNetworks implements Networks {
   constructor(private readonly w: FakeWorld) {}
+
+  get instance() {
+    return this.w.instance;
+  }
 
   async ensureNetwork(spec: NetworkSpec) {
     await this.w.enter('ensureNetwork');

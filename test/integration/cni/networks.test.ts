@@ -206,6 +206,30 @@ describe('CNI networks (real plugins)', () => {
     expect((await cni.listNetworks()).map((n) => n.name)).not.toContain(net.name);
   });
 
+  it("marks the bridge with the install, never joins another install's bridge, and leaves it when deleting by name", async () => {
+    const net = await host.network();
+    await cni.ensureNetwork(net);
+    const ns = await host.netns();
+    await cni.attach(net.name, id('mark'), ns.path);
+    const alias = readFileSync(`/sys/class/net/${net.bridge}/ifalias`, 'utf8').trim();
+    expect(alias).toBe(`kukeon instance=${cni.instance} network=${net.name}`);
+
+    // Another install (its own conf dir, so its own id) handed the same bridge name.
+    const other = createCniNetworks({ confDir: join(host.dir, 'o', 'net.d'), ipamDataDir: join(host.dir, 'o', 'ipam'), cacheDir: join(host.dir, 'o', 'cache'), binDirs: ['/usr/lib/cni'] });
+    expect(other.instance).not.toBe(cni.instance);
+    const refused = await other.ensureNetwork({ ...net, subnet: netB.subnet }).catch((e: unknown) => e);
+    expect(isKukeError(refused, 'FailedPrecondition')).toBe(true);
+    expect((refused as Error).message).toContain(`bridge ${net.bridge} of network ${net.name} belongs to someone else`);
+    // Its cleanup by that name (a conflist it may hold from before) leaves our bridge and our cell's address.
+    writeFileSync(join(host.dir, 'o', 'net.d', `${net.name}.conflist`), readFileSync(join(dirs.confDir, `${net.name}.conflist`)));
+    await other.deleteNetwork(net.name);
+    expect(await linkExists(net.bridge)).toBe(true);
+    expect((await addressesIn(ns, 'eth0')).length).toBe(1);
+
+    await cni.deleteNetwork(net.name);
+    expect(await linkExists(net.bridge)).toBe(false);
+  });
+
   it('says which plugin is missing and where it looked, on ensure and on attach', async () => {
     const partial = join(host.dir, 'partial-bin');
     mkdirSync(partial);
