@@ -125,7 +125,9 @@ export class Operations {
     let network = (existing?.snapshot.context as { attributes?: { network?: unknown } } | undefined)?.attributes?.network;
     if (!network || isGone(String(existing!.snapshot.value))) {
       const live = this.engine.list('space/', { live: true }).map((a) => spaceView(a));
-      network = { ...this.newNetworkIdentity(input, live), subnet: allocateSubnet(this.engine.config.podSubnet, live.map((v) => v.network.subnet)), ipMasq: this.engine.config.ipMasq };
+      const identity = this.newNetworkIdentity(input, live);
+      const taken = [...live.map((v) => v.network.subnet), ...(await this.engine.runtime!.networks.hostSubnets())];
+      network = { ...identity, subnet: allocateSubnet(this.engine.config.podSubnet, taken), ipMasq: this.engine.config.ipMasq };
     }
     const outcome = await this.ensureCreated(key, 'CreateSpace', { network, labels: input.labels ?? {} }, options);
     return { view: spaceView(outcome.aggregate), created: outcome.created };

@@ -1,6 +1,6 @@
 /**
  * Subnet allocation: each space gets the first /24 of the parent CIDR (default 10.88.0.0/16) that no live space
- * holds. The choice is stamped into the space's CreateSpace event, so it is durable and replayable.
+ * holds and no link of the host is on (so a second install on the host, with the same pod subnet, takes the next ones). The choice is stamped into the space's CreateSpace event, so it is durable and replayable.
  */
 import { ErrorKind, KukeError } from '../errors.js';
 
@@ -27,8 +27,16 @@ export function parseCidr(cidr: string): { base: number; prefix: number } {
   return { base: (toInt(ip) & mask) >>> 0, prefix };
 }
 
+/** Whether two CIDRs share an address. */
+function overlaps(a: { base: number; prefix: number }, b: { base: number; prefix: number }): boolean {
+  const p = Math.min(a.prefix, b.prefix);
+  const mask = p === 0 ? 0 : (0xffffffff << (32 - p)) >>> 0;
+  return ((a.base & mask) >>> 0) === ((b.base & mask) >>> 0);
+}
+
 /**
- * The first /24 inside `parent` that is not in `taken`.
+ * The first /24 inside `parent` that overlaps nothing in `taken` (the subnets of live spaces, and those the host's
+ * links already hold: another install's bridges, docker0, …).
  *
  * @example
  * allocateSubnet('10.88.0.0/16', ['10.88.0.0/24']) // '10.88.1.0/24'
@@ -36,11 +44,11 @@ export function parseCidr(cidr: string): { base: number; prefix: number } {
 export function allocateSubnet(parent: string, taken: readonly string[]): string {
   const { base, prefix } = parseCidr(parent);
   if (prefix > 24) throw new KukeError(ErrorKind.InvalidArgument, `pod subnet ${parent} is smaller than a /24`);
-  const used = new Set(taken.map((t) => parseCidr(t).base));
+  const used = taken.map(parseCidr);
   const count = 2 ** (24 - prefix);
   for (let i = 0; i < count; i++) {
-    const candidate = (base + i * 256) >>> 0;
-    if (!used.has(candidate)) return `${toIp(candidate)}/24`;
+    const candidate = { base: (base + i * 256) >>> 0, prefix: 24 };
+    if (!used.some((u) => overlaps(u, candidate))) return `${toIp(candidate.base)}/24`;
   }
   throw new KukeError(ErrorKind.FailedPrecondition, `no free /24 left in pod subnet ${parent} (${count} in use)`, {
     hint: 'delete unused spaces, or choose a larger --pod-subnet',

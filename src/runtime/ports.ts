@@ -304,6 +304,11 @@ export interface Networks {
   /** The networks with a conflist. */
   listNetworks(): Promise<NetworkSpec[]>;
   /**
+   * The IPv4 subnets the host's links are directly on (routes without a gateway: bridges of other installs, docker0,
+   * the uplink), as CIDRs. A new space's subnet avoids them.
+   */
+  hostSubnets(): Promise<string[]>;
+  /**
    * CNI ADD of `netnsPath` (e.g. `/proc/<pid>/ns/net`) to the network, interface eth0. Idempotent: an existing
    * attachment of the same container that passes CHECK is returned unchanged (same address).
    */

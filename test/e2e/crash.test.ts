@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroupDir } from '../support/cgroups.js';
-import { cellManifest, KUKE, startE2eHost, type E2eHost, type RunResult } from '../support/e2e.js';
+import { cellManifest, ipamDir, KUKE, startE2eHost, type E2eHost, type RunResult } from '../support/e2e.js';
 
 const SEED = Number(process.env.KUKEON_PROPERTY_SEED ?? 20261128);
 const CASES = Number(process.env.KUKEON_CRASH_CASES ?? 20);
@@ -81,7 +81,7 @@ function expectNoLeaks(cells: CellJson[]): void {
   );
   const expectedRunning = new Map(cells.flatMap((c) => c.containers.filter((k) => k.state === 'Running').map((k) => [k.containerdId, k.pid!] as [string, number])));
   expect([...running.entries()].sort(), 'running tasks').toEqual([...expectedRunning.entries()].sort());
-  const ipam = join(host.runPath, 'cni', 'ipam', 'default-default');
+  const ipam = ipamDir(host);
   const reservations = existsSync(ipam) ? readdirSync(ipam).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).length : 0;
   expect(reservations, 'IPAM reservations').toBe(cells.filter((c) => c.state === 'Ready').length);
   const dir = cgroupDir(join(host.cgroupRoot, 'default/default/default'));

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'nod
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroupDir } from '../support/cgroups.js';
-import { cellManifest, startE2eHost, until, type E2eHost } from '../support/e2e.js';
+import { cellManifest, ipamDir, startE2eHost, until, type E2eHost } from '../support/e2e.js';
 import { killAll } from '../../tools/harness/containerd.js';
 
 let host: E2eHost;
@@ -134,7 +134,7 @@ describe('daemon restarts', () => {
     expect(ready.state).toBe('Exited');
     expect(ready.containers.every((k) => k.state === 'Exited' || k.state === 'Stopped')).toBe(true);
     expect(existsSync(cgroupDir(join(host.cgroupRoot, 'default/default/default')))).toBe(true);
-    const ipam = join(host.runPath, 'cni', 'ipam', 'default-default');
+    const ipam = ipamDir(host);
     expect(existsSync(ipam) ? readdirSync(ipam).filter((f) => /^\d/.test(f)) : []).toEqual([]);
     const restarted = await host.kuke(['start', 'cell', 'ready']);
     expect(restarted.code, restarted.stderr).toBe(0);

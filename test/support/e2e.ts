@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 import { buildTestImage } from '../../tools/build-test-image.js';
 import { startContainerd, type PrivateContainerd } from '../../tools/harness/containerd.js';
+import { networkName } from '../../src/model/names.js';
+import { INSTANCE_FILE } from '../../src/runtime/cni/ownership.js';
 
 const repo = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 export const KUKE = join(repo, 'dist', 'kuke.mjs');
@@ -140,6 +142,12 @@ export function useInitializedHost(options: { subnet: string; tag: string }): ()
     if (!host) throw new Error('the e2e host is not started yet');
     return host;
   };
+}
+
+/** host-local's directory of a space's network on an e2e host (the network is named with the install's id). */
+export function ipamDir(host: Pick<E2eHost, 'runPath'>, realm = 'default', space = 'default'): string {
+  const instance = readFileSync(join(host.runPath, 'cni', 'net.d', INSTANCE_FILE), 'utf8').trim();
+  return join(host.runPath, 'cni', 'ipam', networkName(realm, space, instance));
 }
 
 /** A one-line error on stderr, exit 1: what a user-fixable failure looks like. */

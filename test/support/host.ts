@@ -34,20 +34,26 @@ export interface TestHost {
 
 const tag = `t${process.pid.toString(36)}`;
 
-/** Starts a host. `subnet` keeps concurrent test files on distinct pod subnets. */
-export async function startHost(options: { subnet?: string } = {}): Promise<TestHost> {
+/**
+ * Starts a host. `subnet` keeps concurrent test files on distinct pod subnets. With `ctrd`, the host uses that
+ * containerd (another host's: two installs side by side) and leaves stopping it to its owner; `name` then tells the
+ * installs apart (cgroup root, namespace suffix).
+ */
+export async function startHost(options: { subnet?: string; ctrd?: PrivateContainerd; name?: string; ipMasq?: boolean } = {}): Promise<TestHost> {
   const dir = mkdtempSync(join(tmpdir(), 'kukeon-host-'));
-  const ctrd = await startContainerd();
+  const ctrd = options.ctrd ?? (await startContainerd());
+  const ownsContainerd = options.ctrd === undefined;
+  const id = `${tag}${options.name ?? ''}`;
   const settings = resolveSettings(
     {
       runPath: join(dir, 'run'),
       socket: join(dir, 'kukeond.sock'),
       containerdSocket: ctrd.address,
       runcRoot: ctrd.runcRoot,
-      cgroupRoot: `/kukeon-${tag}`,
-      namespaceSuffix: `${tag}.kukeon.io`,
+      cgroupRoot: `/kukeon-${id}`,
+      namespaceSuffix: `${id}.kukeon.io`,
       podSubnet: options.subnet ?? '10.251.0.0/16',
-      ipMasq: false,
+      ipMasq: options.ipMasq ?? false,
       cniBinDir: ['/usr/lib/cni'],
     },
     {},
@@ -83,7 +89,7 @@ export async function startHost(options: { subnet?: string } = {}): Promise<Test
         }
       } finally {
         runtime.containers.close();
-        await ctrd.stop();
+        if (ownsContainerd) await ctrd.stop();
         for (const mount of ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'systemd', 'unified', '']) {
           const root = join('/sys/fs/cgroup', mount, settings.engine.cgroupRoot);
           if (existsSync(root)) execFileSync('find', [root, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);

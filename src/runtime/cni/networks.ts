@@ -35,7 +35,7 @@ import type { Attachment, NetworkSpec, Networks } from '../ports.js';
 import { checkContainerId, netnsIdentity, ResultCache, writeFileAtomic, type CachedAttachment, type CniResult } from './cache.js';
 import { buildConflist, checkNetworkName, checkNetworkSpec, NETWORK_PLUGINS, parseConflist, pickCniVersion, pluginConfig, specOf, type Conflist } from './conflist.js';
 import { execPlugin, type CniCommand } from './exec.js';
-import { ipamNetworks, readReservations, releaseReservations } from './ipam.js';
+import { connectedSubnets, ipamNetworks, readReservations, releaseReservations } from './ipam.js';
 import { listMasqueradeRules, removeMasquerade } from './masquerade.js';
 import { bridgeDeletion, bridgeOwner, deleteBridgeLink, markBridge, readBridge, readOrCreateInstanceId } from './ownership.js';
 
@@ -155,6 +155,10 @@ export class CniNetworks implements Networks {
       }
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async hostSubnets(): Promise<string[]> {
+    return connectedSubnets(readFileSync('/proc/net/route', 'utf8'));
   }
 
   // ---------------------------------------------------------------------------------------------- attachments

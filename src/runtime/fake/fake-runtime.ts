@@ -62,6 +62,8 @@ export class FakeWorld {
   readonly networks = new Map<string, NetworkSpec>();
   /** The install's identity its networks adapter reports (fixed, so runs are deterministic). */
   instance = 'f0e1d2c3b4a59687';
+  /** Subnets the host's links are on, besides the spaces' (another install's bridges, docker0…). */
+  hostSubnets: string[] = [];
   readonly attachments = new Map<string, Attachment & { netnsPath: string }>(); // `${network}/${containerId}`
   /** Container log files present, by path (`…/<realm>/<space>/<stack>/<cell>/<container>.log`). */
   readonly logFiles = new Set<string>();
@@ -418,6 +420,11 @@ class FakeNetworks implements Networks {
   async listNetworks() {
     await this.w.enter('listNetworks');
     return [...this.w.networks.values()];
+  }
+
+  async hostSubnets() {
+    await this.w.enter('hostSubnets');
+    return [...this.w.hostSubnets];
   }
 
   async attach(network: string, containerId: string, netnsPath: string): Promise<Attachment> {
