@@ -18,13 +18,13 @@ import type { Leftover } from '../../events/common.js';
 import type { CellTemplate } from '../../events/specs.js';
 import { isGone, isTransient } from '../../machines/index.js';
 import { ErrorKind, KukeError, isKukeError, toKukeError } from '../errors.js';
-import { cgroupPath, containerdId, networkName, rootContainerName } from '../model/names.js';
+import { cgroupPath, containerdId, rootContainerName } from '../model/names.js';
 import { childPrefix, describeKey, streamOf, type AggregateKey } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { LABELS } from './container-spec.js';
 import { removeContainer } from './effects.js';
 import type { Aggregate, DispatchMeta, Engine } from './engine.js';
-import { namespaceOf, rootNetns } from './sagas.js';
+import { namespaceOf, rootNetns, spaceNetworkOf } from './sagas.js';
 
 /** How long a forced delete waits for an aggregate's in-flight effect before it goes ahead anyway. */
 export const FORCE_SETTLE_MS = 10_000;
@@ -197,7 +197,7 @@ async function cleanCellMembers(engine: Engine, runtime: Runtime, cell: Aggregat
     const rootAgg = engine.get(root.stream);
     const pid = (rootAgg?.snapshot.context as { pid?: number | null } | undefined)?.pid;
     const netns = String(rootAgg?.snapshot.value) === 'Running' && pid ? rootNetns(pid) : undefined;
-    await cleanup.attempt(`network attachment of ${root.containerdId}`, () => runtime.networks.detach(networkName(key.realm, key.space), root.containerdId, netns));
+    await cleanup.attempt(`network attachment of ${root.containerdId}`, () => runtime.networks.detach(spaceNetworkOf(engine, key.realm, key.space), root.containerdId, netns));
   }
   for (const m of members) {
     const steps = (c: Cleanup) => c.attempt(`containerd container ${m.containerdId} in namespace ${m.namespace}`, () => removeContainer(runtime, m.namespace, m.containerdId)).then(() => undefined);
@@ -216,7 +216,7 @@ async function cleanCell(engine: Engine, runtime: Runtime, cell: Aggregate, clea
   const rootTemplate = template?.containers.find((c) => c.name === template.root);
   if (options.detach && rootTemplate && !rootTemplate.hostNetwork) {
     const id = containerdId(key.space, key.stack, key.cell, rootTemplate.name, true);
-    await cleanup.attempt(`network attachment of ${id}`, () => runtime.networks.detach(networkName(key.realm, key.space), id));
+    await cleanup.attempt(`network attachment of ${id}`, () => runtime.networks.detach(spaceNetworkOf(engine, key.realm, key.space), id));
   }
   const path = cgroupPath({ realm: key.realm, space: key.space, stack: key.stack, cell: key.cell }, engine.config.cgroupRoot);
   await cleanup.attempt(`cgroup ${path}`, () => runtime.cgroups.remove(path));
