@@ -7,16 +7,16 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cgroupDir } from '../support/cgroups.js';
-import { expectOneLineError, startE2eHost, type E2eHost, type RunResult } from '../support/e2e.js';
+import { expectOneLineError, useInitializedHost, type RunResult } from '../support/e2e.js';
 
-let host: E2eHost;
+const hostOf = useInitializedHost({ subnet: '10.255.192.0/18', tag: 'n' });
 const LONG = 'r'.repeat(63);
 
-const namespaces = () => execFileSync('ctr', ['-a', host.ctrd.address, 'namespaces', 'ls', '-q'], { encoding: 'utf8' }).trim().split('\n');
+const namespaces = () => execFileSync('ctr', ['-a', hostOf().ctrd.address, 'namespaces', 'ls', '-q'], { encoding: 'utf8' }).trim().split('\n');
 async function realms(): Promise<string[]> {
-  const r = await host.kuke(['get', 'realms', '-o', 'json']);
+  const r = await hostOf().kuke(['get', 'realms', '-o', 'json']);
   if (r.code !== 0) throw new Error(r.stderr);
   return (JSON.parse(r.stdout) as { name: string }[]).map((x) => x.name).sort();
 }
@@ -24,24 +24,14 @@ async function realms(): Promise<string[]> {
 async function expectNothingOf(realm: string): Promise<void> {
   expect(await realms()).toEqual(['default', 'kukeon-system']);
   expect(namespaces().filter((n) => n.startsWith(`${realm}.`) || n === 'Bad NS!')).toEqual([]);
-  expect(existsSync(cgroupDir(join(host.cgroupRoot, realm)))).toBe(false);
+  expect(existsSync(cgroupDir(join(hostOf().cgroupRoot, realm)))).toBe(false);
 }
 const noBug = (r: RunResult) => expect(r.stderr).not.toMatch(/bug/i);
-
-beforeAll(async () => {
-  host = await startE2eHost({ subnet: '10.255.192.0/18', tag: 'n' });
-  const init = await host.local(['init']);
-  if (init.code !== 0) throw new Error(init.stderr);
-}, 180_000);
-
-afterAll(async () => {
-  await host?.cleanup();
-}, 180_000);
 
 describe('identifiers containerd would refuse', () => {
   it('refuses a Realm with spec.namespace "Bad NS!": exit 1, one error line, the document\'s error naming it, nothing created', async () => {
     const manifest = 'kind: Realm\nmetadata: {name: lab}\nspec: {namespace: "Bad NS!"}\n';
-    const r = await host.kuke(['apply', '-f', '-'], { input: manifest });
+    const r = await hostOf().kuke(['apply', '-f', '-'], { input: manifest });
     expect(expectOneLineError(r)).toContain('1 of 1 resources failed to apply');
     expect(r.stdout).toContain('Error: invalid namespace "Bad NS!" for realm "lab": it may hold only letters, digits, ".", "_" and "-" (found " ")');
     noBug(r);
@@ -49,20 +39,20 @@ describe('identifiers containerd would refuse', () => {
   });
 
   it('refuses a 63-character realm whose namespace with the suffix is over 76 characters, naming the longest that fits', async () => {
-    const fits = 76 - 1 - host.suffix.length;
-    const r = await host.kuke(['create', 'realm', LONG]);
+    const fits = 76 - 1 - hostOf().suffix.length;
+    const r = await hostOf().kuke(['create', 'realm', LONG]);
     expect(expectOneLineError(r)).toContain(`containerd allows 76; use a realm name of at most ${fits} characters`);
     noBug(r);
     await expectNothingOf(LONG);
-    const ok = await host.kuke(['create', 'realm', 'r'.repeat(fits)]);
+    const ok = await hostOf().kuke(['create', 'realm', 'r'.repeat(fits)]);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(namespaces()).toContain(`${'r'.repeat(fits)}.${host.suffix}`);
+    expect(namespaces()).toContain(`${'r'.repeat(fits)}.${hostOf().suffix}`);
   });
 
   it('still restarts the daemon afterwards, which serves every realm', async () => {
-    const restart = await host.local(['daemon', 'restart']);
+    const restart = await hostOf().local(['daemon', 'restart']);
     expect(restart.code, restart.stderr).toBe(0);
-    const r = await host.kuke(['get', 'realms']);
+    const r = await hostOf().kuke(['get', 'realms']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\ndefault +/);
   });
