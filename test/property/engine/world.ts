@@ -85,7 +85,8 @@ export async function foldLog(store: EventStore): Promise<Engine> {
  * - no aggregate is left in a transient state;
  * - a container is Running iff its task runs, with the same pid; every task and container record is owned;
  * - a cell holds a network attachment iff it is Ready; the root container of a Ready cell runs;
- * - cgroups exist only for live scopes and cells (and the task cgroups below running containers).
+ * - cgroups exist only for live scopes and cells (and the task cgroups below running containers);
+ * - a deleted cell's logs are gone, unless its delete kept them.
  */
 export function expectConsistent(engine: Engine, world: FakeWorld): void {
   const running = world.runningTasks();
@@ -117,6 +118,9 @@ export function expectConsistent(engine: Engine, world: FakeWorld): void {
     if (isGone(String(agg.snapshot.value))) {
       const cg = `/kukeon/${c.realm}/${c.space}/${c.stack}/${c.name}`;
       expect(world.cgroups.has(cg), `leaked cgroup ${cg}`).toBe(false);
+      const dir = `/logs/${c.realm}/${c.space}/${c.stack}/${c.name}/`;
+      const logs = [...world.logFiles].filter((path) => path.includes(dir));
+      if (!c.keepLogs) expect(logs, `leaked logs of deleted cell ${c.name}`).toEqual([]);
     }
   }
   for (const agg of engine.list('realm/')) {
