@@ -16,7 +16,7 @@ import type { ResourceView } from '../model/resources.js';
 import type { AggregateKey } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { VERSION } from '../version.js';
-import type { DeleteOptions, KukeonClient, NamedQuery } from './client.js';
+import type { DeleteOptions, DeleteResult, KukeonClient, NamedQuery } from './client.js';
 import { aliasQuery, resolveRealmAlias } from './realm-alias.js';
 
 /** The API's behaviour over an open engine, acting as `actor`. */
@@ -80,7 +80,7 @@ export class EngineBackend implements KukeonClient {
     return applyManifest(this.ops, manifest, this.options, progress);
   }
 
-  async delete(target: NamedQuery, options: DeleteOptions = {}): Promise<void> {
+  async delete(target: NamedQuery, options: DeleteOptions = {}): Promise<DeleteResult> {
     const t = this.aliasQuery(target) as NamedQuery;
     switch (t.kind) {
       case 'realm':

@@ -6,7 +6,7 @@
 import type { EventRecord } from '../../events/record.js';
 import type { ApplyProgress, ApplyResult } from '../engine/apply.js';
 import type { HistoryFilter } from '../engine/history.js';
-import type { CellRef, CreateOutcome, SpaceRef, StackRef } from '../engine/operations.js';
+import type { CellRef, CreateOutcome, DeleteResult, SpaceRef, StackRef } from '../engine/operations.js';
 import type { Query } from '../engine/queries.js';
 import type { CellTemplate } from '../../events/specs.js';
 import type { CellView, RealmView, ResourceView, SpaceView, StackView, UsageView } from '../model/resources.js';
@@ -16,7 +16,7 @@ import type { VerifyReport } from '../store/types.js';
 export type { ApplyProgress, ApplyResult } from '../engine/apply.js';
 export type { HistoryFilter } from '../engine/history.js';
 export type { Query } from '../engine/queries.js';
-export type { CellRef, SpaceRef, StackRef, CreateOutcome } from '../engine/operations.js';
+export type { CellRef, SpaceRef, StackRef, CreateOutcome, DeleteResult } from '../engine/operations.js';
 
 /** A query that names one resource. */
 export type NamedQuery = Query & { name: string };
@@ -25,7 +25,7 @@ export type NamedQuery = Query & { name: string };
 export interface DeleteOptions {
   /** Delete what the resource contains first. */
   cascade?: boolean;
-  /** Allow deleting the system realm. */
+  /** Delete it whatever state it is in; what cannot be removed is recorded and returned (force-delete.ts). */
   force?: boolean;
   /** Keep the container logs of the deleted cells (`kuke delete --keep-logs`). */
   keepLogs?: boolean;
@@ -54,7 +54,8 @@ export interface KukeonClient {
    * no further one is applied; the promise resolves with the outcomes received.
    */
   apply(manifest: string, progress?: ApplyProgress): Promise<ApplyResult[]>;
-  delete(target: NamedQuery, options?: DeleteOptions): Promise<void>;
+  /** Deletes a resource; returns what a forced delete could not remove (nothing otherwise). */
+  delete(target: NamedQuery, options?: DeleteOptions): Promise<DeleteResult>;
 
   startCell(ref: CellRef): Promise<CellView>;
   stopCell(ref: CellRef, options: { mode: 'stop' | 'kill'; graceMs?: number }): Promise<CellView & { changed?: boolean }>;

@@ -8,7 +8,7 @@ import type { CellTemplate } from '../../events/specs.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import type { ResourceView } from '../model/resources.js';
 import type { AggregateKey } from '../model/streams.js';
-import type { ApplyProgress, ApplyResult, CellRef, DeleteOptions, HistoryFilter, KukeonClient, NamedQuery, Query } from './client.js';
+import type { ApplyProgress, ApplyResult, CellRef, DeleteOptions, DeleteResult, HistoryFilter, KukeonClient, NamedQuery, Query } from './client.js';
 import { applyResultFromPb, cellFromPb, cellTemplateToPb, eventFromPb, keyToRef, queryToRef, realmFromPb, resourceFromPb, spaceFromPb, stackFromPb } from './convert.js';
 import { fromServiceError } from './errors.js';
 import * as pb from './gen/kukeon/v1/kukeon.js';
@@ -181,9 +181,10 @@ export class GrpcClient implements KukeonClient {
     return results;
   }
 
-  async delete(target: NamedQuery, options: DeleteOptions = {}) {
+  async delete(target: NamedQuery, options: DeleteOptions = {}): Promise<DeleteResult> {
     const request: pb.DeleteRequest = { ref: queryToRef(target), cascade: options.cascade ?? false, force: options.force ?? false, keepLogs: options.keepLogs ?? false };
-    await this.call<pb.DeleteRequest, pb.DeleteResponse>('delete', request, WRITE_DEADLINE_MS);
+    const res = await this.call<pb.DeleteRequest, pb.DeleteResponse>('delete', request, WRITE_DEADLINE_MS);
+    return { leftovers: res.leftovers.map((l) => ({ stream: l.stream, resource: l.resource, error: { kind: l.errorKind, message: l.errorMessage } })) };
   }
 
   async startCell(ref: CellRef) {

@@ -33,7 +33,7 @@ import type { AggregateKey } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { LevelEventLog, isLockedError } from '../store/event-log.js';
 import type { EventStore, VerifyReport } from '../store/types.js';
-import type { DeleteOptions, KukeonClient, NamedQuery } from './client.js';
+import type { DeleteOptions, KukeonClient, NamedQuery, DeleteResult } from './client.js';
 import { VERSION } from '../version.js';
 
 /** Options of {@link InProcessClient}. */
@@ -112,9 +112,9 @@ export class InProcessClient implements KukeonClient {
     return this.write((b) => b.apply(manifest, progress));
   }
 
-  async delete(target: NamedQuery, options: DeleteOptions = {}): Promise<void> {
+  async delete(target: NamedQuery, options: DeleteOptions = {}): Promise<DeleteResult> {
     const teardown = target.kind === 'cell' ? { cell: { realm: target.realm, space: target.space, stack: target.stack, cell: target.name }, signal: 'SIGKILL' as const } : undefined;
-    await this.write((b) => b.delete(target, options), teardown);
+    return this.write((b) => b.delete(target, options), teardown);
   }
 
   startCell(ref: CellRef): Promise<CellView> {

@@ -192,8 +192,8 @@ export function kukeonHandlers(
       await b.apply(request.manifest, { signal, onResult: (r) => signal.aborted || call.write(fitMessage({ result: applyResultToPb(r) }, size)) });
     }),
     delete: unary('delete', async (b, req: pb.DeleteRequest) => {
-      await b.delete(refToQuery(req.ref) as never, { cascade: req.cascade, force: req.force, keepLogs: req.keepLogs });
-      return {};
+      const { leftovers } = await b.delete(refToQuery(req.ref) as never, { cascade: req.cascade, force: req.force, keepLogs: req.keepLogs });
+      return { leftovers: leftovers.map((l) => ({ stream: l.stream, resource: l.resource, errorKind: l.error.kind, errorMessage: l.error.message })) };
     }),
     startCell: unary('startCell', async (b, req: pb.StartCellRequest) => ({ cell: cellToPb(await b.startCell(cellRef(req.cell))) })),
     stopCell: unary('stopCell', async (b, req: pb.StopCellRequest) => {

@@ -40,6 +40,13 @@ export interface CascadeOptions {
   force?: boolean;
 }
 
+/** What a delete left behind on the host (only a forced delete records leftovers; see force-delete.ts). */
+export interface DeleteResult {
+  leftovers: { stream: string; resource: string; error: { kind: string; message: string } }[];
+}
+
+const NOTHING_LEFT: DeleteResult = { leftovers: [] };
+
 /** How a create went. */
 export type CreateOutcome<V> = { view: V; created: boolean };
 
@@ -267,7 +274,7 @@ export class Operations {
    * Deletes a cell: containers, network attachment, cgroup, and its containers' logs unless `keepLogs`. With `force`,
    * whatever state it is in: what cannot be removed is recorded and the cell is gone all the same (force-delete.ts).
    */
-  async deleteCell(ref: CellRef & { keepLogs?: boolean; force?: boolean }, options: OpOptions): Promise<void> {
+  async deleteCell(ref: CellRef & { keepLogs?: boolean; force?: boolean }, options: OpOptions): Promise<DeleteResult> {
     this.validateCellRef(ref);
     const key: AggregateKey = { kind: 'cell', ...pickCell(ref) };
     if (ref.force) return this.forceDelete(key, { keepLogs: ref.keepLogs ?? false }, options);
@@ -276,27 +283,30 @@ export class Operations {
     this.ok(await this.engine.dispatch(stream, 'DeleteCell', { keepLogs: ref.keepLogs ?? false }, this.meta(options)));
     const agg = await this.settled(stream, options);
     this.failIfFailed(agg, key, 'delete');
+    return NOTHING_LEFT;
   }
 
   /** Deletes a stack; with `cascade`, its cells first (and their logs, unless `keepLogs`); with `force`, whatever state they are in. */
-  async deleteStack(ref: StackRef & CascadeOptions, options: OpOptions): Promise<void> {
+  async deleteStack(ref: StackRef & CascadeOptions, options: OpOptions): Promise<DeleteResult> {
     const key: AggregateKey = { kind: 'stack', realm: ref.realm, space: ref.space, stack: ref.stack };
     if (ref.force) return this.forceDelete(key, ref, options);
     await this.deleteScope(key, 'DeleteStack', ref, options);
+    return NOTHING_LEFT;
   }
 
   /** Deletes a space; with `cascade`, its stacks (and their cells) first; with `force`, whatever state they are in. */
-  async deleteSpace(ref: SpaceRef & CascadeOptions, options: OpOptions): Promise<void> {
+  async deleteSpace(ref: SpaceRef & CascadeOptions, options: OpOptions): Promise<DeleteResult> {
     const key: AggregateKey = { kind: 'space', realm: ref.realm, space: ref.space };
     if (ref.force) return this.forceDelete(key, ref, options);
     await this.deleteScope(key, 'DeleteSpace', ref, options);
+    return NOTHING_LEFT;
   }
 
   /**
    * Deletes a realm; with `cascade`, everything in it first; with `force`, whatever state they are in. The system
    * realm needs `force`.
    */
-  async deleteRealm(ref: { realm: string } & CascadeOptions, options: OpOptions): Promise<void> {
+  async deleteRealm(ref: { realm: string } & CascadeOptions, options: OpOptions): Promise<DeleteResult> {
     const agg = this.requireAggregate({ kind: 'realm', realm: ref.realm });
     const system = (agg.snapshot.context as { protected?: boolean }).protected === true;
     if (system && !ref.force) {
@@ -306,13 +316,25 @@ export class Operations {
     }
     if (ref.force) return this.forceDelete({ kind: 'realm', realm: ref.realm }, ref, options);
     await this.deleteScope({ kind: 'realm', realm: ref.realm }, 'DeleteRealm', ref, options);
+    return NOTHING_LEFT;
   }
 
   /** Forced delete of an aggregate (and with `cascade` its children): see force-delete.ts. */
-  private async forceDelete(key: AggregateKey, cascade: CascadeOptions, options: OpOptions): Promise<void> {
+  private async forceDelete(key: AggregateKey, cascade: CascadeOptions, options: OpOptions): Promise<DeleteResult> {
     const agg = this.requireAggregate(key);
     const settleMs = Math.min(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, FORCE_SETTLE_MS);
-    await forceDelete(this.engine, agg, { meta: this.meta(options), cascade: cascade.cascade ?? false, keepLogs: cascade.keepLogs ?? false, settleMs });
+    const report = await forceDelete(this.engine, agg, { meta: this.meta(options), cascade: cascade.cascade ?? false, keepLogs: cascade.keepLogs ?? false, settleMs });
+    // A cell's own event repeats what its containers' events record: list each leftover once, where it was recorded first.
+    const seen = new Set<string>();
+    const leftovers: DeleteResult['leftovers'] = [];
+    for (const [stream, list] of report) {
+      for (const l of list) {
+        if (seen.has(l.resource)) continue;
+        seen.add(l.resource);
+        leftovers.push({ stream, resource: l.resource, error: l.error });
+      }
+    }
+    return { leftovers };
   }
 
   private async deleteScope(key: AggregateKey, command: string, cascade: CascadeOptions, options: OpOptions): Promise<void> {
@@ -334,11 +356,14 @@ export class Operations {
     const k = child.key;
     switch (k.kind) {
       case 'space':
-        return this.deleteSpace({ realm: k.realm, space: k.space, cascade: true, keepLogs }, options);
+        await this.deleteSpace({ realm: k.realm, space: k.space, cascade: true, keepLogs }, options);
+        return;
       case 'stack':
-        return this.deleteStack({ realm: k.realm, space: k.space, stack: k.stack, cascade: true, keepLogs }, options);
+        await this.deleteStack({ realm: k.realm, space: k.space, stack: k.stack, cascade: true, keepLogs }, options);
+        return;
       case 'cell':
-        return this.deleteCell({ realm: k.realm, space: k.space, stack: k.stack, cell: k.cell, keepLogs }, options);
+        await this.deleteCell({ realm: k.realm, space: k.space, stack: k.stack, cell: k.cell, keepLogs }, options);
+        return;
       default:
         throw new KukeError(ErrorKind.Internal, `unexpected child ${child.stream}`);
     }

@@ -55,6 +55,7 @@ describe('a log holding realms containerd refuses', () => {
   it('is force-deleted in-process while the daemon is down (kuke delete realm … --cascade --force --run-path)', async () => {
     const r = await ok(['delete', 'realm', 'worse', '--cascade', '--force'], 'local');
     expect(r.stdout).toBe('Deleted realm "worse" (forced)\n');
+    expect(r.stderr).toMatch(/^warning: left behind: containers in containerd namespace Worse NS! /);
   });
 
   it('does not stop the daemon from starting, nor from restarting: the realm is Failed with the reason, the rest served', async () => {
@@ -72,6 +73,8 @@ describe('a log holding realms containerd refuses', () => {
   it('is force-deleted through the daemon, what containerd refused is in its history, and the next restart is clean', async () => {
     const r = await ok(['delete', 'realm', 'bad', '--force']);
     expect(r.stdout).toBe('Deleted realm "bad" (forced)\n');
+    // What was left behind comes back through the API, one warning line each, with where it is recorded.
+    expect(r.stderr).toMatch(/^warning: left behind: containers in containerd namespace Bad NS! \(InvalidArgument: .*\); recorded in: kuke history realm bad\n$/);
     expect((await get('realms')).map((x) => x.name).sort()).toEqual(['default', 'kukeon-system']);
     const history = JSON.parse((await ok(['history', 'realm', 'bad', '-o', 'json'])).stdout) as { type: string; data: { leftovers?: { resource: string }[] }; actor: { type: string } }[];
     const forced = history.at(-1)!;

@@ -24,8 +24,25 @@ export function register(program: Command, ctx: CommandContext): void {
     const kind = parseKind(word, ['realm', 'space', 'stack', 'cell']);
     validateName(kind, name);
     const client = await ctx.client();
-    await client.delete(namedQuery(kind, options, name), { cascade: options.cascade ?? false, force: options.force ?? false, keepLogs: options.keepLogs ?? false });
+    const { leftovers } = await client.delete(namedQuery(kind, options, name), { cascade: options.cascade ?? false, force: options.force ?? false, keepLogs: options.keepLogs ?? false });
     const where = kind === 'realm' ? '' : kind === 'space' ? ` from realm "${options.realm}"` : kind === 'stack' ? ` from space "${options.space}"` : ` from stack "${options.stack}"`;
     ctx.streams.out(`Deleted ${kind} "${name}"${where}${options.force ? ' (forced)' : ''}\n`);
+    // Gone from kukeon's state, but not everything from the host: say what, and where it stays on record.
+    for (const l of leftovers) ctx.streams.err(`warning: left behind: ${l.resource} (${l.error.kind}: ${l.error.message}); recorded in: ${historyCommand(l.stream)}\n`);
   });
+}
+
+/** The `kuke history` command that shows a stream's events (a container's are in its cell's history). */
+function historyCommand(stream: string): string {
+  const [kind, realm, space, stack, cell] = stream.split('/') as [string, string, string?, string?, string?];
+  switch (kind) {
+    case 'realm':
+      return `kuke history realm ${realm}`;
+    case 'space':
+      return `kuke history space ${space!} --realm ${realm}`;
+    case 'stack':
+      return `kuke history stack ${stack!} --realm ${realm} --space ${space!}`;
+    default:
+      return `kuke history cell ${cell!} --realm ${realm} --space ${space!} --stack ${stack!}`;
+  }
 }

@@ -19,8 +19,7 @@ async function kukeWith(client: KukeonClient, argv: string[]) {
   return { code, out, err };
 }
 
-async function backend(): Promise<KukeonClient> {
-  const world = new FakeWorld();
+async function backend(world = new FakeWorld()): Promise<KukeonClient> {
   world.addImage('busybox');
   const opened = await openEngine({ store: new MemoryStore(catalogCodec), runtime: world.runtime(), config: { runPath: '/tmp/kukeon-cli-unit', ipMasq: false } });
   const b = new EngineBackend(opened, world.runtime(), { type: 'user', uid: 0 });
@@ -59,13 +58,29 @@ describe('kuke (in-process, fake runtime)', () => {
 
   it('passes --keep-logs of a delete to the client, false without it', async () => {
     const seen: unknown[] = [];
-    const client = { delete: async (_target: unknown, options: unknown) => void seen.push(options) } as unknown as KukeonClient;
+    const client = { delete: async (_target: unknown, options: unknown) => (seen.push(options), { leftovers: [] }) } as unknown as KukeonClient;
     expect((await kukeWith(client, ['delete', 'cell', 'web', '--keep-logs'])).code).toBe(0);
     expect((await kukeWith(client, ['delete', 'stack', 'default', '--cascade'])).code).toBe(0);
     expect(seen).toEqual([
       { cascade: false, force: false, keepLogs: true },
       { cascade: true, force: false, keepLogs: false },
     ]);
+  });
+
+  it('force-deletes whatever state a cell is in, and warns on stderr of what it left behind and where that is recorded', async () => {
+    const world = new FakeWorld();
+    const client = await backend(world);
+    await kukeWith(client, ['create', 'cell', 'web', '--image', 'busybox', '--start']);
+    world.failNext('cgroups.remove', 'FailedPrecondition');
+    const r = await kukeWith(client, ['delete', 'cell', 'web', '--force']);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('Deleted cell "web" from stack "default" (forced)\n');
+    expect(r.err).toBe(
+      'warning: left behind: cgroup /kukeon/default/default/default/web (FailedPrecondition: injected fault in cgroups.remove); recorded in: kuke history cell web --realm default --space default --stack default\n',
+    );
+    expect((await kukeWith(client, ['get', 'cells'])).out).toBe('No cells found.\n');
+    const history = await kukeWith(client, ['history', 'cell', 'web']);
+    expect(history.out).toMatch(/ForceDeleted +\w+ → Deleted .*left behind: cgroup \/kukeon\/default\/default\/default\/web \(injected fault in cgroups.remove\)/);
   });
 
   it('tells in history whether a delete kept the logs', async () => {

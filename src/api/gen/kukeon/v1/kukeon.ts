@@ -418,13 +418,29 @@ export interface DeleteRequest {
     | undefined;
   /** Delete what the resource contains first. */
   cascade: boolean;
-  /** Allow deleting the system realm. */
+  /**
+   * Delete it whatever state it is in: every cleanup step is attempted, what cannot be removed is recorded in its
+   * ForceDeleted event and returned, and the resource leaves kukeon's state. Needed for the system realm.
+   */
   force: boolean;
   /** Keep the container logs of the deleted cells (by default they are removed with their cell). */
   keepLogs: boolean;
 }
 
 export interface DeleteResponse {
+  /** With force: what could not be removed from the host (empty when everything went, and without force). */
+  leftovers: Leftover[];
+}
+
+/** Something a forced delete could not remove, as its ForceDeleted event records it. */
+export interface Leftover {
+  /** The stream of the aggregate whose event records it, e.g. `realm/bad`. */
+  stream: string;
+  /** What was left, e.g. `containerd namespace Bad NS!`. */
+  resource: string;
+  /** The error kind (InvalidArgument, FailedPrecondition, …) and message of the step that failed. */
+  errorKind: string;
+  errorMessage: string;
 }
 
 /** A cell, by its place in the hierarchy. */
@@ -5334,11 +5350,14 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
 };
 
 function createBaseDeleteResponse(): DeleteResponse {
-  return {};
+  return { leftovers: [] };
 }
 
 export const DeleteResponse: MessageFns<DeleteResponse> = {
-  encode(_: DeleteResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: DeleteResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.leftovers) {
+      Leftover.encode(v!, writer.uint32(10).fork()).join();
+    }
     return writer;
   },
 
@@ -5355,6 +5374,14 @@ export const DeleteResponse: MessageFns<DeleteResponse> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.leftovers.push(Leftover.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5367,20 +5394,153 @@ export const DeleteResponse: MessageFns<DeleteResponse> = {
     }
   },
 
-  fromJSON(_: any): DeleteResponse {
-    return {};
+  fromJSON(object: any): DeleteResponse {
+    return {
+      leftovers: globalThis.Array.isArray(object?.leftovers)
+        ? object.leftovers.map((e: any) => Leftover.fromJSON(e))
+        : [],
+    };
   },
 
-  toJSON(_: DeleteResponse): unknown {
+  toJSON(message: DeleteResponse): unknown {
     const obj: any = {};
+    if (message.leftovers?.length) {
+      obj.leftovers = message.leftovers.map((e) => Leftover.toJSON(e));
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<DeleteResponse>, I>>(base?: I): DeleteResponse {
     return DeleteResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<DeleteResponse>, I>>(_: I): DeleteResponse {
+  fromPartial<I extends Exact<DeepPartial<DeleteResponse>, I>>(object: I): DeleteResponse {
     const message = createBaseDeleteResponse();
+    message.leftovers = object.leftovers?.map((e) => Leftover.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLeftover(): Leftover {
+  return { stream: "", resource: "", errorKind: "", errorMessage: "" };
+}
+
+export const Leftover: MessageFns<Leftover> = {
+  encode(message: Leftover, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stream !== "") {
+      writer.uint32(10).string(message.stream);
+    }
+    if (message.resource !== "") {
+      writer.uint32(18).string(message.resource);
+    }
+    if (message.errorKind !== "") {
+      writer.uint32(26).string(message.errorKind);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(34).string(message.errorMessage);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Leftover {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeftover();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stream = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.resource = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.errorKind = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.errorMessage = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Leftover {
+    return {
+      stream: isSet(object.stream) ? globalThis.String(object.stream) : "",
+      resource: isSet(object.resource) ? globalThis.String(object.resource) : "",
+      errorKind: isSet(object.errorKind)
+        ? globalThis.String(object.errorKind)
+        : isSet(object.error_kind)
+        ? globalThis.String(object.error_kind)
+        : "",
+      errorMessage: isSet(object.errorMessage)
+        ? globalThis.String(object.errorMessage)
+        : isSet(object.error_message)
+        ? globalThis.String(object.error_message)
+        : "",
+    };
+  },
+
+  toJSON(message: Leftover): unknown {
+    const obj: any = {};
+    if (message.stream !== "") {
+      obj.stream = message.stream;
+    }
+    if (message.resource !== "") {
+      obj.resource = message.resource;
+    }
+    if (message.errorKind !== "") {
+      obj.errorKind = message.errorKind;
+    }
+    if (message.errorMessage !== "") {
+      obj.errorMessage = message.errorMessage;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Leftover>, I>>(base?: I): Leftover {
+    return Leftover.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Leftover>, I>>(object: I): Leftover {
+    const message = createBaseLeftover();
+    message.stream = object.stream ?? "";
+    message.resource = object.resource ?? "";
+    message.errorKind = object.errorKind ?? "";
+    message.errorMessage = object.errorMessage ?? "";
     return message;
   },
 };
