@@ -65,8 +65,10 @@ const labels = fc.dictionary(word, fc.oneof(word, fc.constant('')), { maxKeys: 3
 const metadata = fc.record({ name, labels }, { requiredKeys: ['name'] });
 const scope = { realmId: name, spaceId: name, stackId: name };
 
+// A namespace override must be a containerd identifier ending with the install's suffix (kukeon.io here): that is
+// checked where the suffix is known, at create time (operations), so the fuzz only gives valid ones.
 const document: fc.Arbitrary<Doc> = fc.oneof(
-  fc.record({ apiVersion: fc.constantFrom('v1beta1', ''), kind: fc.constant('Realm'), metadata, spec: fc.record({ namespace: fc.constantFrom('lab.example', 'x') }, { requiredKeys: [] }) }, { requiredKeys: ['kind', 'metadata'] }),
+  fc.record({ apiVersion: fc.constantFrom('v1beta1', ''), kind: fc.constant('Realm'), metadata, spec: fc.record({ namespace: fc.constantFrom('lab.kukeon.io', 'x.kukeon.io') }, { requiredKeys: [] }) }, { requiredKeys: ['kind', 'metadata'] }),
   fc.record({ kind: fc.constant('Space'), metadata, spec: fc.record({ realmId: name }) }),
   fc.record({ kind: fc.constant('Stack'), metadata, spec: fc.record({ realmId: name, spaceId: name }) }),
   fc
