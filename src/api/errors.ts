@@ -4,7 +4,8 @@
  */
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { ErrorKind, KukeError, isErrorKind, toKukeError } from '../errors.js';
-import { MAX_REQUEST_BYTES, sizeText } from './limits.js';
+import { formatBytes } from '../model/limits.js';
+import { MAX_REQUEST_BYTES } from './limits.js';
 
 /** Kind → gRPC code. */
 export const KIND_TO_CODE: Record<ErrorKind, status> = {
@@ -57,7 +58,7 @@ export function fromServiceError(error: unknown, socket: string): KukeError {
     // grpc-js refused a message over a limit (limits.ts; its own wording, the only way to tell it from a
     // ResourceExhausted of ours); the client checks its requests first, so this is a daemon with other limits.
     return new KukeError(ErrorKind.InvalidArgument, `message too large for kukeond's API: ${e.details ?? 'over the limit'}`, {
-      hint: `requests are limited to ${sizeText(MAX_REQUEST_BYTES)}: make it smaller (split a manifest into several files)`,
+      hint: `requests are limited to ${formatBytes(MAX_REQUEST_BYTES)}: make it smaller (split a manifest into several files)`,
       cause: error,
     });
   }

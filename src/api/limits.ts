@@ -14,6 +14,7 @@
  *   its longest strings are cut with a visible marker ({@link fitMessage}); `kuke get` shows them whole.
  */
 import { ErrorKind, KukeError } from '../errors.js';
+import { formatBytes } from '../model/limits.js';
 import type * as pb from './gen/kukeon/v1/kukeon.js';
 
 /** Largest request kukeond accepts (serialized protobuf bytes). */
@@ -33,13 +34,6 @@ export const CLIENT_CHANNEL_OPTIONS = {
   'grpc.max_send_message_length': MAX_REQUEST_BYTES,
 } as const;
 
-/** `4 MiB`, `10.2 MiB`, `512 KiB`, `12 bytes`. */
-export function sizeText(bytes: number): string {
-  if (bytes >= 1 << 20) return `${Number((bytes / (1 << 20)).toFixed(1))} MiB`;
-  if (bytes >= 1 << 10) return `${Number((bytes / (1 << 10)).toFixed(1))} KiB`;
-  return `${bytes} bytes`;
-}
-
 /** What a request is, and what to do when it is too large, by method. */
 const TOO_LARGE: Record<string, { what: string; hint: string }> = {
   applyManifest: { what: 'the manifest', hint: 'split the manifest into several files and apply them one after the other' },
@@ -50,7 +44,7 @@ const TOO_LARGE: Record<string, { what: string; hint: string }> = {
 export function checkRequestSize(method: string, bytes: number, limit = MAX_REQUEST_BYTES): void {
   if (bytes <= limit) return;
   const { what, hint } = TOO_LARGE[method] ?? { what: `the ${method} request`, hint: 'make the request smaller' };
-  throw new KukeError(ErrorKind.InvalidArgument, `request too large: ${what} is ${sizeText(bytes)} (limit ${sizeText(limit)})`, { hint });
+  throw new KukeError(ErrorKind.InvalidArgument, `request too large: ${what} is ${formatBytes(bytes)} (limit ${formatBytes(limit)})`, { hint });
 }
 
 // ------------------------------------------------------------------------------------------------ parts

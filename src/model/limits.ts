@@ -69,8 +69,8 @@ export const MAX_LABEL_PREFIX_LENGTH = 253;
 export const MAX_LABEL_VALUE_LENGTH = 63;
 
 /**
- * A whole cell template as it is stored in the log (JSON). Every listing and history record carries it; the gRPC
- * transport limit is 16 MiB, so a listing of many cells stays well within it.
+ * A whole cell template as it is stored in the log (JSON). Every listing and history record carries it; listings and
+ * histories travel one item per message (src/api/limits.ts), so this keeps each of them a small message.
  */
 export const MAX_CELL_TEMPLATE_BYTES = 512 * KiB;
 

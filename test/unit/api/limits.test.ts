@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as pb from '../../../src/api/gen/kukeon/v1/kukeon.js';
-import { checkRequestSize, cutMarker, fitMessage, MAX_REQUEST_BYTES, PartJoiner, partsOf, sizeText } from '../../../src/api/limits.js';
+import { checkRequestSize, cutMarker, fitMessage, MAX_REQUEST_BYTES, PartJoiner, partsOf } from '../../../src/api/limits.js';
 import { ErrorKind, KukeError } from '../../../src/errors.js';
 
 describe('API message limits', () => {
@@ -30,10 +30,6 @@ describe('API message limits', () => {
     expect(err).toBeInstanceOf(KukeError);
     expect((err as KukeError).kind).toBe(ErrorKind.InvalidArgument);
     expect((err as KukeError).message).toBe('request too large: the manifest is 5 MiB (limit 4 MiB)');
-  });
-
-  it('writes sizes as people read them', () => {
-    expect([12, 1536, 4 << 20, 10.25 * (1 << 20)].map(sizeText)).toEqual(['12 bytes', '1.5 KiB', '4 MiB', '10.3 MiB']);
   });
 
   it('leaves a message that fits alone, and cuts the longest strings of one that does not, with a marker', () => {
