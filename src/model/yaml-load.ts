@@ -2,7 +2,7 @@
  * Loading untrusted YAML (a manifest handed to `kuke apply`, parsed inside kukeond) into plain data, refusing what
  * could hurt the daemon or mean something else than plain data, each with one line that says what to do:
  *
- * - more than MAX_MANIFEST_BYTES or MAX_DOCUMENTS (./limits.ts);
+ * - more than MAX_MANIFEST_BYTES, MAX_YAML_VALUES or MAX_DOCUMENTS (./limits.ts);
  * - nesting deeper than MAX_YAML_DEPTH; alias expansion beyond MAX_YAML_ALIAS_EXPANSION ("billion laughs");
  * - tags other than the core ones (`!!js/function`, `!custom`) and directives (`%YAML 1.1` would switch on merge
  *   keys and other types, `%TAG` would rename tags);
@@ -16,7 +16,7 @@
 import { CST, Composer, isAlias, isMap, isPair, isScalar, isSeq, Lexer, Parser, type Document, type Node } from 'yaml';
 import { ErrorKind, KukeError } from '../errors.js';
 import { quote } from './issues.js';
-import { MAX_DOCUMENTS, MAX_MANIFEST_BYTES, MAX_YAML_ALIAS_EXPANSION, MAX_YAML_DEPTH, sizeOverLimit, utf8Bytes } from './limits.js';
+import { MAX_DOCUMENTS, MAX_MANIFEST_BYTES, MAX_YAML_ALIAS_EXPANSION, MAX_YAML_DEPTH, MAX_YAML_VALUES, sizeOverLimit, utf8Bytes } from './limits.js';
 
 /** One loaded document: its 1-based position in the stream and its value (null for an empty document). */
 export interface LoadedDocument {
@@ -43,6 +43,7 @@ function lineOf(text: string, offset: number): number {
 function screen(text: string): void {
   let offset = 0;
   let documents = 0;
+  let values = 0;
   let flowDepth = 0;
   let lineIndicators = 0;
   let afterScalarMark = false;
@@ -57,6 +58,7 @@ function screen(text: string): void {
     switch (CST.tokenType(token)) {
       case 'scalar':
         afterScalarMark = true;
+        if (++values > MAX_YAML_VALUES) refuse(`the manifest has more than ${MAX_YAML_VALUES} values (the limit); split it into several files`);
         continue;
       case 'doc-mode':
       case 'flow-error-end':

@@ -50,6 +50,7 @@ describe('loading untrusted YAML', () => {
     ['a list as a key', '[a, b]: x\n', /mapping keys must be strings/],
     ['an alias as a key', 'a: &k k\n*k : x\n', /mapping keys must be strings/],
     ['a manifest over 1 MiB', `a: ${'x'.repeat(1 << 20)}`, /the manifest is 1048579 bytes, more than the limit of 1048576 bytes; split it into several files/],
+    ['more than 20,000 values (the parser would take seconds)', Array.from({ length: 60_000 }, (_, i) => `k${i}: v`).join('\n'), /more than 20000 values \(the limit\)/],
     ['more than 100 documents', '---\na: 1\n'.repeat(101), /more than 100 documents/],
     ['invalid syntax', 'a: [1, 2\n', /document 1: invalid YAML at line \d+: /],
     ['a tab for indentation', 'a:\n\tb: 1\n', /invalid YAML at line 2/],
