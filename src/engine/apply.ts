@@ -34,6 +34,7 @@ export interface ApplyProgress {
  */
 export async function applyManifest(operations: Operations, text: string, options: OpOptions, progress: ApplyProgress = {}): Promise<ApplyResult[]> {
   const docs = parseManifests(text);
+  precheck(operations, docs);
   const results: ApplyResult[] = [];
   for (const doc of docs) {
     if (progress.signal?.aborted) break;
@@ -87,6 +88,42 @@ async function applyOne(operations: Operations, doc: Manifest, options: OpOption
       };
       const { action, changes } = await operations.applyCell({ ...ref, template }, options);
       return { ...base, action, changes };
+    }
+  }
+}
+
+/**
+ * Runs, for every document, the checks its operation would make before appending (names against containerd's and
+ * the CNI's limits, the namespace against this install's suffix, labels, the cell template), so that a manifest one
+ * of them would refuse changes nothing. Throws the first refusal, naming the document. A Container document is
+ * checked when applied: its cell's template is only known then.
+ */
+function precheck(operations: Operations, docs: Manifest[]): void {
+  for (const doc of docs) {
+    try {
+      switch (doc.kind) {
+        case 'Realm':
+          operations.checkRealm({ name: doc.name, labels: doc.labels, ...(doc.namespace ? { namespace: doc.namespace } : {}) });
+          break;
+        case 'Space':
+          operations.checkSpace({ realm: doc.realm, space: doc.name, labels: doc.labels });
+          break;
+        case 'Stack':
+          operations.checkStack({ realm: doc.realm, space: doc.space, stack: doc.name, labels: doc.labels });
+          break;
+        case 'Cell':
+          // Its realm, space and stack are created when missing (ensureParents).
+          operations.checkRealm({ name: doc.realm });
+          operations.checkSpace({ realm: doc.realm, space: doc.space });
+          operations.checkStack({ realm: doc.realm, space: doc.space, stack: doc.stack });
+          operations.checkCell({ realm: doc.realm, space: doc.space, stack: doc.stack, cell: doc.name, template: doc.template });
+          break;
+        case 'Container':
+          break;
+      }
+    } catch (err) {
+      const error = toKukeError(err);
+      throw new KukeError(error.kind, `document ${doc.index} (${doc.kind} "${doc.name}"): ${error.message}`, { cause: error, hint: 'nothing was changed' });
     }
   }
 }

@@ -80,15 +80,54 @@ export class Operations {
 
   // ------------------------------------------------------------------------------------------------ scopes
 
+  // ------------------------------------------------------------------------------------------------ checks
+
+  /*
+   * What createRealm, createSpace, createStack and createCell/applyCell check before they append anything, callable
+   * on their own: `kuke apply` runs them for every document before it applies the first (engine/apply.ts), so a
+   * manifest that one of them would refuse is refused whole instead of half-applied. They change nothing.
+   */
+
+  /** A realm's name, labels and namespace (returned: the override, or `<realm>.<suffix>`). */
+  checkRealm(input: { name: string; namespace?: string; labels?: Record<string, string> }): string {
+    validateName('realm', input.name);
+    validateLabels(input.labels ?? {}, `realm ${JSON.stringify(input.name)}`);
+    return this.realmNamespaceFor(input.name, input.namespace);
+  }
+
+  /** A space's names and labels, and the network identity a new space would get. */
+  checkSpace(input: SpaceRef & { labels?: Record<string, string> }): void {
+    validateName('realm', input.realm);
+    validateIdPart('space', input.space);
+    validateLabels(input.labels ?? {}, `space ${JSON.stringify(input.space)}`);
+    const existing = this.engine.get(streamOf({ kind: 'space', realm: input.realm, space: input.space }));
+    if ((!existing || isGone(String(existing.snapshot.value))) && this.engine.runtime) {
+      this.newNetworkIdentity(input, this.engine.list('space/', { live: true }).map((a) => spaceView(a)));
+    }
+  }
+
+  /** A stack's names and labels. */
+  checkStack(input: StackRef & { labels?: Record<string, string> }): void {
+    validateName('realm', input.realm);
+    validateName('space', input.space);
+    validateIdPart('stack', input.stack);
+    validateLabels(input.labels ?? {}, `stack ${JSON.stringify(input.stack)}`);
+  }
+
+  /** A cell's names, its template (model/template-check.ts) and its containers' containerd ids. */
+  checkCell(input: CellRef & { template: CellTemplate }): void {
+    this.validateCellRef(input);
+    validateCellTemplate(input.template, `cell ${JSON.stringify(input.cell)}`);
+    checkContainerIds(input, input.template);
+  }
+
   /** Creates a realm (namespace + cgroup); idempotent. */
   async createRealm(
     input: { name: string; namespace?: string; labels?: Record<string, string>; system?: boolean },
     options: OpOptions,
   ): Promise<CreateOutcome<RealmView>> {
-    validateName('realm', input.name);
-    validateLabels(input.labels ?? {}, `realm ${JSON.stringify(input.name)}`);
+    const namespace = this.checkRealm(input);
     const key: AggregateKey = { kind: 'realm', realm: input.name };
-    const namespace = this.realmNamespaceFor(input.name, input.namespace);
     const outcome = await this.ensureCreated(key, 'CreateRealm', { namespace, labels: input.labels ?? {}, system: input.system ?? false }, options);
     return { view: realmView(outcome.aggregate), created: outcome.created };
   }
@@ -123,9 +162,7 @@ export class Operations {
 
   /** Creates a space (cgroup + CNI network on the first free /24); idempotent. The realm must be Ready. */
   async createSpace(input: SpaceRef & { labels?: Record<string, string> }, options: OpOptions): Promise<CreateOutcome<SpaceView>> {
-    validateName('realm', input.realm);
-    validateIdPart('space', input.space);
-    validateLabels(input.labels ?? {}, `space ${JSON.stringify(input.space)}`);
+    this.checkSpace(input);
     this.requireReady({ kind: 'realm', realm: input.realm });
     const key: AggregateKey = { kind: 'space', realm: input.realm, space: input.space };
     const existing = this.engine.get(streamOf(key));
@@ -163,10 +200,7 @@ export class Operations {
 
   /** Creates a stack (cgroup); idempotent. The space must be Ready. */
   async createStack(input: StackRef & { labels?: Record<string, string> }, options: OpOptions): Promise<CreateOutcome<StackView>> {
-    validateName('realm', input.realm);
-    validateName('space', input.space);
-    validateIdPart('stack', input.stack);
-    validateLabels(input.labels ?? {}, `stack ${JSON.stringify(input.stack)}`);
+    this.checkStack(input);
     this.requireReady({ kind: 'space', realm: input.realm, space: input.space });
     const outcome = await this.ensureCreated({ kind: 'stack', ...input }, 'CreateStack', { labels: input.labels ?? {} }, options);
     return { view: stackView(outcome.aggregate), created: outcome.created };
@@ -179,9 +213,7 @@ export class Operations {
    * template is left alone (`created: false`); a different template is refused (use applyCell to update).
    */
   async createCell(input: CellRef & { template: CellTemplate; start?: boolean }, options: OpOptions): Promise<CreateOutcome<CellView>> {
-    this.validateCellRef(input);
-    validateCellTemplate(input.template, `cell ${JSON.stringify(input.cell)}`);
-    checkContainerIds(input, input.template);
+    this.checkCell(input);
     this.requireReady({ kind: 'stack', realm: input.realm, space: input.space, stack: input.stack });
     const key: AggregateKey = { kind: 'cell', ...pickCell(input) };
     const stream = streamOf(key);
@@ -204,9 +236,7 @@ export class Operations {
    * starts it again; a stopped cell with the same template is started. Returns what was done.
    */
   async applyCell(input: CellRef & { template: CellTemplate }, options: OpOptions): Promise<{ view: CellView; action: 'created' | 'updated' | 'unchanged'; changes: string[] }> {
-    this.validateCellRef(input);
-    validateCellTemplate(input.template, `cell ${JSON.stringify(input.cell)}`);
-    checkContainerIds(input, input.template);
+    this.checkCell(input);
     this.requireReady({ kind: 'stack', realm: input.realm, space: input.space, stack: input.stack });
     const stream = streamOf({ kind: 'cell', ...pickCell(input) });
     const meta = this.meta(options);

@@ -32,6 +32,8 @@ describe('strict requests', () => {
     ['an unknown field', `${good('c')}      imagee: busybox\n`],
     ['a field not supported yet', `${good('c')}      user: "1000"\n`],
     ['a bad image reference', good('c').replace('image: busybox', 'image: "busybox:test;rm -rf /"')],
+    ['a namespace outside this install\'s suffix (refused by createRealm, so checked first)', 'kind: Realm\nmetadata: {name: other}\nspec: {namespace: other.elsewhere}\n'],
+    ['a cell whose containerd ids would exceed 76 characters', good(`c${'x'.repeat(60)}`).replace('stackId: app', `stackId: s${'y'.repeat(30)}`)],
     ['an alias bomb', `a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n`],
   ])('applies nothing of a multi-document manifest whose last document has %s', async (_what, bad) => {
     const { ops, engine } = await setupEngine();
