@@ -93,6 +93,17 @@ describe('verifying the records before a checkpoint', () => {
     await log.close();
   });
 
+  it('notices a flipped byte in a record before the checkpoint (its stored hash no longer matches)', async () => {
+    const { path, hashes } = await logWith(20, 15);
+    const db = new ClassicLevel<string, string>(path);
+    await db.put(key(9), (await db.get(key(9)))!.replace('"n":8', '"n":9'), { sync: true });
+    await db.close();
+    const log = await LevelEventLog.open(path, { codec: permissiveCodec });
+    const err = await log.verifyUpTo({ seq: 15, hash: hashes[14]! }).catch((e) => e);
+    expect(err.message).toMatch(/record 9: the stored hash does not match/);
+    await log.close();
+  });
+
   it('does not seal a log it found damaged: the next open reads it all again', async () => {
     const { path, hashes } = await logWith(20, 15);
     await forge(path, 4);
