@@ -125,11 +125,7 @@ const BAD_INPUTS: BadInput[] = [
  * Cases other parts of issue 9 have not made pass yet (see the header). Remove a name once its case passes: the
  * test fails until you do.
  */
-const PENDING_CASES: string[] = [
-  // derived identifiers checked at create time (helper "idents")
-  'manifest: Realm spec.namespace "Bad NS!"',
-  'manifest: 63-character realm name (namespace too long with its suffix)',
-];
+const PENDING_CASES: string[] = [];
 
 // ------------------------------------------------------------------------------------------------ what exists
 
