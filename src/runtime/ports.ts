@@ -288,6 +288,23 @@ export interface Attachment {
   gateway?: string;
 }
 
+/** A host port forwarded to a cell (CNI portmap's `portMappings` capability). */
+export interface PortMapping {
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp';
+  /** Host address the port is bound to; all of the host's addresses when absent. */
+  hostIP?: string;
+}
+
+/** What a cell asks of its attachment beyond an address from the pool. */
+export interface AttachOptions {
+  /** The IPv4 address (without prefix) the cell must get: its static `ip`, or the one it had before. */
+  ip?: string;
+  /** Host ports forwarded to the cell. */
+  portMappings?: PortMapping[];
+}
+
 /**
  * CNI: one bridge network per space, one attachment per cell (the root container's network namespace).
  */
@@ -312,7 +329,7 @@ export interface Networks {
    * CNI ADD of `netnsPath` (e.g. `/proc/<pid>/ns/net`) to the network, interface eth0. Idempotent: an existing
    * attachment of the same container that passes CHECK is returned unchanged (same address).
    */
-  attach(network: string, containerId: string, netnsPath: string): Promise<Attachment>;
+  attach(network: string, containerId: string, netnsPath: string, options?: AttachOptions): Promise<Attachment>;
   /**
    * CNI DEL. Always attempted, also when the netns is gone (then `netnsPath` is omitted), so the IPAM reservation
    * is released. Missing → ok.
