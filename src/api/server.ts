@@ -24,6 +24,7 @@ import {
 import { toServiceError } from './errors.js';
 import * as pb from './gen/kukeon/v1/kukeon.js';
 import { fitMessage, PART_BYTES, partsOf, SERVER_CHANNEL_OPTIONS, stringLength } from './limits.js';
+import { refuseUnknownFields } from './unknown-fields.js';
 
 /** Metadata key under which a client gives its command line (display only: who called is the kernel's answer). */
 export const ACTOR_METADATA = { name: 'kukeon-command' } as const;
@@ -113,6 +114,8 @@ export function kukeonHandlers(
     if (toKukeError(err).kind === ErrorKind.Internal) logger.error({ err, method }, 'request failed with an internal error');
     else logger.debug({ err, method }, 'request failed');
   };
+  // Refused before anything else: a request with fields this daemon does not know would be half understood.
+  const checked = async (method: string, request: unknown) => refuseUnknownFields(method.charAt(0).toUpperCase() + method.slice(1), request);
   const unary =
     <Req, Res>(method: string, fn: (backend: KukeonClient, req: Req) => Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
@@ -121,7 +124,8 @@ export function kukeonHandlers(
         return;
       }
       const size = (res: Res) => SERVICE[method]!.responseSerialize(res).length;
-      actorFor(method, call)
+      checked(method, call.request)
+        .then(() => actorFor(method, call))
         .then((actor) => fn(backendFor(actor), call.request))
         // A view of a cell that an older version stored with a huge value must not fail the answer after the work
         // is done: such strings are cut with a marker (limits.ts).
@@ -147,7 +151,8 @@ export function kukeonHandlers(
       const abort = new AbortController();
       // grpc-js emits 'cancelled' also after a normal end (grpc-node#2771): cleanup only.
       call.on('cancelled', () => abort.abort());
-      actorFor(method, call)
+      checked(method, call.request)
+        .then(() => actorFor(method, call))
         .then((actor) => fn(backendFor(actor), { request: call.request, call, signal: abort.signal }))
         .then(() => call.end())
         .catch(fail);

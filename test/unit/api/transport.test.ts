@@ -214,3 +214,76 @@ describe('apply over gRPC', () => {
     expect(setup.engine.stateOf('cell/default/default/default/c3')).toBe('Absent');
   });
 });
+
+describe('requests with fields kukeond does not know (a kuke built from another proto)', () => {
+  /** A raw client: it sends whatever fields it is given, as a kuke of another version would. */
+  const rawCall = <Req>(call: (raw: pb.KukeonServiceClient, req: Req, cb: (err: ServiceError | null) => void) => void, req: Req) => {
+    const raw = new pb.KukeonServiceClient(`unix://${join(dir, 'api.sock')}`, credentials.createInsecure());
+    return new Promise<ServiceError | null>((resolve) => call(raw, req, resolve)).finally(() => raw.close());
+  };
+  /** Field 42 as a varint (wire type 0) holding 1: what a newer kuke's `bool something = 42` set to true sends. */
+  const field42 = { [(42 << 3) | 0]: [Uint8Array.of(1)] };
+
+  it('refuses a request carrying an unknown field with InvalidArgument naming the RPC and the field, and creates nothing', async () => {
+    const error = await rawCall((raw, req, cb) => raw.createRealm(req, cb), { name: 'newer', namespace: '', labels: {}, _unknownFields: field42 });
+    expect(error?.code).toBe(status.INVALID_ARGUMENT);
+    expect(error?.details).toBe('CreateRealm: unknown field 42 in the request; is kuke older or newer than kukeond?');
+    const mapped = fromServiceError(error, 'api.sock');
+    expect(mapped.kind).toBe(ErrorKind.InvalidArgument);
+    expect(mapped.hint).toMatch(/kuke daemon recreate/);
+    expect(setup.engine.stateOf('realm/newer')).toBe('Absent');
+  });
+
+  it('finds an unknown field at any depth and says where it is', async () => {
+    const cell = pb.CreateCellRequest.fromPartial({
+      realm: 'default',
+      space: 'default',
+      stack: 'default',
+      name: 'deep',
+      template: { root: 'main', containers: [{ name: 'main', image: 'busybox', restartPolicy: 'never' }] },
+    });
+    cell.template!.containers[0]!._unknownFields = field42;
+    const error = await rawCall((raw, req, cb) => raw.createCell(req, cb), cell);
+    expect(error?.code).toBe(status.INVALID_ARGUMENT);
+    expect(error?.details).toBe('CreateCell: unknown field 42 in template.containers[0] of the request; is kuke older or newer than kukeond?');
+    expect(setup.engine.stateOf('cell/default/default/default/deep')).toBe('Absent');
+  });
+
+  it('refuses a known field number sent with another wire type (another type in the other proto)', async () => {
+    // DeleteRequest.cascade (field 2) as a length-delimited string instead of a bool.
+    const error = await rawCall((raw, req, cb) => raw.delete(req, cb), {
+      ref: { kind: pb.Kind.KIND_CELL, realm: 'default', space: 'default', stack: 'default', cell: '', name: 'big' },
+      cascade: false,
+      force: false,
+      keepLogs: false,
+      _unknownFields: { [(2 << 3) | 2]: [Uint8Array.of(3, 121, 101, 115)] },
+    });
+    expect(error?.code).toBe(status.INVALID_ARGUMENT);
+    expect(error?.details).toMatch(/^Delete: unknown field 2 in the request;/);
+    expect(setup.engine.stateOf('cell/default/default/default/big')).not.toBe('Absent');
+  });
+
+  it('refuses a streamed request too (ApplyManifest): no document applied, the stream ends with the error', async () => {
+    const raw = new pb.KukeonServiceClient(`unix://${join(dir, 'api.sock')}`, credentials.createInsecure());
+    try {
+      const results: unknown[] = [];
+      const error = await new Promise<ServiceError>((resolve) => {
+        const call = raw.applyManifest({ manifest: manifest('u1'), _unknownFields: field42 });
+        call.on('data', (m) => results.push(m));
+        call.on('error', resolve);
+      });
+      expect(error.code).toBe(status.INVALID_ARGUMENT);
+      expect(error.details).toBe('ApplyManifest: unknown field 42 in the request; is kuke older or newer than kukeond?');
+      expect(results).toEqual([]);
+      expect(setup.engine.stateOf('cell/default/default/default/u1')).toBe('Absent');
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('serves the same requests without the extra field', async () => {
+    const error = await rawCall((raw, req, cb) => raw.createRealm(req, cb), { name: 'newer', namespace: '', labels: {} });
+    expect(error).toBeNull();
+    expect(setup.engine.stateOf('realm/newer')).not.toBe('Absent');
+  });
+});

@@ -110,9 +110,11 @@ export interface Ref {
   cell: string;
   /** The resource's own name (realm/space/stack/cell/container name; `kukeond` for the daemon). */
   name: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface PingRequest {
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface PingResponse {
@@ -121,6 +123,7 @@ export interface PingResponse {
   pid: number;
   /** Seq of the last event in the log. */
   headSeq: number;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface FindRequest {
@@ -132,6 +135,7 @@ export interface FindRequest {
   atSeq: number;
   /** Or up to the last event recorded at or before this RFC 3339 time. */
   atTime: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 /** One resource of the answer. */
@@ -141,6 +145,7 @@ export interface FindResponse {
     | undefined;
   /** The resource as JSON (the client's ResourceView), when it is too large for one message. */
   part?: Part | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 /**
@@ -150,16 +155,19 @@ export interface FindResponse {
 export interface Part {
   json: Buffer;
   last: boolean;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface UsageRequest {
   ref: Ref | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface UsageResponse {
   /** CPU time in nanoseconds and current memory in bytes of the subtree. */
   cpuNanos: number;
   memoryBytes: number;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 /** One resource view. Exactly one of the kinds is set. */
@@ -169,6 +177,7 @@ export interface Resource {
   stack?: Stack | undefined;
   cell?: Cell | undefined;
   container?: Container | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 /** Fields every view has. */
@@ -184,16 +193,19 @@ export interface Meta {
   seq: number;
   /** The last error of the resource, if any. */
   error: ErrorInfo | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface Meta_LabelsEntry {
   key: string;
   value: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface ErrorInfo {
   kind: string;
   message: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface Realm {
@@ -204,6 +216,7 @@ export interface Realm {
   cgroupPath: string;
   /** The system realm hosts kukeond. */
   system: boolean;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface Network {
@@ -213,6 +226,7 @@ export interface Network {
   bridge: string;
   subnet: string;
   ipMasq: boolean;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface Space {
@@ -221,6 +235,7 @@ export interface Space {
   name: string;
   network: Network | undefined;
   cgroupPath: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface Stack {
@@ -229,6 +244,7 @@ export interface Stack {
   space: string;
   name: string;
   cgroupPath: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface Mount {
@@ -239,6 +255,7 @@ export interface Mount {
   target: string;
   readOnly?: boolean | undefined;
   options: string[];
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface Resources {
@@ -248,6 +265,7 @@ export interface Resources {
   cpuQuotaUs: number;
   cpuPeriodUs: number;
   pidsMax: number;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 /** A container as declared in its cell. */
@@ -269,6 +287,7 @@ export interface ContainerTemplate {
   restartPolicy: string;
   restartBackoffSeconds?: number | undefined;
   restartMaxRetries?: number | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface CellTemplate {
@@ -276,11 +295,13 @@ export interface CellTemplate {
   root: string;
   containers: ContainerTemplate[];
   labels: { [key: string]: string };
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface CellTemplate_LabelsEntry {
   key: string;
   value: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface Container {
@@ -307,6 +328,7 @@ export interface Container {
   restarts: number;
   /** The OOM killer struck during the current (or last) run. */
   oomKilled: boolean;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface Cell {
@@ -321,6 +343,7 @@ export interface Cell {
   address: string;
   cgroupPath: string;
   containers: Container[];
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface CreateRealmRequest {
@@ -328,22 +351,26 @@ export interface CreateRealmRequest {
   /** Default `<name>.kukeon.io`. */
   namespace: string;
   labels: { [key: string]: string };
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface CreateRealmRequest_LabelsEntry {
   key: string;
   value: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface CreateSpaceRequest {
   realm: string;
   name: string;
   labels: { [key: string]: string };
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface CreateSpaceRequest_LabelsEntry {
   key: string;
   value: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface CreateStackRequest {
@@ -351,11 +378,13 @@ export interface CreateStackRequest {
   space: string;
   name: string;
   labels: { [key: string]: string };
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface CreateStackRequest_LabelsEntry {
   key: string;
   value: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface CreateCellRequest {
@@ -368,32 +397,38 @@ export interface CreateCellRequest {
     | undefined;
   /** Start it and wait until Ready (kuke create cell leaves it Pending). */
   start: boolean;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 /** Create responses: the view, and whether it was created (false: it existed already, nothing changed). */
 export interface CreateRealmResponse {
   realm: Realm | undefined;
   created: boolean;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface CreateSpaceResponse {
   space: Space | undefined;
   created: boolean;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface CreateStackResponse {
   stack: Stack | undefined;
   created: boolean;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface CreateCellResponse {
   cell: Cell | undefined;
   created: boolean;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface ApplyManifestRequest {
   /** The manifest text (YAML, several documents separated by ---). */
   manifest: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface ApplyResult {
@@ -405,11 +440,13 @@ export interface ApplyResult {
   action: string;
   changes: string[];
   error: ErrorInfo | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 /** One document's outcome, in the order applied (dependency order). */
 export interface ApplyManifestResponse {
   result: ApplyResult | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface DeleteRequest {
@@ -425,11 +462,13 @@ export interface DeleteRequest {
   force: boolean;
   /** Keep the container logs of the deleted cells (by default they are removed with their cell). */
   keepLogs: boolean;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface DeleteResponse {
   /** With force: what could not be removed from the host (empty when everything went, and without force). */
   leftovers: Leftover[];
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 /** Something a forced delete could not remove, as its ForceDeleted event records it. */
@@ -441,6 +480,7 @@ export interface Leftover {
   /** The error kind (InvalidArgument, FailedPrecondition, …) and message of the step that failed. */
   errorKind: string;
   errorMessage: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 /** A cell, by its place in the hierarchy. */
@@ -449,14 +489,17 @@ export interface CellRef {
   space: string;
   stack: string;
   cell: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface StartCellRequest {
   cell: CellRef | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface StartCellResponse {
   cell: Cell | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface StopCellRequest {
@@ -467,6 +510,7 @@ export interface StopCellRequest {
   mode: string;
   /** Grace period; 0 = the daemon's default. */
   graceMs: number;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface StopCellResponse {
@@ -475,15 +519,18 @@ export interface StopCellResponse {
     | undefined;
   /** False when the cell was not running (nothing changed). */
   changed: boolean;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface RestartCellRequest {
   cell: CellRef | undefined;
   graceMs: number;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface RestartCellResponse {
   cell: Cell | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface ReadHistoryRequest {
@@ -493,6 +540,7 @@ export interface ReadHistoryRequest {
   /** Only events with seq >= since_seq, and/or at or after since_time (RFC 3339). */
   sinceSeq: number;
   sinceTime: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 /** One event of the log. */
@@ -513,6 +561,7 @@ export interface Event {
   to: string;
   hash: string;
   prev: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface Actor {
@@ -523,6 +572,7 @@ export interface Actor {
   gid: number;
   pid: number;
   name: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 /** One event of the answer. */
@@ -532,12 +582,14 @@ export interface ReadHistoryResponse {
     | undefined;
   /** The event record as JSON, when it is too large for one message. */
   part?: Part | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface WatchHistoryRequest {
   ref: Ref | undefined;
   sinceSeq: number;
   sinceTime: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface WatchHistoryResponse {
@@ -546,9 +598,11 @@ export interface WatchHistoryResponse {
     | undefined;
   /** The event record as JSON, when it is too large for one message. */
   part?: Part | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface VerifyLogRequest {
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 export interface VerifyLogResponse {
@@ -560,10 +614,11 @@ export interface VerifyLogResponse {
   badSeq: number;
   problem: string;
   message: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
 function createBaseRef(): Ref {
-  return { kind: 0, realm: "", space: "", stack: "", cell: "", name: "" };
+  return { kind: 0, realm: "", space: "", stack: "", cell: "", name: "", _unknownFields: {} };
 }
 
 export const Ref: MessageFns<Ref> = {
@@ -585,6 +640,14 @@ export const Ref: MessageFns<Ref> = {
     }
     if (message.name !== "") {
       writer.uint32(50).string(message.name);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -654,7 +717,15 @@ export const Ref: MessageFns<Ref> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -712,11 +783,19 @@ export const Ref: MessageFns<Ref> = {
 };
 
 function createBasePingRequest(): PingRequest {
-  return {};
+  return { _unknownFields: {} };
 }
 
 export const PingRequest: MessageFns<PingRequest> = {
-  encode(_: PingRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: PingRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
     return writer;
   },
 
@@ -737,7 +816,15 @@ export const PingRequest: MessageFns<PingRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -764,7 +851,7 @@ export const PingRequest: MessageFns<PingRequest> = {
 };
 
 function createBasePingResponse(): PingResponse {
-  return { version: "", pid: 0, headSeq: 0 };
+  return { version: "", pid: 0, headSeq: 0, _unknownFields: {} };
 }
 
 export const PingResponse: MessageFns<PingResponse> = {
@@ -777,6 +864,14 @@ export const PingResponse: MessageFns<PingResponse> = {
     }
     if (message.headSeq !== 0) {
       writer.uint32(24).int64(message.headSeq);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -822,7 +917,15 @@ export const PingResponse: MessageFns<PingResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -869,7 +972,7 @@ export const PingResponse: MessageFns<PingResponse> = {
 };
 
 function createBaseFindRequest(): FindRequest {
-  return { ref: undefined, atSeq: 0, atTime: "" };
+  return { ref: undefined, atSeq: 0, atTime: "", _unknownFields: {} };
 }
 
 export const FindRequest: MessageFns<FindRequest> = {
@@ -882,6 +985,14 @@ export const FindRequest: MessageFns<FindRequest> = {
     }
     if (message.atTime !== "") {
       writer.uint32(26).string(message.atTime);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -927,7 +1038,15 @@ export const FindRequest: MessageFns<FindRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -978,7 +1097,7 @@ export const FindRequest: MessageFns<FindRequest> = {
 };
 
 function createBaseFindResponse(): FindResponse {
-  return { resource: undefined, part: undefined };
+  return { resource: undefined, part: undefined, _unknownFields: {} };
 }
 
 export const FindResponse: MessageFns<FindResponse> = {
@@ -988,6 +1107,14 @@ export const FindResponse: MessageFns<FindResponse> = {
     }
     if (message.part !== undefined) {
       Part.encode(message.part, writer.uint32(18).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -1025,7 +1152,15 @@ export const FindResponse: MessageFns<FindResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -1065,7 +1200,7 @@ export const FindResponse: MessageFns<FindResponse> = {
 };
 
 function createBasePart(): Part {
-  return { json: Buffer.alloc(0), last: false };
+  return { json: Buffer.alloc(0), last: false, _unknownFields: {} };
 }
 
 export const Part: MessageFns<Part> = {
@@ -1075,6 +1210,14 @@ export const Part: MessageFns<Part> = {
     }
     if (message.last !== false) {
       writer.uint32(16).bool(message.last);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -1112,7 +1255,15 @@ export const Part: MessageFns<Part> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -1150,13 +1301,21 @@ export const Part: MessageFns<Part> = {
 };
 
 function createBaseUsageRequest(): UsageRequest {
-  return { ref: undefined };
+  return { ref: undefined, _unknownFields: {} };
 }
 
 export const UsageRequest: MessageFns<UsageRequest> = {
   encode(message: UsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.ref !== undefined) {
       Ref.encode(message.ref, writer.uint32(10).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -1186,7 +1345,15 @@ export const UsageRequest: MessageFns<UsageRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -1217,7 +1384,7 @@ export const UsageRequest: MessageFns<UsageRequest> = {
 };
 
 function createBaseUsageResponse(): UsageResponse {
-  return { cpuNanos: 0, memoryBytes: 0 };
+  return { cpuNanos: 0, memoryBytes: 0, _unknownFields: {} };
 }
 
 export const UsageResponse: MessageFns<UsageResponse> = {
@@ -1227,6 +1394,14 @@ export const UsageResponse: MessageFns<UsageResponse> = {
     }
     if (message.memoryBytes !== 0) {
       writer.uint32(16).int64(message.memoryBytes);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -1264,7 +1439,15 @@ export const UsageResponse: MessageFns<UsageResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -1310,7 +1493,14 @@ export const UsageResponse: MessageFns<UsageResponse> = {
 };
 
 function createBaseResource(): Resource {
-  return { realm: undefined, space: undefined, stack: undefined, cell: undefined, container: undefined };
+  return {
+    realm: undefined,
+    space: undefined,
+    stack: undefined,
+    cell: undefined,
+    container: undefined,
+    _unknownFields: {},
+  };
 }
 
 export const Resource: MessageFns<Resource> = {
@@ -1329,6 +1519,14 @@ export const Resource: MessageFns<Resource> = {
     }
     if (message.container !== undefined) {
       Container.encode(message.container, writer.uint32(42).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -1390,7 +1588,15 @@ export const Resource: MessageFns<Resource> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -1445,7 +1651,16 @@ export const Resource: MessageFns<Resource> = {
 };
 
 function createBaseMeta(): Meta {
-  return { state: "", labels: {}, createdAt: "", updatedAt: "", version: 0, seq: 0, error: undefined };
+  return {
+    state: "",
+    labels: {},
+    createdAt: "",
+    updatedAt: "",
+    version: 0,
+    seq: 0,
+    error: undefined,
+    _unknownFields: {},
+  };
 }
 
 export const Meta: MessageFns<Meta> = {
@@ -1470,6 +1685,14 @@ export const Meta: MessageFns<Meta> = {
     }
     if (message.error !== undefined) {
       ErrorInfo.encode(message.error, writer.uint32(58).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -1550,7 +1773,15 @@ export const Meta: MessageFns<Meta> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -1650,7 +1881,7 @@ export const Meta: MessageFns<Meta> = {
 };
 
 function createBaseMeta_LabelsEntry(): Meta_LabelsEntry {
-  return { key: "", value: "" };
+  return { key: "", value: "", _unknownFields: {} };
 }
 
 export const Meta_LabelsEntry: MessageFns<Meta_LabelsEntry> = {
@@ -1660,6 +1891,14 @@ export const Meta_LabelsEntry: MessageFns<Meta_LabelsEntry> = {
     }
     if (message.value !== "") {
       writer.uint32(18).string(message.value);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -1697,7 +1936,15 @@ export const Meta_LabelsEntry: MessageFns<Meta_LabelsEntry> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -1735,7 +1982,7 @@ export const Meta_LabelsEntry: MessageFns<Meta_LabelsEntry> = {
 };
 
 function createBaseErrorInfo(): ErrorInfo {
-  return { kind: "", message: "" };
+  return { kind: "", message: "", _unknownFields: {} };
 }
 
 export const ErrorInfo: MessageFns<ErrorInfo> = {
@@ -1745,6 +1992,14 @@ export const ErrorInfo: MessageFns<ErrorInfo> = {
     }
     if (message.message !== "") {
       writer.uint32(18).string(message.message);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -1782,7 +2037,15 @@ export const ErrorInfo: MessageFns<ErrorInfo> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -1820,7 +2083,7 @@ export const ErrorInfo: MessageFns<ErrorInfo> = {
 };
 
 function createBaseRealm(): Realm {
-  return { meta: undefined, name: "", namespace: "", cgroupPath: "", system: false };
+  return { meta: undefined, name: "", namespace: "", cgroupPath: "", system: false, _unknownFields: {} };
 }
 
 export const Realm: MessageFns<Realm> = {
@@ -1839,6 +2102,14 @@ export const Realm: MessageFns<Realm> = {
     }
     if (message.system !== false) {
       writer.uint32(40).bool(message.system);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -1900,7 +2171,15 @@ export const Realm: MessageFns<Realm> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -1957,7 +2236,7 @@ export const Realm: MessageFns<Realm> = {
 };
 
 function createBaseNetwork(): Network {
-  return { name: "", bridge: "", subnet: "", ipMasq: false };
+  return { name: "", bridge: "", subnet: "", ipMasq: false, _unknownFields: {} };
 }
 
 export const Network: MessageFns<Network> = {
@@ -1973,6 +2252,14 @@ export const Network: MessageFns<Network> = {
     }
     if (message.ipMasq !== false) {
       writer.uint32(32).bool(message.ipMasq);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -2026,7 +2313,15 @@ export const Network: MessageFns<Network> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -2078,7 +2373,7 @@ export const Network: MessageFns<Network> = {
 };
 
 function createBaseSpace(): Space {
-  return { meta: undefined, realm: "", name: "", network: undefined, cgroupPath: "" };
+  return { meta: undefined, realm: "", name: "", network: undefined, cgroupPath: "", _unknownFields: {} };
 }
 
 export const Space: MessageFns<Space> = {
@@ -2097,6 +2392,14 @@ export const Space: MessageFns<Space> = {
     }
     if (message.cgroupPath !== "") {
       writer.uint32(42).string(message.cgroupPath);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -2158,7 +2461,15 @@ export const Space: MessageFns<Space> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -2217,7 +2528,7 @@ export const Space: MessageFns<Space> = {
 };
 
 function createBaseStack(): Stack {
-  return { meta: undefined, realm: "", space: "", name: "", cgroupPath: "" };
+  return { meta: undefined, realm: "", space: "", name: "", cgroupPath: "", _unknownFields: {} };
 }
 
 export const Stack: MessageFns<Stack> = {
@@ -2236,6 +2547,14 @@ export const Stack: MessageFns<Stack> = {
     }
     if (message.cgroupPath !== "") {
       writer.uint32(42).string(message.cgroupPath);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -2297,7 +2616,15 @@ export const Stack: MessageFns<Stack> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -2354,7 +2681,7 @@ export const Stack: MessageFns<Stack> = {
 };
 
 function createBaseMount(): Mount {
-  return { type: "", source: undefined, target: "", readOnly: undefined, options: [] };
+  return { type: "", source: undefined, target: "", readOnly: undefined, options: [], _unknownFields: {} };
 }
 
 export const Mount: MessageFns<Mount> = {
@@ -2373,6 +2700,14 @@ export const Mount: MessageFns<Mount> = {
     }
     for (const v of message.options) {
       writer.uint32(42).string(v!);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -2434,7 +2769,15 @@ export const Mount: MessageFns<Mount> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -2491,7 +2834,7 @@ export const Mount: MessageFns<Mount> = {
 };
 
 function createBaseResources(): Resources {
-  return { memoryBytes: 0, cpuShares: 0, cpuQuotaUs: 0, cpuPeriodUs: 0, pidsMax: 0 };
+  return { memoryBytes: 0, cpuShares: 0, cpuQuotaUs: 0, cpuPeriodUs: 0, pidsMax: 0, _unknownFields: {} };
 }
 
 export const Resources: MessageFns<Resources> = {
@@ -2510,6 +2853,14 @@ export const Resources: MessageFns<Resources> = {
     }
     if (message.pidsMax !== 0) {
       writer.uint32(40).int32(message.pidsMax);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -2571,7 +2922,15 @@ export const Resources: MessageFns<Resources> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -2659,6 +3018,7 @@ function createBaseContainerTemplate(): ContainerTemplate {
     restartPolicy: "",
     restartBackoffSeconds: undefined,
     restartMaxRetries: undefined,
+    _unknownFields: {},
   };
 }
 
@@ -2705,6 +3065,14 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
     }
     if (message.restartMaxRetries !== undefined) {
       writer.uint32(112).int32(message.restartMaxRetries);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -2838,7 +3206,15 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -2962,7 +3338,7 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
 };
 
 function createBaseCellTemplate(): CellTemplate {
-  return { root: "", containers: [], labels: {} };
+  return { root: "", containers: [], labels: {}, _unknownFields: {} };
 }
 
 export const CellTemplate: MessageFns<CellTemplate> = {
@@ -2976,6 +3352,14 @@ export const CellTemplate: MessageFns<CellTemplate> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       CellTemplate_LabelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
     });
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
     return writer;
   },
 
@@ -3023,7 +3407,15 @@ export const CellTemplate: MessageFns<CellTemplate> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -3095,7 +3487,7 @@ export const CellTemplate: MessageFns<CellTemplate> = {
 };
 
 function createBaseCellTemplate_LabelsEntry(): CellTemplate_LabelsEntry {
-  return { key: "", value: "" };
+  return { key: "", value: "", _unknownFields: {} };
 }
 
 export const CellTemplate_LabelsEntry: MessageFns<CellTemplate_LabelsEntry> = {
@@ -3105,6 +3497,14 @@ export const CellTemplate_LabelsEntry: MessageFns<CellTemplate_LabelsEntry> = {
     }
     if (message.value !== "") {
       writer.uint32(18).string(message.value);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -3142,7 +3542,15 @@ export const CellTemplate_LabelsEntry: MessageFns<CellTemplate_LabelsEntry> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -3198,6 +3606,7 @@ function createBaseContainer(): Container {
     exitSignal: "",
     restarts: 0,
     oomKilled: false,
+    _unknownFields: {},
   };
 }
 
@@ -3253,6 +3662,14 @@ export const Container: MessageFns<Container> = {
     }
     if (message.oomKilled !== false) {
       writer.uint32(136).bool(message.oomKilled);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -3410,7 +3827,15 @@ export const Container: MessageFns<Container> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -3556,6 +3981,7 @@ function createBaseCell(): Cell {
     address: "",
     cgroupPath: "",
     containers: [],
+    _unknownFields: {},
   };
 }
 
@@ -3590,6 +4016,14 @@ export const Cell: MessageFns<Cell> = {
     }
     for (const v of message.containers) {
       Container.encode(v!, writer.uint32(82).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -3691,7 +4125,15 @@ export const Cell: MessageFns<Cell> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -3781,7 +4223,7 @@ export const Cell: MessageFns<Cell> = {
 };
 
 function createBaseCreateRealmRequest(): CreateRealmRequest {
-  return { name: "", namespace: "", labels: {} };
+  return { name: "", namespace: "", labels: {}, _unknownFields: {} };
 }
 
 export const CreateRealmRequest: MessageFns<CreateRealmRequest> = {
@@ -3795,6 +4237,14 @@ export const CreateRealmRequest: MessageFns<CreateRealmRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       CreateRealmRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
     });
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
     return writer;
   },
 
@@ -3842,7 +4292,15 @@ export const CreateRealmRequest: MessageFns<CreateRealmRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -3912,7 +4370,7 @@ export const CreateRealmRequest: MessageFns<CreateRealmRequest> = {
 };
 
 function createBaseCreateRealmRequest_LabelsEntry(): CreateRealmRequest_LabelsEntry {
-  return { key: "", value: "" };
+  return { key: "", value: "", _unknownFields: {} };
 }
 
 export const CreateRealmRequest_LabelsEntry: MessageFns<CreateRealmRequest_LabelsEntry> = {
@@ -3922,6 +4380,14 @@ export const CreateRealmRequest_LabelsEntry: MessageFns<CreateRealmRequest_Label
     }
     if (message.value !== "") {
       writer.uint32(18).string(message.value);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -3959,7 +4425,15 @@ export const CreateRealmRequest_LabelsEntry: MessageFns<CreateRealmRequest_Label
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -3999,7 +4473,7 @@ export const CreateRealmRequest_LabelsEntry: MessageFns<CreateRealmRequest_Label
 };
 
 function createBaseCreateSpaceRequest(): CreateSpaceRequest {
-  return { realm: "", name: "", labels: {} };
+  return { realm: "", name: "", labels: {}, _unknownFields: {} };
 }
 
 export const CreateSpaceRequest: MessageFns<CreateSpaceRequest> = {
@@ -4013,6 +4487,14 @@ export const CreateSpaceRequest: MessageFns<CreateSpaceRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       CreateSpaceRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
     });
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
     return writer;
   },
 
@@ -4060,7 +4542,15 @@ export const CreateSpaceRequest: MessageFns<CreateSpaceRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -4130,7 +4620,7 @@ export const CreateSpaceRequest: MessageFns<CreateSpaceRequest> = {
 };
 
 function createBaseCreateSpaceRequest_LabelsEntry(): CreateSpaceRequest_LabelsEntry {
-  return { key: "", value: "" };
+  return { key: "", value: "", _unknownFields: {} };
 }
 
 export const CreateSpaceRequest_LabelsEntry: MessageFns<CreateSpaceRequest_LabelsEntry> = {
@@ -4140,6 +4630,14 @@ export const CreateSpaceRequest_LabelsEntry: MessageFns<CreateSpaceRequest_Label
     }
     if (message.value !== "") {
       writer.uint32(18).string(message.value);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -4177,7 +4675,15 @@ export const CreateSpaceRequest_LabelsEntry: MessageFns<CreateSpaceRequest_Label
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -4217,7 +4723,7 @@ export const CreateSpaceRequest_LabelsEntry: MessageFns<CreateSpaceRequest_Label
 };
 
 function createBaseCreateStackRequest(): CreateStackRequest {
-  return { realm: "", space: "", name: "", labels: {} };
+  return { realm: "", space: "", name: "", labels: {}, _unknownFields: {} };
 }
 
 export const CreateStackRequest: MessageFns<CreateStackRequest> = {
@@ -4234,6 +4740,14 @@ export const CreateStackRequest: MessageFns<CreateStackRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       CreateStackRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
     });
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
     return writer;
   },
 
@@ -4289,7 +4803,15 @@ export const CreateStackRequest: MessageFns<CreateStackRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -4364,7 +4886,7 @@ export const CreateStackRequest: MessageFns<CreateStackRequest> = {
 };
 
 function createBaseCreateStackRequest_LabelsEntry(): CreateStackRequest_LabelsEntry {
-  return { key: "", value: "" };
+  return { key: "", value: "", _unknownFields: {} };
 }
 
 export const CreateStackRequest_LabelsEntry: MessageFns<CreateStackRequest_LabelsEntry> = {
@@ -4374,6 +4896,14 @@ export const CreateStackRequest_LabelsEntry: MessageFns<CreateStackRequest_Label
     }
     if (message.value !== "") {
       writer.uint32(18).string(message.value);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -4411,7 +4941,15 @@ export const CreateStackRequest_LabelsEntry: MessageFns<CreateStackRequest_Label
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -4451,7 +4989,7 @@ export const CreateStackRequest_LabelsEntry: MessageFns<CreateStackRequest_Label
 };
 
 function createBaseCreateCellRequest(): CreateCellRequest {
-  return { realm: "", space: "", stack: "", name: "", template: undefined, start: false };
+  return { realm: "", space: "", stack: "", name: "", template: undefined, start: false, _unknownFields: {} };
 }
 
 export const CreateCellRequest: MessageFns<CreateCellRequest> = {
@@ -4473,6 +5011,14 @@ export const CreateCellRequest: MessageFns<CreateCellRequest> = {
     }
     if (message.start !== false) {
       writer.uint32(48).bool(message.start);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -4542,7 +5088,15 @@ export const CreateCellRequest: MessageFns<CreateCellRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -4602,7 +5156,7 @@ export const CreateCellRequest: MessageFns<CreateCellRequest> = {
 };
 
 function createBaseCreateRealmResponse(): CreateRealmResponse {
-  return { realm: undefined, created: false };
+  return { realm: undefined, created: false, _unknownFields: {} };
 }
 
 export const CreateRealmResponse: MessageFns<CreateRealmResponse> = {
@@ -4612,6 +5166,14 @@ export const CreateRealmResponse: MessageFns<CreateRealmResponse> = {
     }
     if (message.created !== false) {
       writer.uint32(16).bool(message.created);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -4649,7 +5211,15 @@ export const CreateRealmResponse: MessageFns<CreateRealmResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -4687,7 +5257,7 @@ export const CreateRealmResponse: MessageFns<CreateRealmResponse> = {
 };
 
 function createBaseCreateSpaceResponse(): CreateSpaceResponse {
-  return { space: undefined, created: false };
+  return { space: undefined, created: false, _unknownFields: {} };
 }
 
 export const CreateSpaceResponse: MessageFns<CreateSpaceResponse> = {
@@ -4697,6 +5267,14 @@ export const CreateSpaceResponse: MessageFns<CreateSpaceResponse> = {
     }
     if (message.created !== false) {
       writer.uint32(16).bool(message.created);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -4734,7 +5312,15 @@ export const CreateSpaceResponse: MessageFns<CreateSpaceResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -4772,7 +5358,7 @@ export const CreateSpaceResponse: MessageFns<CreateSpaceResponse> = {
 };
 
 function createBaseCreateStackResponse(): CreateStackResponse {
-  return { stack: undefined, created: false };
+  return { stack: undefined, created: false, _unknownFields: {} };
 }
 
 export const CreateStackResponse: MessageFns<CreateStackResponse> = {
@@ -4782,6 +5368,14 @@ export const CreateStackResponse: MessageFns<CreateStackResponse> = {
     }
     if (message.created !== false) {
       writer.uint32(16).bool(message.created);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -4819,7 +5413,15 @@ export const CreateStackResponse: MessageFns<CreateStackResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -4857,7 +5459,7 @@ export const CreateStackResponse: MessageFns<CreateStackResponse> = {
 };
 
 function createBaseCreateCellResponse(): CreateCellResponse {
-  return { cell: undefined, created: false };
+  return { cell: undefined, created: false, _unknownFields: {} };
 }
 
 export const CreateCellResponse: MessageFns<CreateCellResponse> = {
@@ -4867,6 +5469,14 @@ export const CreateCellResponse: MessageFns<CreateCellResponse> = {
     }
     if (message.created !== false) {
       writer.uint32(16).bool(message.created);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -4904,7 +5514,15 @@ export const CreateCellResponse: MessageFns<CreateCellResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -4942,13 +5560,21 @@ export const CreateCellResponse: MessageFns<CreateCellResponse> = {
 };
 
 function createBaseApplyManifestRequest(): ApplyManifestRequest {
-  return { manifest: "" };
+  return { manifest: "", _unknownFields: {} };
 }
 
 export const ApplyManifestRequest: MessageFns<ApplyManifestRequest> = {
   encode(message: ApplyManifestRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.manifest !== "") {
       writer.uint32(10).string(message.manifest);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -4978,7 +5604,15 @@ export const ApplyManifestRequest: MessageFns<ApplyManifestRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -5009,7 +5643,7 @@ export const ApplyManifestRequest: MessageFns<ApplyManifestRequest> = {
 };
 
 function createBaseApplyResult(): ApplyResult {
-  return { index: 0, kind: "", name: "", action: "", changes: [], error: undefined };
+  return { index: 0, kind: "", name: "", action: "", changes: [], error: undefined, _unknownFields: {} };
 }
 
 export const ApplyResult: MessageFns<ApplyResult> = {
@@ -5031,6 +5665,14 @@ export const ApplyResult: MessageFns<ApplyResult> = {
     }
     if (message.error !== undefined) {
       ErrorInfo.encode(message.error, writer.uint32(50).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -5100,7 +5742,15 @@ export const ApplyResult: MessageFns<ApplyResult> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -5160,13 +5810,21 @@ export const ApplyResult: MessageFns<ApplyResult> = {
 };
 
 function createBaseApplyManifestResponse(): ApplyManifestResponse {
-  return { result: undefined };
+  return { result: undefined, _unknownFields: {} };
 }
 
 export const ApplyManifestResponse: MessageFns<ApplyManifestResponse> = {
   encode(message: ApplyManifestResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.result !== undefined) {
       ApplyResult.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -5196,7 +5854,15 @@ export const ApplyManifestResponse: MessageFns<ApplyManifestResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -5229,7 +5895,7 @@ export const ApplyManifestResponse: MessageFns<ApplyManifestResponse> = {
 };
 
 function createBaseDeleteRequest(): DeleteRequest {
-  return { ref: undefined, cascade: false, force: false, keepLogs: false };
+  return { ref: undefined, cascade: false, force: false, keepLogs: false, _unknownFields: {} };
 }
 
 export const DeleteRequest: MessageFns<DeleteRequest> = {
@@ -5245,6 +5911,14 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
     }
     if (message.keepLogs !== false) {
       writer.uint32(32).bool(message.keepLogs);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -5298,7 +5972,15 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -5350,13 +6032,21 @@ export const DeleteRequest: MessageFns<DeleteRequest> = {
 };
 
 function createBaseDeleteResponse(): DeleteResponse {
-  return { leftovers: [] };
+  return { leftovers: [], _unknownFields: {} };
 }
 
 export const DeleteResponse: MessageFns<DeleteResponse> = {
   encode(message: DeleteResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.leftovers) {
       Leftover.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -5386,7 +6076,15 @@ export const DeleteResponse: MessageFns<DeleteResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -5421,7 +6119,7 @@ export const DeleteResponse: MessageFns<DeleteResponse> = {
 };
 
 function createBaseLeftover(): Leftover {
-  return { stream: "", resource: "", errorKind: "", errorMessage: "" };
+  return { stream: "", resource: "", errorKind: "", errorMessage: "", _unknownFields: {} };
 }
 
 export const Leftover: MessageFns<Leftover> = {
@@ -5437,6 +6135,14 @@ export const Leftover: MessageFns<Leftover> = {
     }
     if (message.errorMessage !== "") {
       writer.uint32(34).string(message.errorMessage);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -5490,7 +6196,15 @@ export const Leftover: MessageFns<Leftover> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -5546,7 +6260,7 @@ export const Leftover: MessageFns<Leftover> = {
 };
 
 function createBaseCellRef(): CellRef {
-  return { realm: "", space: "", stack: "", cell: "" };
+  return { realm: "", space: "", stack: "", cell: "", _unknownFields: {} };
 }
 
 export const CellRef: MessageFns<CellRef> = {
@@ -5562,6 +6276,14 @@ export const CellRef: MessageFns<CellRef> = {
     }
     if (message.cell !== "") {
       writer.uint32(34).string(message.cell);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -5615,7 +6337,15 @@ export const CellRef: MessageFns<CellRef> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -5663,13 +6393,21 @@ export const CellRef: MessageFns<CellRef> = {
 };
 
 function createBaseStartCellRequest(): StartCellRequest {
-  return { cell: undefined };
+  return { cell: undefined, _unknownFields: {} };
 }
 
 export const StartCellRequest: MessageFns<StartCellRequest> = {
   encode(message: StartCellRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.cell !== undefined) {
       CellRef.encode(message.cell, writer.uint32(10).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -5699,7 +6437,15 @@ export const StartCellRequest: MessageFns<StartCellRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -5730,13 +6476,21 @@ export const StartCellRequest: MessageFns<StartCellRequest> = {
 };
 
 function createBaseStartCellResponse(): StartCellResponse {
-  return { cell: undefined };
+  return { cell: undefined, _unknownFields: {} };
 }
 
 export const StartCellResponse: MessageFns<StartCellResponse> = {
   encode(message: StartCellResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.cell !== undefined) {
       Cell.encode(message.cell, writer.uint32(10).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -5766,7 +6520,15 @@ export const StartCellResponse: MessageFns<StartCellResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -5797,7 +6559,7 @@ export const StartCellResponse: MessageFns<StartCellResponse> = {
 };
 
 function createBaseStopCellRequest(): StopCellRequest {
-  return { cell: undefined, mode: "", graceMs: 0 };
+  return { cell: undefined, mode: "", graceMs: 0, _unknownFields: {} };
 }
 
 export const StopCellRequest: MessageFns<StopCellRequest> = {
@@ -5810,6 +6572,14 @@ export const StopCellRequest: MessageFns<StopCellRequest> = {
     }
     if (message.graceMs !== 0) {
       writer.uint32(24).int32(message.graceMs);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -5855,7 +6625,15 @@ export const StopCellRequest: MessageFns<StopCellRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -5902,7 +6680,7 @@ export const StopCellRequest: MessageFns<StopCellRequest> = {
 };
 
 function createBaseStopCellResponse(): StopCellResponse {
-  return { cell: undefined, changed: false };
+  return { cell: undefined, changed: false, _unknownFields: {} };
 }
 
 export const StopCellResponse: MessageFns<StopCellResponse> = {
@@ -5912,6 +6690,14 @@ export const StopCellResponse: MessageFns<StopCellResponse> = {
     }
     if (message.changed !== false) {
       writer.uint32(16).bool(message.changed);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -5949,7 +6735,15 @@ export const StopCellResponse: MessageFns<StopCellResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -5987,7 +6781,7 @@ export const StopCellResponse: MessageFns<StopCellResponse> = {
 };
 
 function createBaseRestartCellRequest(): RestartCellRequest {
-  return { cell: undefined, graceMs: 0 };
+  return { cell: undefined, graceMs: 0, _unknownFields: {} };
 }
 
 export const RestartCellRequest: MessageFns<RestartCellRequest> = {
@@ -5997,6 +6791,14 @@ export const RestartCellRequest: MessageFns<RestartCellRequest> = {
     }
     if (message.graceMs !== 0) {
       writer.uint32(16).int32(message.graceMs);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -6034,7 +6836,15 @@ export const RestartCellRequest: MessageFns<RestartCellRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -6076,13 +6886,21 @@ export const RestartCellRequest: MessageFns<RestartCellRequest> = {
 };
 
 function createBaseRestartCellResponse(): RestartCellResponse {
-  return { cell: undefined };
+  return { cell: undefined, _unknownFields: {} };
 }
 
 export const RestartCellResponse: MessageFns<RestartCellResponse> = {
   encode(message: RestartCellResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.cell !== undefined) {
       Cell.encode(message.cell, writer.uint32(10).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -6112,7 +6930,15 @@ export const RestartCellResponse: MessageFns<RestartCellResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -6143,7 +6969,7 @@ export const RestartCellResponse: MessageFns<RestartCellResponse> = {
 };
 
 function createBaseReadHistoryRequest(): ReadHistoryRequest {
-  return { ref: undefined, sinceSeq: 0, sinceTime: "" };
+  return { ref: undefined, sinceSeq: 0, sinceTime: "", _unknownFields: {} };
 }
 
 export const ReadHistoryRequest: MessageFns<ReadHistoryRequest> = {
@@ -6156,6 +6982,14 @@ export const ReadHistoryRequest: MessageFns<ReadHistoryRequest> = {
     }
     if (message.sinceTime !== "") {
       writer.uint32(26).string(message.sinceTime);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -6201,7 +7035,15 @@ export const ReadHistoryRequest: MessageFns<ReadHistoryRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -6267,6 +7109,7 @@ function createBaseEvent(): Event {
     to: "",
     hash: "",
     prev: "",
+    _unknownFields: {},
   };
 }
 
@@ -6313,6 +7156,14 @@ export const Event: MessageFns<Event> = {
     }
     if (message.prev !== "") {
       writer.uint32(114).string(message.prev);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -6446,7 +7297,15 @@ export const Event: MessageFns<Event> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -6552,7 +7411,7 @@ export const Event: MessageFns<Event> = {
 };
 
 function createBaseActor(): Actor {
-  return { type: "", uid: 0, gid: 0, pid: 0, name: "" };
+  return { type: "", uid: 0, gid: 0, pid: 0, name: "", _unknownFields: {} };
 }
 
 export const Actor: MessageFns<Actor> = {
@@ -6571,6 +7430,14 @@ export const Actor: MessageFns<Actor> = {
     }
     if (message.name !== "") {
       writer.uint32(42).string(message.name);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -6632,7 +7499,15 @@ export const Actor: MessageFns<Actor> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -6685,7 +7560,7 @@ export const Actor: MessageFns<Actor> = {
 };
 
 function createBaseReadHistoryResponse(): ReadHistoryResponse {
-  return { event: undefined, part: undefined };
+  return { event: undefined, part: undefined, _unknownFields: {} };
 }
 
 export const ReadHistoryResponse: MessageFns<ReadHistoryResponse> = {
@@ -6695,6 +7570,14 @@ export const ReadHistoryResponse: MessageFns<ReadHistoryResponse> = {
     }
     if (message.part !== undefined) {
       Part.encode(message.part, writer.uint32(18).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -6732,7 +7615,15 @@ export const ReadHistoryResponse: MessageFns<ReadHistoryResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -6770,7 +7661,7 @@ export const ReadHistoryResponse: MessageFns<ReadHistoryResponse> = {
 };
 
 function createBaseWatchHistoryRequest(): WatchHistoryRequest {
-  return { ref: undefined, sinceSeq: 0, sinceTime: "" };
+  return { ref: undefined, sinceSeq: 0, sinceTime: "", _unknownFields: {} };
 }
 
 export const WatchHistoryRequest: MessageFns<WatchHistoryRequest> = {
@@ -6783,6 +7674,14 @@ export const WatchHistoryRequest: MessageFns<WatchHistoryRequest> = {
     }
     if (message.sinceTime !== "") {
       writer.uint32(26).string(message.sinceTime);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -6828,7 +7727,15 @@ export const WatchHistoryRequest: MessageFns<WatchHistoryRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -6879,7 +7786,7 @@ export const WatchHistoryRequest: MessageFns<WatchHistoryRequest> = {
 };
 
 function createBaseWatchHistoryResponse(): WatchHistoryResponse {
-  return { event: undefined, part: undefined };
+  return { event: undefined, part: undefined, _unknownFields: {} };
 }
 
 export const WatchHistoryResponse: MessageFns<WatchHistoryResponse> = {
@@ -6889,6 +7796,14 @@ export const WatchHistoryResponse: MessageFns<WatchHistoryResponse> = {
     }
     if (message.part !== undefined) {
       Part.encode(message.part, writer.uint32(18).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -6926,7 +7841,15 @@ export const WatchHistoryResponse: MessageFns<WatchHistoryResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -6964,11 +7887,19 @@ export const WatchHistoryResponse: MessageFns<WatchHistoryResponse> = {
 };
 
 function createBaseVerifyLogRequest(): VerifyLogRequest {
-  return {};
+  return { _unknownFields: {} };
 }
 
 export const VerifyLogRequest: MessageFns<VerifyLogRequest> = {
-  encode(_: VerifyLogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: VerifyLogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
     return writer;
   },
 
@@ -6989,7 +7920,15 @@ export const VerifyLogRequest: MessageFns<VerifyLogRequest> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
@@ -7016,7 +7955,7 @@ export const VerifyLogRequest: MessageFns<VerifyLogRequest> = {
 };
 
 function createBaseVerifyLogResponse(): VerifyLogResponse {
-  return { ok: false, records: 0, headSeq: 0, headHash: "", badSeq: 0, problem: "", message: "" };
+  return { ok: false, records: 0, headSeq: 0, headHash: "", badSeq: 0, problem: "", message: "", _unknownFields: {} };
 }
 
 export const VerifyLogResponse: MessageFns<VerifyLogResponse> = {
@@ -7041,6 +7980,14 @@ export const VerifyLogResponse: MessageFns<VerifyLogResponse> = {
     }
     if (message.message !== "") {
       writer.uint32(58).string(message.message);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
     }
     return writer;
   },
@@ -7118,7 +8065,15 @@ export const VerifyLogResponse: MessageFns<VerifyLogResponse> = {
         if ((tag & 7) === 4 || tag === 0) {
           break;
         }
-        reader.skip(tag & 7);
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
       }
       return message;
     } finally {
