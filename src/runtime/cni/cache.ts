@@ -1,7 +1,7 @@
 /**
  * The attachment result cache, laid out as libcni lays it out so CNI tools can read it:
  * `<cacheDir>/results/<network>-<containerId>-<ifname>` holding `{kind: "cniCacheV1", containerId, config (the
- * conflist, base64), ifName, networkName, result}`. Two fields are kukeon's own (libcni ignores unknown fields):
+ * conflist, base64), ifName, networkName, capabilityArgs (the published ports; absent when none), result}`. Two fields are kukeon's own (libcni ignores unknown fields):
  * `netns`, the path the result was made for, and `netnsId`, that namespace's identity (`<dev>:<inode>` of the nsfs
  * file), so a `/proc/<pid>/ns/net` whose pid now belongs to another process is never taken for the old one.
  */
@@ -10,6 +10,7 @@ import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { ErrorKind, KukeError } from '../../errors.js';
 import { CNI_NAME, MAX_CONTAINERD_ID_LENGTH } from '../../model/names.js';
+import type { CapabilityArgs } from './conflist.js';
 
 /** A CNI result, as far as kukeon reads it (the rest is kept as is for CHECK and DEL). */
 export type CniResult = { ips?: { address: string; gateway?: string }[] } & Record<string, unknown>;
@@ -22,6 +23,8 @@ export interface CachedAttachment {
   config: string;
   ifName: string;
   networkName: string;
+  /** libcni's field: what the plugins with capabilities were given at ADD (port mappings), for CHECK and DEL. */
+  capabilityArgs?: CapabilityArgs;
   result: CniResult;
   /** kukeon: the netns path of the ADD. */
   netns: string;

@@ -1,13 +1,17 @@
 /**
  * A space's network as a CNI network configuration list: what is written, how it is read back, and the per-plugin
- * configuration libcni would send (`name`, `cniVersion`, `prevResult` injected into each plugin's object).
+ * configuration libcni would send (`name`, `cniVersion`, `prevResult` and `runtimeConfig` injected into each
+ * plugin's object).
  *
- * The list is `bridge` (with host-local IPAM) then `loopback`, like the original. `loopback` ignores CNI_IFNAME
- * and brings `lo` up in the netns, so the containers of a cell can talk on 127.0.0.1 whoever made the netns.
+ * The list is `bridge` (with host-local IPAM), `loopback`, then `portmap`. `loopback` ignores CNI_IFNAME and brings
+ * `lo` up in the netns, so the containers of a cell can talk on 127.0.0.1 whoever made the netns. `portmap`
+ * (containernetworking-plugins, with the `portMappings` capability) forwards a cell's published host ports to its
+ * address with iptables DNAT rules in a chain of its own per attachment (`CNI-DN-…`), and sets `route_localnet` on
+ * the bridge so that 127.0.0.1:<host port> reaches the cell from the host.
  */
 import { ErrorKind, KukeError } from '../../errors.js';
 import { interfaceNameProblem, MAX_IFNAME_LENGTH, networkNameProblem } from '../../model/names.js';
-import type { NetworkSpec } from '../ports.js';
+import type { AttachOptions, NetworkSpec, PortMapping } from '../ports.js';
 
 /** One plugin entry of a conflist. */
 export type PluginConf = { type: string } & Record<string, unknown>;
@@ -23,7 +27,29 @@ export interface Conflist {
 export const CNI_VERSIONS = ['1.0.0', '0.4.0'] as const;
 
 /** The plugin types a space network uses. */
-export const NETWORK_PLUGINS = ['bridge', 'host-local', 'loopback'] as const;
+export const NETWORK_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap'] as const;
+
+/**
+ * What an attachment passes to the plugins that declare the matching capability (CNI CONVENTIONS.md), as libcni's
+ * `CapabilityArgs`: `portMappings` for portmap, `ips` for host-local. Kept in the result cache so DEL and CHECK see
+ * what ADD saw.
+ */
+export interface CapabilityArgs {
+  portMappings?: PortMapping[];
+  ips?: string[];
+}
+
+/**
+ * Plugins that do nothing at all without their capability's arguments (portmap with no mappings passes the result
+ * through on ADD and returns at once on CHECK and DEL), so running them would only cost a process.
+ */
+const INERT_WITHOUT: Record<string, keyof CapabilityArgs> = { portmap: 'portMappings' };
+
+/**
+ * A mapping given to portmap's DEL when the mappings of the ADD are unknown (its cache entry was lost): portmap
+ * tears down the attachment's whole chain, which is named after the network and container, whatever it is given.
+ */
+export const PORTMAP_TEARDOWN: PortMapping = { hostPort: 1, containerPort: 1, protocol: 'tcp' };
 
 const BRIDGE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -74,8 +100,35 @@ export function buildConflist(spec: NetworkSpec, cniVersion: string, ipamDataDir
         ipam: { type: 'host-local', ranges: [[{ subnet: spec.subnet }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDataDir },
       },
       { type: 'loopback' },
+      { type: 'portmap', capabilities: { portMappings: true } },
     ],
   };
+}
+
+/** The capability arguments of an attachment: only what it asks for, so that a cell without ports caches none. */
+export function capabilityArgsOf(options: AttachOptions): CapabilityArgs {
+  return {
+    ...(options.portMappings?.length ? { portMappings: options.portMappings.map(portMappingOf) } : {}),
+    ...(options.ip ? { ips: [options.ip] } : {}),
+  };
+}
+
+/** A mapping as portmap reads it (its field order; no `hostIP` key when it binds every address). */
+function portMappingOf(m: PortMapping): PortMapping {
+  return { hostPort: m.hostPort, containerPort: m.containerPort, protocol: m.protocol, ...(m.hostIP ? { hostIP: m.hostIP } : {}) };
+}
+
+/** Whether two attachments asked the plugins for the same things (a cached one may predate capability args). */
+export function sameCapabilityArgs(a: CapabilityArgs | undefined, b: CapabilityArgs): boolean {
+  return JSON.stringify(a ?? {}) === JSON.stringify(b);
+}
+
+/** Whether `plugin` can be left out of a run of the chain given these capability arguments (see INERT_WITHOUT). */
+export function skipsWithout(plugin: PluginConf, args: CapabilityArgs): boolean {
+  const capability = INERT_WITHOUT[plugin.type];
+  if (!capability) return false;
+  const value = args[capability];
+  return !Array.isArray(value) || value.length === 0;
 }
 
 /** The network spec a conflist describes; DataLoss if it is not one of ours (no bridge plugin, no subnet). */
@@ -105,9 +158,20 @@ export function parseConflist(text: string, path: string): Conflist {
   return conf as Conflist;
 }
 
-/** One plugin's stdin, built as libcni's buildOneConfig does: the entry plus `name`, `cniVersion`, `prevResult`. */
-export function pluginConfig(conf: Conflist, plugin: PluginConf, prevResult?: unknown): Record<string, unknown> {
-  return { ...plugin, cniVersion: conf.cniVersion, name: conf.name, ...(prevResult !== undefined ? { prevResult } : {}) };
+/**
+ * One plugin's stdin, built as libcni's buildOneConfig does: the entry plus `name`, `cniVersion`, `prevResult`, and
+ * `runtimeConfig` holding the capability arguments the plugin declares in its `capabilities` (and only those).
+ */
+export function pluginConfig(conf: Conflist, plugin: PluginConf, prevResult?: unknown, capabilityArgs: CapabilityArgs = {}): Record<string, unknown> {
+  const declared = (plugin.capabilities ?? {}) as Record<string, unknown>;
+  const runtimeConfig = Object.fromEntries(Object.entries(capabilityArgs).filter(([key, value]) => declared[key] === true && value !== undefined));
+  return {
+    ...plugin,
+    cniVersion: conf.cniVersion,
+    name: conf.name,
+    ...(Object.keys(runtimeConfig).length ? { runtimeConfig } : {}),
+    ...(prevResult !== undefined ? { prevResult } : {}),
+  };
 }
 
 /**

@@ -3,9 +3,10 @@
  * the plugin binaries ourselves (exec.ts) and chaining them as libcni does.
  *
  * Files, all under the kukeon run path so that the daemon in its cell and an in-process `kuke` see the same:
- *   <confDir>/<network>.conflist                  the network: bridge (+ host-local IPAM), loopback (0600)
+ *   <confDir>/<network>.conflist                  the network: bridge (+ host-local IPAM), loopback, portmap (0600)
  *   <ipamDataDir>/<network>/<ip>                  host-local reservations (content: container id, ifname)
- *   <cacheDir>/results/<network>-<id>-eth0        the ADD result, libcni's cache format plus the netns identity
+ *   <cacheDir>/results/<network>-<id>-eth0        the ADD result and capability args (published ports), libcni's
+ *                                                 cache format plus the netns identity
  *   <confDir>/kukeon-instance                     the install's id (ownership.ts)
  *
  * Ownership (ownership.ts): bridges are host-wide, so each one we use is marked with the install's id and network,
@@ -22,8 +23,12 @@
  *   the nsfs inode recorded at ADD), CNI_NETNS is left empty. bridge then only releases the address through
  *   host-local; the kernel already destroyed the veth with the namespace, and the masquerade chain the plugin
  *   would have removed is removed here (masquerade.ts).
- * - Idempotency: ADD on an attachment whose cached result is for the same netns and passes CHECK returns it
- *   unchanged; otherwise DEL then ADD. A reservation left without a cache (cache lost) makes host-local refuse a
+ * - Published ports: `portMappings` go to portmap as `runtimeConfig` (libcni's capability args) on ADD, CHECK and
+ *   DEL, and are cached with the result, since portmap's DEL does nothing without them. portmap is not run for an
+ *   attachment without ports (it would do nothing). Its rules live in the host's netns, so DEL removes them also
+ *   when the cell's netns is gone; rules whose cache was lost are removed by portmap's DEL given a stand-in mapping.
+ * - Idempotency: ADD on an attachment whose cached result is for the same netns, asked with the same ports, and
+ *   passes CHECK returns it unchanged; otherwise DEL then ADD. A reservation left without a cache (cache lost) makes host-local refuse a
  *   second address for the id: then DEL and ADD once more.
  */
 import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -31,12 +36,28 @@ import { delimiter, join } from 'node:path';
 import { ErrorKind, isKukeError, KukeError, toKukeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { bridgeName } from '../../model/names.js';
-import type { Attachment, NetworkSpec, Networks } from '../ports.js';
+import type { Attachment, AttachOptions, NetworkSpec, Networks } from '../ports.js';
 import { checkContainerId, netnsIdentity, ResultCache, writeFileAtomic, type CachedAttachment, type CniResult } from './cache.js';
-import { buildConflist, checkNetworkName, checkNetworkSpec, NETWORK_PLUGINS, parseConflist, pickCniVersion, pluginConfig, specOf, type Conflist } from './conflist.js';
+import {
+  buildConflist,
+  capabilityArgsOf,
+  checkNetworkName,
+  checkNetworkSpec,
+  NETWORK_PLUGINS,
+  parseConflist,
+  pickCniVersion,
+  pluginConfig,
+  PORTMAP_TEARDOWN,
+  sameCapabilityArgs,
+  skipsWithout,
+  specOf,
+  type CapabilityArgs,
+  type Conflist,
+} from './conflist.js';
 import { execPlugin, type CniCommand } from './exec.js';
 import { connectedSubnets, ipamNetworks, readReservations, releaseReservations } from './ipam.js';
 import { listMasqueradeRules, removeMasquerade } from './masquerade.js';
+import { listPortmapRules } from './portmap.js';
 import { bridgeDeletion, bridgeOwner, deleteBridgeLink, markBridge, readBridge, readOrCreateInstanceId } from './ownership.js';
 
 /** The interface every attachment gets inside the cell's netns. */
@@ -76,6 +97,8 @@ export interface GcReport {
   released: Attachment[];
   /** Masquerade chains of containers not in `live` that had nothing else left, now removed. */
   masqueradeChainsRemoved: string[];
+  /** Port forwarding chains (portmap's `CNI-DN-…`) of containers not in `live` that had nothing else left, now removed. */
+  portChainsRemoved: string[];
 }
 
 /** The CNI adapter. Construct with {@link createCniNetworks}. */
@@ -163,25 +186,27 @@ export class CniNetworks implements Networks {
 
   // ---------------------------------------------------------------------------------------------- attachments
 
-  attach(network: string, containerId: string, netnsPath: string): Promise<Attachment> {
+  attach(network: string, containerId: string, netnsPath: string, options: AttachOptions = {}): Promise<Attachment> {
     return this.serialized(network, containerId, async () => {
       checkContainerId(containerId);
-      const conf = this.load(network);
+      const conf = await this.loadCurrent(network);
       if (!conf) throw new KukeError(ErrorKind.NotFound, `network ${network} does not exist (no conflist in ${this.confDir})`, { hint: 'the space must be provisioned first; see kuke get spaces' });
       const netnsId = netnsIdentity(netnsPath);
       if (!netnsId) throw new KukeError(ErrorKind.NotFound, `network namespace ${netnsPath} does not exist (has the cell's root task exited?)`);
+      const capabilityArgs = capabilityArgsOf(options);
 
       const cached = this.cache.read(network, containerId, IFNAME);
       if (cached) {
-        if (cached.netns === netnsPath && cached.netnsId === netnsId) {
+        // Other port mappings (or another address) than the cached ADD's: the rules must be redone, so DEL and ADD.
+        if (cached.netns === netnsPath && cached.netnsId === netnsId && sameCapabilityArgs(cached.capabilityArgs, capabilityArgs)) {
           try {
-            await this.runChain(conf, 'CHECK', containerId, netnsPath, cached.result);
+            await this.runChain(conf, 'CHECK', containerId, netnsPath, cached.result, capabilityArgs);
             return attachmentOf(cached);
           } catch (err) {
             this.logger?.info({ err, network, containerId }, 'cached CNI attachment fails CHECK; attaching again');
           }
         }
-        await this.del(conf, containerId, this.liveNetns(cached, cached.netns), cached.result);
+        await this.del(conf, containerId, this.liveNetns(cached, cached.netns), cached.result, cached.capabilityArgs ?? {});
         this.cache.remove(network, containerId, IFNAME);
       }
 
@@ -189,13 +214,13 @@ export class CniNetworks implements Networks {
       this.refuseOthersBridge(bridge, network);
       let result: CniResult;
       try {
-        result = await this.add(conf, containerId, netnsPath);
+        result = await this.add(conf, containerId, netnsPath, capabilityArgs);
       } catch (err) {
         // host-local refuses a second address for an id that still holds one (a reservation whose cache was
         // lost): the DEL in add() released it, so one more ADD succeeds.
         if (!/duplicate allocation/i.test((err as Error).message)) throw err;
         this.logger?.info({ network, containerId }, 'a stale reservation blocked ADD; released it, adding again');
-        result = await this.add(conf, containerId, netnsPath);
+        result = await this.add(conf, containerId, netnsPath, capabilityArgs);
       }
       const entry: CachedAttachment = {
         kind: 'cniCacheV1',
@@ -203,6 +228,7 @@ export class CniNetworks implements Networks {
         config: Buffer.from(JSON.stringify(conf)).toString('base64'),
         ifName: IFNAME,
         networkName: network,
+        ...(Object.keys(capabilityArgs).length ? { capabilityArgs } : {}),
         result,
         netns: netnsPath,
         netnsId,
@@ -222,7 +248,7 @@ export class CniNetworks implements Networks {
       const netns = cached ? this.liveNetns(cached, netnsPath ?? cached.netns) : netnsPath && netnsIdentity(netnsPath) ? netnsPath : '';
       const conf = this.loadForTeardown(network) ?? configOf(cached);
       if (conf) {
-        await this.del(conf, containerId, netns, cached?.result);
+        await this.del(conf, containerId, netns, cached?.result, cached ? (cached.capabilityArgs ?? {}) : this.lostCapabilityArgs(network, containerId));
       } else {
         // No conflist and no cached copy of it: nothing can run the plugin, so free the addresses directly.
         const ips = releaseReservations(this.ipamDataDir, network, containerId, IFNAME);
@@ -266,20 +292,33 @@ export class CniNetworks implements Networks {
    */
   async gc(live: LiveAttachment[]): Promise<GcReport> {
     const keep = new Set(live.map((l) => `${l.network}/${l.containerId}`));
-    const report: GcReport = { released: [], masqueradeChainsRemoved: [] };
+    const report: GcReport = { released: [], masqueradeChainsRemoved: [], portChainsRemoved: [] };
     for (const att of await this.listAttachments()) {
       if (keep.has(`${att.network}/${att.containerId}`)) continue;
       await this.detach(att.network, att.containerId);
       report.released.push(att);
       this.logger?.info({ network: att.network, containerId: att.containerId, address: att.address }, 'released an attachment of a container that no longer exists');
     }
-    const masquerading = new Set((await this.listNetworks()).filter((n) => n.ipMasq).map((n) => n.name));
+    const networks = await this.listNetworks();
+    const masquerading = new Set(networks.filter((n) => n.ipMasq).map((n) => n.name));
     if (masquerading.size > 0) {
       const rules = await listMasqueradeRules();
       for (const rule of rules) {
         if (!masquerading.has(rule.network) || keep.has(`${rule.network}/${rule.containerId}`)) continue;
         if (await removeMasquerade(rule.network, rule.containerId, rules)) report.masqueradeChainsRemoved.push(rule.chain);
       }
+    }
+    // Port rules left with neither a cache entry nor a reservation (a crash between portmap's ADD and the cache
+    // write): portmap's own DEL removes them, given a stand-in mapping (PORTMAP_TEARDOWN says why).
+    const ours = new Set(networks.map((n) => n.name));
+    for (const rule of await listPortmapRules()) {
+      if (!ours.has(rule.network) || keep.has(`${rule.network}/${rule.containerId}`)) continue;
+      const conf = this.loadForTeardown(rule.network);
+      if (!conf) continue;
+      const portmapOnly = { ...conf, plugins: conf.plugins.filter((p) => p.type === 'portmap') };
+      await this.serialized(rule.network, rule.containerId, () => this.runChain(portmapOnly, 'DEL', rule.containerId, '', undefined, { portMappings: [PORTMAP_TEARDOWN] }));
+      report.portChainsRemoved.push(rule.chain);
+      this.logger?.info({ network: rule.network, containerId: rule.containerId }, 'removed the port forwarding rules of a container that no longer exists');
     }
     return report;
   }
@@ -323,6 +362,37 @@ export class CniNetworks implements Networks {
   private conflistPath(name: string): string {
     checkNetworkName(name);
     return join(this.confDir, `${name}.conflist`);
+  }
+
+  /**
+   * Capability arguments for the DEL of an attachment whose cache entry is gone. When it still holds an address
+   * nobody knows which host ports it had forwarded; portmap's DEL removes the container's rules by their chain name
+   * whatever mappings it is given, so a stand-in mapping makes it clean up all the same. With no address either,
+   * there is nothing of it to clean (a second DEL after a stop), and portmap is not run.
+   */
+  private lostCapabilityArgs(network: string, containerId: string): CapabilityArgs {
+    const held = readReservations(this.ipamDataDir, network).some((r) => r.containerId === containerId);
+    return held ? { portMappings: [PORTMAP_TEARDOWN] } : {};
+  }
+
+  /**
+   * The network's conflist as this version writes it: one written by an older version (without the portmap plugin,
+   * say) is rewritten first, so a space created before a plugin was added gets it at its cells' next start.
+   */
+  private async loadCurrent(network: string): Promise<Conflist | undefined> {
+    const conf = this.load(network);
+    if (!conf) return undefined;
+    let current: Conflist;
+    try {
+      current = buildConflist(specOf(conf), conf.cniVersion, this.ipamDataDir);
+    } catch {
+      return conf; // not a network of ours: used as it is
+    }
+    const text = `${JSON.stringify(current, null, 2)}\n`;
+    if (JSON.stringify(current) === JSON.stringify(conf)) return conf;
+    writeFileAtomic(this.conflistPath(network), text);
+    this.logger?.info({ network }, 'brought the network conflist up to date');
+    return current;
   }
 
   /** The network's conflist, undefined if it has none; DataLoss if it is unreadable. */
@@ -380,14 +450,23 @@ export class CniNetworks implements Networks {
    * Runs the plugins of the list as libcni does: ADD in order, each given the previous plugin's result as
    * `prevResult`; CHECK in order and DEL in reverse, each given the cached result. Returns ADD's final result.
    */
-  private async runChain(conf: Conflist, command: Exclude<CniCommand, 'VERSION'>, containerId: string, netns: string, prevResult?: unknown): Promise<unknown> {
+  private async runChain(
+    conf: Conflist,
+    command: Exclude<CniCommand, 'VERSION'>,
+    containerId: string,
+    netns: string,
+    prevResult: unknown,
+    capabilityArgs: CapabilityArgs,
+  ): Promise<unknown> {
     let plugins = command === 'DEL' ? [...conf.plugins].reverse() : conf.plugins;
     // Why loopback is skipped on DEL: see the header.
     if (command === 'DEL') plugins = plugins.filter((p) => p.type !== 'loopback');
+    // A plugin that does nothing without its capability's arguments (portmap without port mappings) is not run.
+    plugins = plugins.filter((p) => !skipsWithout(p, capabilityArgs));
     let result = prevResult;
     for (const plugin of plugins) {
       const started = performance.now();
-      const out = await execPlugin(plugin.type, { command, containerId, netns, ifname: IFNAME }, pluginConfig(conf, plugin, result), this.execOptions());
+      const out = await execPlugin(plugin.type, { command, containerId, netns, ifname: IFNAME }, pluginConfig(conf, plugin, result, capabilityArgs), this.execOptions());
       this.logger?.debug({ plugin: plugin.type, command, containerId, ms: Math.round(performance.now() - started) }, 'CNI plugin ran');
       if (command === 'ADD') result = out ?? result;
     }
@@ -395,13 +474,13 @@ export class CniNetworks implements Networks {
   }
 
   /** ADD; on failure DELs what the chain may have done (veth, address) before rethrowing. */
-  private async add(conf: Conflist, containerId: string, netns: string): Promise<CniResult> {
+  private async add(conf: Conflist, containerId: string, netns: string, capabilityArgs: CapabilityArgs): Promise<CniResult> {
     try {
-      const result = (await this.runChain(conf, 'ADD', containerId, netns)) as CniResult | undefined;
+      const result = (await this.runChain(conf, 'ADD', containerId, netns, undefined, capabilityArgs)) as CniResult | undefined;
       if (!result?.ips?.[0]?.address) throw new KukeError(ErrorKind.Internal, `CNI ADD of ${containerId} to ${conf.name} returned no address`);
       return result;
     } catch (err) {
-      await this.del(conf, containerId, netnsIdentity(netns) ? netns : '', undefined).catch((cleanupErr: unknown) =>
+      await this.del(conf, containerId, netnsIdentity(netns) ? netns : '', undefined, capabilityArgs).catch((cleanupErr: unknown) =>
         this.logger?.warn({ err: cleanupErr, network: conf.name, containerId }, 'DEL after a failed ADD failed too'),
       );
       throw toKukeError(err).withContext(`attaching ${containerId} to network ${conf.name}`);
@@ -409,8 +488,8 @@ export class CniNetworks implements Networks {
   }
 
   /** DEL; with no netns the masquerade chain the plugin could not see is removed here. */
-  private async del(conf: Conflist, containerId: string, netns: string, prevResult: unknown): Promise<void> {
-    await this.runChain(conf, 'DEL', containerId, netns, prevResult);
+  private async del(conf: Conflist, containerId: string, netns: string, prevResult: unknown, capabilityArgs: CapabilityArgs): Promise<void> {
+    await this.runChain(conf, 'DEL', containerId, netns, prevResult, capabilityArgs);
     let ipMasq = false;
     try {
       ipMasq = specOf(conf).ipMasq;

@@ -35,14 +35,14 @@ afterAll(async () => {
 });
 
 describe('CNI networks (real plugins)', () => {
-  it('writes a 0600 conflist of bridge then loopback at CNI 1.0.0, and nothing again when ensured twice', async () => {
+  it('writes a 0600 conflist of bridge, loopback and portmap at CNI 1.0.0, and nothing again when ensured twice', async () => {
     expect(ensured).toEqual([{ created: true }, { created: true }]);
     expect(await cni.ensureNetwork(netA)).toEqual({ created: false });
     const path = join(dirs.confDir, `${netA.name}.conflist`);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const conf = JSON.parse(readFileSync(path, 'utf8'));
     expect(conf.cniVersion).toBe('1.0.0');
-    expect(conf.plugins.map((p: { type: string }) => p.type)).toEqual(['bridge', 'loopback']);
+    expect(conf.plugins.map((p: { type: string }) => p.type)).toEqual(['bridge', 'loopback', 'portmap']);
     expect(conf.plugins[0]).toMatchObject({ bridge: netA.bridge, isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: netA.subnet }]], dataDir: dirs.ipamDataDir } });
     expect(await cni.listNetworks()).toEqual([netA, netB].sort((a, b) => a.name.localeCompare(b.name)));
   });

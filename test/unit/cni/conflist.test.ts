@@ -3,11 +3,12 @@ import { isKukeError } from '../../../src/errors.js';
 import { buildConflist, checkNetworkSpec, parseConflist, pickCniVersion, pluginConfig, specOf } from '../../../src/runtime/cni/conflist.js';
 import { parseReservation } from '../../../src/runtime/cni/ipam.js';
 import { masqueradeChain, masqueradeComment, parseMasqueradeRules } from '../../../src/runtime/cni/masquerade.js';
+import { parsePortmapRules, portmapChain } from '../../../src/runtime/cni/portmap.js';
 
 const spec = { name: 'default-default', bridge: 'k-703e8b3a', subnet: '10.88.0.0/24', ipMasq: true };
 
 describe('space network conflists', () => {
-  it('lists bridge (gateway, masquerade, host-local with a default route) then loopback', () => {
+  it('lists bridge (gateway, masquerade, host-local with a default route), loopback, then portmap with its capability', () => {
     expect(buildConflist(spec, '1.0.0', '/opt/kukeon/cni/ipam')).toEqual({
       cniVersion: '1.0.0',
       name: 'default-default',
@@ -21,6 +22,7 @@ describe('space network conflists', () => {
           ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: '/opt/kukeon/cni/ipam' },
         },
         { type: 'loopback' },
+        { type: 'portmap', capabilities: { portMappings: true } },
       ],
     });
   });
@@ -56,6 +58,19 @@ describe('space network conflists', () => {
     const prev = { cniVersion: '1.0.0', ips: [{ address: '10.88.0.2/24' }] };
     expect(pluginConfig(conf, conf.plugins[1]!, prev)).toEqual({ type: 'loopback', name: 'default-default', cniVersion: '1.0.0', prevResult: prev });
     expect(pluginConfig(conf, conf.plugins[1]!)).not.toHaveProperty('prevResult');
+  });
+
+  it('gives runtimeConfig only to the plugins that declare the capability, as libcni does', () => {
+    const conf = buildConflist(spec, '1.0.0', '/x');
+    const portMappings = [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' as const }];
+    expect(pluginConfig(conf, conf.plugins[2]!, undefined, { portMappings, ips: ['10.88.0.5'] })).toEqual({
+      type: 'portmap',
+      capabilities: { portMappings: true },
+      name: 'default-default',
+      cniVersion: '1.0.0',
+      runtimeConfig: { portMappings },
+    });
+    expect(pluginConfig(conf, conf.plugins[0]!, undefined, { portMappings })).not.toHaveProperty('runtimeConfig');
   });
 
   it('speaks 1.0.0 when every plugin does, 0.4.0 when one lags, and refuses when they share neither', () => {
@@ -95,5 +110,23 @@ describe('masquerade chains', () => {
       '-A POSTROUTING -m comment --comment "something else" -j CNI-000000000000000000000000',
     ].join('\n');
     expect(parseMasqueradeRules(listing)).toEqual([{ chain: 'CNI-9ddda35618833bbbfcffd683', source: '10.88.0.2/32', network: 'default-default', containerId: 'a_b_c_root' }]);
+  });
+});
+
+describe('port forwarding chains', () => {
+  it('derives the chain name as portmap does (CNI-DN- and 21 hex of sha512(network + id))', () => {
+    expect(portmapChain('default-default', 'default_default_web_root')).toBe(`CNI-DN-${masqueradeChain('default-default', 'default_default_web_root').slice(4, 25)}`);
+    expect(portmapChain('n', 'c')).toHaveLength(28);
+  });
+
+  it('finds the attachments jumped to from CNI-HOSTPORT-DNAT, once each, and nothing else', () => {
+    const comment = '--comment "dnat name: \\"default.default.0123abcd\\" id: \\"a_b_c_root\\""';
+    const listing = [
+      '-N CNI-HOSTPORT-DNAT',
+      `-A CNI-HOSTPORT-DNAT -p tcp -m comment ${comment} -m multiport --dports 8080 -j CNI-DN-9ddda35618833bbbfcffd`,
+      `-A CNI-HOSTPORT-DNAT -p udp -m comment ${comment} -m multiport --dports 53 -j CNI-DN-9ddda35618833bbbfcffd`,
+      '-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "someone else" -j CNI-DN-000000000000000000000',
+    ].join('\n');
+    expect(parsePortmapRules(listing)).toEqual([{ chain: 'CNI-DN-9ddda35618833bbbfcffd', network: 'default.default.0123abcd', containerId: 'a_b_c_root' }]);
   });
 });

@@ -32,6 +32,7 @@ beforeEach(async () => {
   fakeBridge(fake);
   fake.plugin('host-local', 'exit 0');
   fake.plugin('loopback', 'exit 0');
+  fake.plugin('portmap', 'exit 0');
   cni = createCniNetworks({ confDir: join(root, 'net.d'), ipamDataDir: join(root, 'ipam'), cacheDir: join(root, 'cache'), binDirs: [fake.dir] });
   await cni.ensureNetwork(spec);
   fake.clearCalls();
@@ -43,7 +44,7 @@ describe('CNI adapter protocol', () => {
     const fresh = createCniNetworks({ confDir: join(root, 'v', 'net.d'), ipamDataDir: join(root, 'v', 'ipam'), cacheDir: join(root, 'v', 'cache'), binDirs: [fake.dir] });
     await fresh.ensureNetwork(spec);
     await fresh.ensureNetwork({ ...spec, name: 'r-t' });
-    expect(fake.calls(true).map((c) => `${c.command} ${c.plugin}`)).toEqual(['VERSION bridge', 'VERSION host-local', 'VERSION loopback']);
+    expect(fake.calls(true).map((c) => `${c.command} ${c.plugin}`)).toEqual(['VERSION bridge', 'VERSION host-local', 'VERSION loopback', 'VERSION portmap']);
     expect(JSON.parse(readFileSync(join(root, 'v', 'net.d', 'r-s.conflist'), 'utf8')).cniVersion).toBe('0.4.0');
   });
 
@@ -58,7 +59,8 @@ describe('CNI adapter protocol', () => {
     expect(bridge!.ifname).toBe('eth0');
     const cached = JSON.parse(readFileSync(join(root, 'cache', 'results', 'r-s-s_t_c_root-eth0'), 'utf8'));
     expect(cached).toMatchObject({ kind: 'cniCacheV1', containerId: 's_t_c_root', ifName: 'eth0', networkName: 'r-s', netns: nsA, result: { ips: [{ address: '10.9.0.2/24' }] } });
-    expect(JSON.parse(Buffer.from(cached.config, 'base64').toString()).plugins.map((p: { type: string }) => p.type)).toEqual(['bridge', 'loopback']);
+    expect(JSON.parse(Buffer.from(cached.config, 'base64').toString()).plugins.map((p: { type: string }) => p.type)).toEqual(['bridge', 'loopback', 'portmap']);
+    expect(cached).not.toHaveProperty('capabilityArgs');
   });
 
   it('answers a repeated attach from the cache after CHECK, without a second ADD', async () => {
@@ -181,6 +183,61 @@ describe('CNI adapter protocol', () => {
     ]);
     const report = await cni.gc([{ network: 'r-s', containerId: 's_t_c_root' }]);
     expect(report.released.map((a) => a.containerId)).toEqual(['cacheonly_t_c_root', 'old_t_c_root']);
+  });
+
+  it('runs portmap only for a cell with published ports, giving it the mappings as runtimeConfig on ADD, CHECK and DEL', async () => {
+    const portMappings = [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' as const, hostIP: '127.0.0.1' }];
+    await cni.attach('r-s', 's_t_c_root', nsA, { portMappings });
+    expect(calls()).toEqual(['ADD bridge A', 'ADD loopback A', 'ADD portmap A']);
+    const add = fake.calls()[2]!.stdin;
+    expect(add).toMatchObject({ type: 'portmap', capabilities: { portMappings: true }, runtimeConfig: { portMappings }, prevResult: { ips: [{ address: '10.9.0.2/24' }] } });
+    // Only the plugin that declares the capability is given it.
+    expect(fake.calls()[0]!.stdin).not.toHaveProperty('runtimeConfig');
+    const cached = JSON.parse(readFileSync(join(root, 'cache', 'results', 'r-s-s_t_c_root-eth0'), 'utf8'));
+    expect(cached.capabilityArgs).toEqual({ portMappings });
+    fake.clearCalls();
+    await cni.attach('r-s', 's_t_c_root', nsA, { portMappings });
+    expect(calls()).toEqual(['CHECK bridge A', 'CHECK loopback A', 'CHECK portmap A']);
+    expect(fake.calls()[2]!.stdin).toMatchObject({ runtimeConfig: { portMappings } });
+    fake.clearCalls();
+    await cni.detach('r-s', 's_t_c_root');
+    expect(calls()).toEqual(['DEL portmap A', 'DEL bridge A']);
+    expect(fake.calls()[0]!.stdin).toMatchObject({ runtimeConfig: { portMappings } });
+  });
+
+  it('DELs the old mappings and ADDs the new ones when a cell is attached again with other ports', async () => {
+    await cni.attach('r-s', 's_t_c_root', nsA, { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] });
+    fake.clearCalls();
+    await cni.attach('r-s', 's_t_c_root', nsA, { portMappings: [{ hostPort: 9090, containerPort: 80, protocol: 'udp' }] });
+    expect(calls()).toEqual(['DEL portmap A', 'DEL bridge A', 'ADD bridge A', 'ADD loopback A', 'ADD portmap A']);
+    expect(fake.calls()[0]!.stdin).toMatchObject({ runtimeConfig: { portMappings: [{ hostPort: 8080 }] } });
+    expect(fake.calls()[4]!.stdin).toMatchObject({ runtimeConfig: { portMappings: [{ hostPort: 9090, protocol: 'udp' }] } });
+  });
+
+  it('removes the port rules when the netns is gone, and lets portmap clean by chain name when the cache was lost', async () => {
+    await cni.attach('r-s', 's_t_c_root', nsA, { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] });
+    rmSync(nsA);
+    fake.clearCalls();
+    await cni.detach('r-s', 's_t_c_root', nsA);
+    expect(calls()).toEqual(['DEL portmap -', 'DEL bridge -']);
+
+    // A reservation without a cache entry: which ports it had is unknown, portmap is asked to tear down anyway.
+    mkdirSync(join(root, 'ipam', 'r-s'), { recursive: true });
+    writeFileSync(join(root, 'ipam', 'r-s', '10.9.0.7'), 'lost_t_c_root\r\neth0');
+    fake.clearCalls();
+    await cni.detach('r-s', 'lost_t_c_root');
+    expect(calls()).toEqual(['DEL portmap -', 'DEL bridge -']);
+    expect((fake.calls()[0]!.stdin.runtimeConfig as { portMappings: unknown[] }).portMappings).toHaveLength(1);
+  });
+
+  it('brings a conflist written before portmap up to date at the next attach', async () => {
+    const path = join(root, 'net.d', 'r-s.conflist');
+    const old = JSON.parse(readFileSync(path, 'utf8'));
+    old.plugins = old.plugins.filter((p: { type: string }) => p.type !== 'portmap');
+    writeFileSync(path, JSON.stringify(old));
+    await cni.attach('r-s', 's_t_c_root', nsA, { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] });
+    expect(calls()).toEqual(['ADD bridge A', 'ADD loopback A', 'ADD portmap A']);
+    expect(JSON.parse(readFileSync(path, 'utf8')).plugins.map((p: { type: string }) => p.type)).toEqual(['bridge', 'loopback', 'portmap']);
   });
 
   it('rejects container ids and network names that could escape their directories', async () => {

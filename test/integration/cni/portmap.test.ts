@@ -1,0 +1,148 @@
+/**
+ * Published ports through the real portmap plugin: a listener in a test netns on port 80, attached with a mapping
+ * from a free high port on 127.0.0.1, is reached from the host through 127.0.0.1:<host port>; DEL removes the rules,
+ * with the netns and without it; gc removes rules left without a cache. Traffic stays on loopback and the test's
+ * bridge. The attachments' chains are removed in afterAll whatever happened (the shared CNI-HOSTPORT-* chains stay,
+ * as portmap leaves them).
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCniNetworks, type CniNetworks } from '../../../src/runtime/cni/networks.js';
+import { listPortmapRules, portmapChain } from '../../../src/runtime/cni/portmap.js';
+import type { NetworkSpec, PortMapping } from '../../../src/runtime/ports.js';
+import { HostFixture, run, type Netns } from './helpers.js';
+
+const host = new HostFixture();
+const dirs = { confDir: join(host.dir, 'net.d'), ipamDataDir: join(host.dir, 'ipam'), cacheDir: join(host.dir, 'cache') };
+let cni: CniNetworks;
+let net: NetworkSpec;
+const ids: string[] = [];
+
+function id(suffix: string): string {
+  const containerId = `${host.tag}_p_${suffix}_root`;
+  ids.push(containerId);
+  return containerId;
+}
+
+/** A high port nothing listens on now (the kernel picks it from the ephemeral range). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Asks 127.0.0.1:port for `/` over HTTP/1.0 from the host; the body, or '' when nothing answered. */
+function ask(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    let data = '';
+    const socket = connect({ host: '127.0.0.1', port, timeout: 1_000 });
+    socket.on('connect', () => socket.end('GET / HTTP/1.0\r\n\r\n'));
+    socket.on('data', (d) => (data += d.toString()));
+    socket.on('timeout', () => socket.destroy());
+    socket.on('error', () => resolve(''));
+    socket.on('close', () => resolve(data.split('\r\n\r\n')[1]?.trim() ?? ''));
+  });
+}
+
+/**
+ * Serves `pong` with busybox httpd on port 80 of the netns and asks through the host port until it answers (5 s).
+ * (httpd rather than `nc -e echo`: echo exits without reading the request, and the unread bytes make the kernel
+ * reset the connection before the answer arrives.)
+ */
+async function reach(ns: Netns, hostPort: number): Promise<string> {
+  const www = join(host.dir, `www-${ns.pid}`);
+  mkdirSync(www, { recursive: true });
+  writeFileSync(join(www, 'index.html'), 'pong\n');
+  host.spawnIn(ns, 'busybox', 'httpd', '-f', '-p', '80', '-h', www);
+  return askUntilAnswered(hostPort);
+}
+
+async function askUntilAnswered(hostPort: number, ms = 5_000): Promise<string> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const answer = await ask(hostPort);
+    if (answer || Date.now() > deadline) return answer;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function chainExists(containerId: string): Promise<boolean> {
+  return run('iptables', ['-w', '-t', 'nat', '-S', portmapChain(net.name, containerId)]).then(
+    () => true,
+    () => false,
+  );
+}
+
+beforeAll(async () => {
+  cni = createCniNetworks({ ...dirs, binDirs: ['/usr/lib/cni'] });
+  net = await host.network();
+  await cni.ensureNetwork(net);
+});
+
+afterAll(async () => {
+  if (net) {
+    for (const containerId of ids) await cni.detach(net.name, containerId).catch(() => undefined);
+    await cni.gc([]).catch(() => undefined);
+    await cni.deleteNetwork(net.name).catch(() => undefined);
+  }
+  await host.cleanup();
+});
+
+describe('published ports (real portmap plugin, iptables)', () => {
+  it('forwards 127.0.0.1:<host port> to port 80 of the cell, and DEL removes the rules', async () => {
+    const ns = await host.netns();
+    const hostPort = await freePort();
+    const containerId = id('web');
+    const portMappings: PortMapping[] = [{ hostPort, containerPort: 80, protocol: 'tcp', hostIP: '127.0.0.1' }];
+    await cni.attach(net.name, containerId, ns.path, { portMappings });
+    expect(await chainExists(containerId)).toBe(true);
+    expect((await listPortmapRules()).filter((r) => r.network === net.name).map((r) => r.containerId)).toEqual([containerId]);
+    // portmap's localhost handling: 127/8 may cross from the host to the bridge.
+    expect((await run('sysctl', ['-n', `net.ipv4.conf.${net.bridge}.route_localnet`])).stdout.trim()).toBe('1');
+    expect(await reach(ns, hostPort)).toBe('pong');
+
+    await cni.detach(net.name, containerId, ns.path);
+    expect(await chainExists(containerId)).toBe(false);
+    expect(await askUntilAnswered(hostPort, 1_000)).toBe('');
+  });
+
+  it('forwards a mapping without a host address (every address of the host) from 127.0.0.1 too', async () => {
+    const ns = await host.netns();
+    const hostPort = await freePort();
+    const containerId = id('any');
+    await cni.attach(net.name, containerId, ns.path, { portMappings: [{ hostPort, containerPort: 80, protocol: 'tcp' }] });
+    expect(await reach(ns, hostPort)).toBe('pong');
+    await cni.detach(net.name, containerId, ns.path);
+    expect(await chainExists(containerId)).toBe(false);
+  });
+
+  it('removes the rules when the netns is gone, and gc removes rules whose cache and reservation were lost', async () => {
+    const ns = await host.netns();
+    const containerId = id('gone');
+    await cni.attach(net.name, containerId, ns.path, { portMappings: [{ hostPort: await freePort(), containerPort: 80, protocol: 'udp' }] });
+    ns.child.kill('SIGKILL');
+    await new Promise((r) => ns.child.once('exit', r));
+    await cni.detach(net.name, containerId, ns.path);
+    expect(await chainExists(containerId)).toBe(false);
+
+    // A crash after portmap's ADD and before the cache was written: only the iptables rules tell.
+    const ns2 = await host.netns();
+    const lost = id('lost');
+    await cni.attach(net.name, lost, ns2.path, { portMappings: [{ hostPort: await freePort(), containerPort: 80, protocol: 'tcp' }] });
+    rmSync(join(dirs.cacheDir, 'results', `${net.name}-${lost}-eth0`));
+    for (const r of await run('ls', [join(dirs.ipamDataDir, net.name)]).then((o) => o.stdout.split('\n'))) {
+      if (/^\d+\.\d+\.\d+\.\d+$/.test(r)) rmSync(join(dirs.ipamDataDir, net.name, r));
+    }
+    expect(await chainExists(lost)).toBe(true);
+    const report = await cni.gc([]);
+    expect(report.portChainsRemoved).toEqual([portmapChain(net.name, lost)]);
+    expect(await chainExists(lost)).toBe(false);
+  });
+});
