@@ -77,28 +77,53 @@ async function applyOne(operations: Operations, doc: Manifest, options: OpOption
       return { ...base, action, changes };
     }
     case 'Container': {
-      const ref = { realm: doc.realm, space: doc.space, stack: doc.stack, cell: doc.cell };
-      const cell = operations.getCell(ref);
-      const current = cell.template!;
-      const others = current.containers.filter((c) => c.name !== doc.container.name);
-      const template: CellTemplate = {
-        ...current,
-        root: doc.root ? doc.container.name : current.root,
-        containers: [...others, doc.container].sort((a, b) => current.containers.findIndex((c) => c.name === a.name) - current.containers.findIndex((c) => c.name === b.name)),
-      };
+      const ref = cellOf(doc);
+      const template = withContainer(operations.getCell(ref).template!, doc);
       const { action, changes } = await operations.applyCell({ ...ref, template }, options);
       return { ...base, action, changes };
     }
   }
 }
 
+function cellOf(doc: Extract<Manifest, { kind: 'Container' }>) {
+  return { realm: doc.realm, space: doc.space, stack: doc.stack, cell: doc.cell };
+}
+
+/** A cell's template with a Container document's container added, or replacing the one of that name in place. */
+function withContainer(current: CellTemplate, doc: Extract<Manifest, { kind: 'Container' }>): CellTemplate {
+  const others = current.containers.filter((c) => c.name !== doc.container.name);
+  // A new container goes last (findIndex -1 sorts first, so it is ranked past the end instead).
+  const rank = (name: string) => {
+    const i = current.containers.findIndex((c) => c.name === name);
+    return i < 0 ? current.containers.length : i;
+  };
+  return {
+    ...current,
+    root: doc.root ? doc.container.name : current.root,
+    containers: [...others, doc.container].sort((a, b) => rank(a.name) - rank(b.name)),
+  };
+}
+
 /**
  * Runs, for every document, the checks its operation would make before appending (names against containerd's and
  * the CNI's limits, the namespace against this install's suffix, labels, the cell template), so that a manifest one
  * of them would refuse changes nothing. Throws the first refusal, naming the document. A Container document is
- * checked when applied: its cell's template is only known then.
+ * checked as the template its cell will have once it is applied: the cell's as written by a Cell document before it,
+ * else the stored one, with the earlier Container documents of that cell merged in. A Container document whose cell
+ * does not exist is left to fail on its own when applied, as a Space whose realm is missing does.
  */
 function precheck(operations: Operations, docs: Manifest[]): void {
+  /** Templates of cells as the documents checked so far leave them, by cell stream. */
+  const planned = new Map<string, CellTemplate>();
+  const cellKey = (c: { realm: string; space: string; stack: string; cell: string }) => JSON.stringify([c.realm, c.space, c.stack, c.cell]);
+  const storedTemplate = (doc: Extract<Manifest, { kind: 'Container' }>): CellTemplate | undefined => {
+    try {
+      return operations.getCell(cellOf(doc)).template ?? undefined;
+    } catch (err) {
+      if (toKukeError(err).kind === ErrorKind.NotFound) return undefined;
+      throw err;
+    }
+  };
   for (const doc of docs) {
     try {
       switch (doc.kind) {
@@ -117,9 +142,16 @@ function precheck(operations: Operations, docs: Manifest[]): void {
           operations.checkSpace({ realm: doc.realm, space: doc.space });
           operations.checkStack({ realm: doc.realm, space: doc.space, stack: doc.stack });
           operations.checkCell({ realm: doc.realm, space: doc.space, stack: doc.stack, cell: doc.name, template: doc.template });
+          planned.set(cellKey({ ...doc, cell: doc.name }), doc.template);
           break;
-        case 'Container':
+        case 'Container': {
+          const current = planned.get(cellKey(doc)) ?? storedTemplate(doc);
+          if (!current) break;
+          const template = withContainer(current, doc);
+          operations.checkCell({ ...cellOf(doc), template });
+          planned.set(cellKey(doc), template);
           break;
+        }
       }
     } catch (err) {
       const error = toKukeError(err);

@@ -49,6 +49,11 @@ const MANIFESTS: [string, string, RegExp][] = [
   ['a manifest over 1 MiB', `# ${'x'.repeat(1_200_000)}\n${fine('')}`, /the manifest is 1\.1 MiB, more than the limit of 1 MiB/],
   ['more than 100 documents', Array.from({ length: 101 }, (_, i) => `kind: Realm\nmetadata: {name: r${i}}\n`).join('---\n'), /more than 100 documents/],
   ['a kind not supported yet', 'kind: Secret\nmetadata: {name: s}\n', /kind Secret is not supported yet/],
+  [
+    'a Container document its cell cannot take (the 3rd: its containerd id over 76 characters once in the cell)',
+    `${fine('')}---\nkind: Container\nmetadata: {name: ${'z'.repeat(63)}}\nspec: {realmId: default, spaceId: default, stackId: default, cellId: web, image: kukeon.local/busybox:test}\n`,
+    /document 3 \(Container "z{63}"\): .*76/,
+  ],
 ];
 
 /** `kuke create cell` flags. */
