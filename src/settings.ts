@@ -4,7 +4,7 @@
  * Precedence: flag > environment > default.
  */
 import { join } from 'node:path';
-import { resolveEngineConfig, type EngineConfig } from './engine/config.js';
+import { DEFAULT_POD_SUBNET, resolveEngineConfig, type EngineConfig } from './engine/config.js';
 import { ErrorKind, KukeError } from './errors.js';
 import { validateSocketPath } from './model/names.js';
 
@@ -91,7 +91,7 @@ export function resolveSettings(flags: SettingFlags = {}, env: NodeJS.ProcessEnv
     runPath,
     cgroupRoot: flags.cgroupRoot ?? env[ENV.cgroupRoot] ?? '/kukeon',
     ...(flags.namespaceSuffix ?? env[ENV.namespaceSuffix] ? { namespaceSuffix: flags.namespaceSuffix ?? env[ENV.namespaceSuffix]! } : {}),
-    podSubnet: flags.podSubnet ?? env[ENV.podSubnet] ?? '10.88.0.0/16',
+    podSubnet: flags.podSubnet ?? env[ENV.podSubnet] ?? DEFAULT_POD_SUBNET,
     ipMasq: flags.ipMasq ?? (ipMasqEnv === undefined ? true : ipMasqEnv !== 'false'),
     ...optional('logMaxBytes', flags.logMaxSize ?? env[ENV.logMaxSize], (v) => parseByteSize(v, `--log-max-size (${ENV.logMaxSize})`)),
     ...optional('logMaxFiles', flags.logMaxFile ?? env[ENV.logMaxFile], (v) => parseCount(v, `--log-max-file (${ENV.logMaxFile})`)),

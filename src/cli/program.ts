@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ErrorKind, KukeError } from '../errors.js';
+import { DEFAULT_POD_SUBNET } from '../engine/config.js';
 import { VERSION } from '../version.js';
 import { createContext, type ClientFactories, type CommandContext } from './context.js';
 import { EXIT_FAILURE, reportError } from './errors.js';
@@ -38,7 +39,7 @@ export function buildProgram(streams: Streams, factories: ClientFactories, env: 
     .addOption(new Option('--runc-root <dir>', "runc's state root for kukeon's tasks (default runc's own)").hideHelp())
     .addOption(new Option('--namespace-suffix <suffix>', 'suffix of realm namespaces (default kukeon.io)').hideHelp())
     .addOption(new Option('--cni-bin-dir <dir>', 'directory of CNI plugins (repeatable)').argParser(collect).hideHelp())
-    .addOption(new Option('--pod-subnet <cidr>', 'parent CIDR of the spaces (default 10.88.0.0/16)').hideHelp())
+    .addOption(new Option('--pod-subnet <cidr>', `parent CIDR of the spaces' /24s (default ${DEFAULT_POD_SUBNET})`).hideHelp())
     .addOption(new Option('--log-max-size <size>', "kukeond rotates a container's log at this size (default 10m)").hideHelp())
     .addOption(new Option('--log-max-file <n>', 'log files kept per container, the live one included (default 3)').hideHelp())
     .option('-v, --verbose', 'log what kuke does to stderr')

@@ -3,6 +3,7 @@
  * tests can read the flag set without starting a daemon.
  */
 import { Command } from 'commander';
+import { DEFAULT_POD_SUBNET } from '../engine/config.js';
 import { VERSION } from '../version.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -20,7 +21,7 @@ export function daemonProgram(): Command {
     .option('--cgroup-root <path>', 'cgroup root (default /kukeon)')
     .option('--namespace-suffix <suffix>', 'suffix of realm namespaces (default kukeon.io)')
     .option('--cni-bin-dir <dir>', 'directory of CNI plugins (repeatable)', collect)
-    .option('--pod-subnet <cidr>', 'parent CIDR of the spaces (default 10.88.0.0/16)')
+    .option('--pod-subnet <cidr>', `parent CIDR of the spaces' /24s (default ${DEFAULT_POD_SUBNET})`)
     .option('--no-ip-masq', 'do not masquerade cell traffic (no iptables needed)')
     .option('--log-level <level>', 'log level (default info)')
     .option('--log-max-size <size>', "rotate a container's log at this size: bytes or k/m/g (default 10m)")

@@ -13,7 +13,7 @@ export interface EngineConfig {
   cgroupRoot: string;
   /** Suffix of realms' containerd namespaces (default kukeon.io). */
   namespaceSuffix: string;
-  /** Parent CIDR from which each space gets the first free /24 (default 10.88.0.0/16). */
+  /** Parent CIDR from which each space gets the first free /24 (default {@link DEFAULT_POD_SUBNET}). */
   podSubnet: string;
   /** Masquerade traffic leaving space subnets (needs iptables). */
   ipMasq: boolean;
@@ -28,6 +28,17 @@ export interface EngineConfig {
   /** Log files kept per container, the live one included (Docker's `max-file`; default 3). */
   logMaxFiles: number;
 }
+
+/**
+ * Default {@link EngineConfig.podSubnet}: a range no common neighbour takes by default, so that a space's bridge and
+ * theirs never route the same addresses. Taken by others: Podman's default network 10.88.0.0/16 (kukeon's default
+ * until issue 10: after a `podman run` the host's route to 10.88.0.0/24 went to one bridge and both lost traffic)
+ * and its user networks from 10.89.0.0/16 upwards (through 10.255), containerd's and CRI's example 10.88.0.0/16,
+ * Docker's bridges 172.17–31.0.0/16 and 192.168.0.0/16, k3s 10.42/10.43, flannel 10.244, kubeadm services
+ * 10.96.0.0/12, Weave 10.32.0.0/12, nerdctl 10.4.0.0/24, libvirt 192.168.122.0/24. 10.86.0.0/16 is none of them.
+ * Ranges the host routes or holds anyway are skipped per /24 when a space is created (src/engine/subnets.ts).
+ */
+export const DEFAULT_POD_SUBNET = '10.86.0.0/16';
 
 /** Default {@link EngineConfig.logMaxBytes}: 10 MiB. */
 export const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
@@ -55,7 +66,7 @@ export function resolveEngineConfig(partial: Partial<EngineConfig> = {}): Engine
     runPath,
     cgroupRoot: normalizeCgroupRoot(partial.cgroupRoot ?? '/kukeon'),
     namespaceSuffix,
-    podSubnet: partial.podSubnet ?? '10.88.0.0/16',
+    podSubnet: partial.podSubnet ?? DEFAULT_POD_SUBNET,
     ipMasq: partial.ipMasq ?? true,
     stopGraceMs: partial.stopGraceMs ?? 10_000,
     cellStartTimeoutMs: partial.cellStartTimeoutMs ?? 120_000,

@@ -1,6 +1,9 @@
 /**
- * Subnet allocation: each space gets the first /24 of the parent CIDR (default 10.88.0.0/16) that no live space
- * holds and no link of the host is on (so a second install on the host, with the same pod subnet, takes the next ones). The choice is stamped into the space's CreateSpace event, so it is durable and replayable.
+ * Subnet allocation: each space gets the first /24 of the pod subnet (default 10.86.0.0/16, engine/config.ts says
+ * why) that no live space holds and the host neither routes nor has an address in (another install's bridges,
+ * Podman's or Docker's, a VPN's routes: Networks.hostSubnets), so a space never shadows or is shadowed by someone
+ * else's range. The choice is stamped into the space's CreateSpace event: it is durable and replayable, and an
+ * existing space keeps its subnet whatever the host does later.
  */
 import { ErrorKind, KukeError } from '../errors.js';
 
@@ -21,7 +24,7 @@ export function parseCidr(cidr: string): { base: number; prefix: number } {
   const [ip, len] = cidr.split('/');
   const prefix = Number(len);
   if (!ip || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) {
-    throw new KukeError(ErrorKind.InvalidArgument, `invalid CIDR "${cidr}"`, { hint: 'use a.b.c.d/n, e.g. 10.88.0.0/16' });
+    throw new KukeError(ErrorKind.InvalidArgument, `invalid CIDR "${cidr}"`, { hint: 'use a.b.c.d/n, e.g. 10.86.0.0/16' });
   }
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   return { base: (toInt(ip) & mask) >>> 0, prefix };
@@ -35,11 +38,11 @@ function overlaps(a: { base: number; prefix: number }, b: { base: number; prefix
 }
 
 /**
- * The first /24 inside `parent` that overlaps nothing in `taken` (the subnets of live spaces, and those the host's
- * links already hold: another install's bridges, docker0, …).
+ * The first /24 inside `parent` that overlaps nothing in `taken` (the subnets of live spaces, and the ranges the host
+ * routes or is addressed in: another install's bridges, docker0, …).
  *
  * @example
- * allocateSubnet('10.88.0.0/16', ['10.88.0.0/24']) // '10.88.1.0/24'
+ * allocateSubnet('10.86.0.0/16', ['10.86.0.0/24']) // '10.86.1.0/24'
  */
 export function allocateSubnet(parent: string, taken: readonly string[]): string {
   const { base, prefix } = parseCidr(parent);
@@ -50,7 +53,9 @@ export function allocateSubnet(parent: string, taken: readonly string[]): string
     const candidate = { base: (base + i * 256) >>> 0, prefix: 24 };
     if (!used.some((u) => overlaps(u, candidate))) return `${toIp(candidate.base)}/24`;
   }
-  throw new KukeError(ErrorKind.FailedPrecondition, `no free /24 left in pod subnet ${parent} (${count} in use)`, {
-    hint: 'delete unused spaces, or choose a larger --pod-subnet',
+  const inside = taken.filter((t) => overlaps(parseCidr(t), { base, prefix }));
+  const shown = inside.slice(0, 4).join(', ') + (inside.length > 4 ? `, and ${inside.length - 4} more` : '');
+  throw new KukeError(ErrorKind.FailedPrecondition, `no free /24 left in pod subnet ${parent}: spaces and the host's routes or addresses use ${shown}`, {
+    hint: 'delete unused spaces, or choose another --pod-subnet (kukeond and kuke init take it)',
   });
 }

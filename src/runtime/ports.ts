@@ -270,7 +270,7 @@ export interface NetworkSpec {
   name: string;
   /** `k-<8 hex>`. */
   bridge: string;
-  /** The space's /24, e.g. `10.88.0.0/24`. */
+  /** The space's /24, e.g. `10.86.0.0/24`. */
   subnet: string;
   /** Masquerade traffic leaving the subnet (needs iptables). */
   ipMasq: boolean;
@@ -283,7 +283,7 @@ export interface Attachment {
   containerId: string;
   /** Interface inside the netns. */
   ifname: string;
-  /** Address with prefix, e.g. `10.88.0.2/24`. */
+  /** Address with prefix, e.g. `10.86.0.2/24`. */
   address: string;
   gateway?: string;
 }
@@ -321,8 +321,9 @@ export interface Networks {
   /** The networks with a conflist. */
   listNetworks(): Promise<NetworkSpec[]>;
   /**
-   * The IPv4 subnets the host's links are directly on (routes without a gateway: bridges of other installs, docker0,
-   * the uplink), as CIDRs. A new space's subnet avoids them.
+   * The IPv4 ranges the host already uses, as CIDRs: every route's destination but the default route (bridges of
+   * other installs, docker0, Podman's, a VPN's routes) and every interface address's subnet. A new space's subnet
+   * avoids them.
    */
   hostSubnets(): Promise<string[]>;
   /**

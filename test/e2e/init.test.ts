@@ -28,6 +28,8 @@ describe('kuke init', () => {
     expect(r.stdout).toMatch(/kukeond is ready \(unix:\/\//);
     // The image is this build's (version and bundle hash), imported through the API; the tar is not kept.
     expect(r.stdout).toMatch(/Kukeond image: kukeon\.local\/kukeond:0\.1\.0-[0-9a-f]{12}\n/);
+    // It says which range the spaces' /24s come from (this host's --pod-subnet).
+    expect(r.stdout).toContain('Pod subnet: 10.254.0.0/16 (each space gets a /24 of it)\n');
     expect(readdirSync(join(host.runPath, 'images'))).toEqual([]);
     const namespaces = execFileSync('ctr', ['-a', host.ctrd.address, 'namespaces', 'ls', '-q'], { encoding: 'utf8' }).split('\n');
     expect(namespaces).toEqual(expect.arrayContaining([`default.${host.suffix}`, `kukeon-system.${host.suffix}`]));
@@ -53,6 +55,8 @@ describe('kuke init', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^Kukeon runtime already initialized\n/);
     expect(r.stdout).toContain('cell containers: already running');
+    // Through the running daemon, the range is the one kukeond was started with.
+    expect(r.stdout).toContain('Pod subnet: 10.254.0.0/16 (each space gets a /24 of it)\n');
     expect(host.daemonPid()).toBe(pid);
     expect((await host.kuke(['history', 'cell', 'kukeond', ...SYS, '-o', 'json'])).stdout).toBe(headBefore);
   });

@@ -8,13 +8,17 @@ import type { BootstrapReport } from '../../api/bootstrap.js';
 import { pingDaemon } from '../../api/grpc-client.js';
 import type { CommandContext } from '../context.js';
 
-/** Prints the report the way the original does. */
-export function formatReport(report: BootstrapReport, runPath: string, socket: string): string {
+/**
+ * Prints the report the way the original does, and the pod subnet the spaces' /24s come from (so a user can tell
+ * whether it meets another range on the host before it does).
+ */
+export function formatReport(report: BootstrapReport, runPath: string, socket: string, podSubnet: string): string {
   const lines = [
     report.changed ? 'Initialized Kukeon runtime' : 'Kukeon runtime already initialized',
     `Realm: ${report.realm.name} (namespace: ${report.realm.namespace})`,
     `System realm: ${report.systemRealm.name} (namespace: ${report.systemRealm.namespace})${report.systemRealm.adopted ? ' — adopted from an older layout' : ''}`,
     `Run path: ${runPath}`,
+    `Pod subnet: ${podSubnet} (each space gets a /24 of it)`,
     `Kukeond image: ${report.image}`,
     'Actions:',
   ];
@@ -76,6 +80,7 @@ export function register(program: Command, ctx: CommandContext): void {
             },
             settings.engine.runPath,
             settings.socket,
+            daemonFlag(daemonCell.kind === 'Cell' ? daemonCell.template?.containers[0]?.args : undefined, '--pod-subnet') ?? settings.engine.podSubnet,
           ),
         );
         // Nothing is changed while the daemon runs, an older build included: say how to switch.
@@ -94,9 +99,15 @@ export function register(program: Command, ctx: CommandContext): void {
           wait: options.wait !== false,
           onProgress: progress,
         });
-        ctx.streams.out(formatReport(report, settings.engine.runPath, settings.socket));
+        ctx.streams.out(formatReport(report, settings.engine.runPath, settings.socket, settings.engine.podSubnet));
       } finally {
         await client.close();
       }
     });
+}
+
+/** The value of `flag` in kukeond's arguments (the settings it was started with), if given. */
+function daemonFlag(args: readonly string[] | undefined, flag: string): string | undefined {
+  const i = args?.indexOf(flag) ?? -1;
+  return i >= 0 ? args![i + 1] : undefined;
 }

@@ -62,13 +62,13 @@ export function checkNetworkName(name: string): void {
   if (problem !== undefined) throw new KukeError(ErrorKind.InvalidArgument, `invalid network name "${name}": it ${problem}`);
 }
 
-/** Parses an IPv4 CIDR (`10.88.0.0/24`) into its network number and prefix; InvalidArgument otherwise. */
+/** Parses an IPv4 CIDR (`10.86.0.0/24`) into its network number and prefix; InvalidArgument otherwise. */
 export function parseSubnet(subnet: string): { base: number; prefix: number } {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(subnet);
   const octets = m ? m.slice(1, 5).map(Number) : [];
   const prefix = m ? Number(m[5]) : -1;
   if (!m || octets.some((o) => o > 255) || prefix < 8 || prefix > 30) {
-    throw new KukeError(ErrorKind.InvalidArgument, `invalid subnet "${subnet}": expected an IPv4 CIDR with a prefix from /8 to /30, e.g. 10.88.0.0/24`);
+    throw new KukeError(ErrorKind.InvalidArgument, `invalid subnet "${subnet}": expected an IPv4 CIDR with a prefix from /8 to /30, e.g. 10.86.0.0/24`);
   }
   const base = octets.reduce((acc, o) => acc * 256 + o, 0);
   if (base % 2 ** (32 - prefix) !== 0) throw new KukeError(ErrorKind.InvalidArgument, `invalid subnet "${subnet}": host bits are set`);

@@ -72,32 +72,3 @@ export function releaseReservations(dataDir: string, network: string, containerI
 function ipNumber(ip: string): number {
   return ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
 }
-
-/**
- * The IPv4 subnets links are directly on, from `/proc/net/route` (the kernel's table, addresses and masks as
- * little-endian hex): routes without the gateway flag and with a mask, as CIDRs, sorted and unique. Routes through
- * a gateway (a VPN's 10.0.0.0/8) are not on a link, so a space may still use part of them.
- *
- * @example
- * connectedSubnets('Iface\tDestination\tGateway\tFlags\t…\nbr0\t0000580A\t00000000\t0001\t0\t0\t0\t00FFFFFF…')
- * // ['10.88.0.0/24']
- */
-export function connectedSubnets(table: string): string[] {
-  const RTF_GATEWAY = 0x2;
-  const out = new Set<string>();
-  for (const line of table.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 8) continue;
-    const [destination, flags, mask] = [f[1]!, Number.parseInt(f[3]!, 16), f[7]!];
-    if (!/^[0-9A-Fa-f]{8}$/.test(destination) || !/^[0-9A-Fa-f]{8}$/.test(mask) || flags & RTF_GATEWAY) continue;
-    const prefix = [...leBytes(mask)].reduce((bits, b) => bits + b.toString(2).replace(/0/g, '').length, 0);
-    if (prefix === 0) continue;
-    out.add(`${[...leBytes(destination)].join('.')}/${prefix}`);
-  }
-  return [...out].sort();
-}
-
-/** The bytes of a little-endian hex word, in address order. */
-function leBytes(hex: string): number[] {
-  return [6, 4, 2, 0].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
-}

@@ -55,7 +55,8 @@ import {
   type Conflist,
 } from './conflist.js';
 import { execPlugin, type CniCommand } from './exec.js';
-import { connectedSubnets, ipamNetworks, readReservations, releaseReservations } from './ipam.js';
+import { readHostSubnets } from './host-subnets.js';
+import { ipamNetworks, readReservations, releaseReservations } from './ipam.js';
 import { listMasqueradeRules, removeMasquerade } from './masquerade.js';
 import { listPortmapRules } from './portmap.js';
 import { bridgeDeletion, bridgeOwner, deleteBridgeLink, markBridge, readBridge, readOrCreateInstanceId } from './ownership.js';
@@ -180,8 +181,8 @@ export class CniNetworks implements Networks {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async hostSubnets(): Promise<string[]> {
-    return connectedSubnets(readFileSync('/proc/net/route', 'utf8'));
+  hostSubnets(): Promise<string[]> {
+    return readHostSubnets(this.logger);
   }
 
   // ---------------------------------------------------------------------------------------------- attachments

@@ -53,7 +53,7 @@ describe('kuke (in-process, fake runtime)', () => {
     expect(json).toMatchObject({ kind: 'Cell', name: 'web', state: 'Ready', containers: [{ name: 'web_root', state: 'Running' }] });
     const wide = await kukeWith(client, ['get', 'cells', '-o', 'wide']);
     expect(wide.out.split('\n')[0]).toMatch(/^NAME +REALM +SPACE +STACK +STATE +AGE +CONTAINERS +ADDRESS +CPU +MEMORY$/);
-    expect(wide.out).toMatch(/web .* 1\/1 +10\.88\.0\.2\/24/);
+    expect(wide.out).toMatch(/web .* 1\/1 +10\.86\.0\.2\/24/);
   });
 
   it('passes --keep-logs of a delete to the client, false without it', async () => {

@@ -21,7 +21,7 @@ describe('engine', () => {
     const { view } = await ops.createCell({ ...ref, template: template('busybox', ['side']), start: true }, user);
     expect(view.state).toBe('Ready');
     expect(view.containers.map((c) => [c.name, c.state])).toEqual([['web_root', 'Running'], ['side', 'Running']]);
-    expect(view.address).toBe('10.88.0.2/24');
+    expect(view.address).toBe('10.86.0.2/24');
     expect([...world.runningTasks().keys()].sort()).toEqual(['default.kukeon.io/default_default_web_root', 'default.kukeon.io/default_default_web_side']);
     const side = world.containers.get('default.kukeon.io/default_default_web_side')!;
     expect(side.spec.network).toEqual({ mode: 'join', path: `/proc/${view.rootPid}/ns/net` });
