@@ -37,6 +37,20 @@ export const ResourcesSchema = z.object({
 });
 export type Resources = z.infer<typeof ResourcesSchema>;
 
+/**
+ * A port of a container. With `hostPort` it is published: the host forwards `hostIP:hostPort` (every address of the
+ * host when `hostIP` is absent) to `containerPort` of the cell (CNI portmap). Without it, it only documents what the
+ * container listens on, as in Kubernetes.
+ */
+export const PortSchema = z.object({
+  containerPort: z.number().int().min(1).max(65535),
+  hostPort: z.number().int().min(1).max(65535).optional(),
+  /** An IPv4 address of the host; absent = all of them. */
+  hostIP: z.string().optional(),
+  protocol: z.enum(['tcp', 'udp']),
+});
+export type Port = z.infer<typeof PortSchema>;
+
 /** One container of a cell, normalised. */
 export const ContainerTemplateSchema = z.object({
   /** The container's name in the cell (the manifest's `id`). The root container is shown as `<cell>_root`. */
@@ -58,6 +72,8 @@ export const ContainerTemplateSchema = z.object({
   restartBackoffSeconds: z.number().int().min(0).optional(),
   /** on-failure gives up after this many restarts in a row (default 5). */
   restartMaxRetries: z.number().int().min(1).optional(),
+  /** Ports (published or documented); absent when none, and in every event written before ports existed. */
+  ports: z.array(PortSchema).optional(),
 });
 export type ContainerTemplate = z.infer<typeof ContainerTemplateSchema>;
 

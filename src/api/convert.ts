@@ -5,6 +5,7 @@
 import type { Actor, EventRecord } from '../../events/record.js';
 import type { CellTemplate, ContainerTemplate, RecordedError } from '../../events/specs.js';
 import { ErrorKind, KukeError } from '../errors.js';
+import { normalizePort } from '../model/ports.js';
 import type { CellView, ContainerView, RealmView, ResourceView, SpaceView, StackView, ViewMeta } from '../model/resources.js';
 import type { AggregateKey } from '../model/streams.js';
 import type { ApplyResult } from '../engine/apply.js';
@@ -61,6 +62,7 @@ function containerTemplateToPb(t: ContainerTemplate): pb.ContainerTemplate {
     restartPolicy: t.restartPolicy,
     ...(t.restartBackoffSeconds !== undefined ? { restartBackoffSeconds: t.restartBackoffSeconds } : {}),
     ...(t.restartMaxRetries !== undefined ? { restartMaxRetries: t.restartMaxRetries } : {}),
+    ports: (t.ports ?? []).map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIP, protocol: p.protocol })),
   };
 }
 
@@ -94,6 +96,10 @@ function containerTemplateFromPb(t: pb.ContainerTemplate): ContainerTemplate {
     restartPolicy: (t.restartPolicy || 'never') as ContainerTemplate['restartPolicy'],
     ...(t.restartBackoffSeconds !== undefined ? { restartBackoffSeconds: t.restartBackoffSeconds } : {}),
     ...(t.restartMaxRetries !== undefined ? { restartMaxRetries: t.restartMaxRetries } : {}),
+    // Absent when none, as the manifest parser records it, so that templates compare equal whichever way they came.
+    ...(t.ports.length
+      ? { ports: t.ports.map((p) => normalizePort({ containerPort: p.containerPort, hostPort: p.hostPort, hostIP: p.hostIp, protocol: p.protocol as 'tcp' | 'udp' })) }
+      : {}),
   };
 }
 

@@ -8,6 +8,7 @@
  */
 import { stringify } from 'yaml';
 import type { CellView, ContainerView, RealmView, ResourceView, SpaceView, StackView, UsageView } from '../model/resources.js';
+import { cellPorts, formatPort } from '../model/ports.js';
 
 /** Output formats of `-o`. */
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
@@ -89,9 +90,14 @@ const COLUMNS: Record<ResourceView['kind'], Row> = {
   },
   Cell: {
     header: ['NAME', 'REALM', 'SPACE', 'STACK', 'STATE', 'AGE'],
-    wide: ['CONTAINERS', 'ADDRESS', 'CPU', 'MEMORY'],
+    wide: ['CONTAINERS', 'ADDRESS', 'PORTS', 'CPU', 'MEMORY'],
     row: (c: CellView) => [c.name, c.realm, c.space, c.stack, c.state, age(c.createdAt)],
-    wideRow: (c: CellView, u) => [`${c.containers.filter((k) => k.state === 'Running').length}/${c.containers.length}`, c.address ?? '-', ...usageCells(u)],
+    wideRow: (c: CellView, u) => [
+      `${c.containers.filter((k) => k.state === 'Running').length}/${c.containers.length}`,
+      c.address ?? '-',
+      c.template ? cellPorts(c.template).map(formatPort).join(', ') || '-' : '-',
+      ...usageCells(u),
+    ],
   },
   Container: {
     header: ['NAME', 'REALM', 'SPACE', 'STACK', 'CELL', 'STATE', 'RESTARTS', 'AGE'],

@@ -17,6 +17,7 @@ import { ErrorKind, KukeError } from '../errors.js';
 import { containerdId, legacyNetworkName, realmNamespace, rootContainerName } from '../model/names.js';
 import { streamOf } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
+import { attachOptionsOf } from './cell-network.js';
 import { cellCgroup } from './container-spec.js';
 import type { Aggregate, DispatchMeta, Engine, EffectRunner, FollowUp } from './engine.js';
 
@@ -224,7 +225,7 @@ async function startCell(runtime: Runtime, cell: CellTarget, ctx: Ctx): Promise<
     if (rootPid === null) throw new KukeError(ErrorKind.Internal, `root container of cell "${cell.name}" has no pid`);
     let address: string | undefined;
     if (!hostNetwork) {
-      const attachment = await runtime.networks.attach(spaceNetworkOf(engine, cell.realm, cell.space), root.containerdId, rootNetns(rootPid));
+      const attachment = await runtime.networks.attach(spaceNetworkOf(engine, cell.realm, cell.space), root.containerdId, rootNetns(rootPid), await attachOptionsOf(engine, cell));
       address = attachment.address;
     }
     for (const m of others) await ensureRunning(engine, m, memberNetwork(root.template, m.template, rootPid), ctx, deadline);

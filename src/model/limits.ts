@@ -61,6 +61,8 @@ export const MAX_EXEC_BYTES = 256 * KiB;
 /** Volumes (mounts) of one container, and the length of a path (Linux PATH_MAX is 4096 including the NUL). */
 export const MAX_MOUNTS_PER_CONTAINER = 64;
 export const MAX_PATH_BYTES = 4095;
+/** Ports of one container: each published one is an iptables rule on every host packet to a local address. */
+export const MAX_PORTS_PER_CONTAINER = 64;
 /** Mount options of one mount (each a short word such as `ro` or `size=64m`). */
 export const MAX_MOUNT_OPTIONS = 32;
 export const MAX_MOUNT_OPTION_BYTES = 256;

@@ -11,7 +11,8 @@ import { z } from 'zod';
 import { CellTemplateSchema, type CellTemplate, type ContainerTemplate } from '../../events/specs.js';
 import { ErrorKind, isKukeError, KukeError } from '../errors.js';
 import { formatIssues, notSupported, quote, strictObject } from './issues.js';
-import { MAX_CONTAINERS_PER_CELL, MAX_MOUNTS_PER_CONTAINER } from './limits.js';
+import { MAX_CONTAINERS_PER_CELL, MAX_MOUNTS_PER_CONTAINER, MAX_PORTS_PER_CONTAINER } from './limits.js';
+import { normalizePort } from './ports.js';
 import {
   absolutePathSchema,
   argSchema,
@@ -23,11 +24,13 @@ import {
   cpuSharesSchema,
   envSchema,
   execSizeRule,
+  hostIPSchema,
   imageSchema,
   labelsSchema,
   memoryBytesSchema,
   nameSchema as name,
   pidsSchema,
+  portNumberSchema,
   restartBackoffSchema,
   restartRetriesSchema,
   restartRules,
@@ -94,6 +97,18 @@ const resources = strictObject({
   pidsLimit: pidsSchema.optional(),
 });
 
+/**
+ * A container port, in Kubernetes' spelling (`protocol` in either case, default TCP). Without `hostPort` it only
+ * documents the port (model/ports.ts says why); `hostIP: 0.0.0.0` or none publishes on every host address.
+ */
+const port = strictObject({
+  containerPort: portNumberSchema,
+  hostPort: portNumberSchema.optional(),
+  hostIP: hostIPSchema.optional(),
+  protocol: z.enum(['tcp', 'udp', 'TCP', 'UDP']).default('tcp'),
+  name: notSupported('port names'),
+});
+
 /** A container's fields; every one that the original Kukeon, Docker or Kubernetes users bring is named. */
 const containerShape = {
   id: name,
@@ -120,7 +135,7 @@ const containerShape = {
   devices: notSupported(SECURITY),
   secrets: notSupported(SECURITY),
   tmpfs: notSupported('use volumes: [{kind: tmpfs, target: /path}]'),
-  ports: notSupported(NETWORKING),
+  ports: z.array(port).max(MAX_PORTS_PER_CONTAINER, `must have at most ${MAX_PORTS_PER_CONTAINER} entries`).default([]),
   networks: notSupported(NETWORKING),
   networksAliases: notSupported(NETWORKING),
   cniConfigPath: notSupported(SET_BY_KUKEON),
@@ -210,6 +225,7 @@ function toTemplate(c: ContainerInput): ContainerTemplate {
     restartPolicy: c.restartPolicy === '' ? 'never' : c.restartPolicy,
     ...(c.restartBackoffSeconds !== undefined ? { restartBackoffSeconds: c.restartBackoffSeconds } : {}),
     ...(c.restartMaxRetries !== undefined ? { restartMaxRetries: c.restartMaxRetries } : {}),
+    ...(c.ports.length ? { ports: c.ports.map((p) => normalizePort({ ...p, protocol: p.protocol.toLowerCase() as 'tcp' | 'udp' })) } : {}),
   };
 }
 

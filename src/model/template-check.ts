@@ -14,6 +14,7 @@ import { imageRefMessage, imageRefProblem } from './image-ref.js';
 import { formatIssues, quote, strictObject } from './issues.js';
 import * as L from './limits.js';
 import { nameProblem } from './names.js';
+import { cellPortsProblem, isIPv4 } from './ports.js';
 
 /** A DNS-1123 label (names.ts has the rule and its messages). */
 export const nameSchema = z.string().superRefine((value, ctx) => {
@@ -162,6 +163,15 @@ const mountSchema = strictObject({
     .optional(),
 });
 
+/** A port number, 1–65535. */
+export const portNumberSchema = z.number().int('must be a whole number').min(1, 'must be between 1 and 65535').max(65535, 'must be between 1 and 65535');
+/** A host address to publish on: IPv4 (cell networks are IPv4). */
+export const hostIPSchema = z.string().refine(isIPv4, 'must be an IPv4 address of the host, e.g. 127.0.0.1 (0.0.0.0: all of them)');
+/** The ports of one container, as recorded (model/ports.ts). */
+export const portsSchema = z
+  .array(strictObject({ containerPort: portNumberSchema, hostPort: portNumberSchema.optional(), hostIP: hostIPSchema.optional(), protocol: z.enum(['tcp', 'udp']) }))
+  .max(L.MAX_PORTS_PER_CONTAINER, `must have at most ${L.MAX_PORTS_PER_CONTAINER} entries`);
+
 const containerSchema = strictObject({
   name: nameSchema,
   image: imageSchema,
@@ -183,6 +193,7 @@ const containerSchema = strictObject({
   restartPolicy: z.enum(['never', 'always', 'on-failure']),
   restartBackoffSeconds: restartBackoffSchema.optional(),
   restartMaxRetries: restartRetriesSchema.optional(),
+  ports: portsSchema.optional(),
 })
   .superRefine(restartRules)
   .superRefine(execSizeRule);
@@ -209,7 +220,7 @@ export function cellRulesProblem(template: Pick<CellTemplate, 'root' | 'containe
   if (!root.hostNetwork && template.containers.some((c) => c.hostNetwork)) {
     return 'a container with hostNetwork needs a host-network root container (the root owns the cell network)';
   }
-  return undefined;
+  return cellPortsProblem(template);
 }
 
 /**

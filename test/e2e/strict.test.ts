@@ -28,7 +28,7 @@ const MANIFESTS: [string, string, RegExp][] = [
   ['readOnlyRootFilesystem', fine('      readOnlyRootFilesystem: true\n'), /readOnlyRootFilesystem: not supported yet/],
   ['capabilities', fine('      capabilities: {drop: [ALL]}\n'), /capabilities: not supported yet/],
   ['securityContext', fine('      securityContext: {runAsUser: 1000}\n'), /securityContext: not supported yet/],
-  ['ports', fine('      ports: [{containerPort: 80}]\n'), /ports: not supported yet \(it is on the roadmap: issue 10\)/],
+  ['a host port out of range', fine('      ports: [{containerPort: 80, hostPort: 70000}]\n'), /spec\.containers\[0\]\.ports\[0\]\.hostPort: must be between 1 and 65535/],
   ['livenessProbe', fine('      livenessProbe: {exec: {command: ["true"]}}\n'), /livenessProbe: not supported yet; remove it/],
   ['spec.replicas', cell('      image: busybox\n', '  replicas: 3\n'), /spec\.replicas: not supported yet/],
   ['metadata.annotations', cell('      image: busybox\n', '', ', annotations: {a: b}'), /metadata\.annotations: not supported yet/],

@@ -1,12 +1,13 @@
 /**
  * `kuke create realm|space|stack|cell <name>`: create one resource imperatively. Realms, spaces and stacks are
- * idempotent (a second create says "already existed"); a cell is created from `--image` and left Pending unless
- * `--start` is given.
+ * idempotent (a second create says "already existed"); a cell is created from `--image` (ports published with
+ * Docker's `-p`) and left Pending unless `--start` is given.
  */
 import type { Command } from 'commander';
 import type { CellTemplate } from '../../../events/specs.js';
 import { ErrorKind, KukeError } from '../../errors.js';
 import { validateName } from '../../model/names.js';
+import { parsePublish } from '../../model/ports.js';
 import { parseFormat, type CommandContext } from '../context.js';
 import { parseKind, withScope, type ScopeOptions } from '../kinds.js';
 import { printStructured } from '../output.js';
@@ -17,6 +18,7 @@ interface CreateOptions extends ScopeOptions {
   command?: string;
   arg?: string[];
   env?: string[];
+  publish?: string[];
   start?: boolean;
   output?: string;
 }
@@ -35,12 +37,15 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--command <path>', 'cell: entrypoint override')
     .option('--arg <arg>', 'cell: argument (repeatable)', collect)
     .option('--env <KEY=VALUE>', 'cell: environment variable (repeatable)', collect)
+    .option('-p, --publish <[hostIP:]hostPort:containerPort[/tcp|udp]>', 'cell: publish a port of the cell on the host (repeatable)', collect)
     .option('--start', 'cell: start it and wait until Ready')
     .option('-o, --output <format>', 'table, json or yaml', 'table');
   withScope(command).action(async (word: string, name: string, options: CreateOptions) => {
     const kind = parseKind(word, ['realm', 'space', 'stack', 'cell']);
     const format = parseFormat(options.output, ['table', 'json', 'yaml']);
     validateName(kind, name);
+    // Before connecting: a bad -p is refused without touching the daemon or the log.
+    const ports = kind === 'cell' ? (options.publish ?? []).map(parsePublish) : [];
     const client = await ctx.client();
     const say = (line: string) => ctx.streams.out(`${line}\n`);
     const realm = options.realm!;
@@ -83,6 +88,7 @@ export function register(program: Command, ctx: CommandContext): void {
               mounts: [],
               resources: {},
               restartPolicy: 'never',
+              ...(ports.length ? { ports } : {}),
             },
           ],
         };

@@ -13,6 +13,7 @@
 import { ErrorKind, KukeError } from '../../errors.js';
 import type {
   Attachment,
+  AttachOptions,
   CellLogRef,
   CgroupUsage,
   Cgroups,
@@ -25,6 +26,7 @@ import type {
   LogRotationPolicy,
   LogRotationReport,
   NetworkSpec,
+  PortMapping,
   Networks,
   ResourceLimits,
   Runtime,
@@ -64,7 +66,7 @@ export class FakeWorld {
   instance = 'f0e1d2c3b4a59687';
   /** Subnets the host's links are on, besides the spaces' (another install's bridges, docker0…). */
   hostSubnets: string[] = [];
-  readonly attachments = new Map<string, Attachment & { netnsPath: string }>(); // `${network}/${containerId}`
+  readonly attachments = new Map<string, Attachment & { netnsPath: string; portMappings?: PortMapping[] }>(); // `${network}/${containerId}`
   /** Container log files present, by path (`…/<realm>/<space>/<stack>/<cell>/<container>.log`). */
   readonly logFiles = new Set<string>();
   /** Calls made, by method, for assertions. */
@@ -427,18 +429,22 @@ class FakeNetworks implements Networks {
     return [...this.w.hostSubnets];
   }
 
-  async attach(network: string, containerId: string, netnsPath: string): Promise<Attachment> {
+  async attach(network: string, containerId: string, netnsPath: string, options: AttachOptions = {}): Promise<Attachment> {
     await this.w.enter('attach');
     const spec = this.w.networks.get(network);
     if (!spec) throw new KukeError(ErrorKind.NotFound, `network ${network} not found`);
     const key = `${network}/${containerId}`;
     const existing = this.w.attachments.get(key);
-    if (existing && existing.netnsPath === netnsPath) return strip(existing);
+    if (existing && existing.netnsPath === netnsPath) {
+      // Published ports follow the latest attach, as the CNI adapter's DEL-then-ADD does.
+      existing.portMappings = options.portMappings;
+      return strip(existing);
+    }
     const used = new Set([...this.w.attachments.values()].filter((a) => a.network === network).map((a) => a.address));
     const base = spec.subnet.split('/')[0]!.split('.').slice(0, 3).join('.');
     let host = 2;
     while (used.has(`${base}.${host}/24`)) host++;
-    const att = { network, containerId, ifname: 'eth0', address: `${base}.${host}/24`, gateway: `${base}.1`, netnsPath };
+    const att = { network, containerId, ifname: 'eth0', address: `${base}.${host}/24`, gateway: `${base}.1`, netnsPath, portMappings: options.portMappings };
     this.w.attachments.set(key, att);
     return strip(att);
   }
@@ -466,8 +472,8 @@ class FakeNetworks implements Networks {
   }
 }
 
-function strip(a: Attachment & { netnsPath?: string }): Attachment {
-  const { netnsPath: _netns, ...rest } = a;
+function strip(a: Attachment & { netnsPath?: string; portMappings?: PortMapping[] }): Attachment {
+  const { netnsPath: _netns, portMappings: _ports, ...rest } = a;
   return rest;
 }
 

@@ -52,8 +52,37 @@ describe('kuke (in-process, fake runtime)', () => {
     const json = JSON.parse((await kukeWith(client, ['get', 'cell', 'web', '-o', 'json'])).out);
     expect(json).toMatchObject({ kind: 'Cell', name: 'web', state: 'Ready', containers: [{ name: 'web_root', state: 'Running' }] });
     const wide = await kukeWith(client, ['get', 'cells', '-o', 'wide']);
-    expect(wide.out.split('\n')[0]).toMatch(/^NAME +REALM +SPACE +STACK +STATE +AGE +CONTAINERS +ADDRESS +CPU +MEMORY$/);
+    expect(wide.out.split('\n')[0]).toMatch(/^NAME +REALM +SPACE +STACK +STATE +AGE +CONTAINERS +ADDRESS +PORTS +CPU +MEMORY$/);
     expect(wide.out).toMatch(/web .* 1\/1 +10\.86\.0\.2\/24/);
+  });
+
+  it('publishes the ports of -p on the cell\'s attachment, and shows them in wide tables and JSON', async () => {
+    const world = new FakeWorld();
+    const client = await backend(world);
+    const created = await kukeWith(client, ['create', 'cell', 'web', '--image', 'busybox', '-p', '127.0.0.1:8080:80', '--publish', '5353:53/udp', '--start']);
+    expect(created.code).toBe(0);
+    expect([...world.attachments.values()].map((a) => a.portMappings)).toEqual([
+      [
+        { hostPort: 8080, containerPort: 80, protocol: 'tcp', hostIP: '127.0.0.1' },
+        { hostPort: 5353, containerPort: 53, protocol: 'udp' },
+      ],
+    ]);
+    const wide = await kukeWith(client, ['get', 'cells', '-o', 'wide']);
+    expect(wide.out).toContain(' 127.0.0.1:8080->80/tcp, 0.0.0.0:5353->53/udp ');
+    const json = JSON.parse((await kukeWith(client, ['get', 'cell', 'web', '-o', 'json'])).out);
+    expect(json.template.containers[0].ports).toEqual([
+      { containerPort: 80, hostPort: 8080, hostIP: '127.0.0.1', protocol: 'tcp' },
+      { containerPort: 53, hostPort: 5353, protocol: 'udp' },
+    ]);
+  });
+
+  it('refuses a bad -p on one line and creates nothing', async () => {
+    const client = await backend();
+    const r = await kukeWith(client, ['create', 'cell', 'web', '--image', 'busybox', '-p', '80']);
+    expect(r.code).toBe(1);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/invalid -p "80": it names no host port/);
+    expect((await kukeWith(client, ['get', 'cells'])).out).toBe('No cells found.\n');
   });
 
   it('passes --keep-logs of a delete to the client, false without it', async () => {

@@ -136,7 +136,6 @@ describe('strict manifests', () => {
     ['seccompProfile: default', 'issue 11'],
     ['devices: [/dev/fuse]', 'issue 11'],
     ['secrets: [{name: s}]', 'issue 11'],
-    ['ports: [{containerPort: 80}]', 'issue 10'],
     ['networks: [n]', 'issue 10'],
     ['networksAliases: [a]', 'issue 10'],
     ['tty: true', 'issue 12'],
@@ -157,6 +156,42 @@ describe('strict manifests', () => {
     const err = problem(withContainerField(line));
     expect(err.message).toMatch(new RegExp(`^document 1 \\(Cell "pinger"\\): spec\\.containers\\[0\\]\\.${field}: not supported yet.*; remove it$`));
     expect(err.message).toContain(why);
+  });
+
+  it('records ports in Kubernetes spelling: protocol lower-cased (default tcp), 0.0.0.0 as every address, none as absent', () => {
+    const [doc] = parseManifests(
+      withContainerField('ports: [{containerPort: 80, hostPort: 8080, hostIP: 127.0.0.1, protocol: TCP}, {containerPort: 53, hostPort: 5353, hostIP: 0.0.0.0, protocol: udp}, {containerPort: 9090}]'),
+    );
+    if (doc?.kind !== 'Cell') throw new Error('not a cell');
+    expect(doc.template.containers[0]!.ports).toEqual([
+      { containerPort: 80, hostPort: 8080, hostIP: '127.0.0.1', protocol: 'tcp' },
+      { containerPort: 53, hostPort: 5353, protocol: 'udp' },
+      { containerPort: 9090, protocol: 'tcp' },
+    ]);
+    expect(doc.template.containers[1]).not.toHaveProperty('ports');
+  });
+
+  it.each([
+    ['a host port out of range', 'ports: [{containerPort: 80, hostPort: 70000}]', 'spec.containers[0].ports[0].hostPort: must be between 1 and 65535'],
+    ['a port that is not a number', 'ports: [{containerPort: http}]', 'spec.containers[0].ports[0].containerPort'],
+    ['an IPv6 host address', 'ports: [{containerPort: 80, hostPort: 8080, hostIP: "::1"}]', 'hostIP: must be an IPv4 address of the host'],
+    ['sctp', 'ports: [{containerPort: 80, protocol: SCTP}]', 'spec.containers[0].ports[0].protocol'],
+    ['an unknown port field', 'ports: [{containerPort: 80, hostPrt: 8080}]', 'ports[0].hostPrt: unknown field; did you mean "hostPort"?'],
+    ['a port name', 'ports: [{containerPort: 80, name: http}]', 'ports[0].name: not supported yet'],
+    ['one host port published twice', 'ports: [{containerPort: 80, hostPort: 8080}, {containerPort: 81, hostPort: 8080, hostIP: 127.0.0.1}]', 'host port 127.0.0.1:8080/tcp is published twice'],
+  ])('refuses %s', (_what, line, message) => {
+    const err = problem(withContainerField(line));
+    expect(err.kind).toBe('InvalidArgument');
+    expect(err.message).toContain(message);
+  });
+
+  it('refuses a published port in a cell on the host network, and one host port published by two of its containers', () => {
+    expect(problem(withContainerField('hostNetwork: true\n      ports: [{containerPort: 80, hostPort: 8080}]')).message).toContain('on the host\'s network');
+    const twice = withContainerField('ports: [{containerPort: 80, hostPort: 8080}]').replace(
+      /(- id: side\n\s+image: kukeon.local\/busybox:test\n)/,
+      '$1      ports: [{containerPort: 81, hostPort: 8080, protocol: tcp}]\n',
+    );
+    expect(problem(twice).message).toContain('host port *:8080/tcp is published twice');
   });
 
   it.each([

@@ -268,6 +268,25 @@ export interface Resources {
   _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
+/**
+ * A port of a container: published when host_port is set (the host forwards host_ip:host_port to container_port of
+ * the cell), else only declared.
+ */
+export interface Port {
+  containerPort: number;
+  /** Absent: not published. */
+  hostPort?:
+    | number
+    | undefined;
+  /** An IPv4 address of the host; absent: every address. */
+  hostIp?:
+    | string
+    | undefined;
+  /** tcp or udp. */
+  protocol: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
+}
+
 /** A container as declared in its cell. */
 export interface ContainerTemplate {
   name: string;
@@ -286,7 +305,11 @@ export interface ContainerTemplate {
   /** never, always, on-failure. */
   restartPolicy: string;
   restartBackoffSeconds?: number | undefined;
-  restartMaxRetries?: number | undefined;
+  restartMaxRetries?:
+    | number
+    | undefined;
+  /** Published and declared ports; empty when none. */
+  ports: Port[];
   _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
@@ -3002,6 +3025,151 @@ export const Resources: MessageFns<Resources> = {
   },
 };
 
+function createBasePort(): Port {
+  return { containerPort: 0, hostPort: undefined, hostIp: undefined, protocol: "", _unknownFields: {} };
+}
+
+export const Port: MessageFns<Port> = {
+  encode(message: Port, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerPort !== 0) {
+      writer.uint32(8).int32(message.containerPort);
+    }
+    if (message.hostPort !== undefined) {
+      writer.uint32(16).int32(message.hostPort);
+    }
+    if (message.hostIp !== undefined) {
+      writer.uint32(26).string(message.hostIp);
+    }
+    if (message.protocol !== "") {
+      writer.uint32(34).string(message.protocol);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Port {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePort();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.containerPort = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.hostPort = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hostIp = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.protocol = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Port {
+    return {
+      containerPort: isSet(object.containerPort)
+        ? globalThis.Number(object.containerPort)
+        : isSet(object.container_port)
+        ? globalThis.Number(object.container_port)
+        : 0,
+      hostPort: isSet(object.hostPort)
+        ? globalThis.Number(object.hostPort)
+        : isSet(object.host_port)
+        ? globalThis.Number(object.host_port)
+        : undefined,
+      hostIp: isSet(object.hostIp)
+        ? globalThis.String(object.hostIp)
+        : isSet(object.host_ip)
+        ? globalThis.String(object.host_ip)
+        : undefined,
+      protocol: isSet(object.protocol) ? globalThis.String(object.protocol) : "",
+    };
+  },
+
+  toJSON(message: Port): unknown {
+    const obj: any = {};
+    if (message.containerPort !== 0) {
+      obj.containerPort = Math.round(message.containerPort);
+    }
+    if (message.hostPort !== undefined) {
+      obj.hostPort = Math.round(message.hostPort);
+    }
+    if (message.hostIp !== undefined) {
+      obj.hostIp = message.hostIp;
+    }
+    if (message.protocol !== "") {
+      obj.protocol = message.protocol;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Port>, I>>(base?: I): Port {
+    return Port.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Port>, I>>(object: I): Port {
+    const message = createBasePort();
+    message.containerPort = object.containerPort ?? 0;
+    message.hostPort = object.hostPort ?? undefined;
+    message.hostIp = object.hostIp ?? undefined;
+    message.protocol = object.protocol ?? "";
+    return message;
+  },
+};
+
 function createBaseContainerTemplate(): ContainerTemplate {
   return {
     name: "",
@@ -3018,6 +3186,7 @@ function createBaseContainerTemplate(): ContainerTemplate {
     restartPolicy: "",
     restartBackoffSeconds: undefined,
     restartMaxRetries: undefined,
+    ports: [],
     _unknownFields: {},
   };
 }
@@ -3065,6 +3234,9 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
     }
     if (message.restartMaxRetries !== undefined) {
       writer.uint32(112).int32(message.restartMaxRetries);
+    }
+    for (const v of message.ports) {
+      Port.encode(v!, writer.uint32(122).fork()).join();
     }
     if (message._unknownFields !== undefined) {
       for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
@@ -3202,6 +3374,14 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
             message.restartMaxRetries = reader.int32();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.ports.push(Port.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3262,6 +3442,9 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
         : isSet(object.restart_max_retries)
         ? globalThis.Number(object.restart_max_retries)
         : undefined,
+      ports: globalThis.Array.isArray(object?.ports)
+        ? object.ports.map((e: any) => Port.fromJSON(e))
+        : [],
     };
   },
 
@@ -3309,6 +3492,9 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
     if (message.restartMaxRetries !== undefined) {
       obj.restartMaxRetries = Math.round(message.restartMaxRetries);
     }
+    if (message.ports?.length) {
+      obj.ports = message.ports.map((e) => Port.toJSON(e));
+    }
     return obj;
   },
 
@@ -3333,6 +3519,7 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
     message.restartPolicy = object.restartPolicy ?? "";
     message.restartBackoffSeconds = object.restartBackoffSeconds ?? undefined;
     message.restartMaxRetries = object.restartMaxRetries ?? undefined;
+    message.ports = object.ports?.map((e) => Port.fromPartial(e)) || [];
     return message;
   },
 };
