@@ -6,6 +6,7 @@ import { runLayout } from '../engine/config.js';
 import type { Logger } from '../log.js';
 import type { HostSettings } from '../settings.js';
 import { createCgroups } from './cgroups/cgroupfs.js';
+import { ownedCgroups } from './cgroups/ownership.js';
 import { createCniNetworks } from './cni/networks.js';
 import { ContainerdRuntime } from './containerd/runtime.js';
 import { FileLogs } from './logs/files.js';
@@ -14,6 +15,7 @@ import type { Runtime } from './ports.js';
 /** Builds the four ports for a host's settings. */
 export async function createRuntime(settings: HostSettings, logger?: Logger): Promise<Runtime> {
   const layout = runLayout(settings.engine.runPath);
+  const networks = createCniNetworks({ confDir: layout.cniConf, ipamDir: layout.cniIpam, cacheDir: layout.cniCache, binDirs: settings.cniBinDirs, ...(logger ? { logger } : {}) });
   return {
     containers: new ContainerdRuntime({
       address: settings.containerdSocket,
@@ -21,8 +23,9 @@ export async function createRuntime(settings: HostSettings, logger?: Logger): Pr
       ...(settings.runcRoot ? { runcRoot: settings.runcRoot } : {}),
       ...(logger ? { logger } : {}),
     }),
-    cgroups: await createCgroups(logger ? { logger } : {}),
-    networks: createCniNetworks({ confDir: layout.cniConf, ipamDir: layout.cniIpam, cacheDir: layout.cniCache, binDirs: settings.cniBinDirs, ...(logger ? { logger } : {}) }),
+    // The cgroup root carries the install's mark, as its bridges do (one install id for both, kept with the run path).
+    cgroups: ownedCgroups(await createCgroups(logger ? { logger } : {}), { root: settings.engine.cgroupRoot, instance: networks.instance }),
+    networks,
     logs: new FileLogs(layout.logs, logger ? { logger } : {}),
   };
 }
