@@ -82,6 +82,7 @@ export function runLayout(runPath: string) {
     eventLog: join(runPath, 'events'),
     readModel: join(runPath, 'model'),
     logs: join(runPath, 'logs'),
+    cellEtc: join(runPath, 'etc'),
     cniConf: join(runPath, 'cni', 'net.d'),
     cniIpam: join(runPath, 'cni', 'ipam'),
     cniCache: join(runPath, 'cni', 'cache'),

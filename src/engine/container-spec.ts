@@ -1,12 +1,13 @@
 /**
  * From a container's template (what the user declared) to the runtime's ContainerSpec (what containerd runs):
- * names, labels, cgroup path, log file, network mode and the environment kukeon injects.
+ * names, labels, cgroup path, log file, network mode, the cell's /etc files and the environment kukeon injects.
  */
 import type { NetworkMode } from '../../machines/container.js';
 import type { ContainerTemplate } from '../../events/specs.js';
 import { cgroupPath } from '../model/names.js';
+import { CELL_ETC_FILES, cellEtcFile } from '../runtime/cellfiles/paths.js';
 import { containerLogFile } from '../runtime/logs/paths.js';
-import type { ContainerSpec } from '../runtime/ports.js';
+import type { ContainerSpec, MountSpec } from '../runtime/ports.js';
 import { runLayout, type EngineConfig } from './config.js';
 
 /** Labels kukeon puts on its containerd containers; `kukeon.io/managed` marks ours for garbage collection. */
@@ -41,6 +42,16 @@ export function cellCgroup(config: EngineConfig, p: { realm: string; space: stri
 /** The log file of a container's stdout and stderr, under the run path (layout in src/runtime/logs/paths.ts). */
 export function containerLogPath(config: EngineConfig, p: ContainerPlacement): string {
   return containerLogFile(runLayout(config.runPath).logs, p, p.name);
+}
+
+/**
+ * The read-only binds of the cell's /etc files (src/engine/hosts.ts) into a container: none in the host's network,
+ * where the image's files and the host's hostname stay.
+ */
+export function cellEtcMounts(config: EngineConfig, p: ContainerPlacement, template: ContainerTemplate, network: NetworkMode): MountSpec[] {
+  if (network.mode === 'host' || template.hostNetwork) return [];
+  const root = runLayout(config.runPath).cellEtc;
+  return CELL_ETC_FILES.map((file) => ({ type: 'bind', source: cellEtcFile(root, p, file), target: `/etc/${file}`, readOnly: true }));
 }
 
 /** Builds the runtime spec of a container. */
@@ -82,13 +93,14 @@ export function buildContainerSpec(
     network,
     hostPid: template.hostPid,
     privileged: template.privileged,
-    mounts: template.mounts.map((m) => ({
+    // The cell's /etc files first, so that a user's mount on one of those paths wins (it comes later).
+    mounts: [...cellEtcMounts(config, p, template, network), ...template.mounts.map((m) => ({
       type: m.type,
       target: m.target,
       ...(m.source !== undefined ? { source: m.source } : {}),
       ...(m.readOnly !== undefined ? { readOnly: m.readOnly } : {}),
       ...(m.options !== undefined ? { options: m.options } : {}),
-    })),
+    }))],
     resources: template.resources,
     logPath: containerLogPath(config, p),
   };

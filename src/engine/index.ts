@@ -9,6 +9,7 @@ import type { EngineConfig } from './config.js';
 import { createEffectRunner } from './effects.js';
 import { Engine, type EngineOptions } from './engine.js';
 import { watchExits } from './exit-watcher.js';
+import { cellNamesOf, drainCellNames, keepNamesCurrent, stopCellNames } from './hosts.js';
 import { Operations } from './operations.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import { RestartPolicies } from './restart-policy.js';
@@ -52,7 +53,7 @@ export async function openEngine(options: OpenEngineOptions): Promise<OpenedEngi
     store: options.store,
     runtime: options.runtime,
     effects: createEffectRunner(options.runtime),
-    followUps: [notifyCellOfExit, restarts.followUp],
+    followUps: [notifyCellOfExit, restarts.followUp, keepNamesCurrent],
     ...(options.config ? { config: options.config } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.now ? { now: options.now } : {}),
@@ -68,6 +69,10 @@ export async function openEngine(options: OpenEngineOptions): Promise<OpenedEngi
       engine.logger.error({ err }, 'reconcile did not finish; serving what the log says (the next start tries again)');
     }
   }
+  // Hosts files of spaces whose cells changed while no one was writing them (or a write was lost to a crash).
+  await cellNamesOf(engine, options.runtime.cellFiles)
+    .refreshAll()
+    .catch((err) => engine.logger.warn({ err }, 'could not rewrite the hosts files of the cells'));
   if (options.watch !== false) watcher = watchExits(engine, options.runtime, { skipFirstResync: options.reconcile === false });
   if (options.resumeRestarts) restarts.resume(engine);
   return {
@@ -78,10 +83,12 @@ export async function openEngine(options: OpenEngineOptions): Promise<OpenedEngi
       watcher?.close();
       restarts.close();
       await engine.close(closeOptions);
+      await drainCellNames(engine);
     },
     crash() {
       watcher?.close();
       restarts.close();
+      stopCellNames(engine);
       engine.crash();
     },
   };

@@ -3,11 +3,12 @@
  * and the network, then report one fact. Each saga is idempotent: it looks at where every container is and only
  * does what is missing, so reconcile can re-run it after a crash at any point.
  *
- * Start:  cgroup → root container running → network attached to the root's netns → other containers running
- *         (joined to the root's netns) → CellStarted{rootPid, address}
+ * Start:  cgroup → the cell's /etc files → root container running → network attached to the root's netns (its
+ *         hosts file names its address) → other containers running (joined to the root's netns)
+ *         → CellStarted{rootPid, address}
  * Stop:   other containers stopped → network detached → root stopped → CellStopped
  * Delete: containers deleted (others first) → network detached → cgroup removed → logs removed (unless kept)
- *         → CellDeleted
+ *         → /etc files removed → CellDeleted
  */
 import type { CellTarget, StopReason } from '../../machines/cell.js';
 import type { NetworkMode } from '../../machines/container.js';
@@ -19,6 +20,7 @@ import { streamOf } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { attachOptionsOf } from './cell-network.js';
 import { cellCgroup } from './container-spec.js';
+import { cellNamesOf } from './hosts.js';
 import type { Aggregate, DispatchMeta, Engine, EffectRunner, FollowUp } from './engine.js';
 
 type Fact = { type: string; data: unknown };
@@ -219,7 +221,9 @@ async function startCell(runtime: Runtime, cell: CellTarget, ctx: Ctx): Promise<
   const [root, ...others] = all as [Member, ...Member[]];
   await runtime.cgroups.ensure(cellCgroup(engine.config, { ...cell, cell: cell.name }));
   await removeOrphans(engine, cell, all, ctx, deadline);
+  const names = cellNamesOf(engine, runtime.cellFiles);
   try {
+    await names.prepare(cell);
     const hostNetwork = root.template.hostNetwork;
     const rootPid = await ensureRunning(engine, root, hostNetwork ? { mode: 'host' } : { mode: 'new' }, ctx, deadline);
     if (rootPid === null) throw new KukeError(ErrorKind.Internal, `root container of cell "${cell.name}" has no pid`);
@@ -227,6 +231,7 @@ async function startCell(runtime: Runtime, cell: CellTarget, ctx: Ctx): Promise<
     if (!hostNetwork) {
       const attachment = await runtime.networks.attach(spaceNetworkOf(engine, cell.realm, cell.space), root.containerdId, rootNetns(rootPid), await attachOptionsOf(engine, cell));
       address = attachment.address;
+      await names.attached(cell, address);
     }
     for (const m of others) await ensureRunning(engine, m, memberNetwork(root.template, m.template, rootPid), ctx, deadline);
     // The root may have died while the others started: then the cell is not up.
@@ -284,6 +289,7 @@ async function deleteCell(runtime: Runtime, cell: CellTarget, keepLogs: boolean,
   await runtime.cgroups.remove(cellCgroup(engine.config, { ...cell, cell: cell.name }));
   // Last, once no shim holds a log open. Idempotent: a delete re-issued by reconcile after a crash gets here again.
   if (!keepLogs) await runtime.logs.removeCell({ realm: cell.realm, space: cell.space, stack: cell.stack, cell: cell.name });
+  await cellNamesOf(engine, runtime.cellFiles).remove(cell);
   return [{ type: 'CellDeleted', data: {} }];
 }
 

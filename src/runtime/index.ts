@@ -1,6 +1,6 @@
 /**
  * The real runtime: containerd over gRPC, cgroupfs, CNI with its state under the run path, and the containers' log
- * files under the run path.
+ * files and the cells' /etc files under the run path.
  */
 import { runLayout } from '../engine/config.js';
 import type { Logger } from '../log.js';
@@ -9,10 +9,11 @@ import { createCgroups } from './cgroups/cgroupfs.js';
 import { ownedCgroups } from './cgroups/ownership.js';
 import { createCniNetworks } from './cni/networks.js';
 import { ContainerdRuntime } from './containerd/runtime.js';
+import { HostCellFiles } from './cellfiles/files.js';
 import { FileLogs } from './logs/files.js';
 import type { Runtime } from './ports.js';
 
-/** Builds the four ports for a host's settings. */
+/** Builds the ports for a host's settings. */
 export async function createRuntime(settings: HostSettings, logger?: Logger): Promise<Runtime> {
   const layout = runLayout(settings.engine.runPath);
   const networks = createCniNetworks({ confDir: layout.cniConf, ipamDir: layout.cniIpam, cacheDir: layout.cniCache, binDirs: settings.cniBinDirs, ...(logger ? { logger } : {}) });
@@ -27,5 +28,6 @@ export async function createRuntime(settings: HostSettings, logger?: Logger): Pr
     cgroups: ownedCgroups(await createCgroups(logger ? { logger } : {}), { root: settings.engine.cgroupRoot, instance: networks.instance }),
     networks,
     logs: new FileLogs(layout.logs, logger ? { logger } : {}),
+    cellFiles: new HostCellFiles(layout.cellEtc),
   };
 }

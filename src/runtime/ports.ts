@@ -386,10 +386,47 @@ export interface ContainerLogs {
   rotate(policy: LogRotationPolicy): Promise<LogRotationReport>;
 }
 
-/** The four ports together, as the engine receives them. */
+// ------------------------------------------------------------------------------------------------ cell files
+
+/** The files kukeon owns in a cell, each bind-mounted read-only into every container of the cell at `/etc/<name>`. */
+export interface CellEtcFiles {
+  /** `/etc/hosts`: localhost, the cell itself and the other cells of its space. Rewritten as the space changes. */
+  hosts: string;
+  /** `/etc/hostname`: the cell's name. */
+  hostname: string;
+  /** `/etc/resolv.conf`: derived from the host's (see src/engine/resolv-conf.ts). Written when the cell starts. */
+  'resolv.conf': string;
+}
+
+/** The host's own resolver files, as found (absent: `undefined`). */
+export interface HostResolverFiles {
+  /** The host's `/etc/resolv.conf`. */
+  resolvConf?: string;
+  /** systemd-resolved's list of upstream servers (`/run/systemd/resolve/resolv.conf`), where it runs. */
+  systemdResolvConf?: string;
+}
+
+/**
+ * The per-cell `/etc` files under the run path (`<run path>/etc/<realm>/<space>/<stack>/<cell>/<file>`). A file is
+ * always rewritten in place (same inode): a bind mount keeps the inode it was made with, so a file replaced by a
+ * rename would never reach the containers.
+ */
+export interface CellFiles {
+  /** Writes the given files of the cell, creating the directory and files if missing. Idempotent. */
+  write(cell: CellLogRef, files: Partial<CellEtcFiles>): Promise<void>;
+  /** Removes the cell's directory, then the realm, space and stack directories left empty. Missing → ok. */
+  removeCell(cell: CellLogRef): Promise<void>;
+  /** The cells that have a directory (to remove those of cells that are gone). */
+  listCells(): Promise<CellLogRef[]>;
+  /** The host's resolver configuration, read where kukeon runs (the daemon reads the host's through /proc/1/root). */
+  hostResolverFiles(): Promise<HostResolverFiles>;
+}
+
+/** The ports together, as the engine receives them. */
 export interface Runtime {
   containers: ContainerRuntime;
   cgroups: Cgroups;
   networks: Networks;
   logs: ContainerLogs;
+  cellFiles: CellFiles;
 }

@@ -25,7 +25,13 @@ export function refusing(runtime: Runtime, refuse: Refusal): Runtime {
         };
       },
     });
-  return { containers: wrap('containers', runtime.containers), cgroups: wrap('cgroups', runtime.cgroups), networks: wrap('networks', runtime.networks), logs: wrap('logs', runtime.logs) };
+  return {
+    containers: wrap('containers', runtime.containers),
+    cgroups: wrap('cgroups', runtime.cgroups),
+    networks: wrap('networks', runtime.networks),
+    logs: wrap('logs', runtime.logs),
+    cellFiles: wrap('cellFiles', runtime.cellFiles),
+  };
 }
 
 /** The error containerd gives for a namespace its validation refuses (InvalidArgument). */

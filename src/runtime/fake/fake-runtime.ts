@@ -14,6 +14,8 @@ import { ErrorKind, KukeError } from '../../errors.js';
 import type {
   Attachment,
   AttachOptions,
+  CellEtcFiles,
+  CellFiles,
   CellLogRef,
   CgroupUsage,
   Cgroups,
@@ -21,6 +23,7 @@ import type {
   ContainerRecord,
   ContainerRuntime,
   ContainerSpec,
+  HostResolverFiles,
   ImageInfo,
   Labels,
   LogRotationPolicy,
@@ -49,7 +52,7 @@ interface FakeContainer {
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
-/** The shared world behind the four fake ports. */
+/** The shared world behind the fake ports. */
 export class FakeWorld {
   /** Awaited at the start of every port call, with the call's label. */
   io: (label: string) => Promise<void> = () => Promise.resolve();
@@ -69,6 +72,10 @@ export class FakeWorld {
   readonly attachments = new Map<string, Attachment & { netnsPath: string; portMappings?: PortMapping[] }>(); // `${network}/${containerId}`
   /** Container log files present, by path (`…/<realm>/<space>/<stack>/<cell>/<container>.log`). */
   readonly logFiles = new Set<string>();
+  /** The cells' /etc files, by `<realm>/<space>/<stack>/<cell>/<file>`, with their content. */
+  readonly cellFiles = new Map<string, string>();
+  /** What the host's resolver files hold (what `hostResolverFiles` reports). */
+  hostResolver: HostResolverFiles = { resolvConf: 'nameserver 192.0.2.53\n' };
   /** Calls made, by method, for assertions. */
   readonly calls = new Map<string, number>();
   private readonly faults = new Map<string, ErrorKind[]>();
@@ -126,9 +133,21 @@ export class FakeWorld {
     return out;
   }
 
-  /** The four ports over this world. */
+  /** The ports over this world. */
   runtime(): Runtime {
-    return { containers: new FakeContainers(this), cgroups: new FakeCgroups(this), networks: new FakeNetworks(this), logs: new FakeLogs(this) };
+    return {
+      containers: new FakeContainers(this),
+      cgroups: new FakeCgroups(this),
+      networks: new FakeNetworks(this),
+      logs: new FakeLogs(this),
+      cellFiles: new FakeCellFiles(this),
+    };
+  }
+
+  /** @internal Whether `path` ends with the key of a cell file the fake holds. */
+  hasCellFile(path: string): boolean {
+    const key = path.split('/').slice(-5).join('/');
+    return this.cellFiles.has(key);
   }
 
   /** @internal */
@@ -276,6 +295,10 @@ class FakeContainers implements ContainerRuntime {
     const c = this.w.container(namespace, id);
     if (!c) throw new KukeError(ErrorKind.NotFound, `container ${id} not found in ${namespace}`);
     if (c.task?.status === 'running') return { pid: c.task.pid };
+    // runc refuses to start a container whose bind mount has no source; the cells' /etc files are the ones the fake
+    // knows (their path ends with `<realm>/<space>/<stack>/<cell>/<file>`).
+    const missing = (c.spec.mounts ?? []).find((m) => m.type === 'bind' && m.target.startsWith('/etc/') && !this.w.hasCellFile(m.source ?? ''));
+    if (missing) throw new KukeError(ErrorKind.Internal, `runc: bind mount source ${missing.source} of container ${id} does not exist`);
     c.task = { pid: this.w.pid(), status: 'running' };
     // The shim creates the log file when it starts the task.
     this.w.logFiles.add(c.spec.logPath);
@@ -493,4 +516,37 @@ class FakeLogs implements ContainerLogs {
     await this.w.enter('logs.rotate');
     return { rotated: [], removed: [] };
   }
+}
+
+class FakeCellFiles implements CellFiles {
+  constructor(private readonly w: FakeWorld) {}
+
+  async write(cell: CellLogRef, files: Partial<CellEtcFiles>) {
+    await this.w.enter('cellFiles.write');
+    for (const [name, content] of Object.entries(files)) if (content !== undefined) this.w.cellFiles.set(`${cellKey(cell)}/${name}`, content);
+  }
+
+  async removeCell(cell: CellLogRef) {
+    await this.w.enter('cellFiles.removeCell');
+    for (const key of [...this.w.cellFiles.keys()]) if (key.startsWith(`${cellKey(cell)}/`)) this.w.cellFiles.delete(key);
+  }
+
+  async listCells(): Promise<CellLogRef[]> {
+    await this.w.enter('cellFiles.listCells');
+    const cells = new Map<string, CellLogRef>();
+    for (const key of this.w.cellFiles.keys()) {
+      const [realm, space, stack, cell] = key.split('/') as [string, string, string, string];
+      cells.set(`${realm}/${space}/${stack}/${cell}`, { realm, space, stack, cell });
+    }
+    return [...cells.values()];
+  }
+
+  async hostResolverFiles(): Promise<HostResolverFiles> {
+    await this.w.enter('cellFiles.hostResolverFiles');
+    return { ...this.w.hostResolver };
+  }
+}
+
+function cellKey(cell: CellLogRef): string {
+  return `${cell.realm}/${cell.space}/${cell.stack}/${cell.cell}`;
 }

@@ -61,12 +61,8 @@ export class FileLogs implements ContainerLogs {
     const dir = cellLogDir(this.root, cell);
     await this.exclusive(async () => {
       try {
-        await rm(dir, { recursive: true, force: true });
-        // The stack, space and realm directories go when they are left empty; another cell's directory (or logs
-        // kept with --keep-logs) keeps them.
-        for (let parent = dirname(dir); parent.length > this.root.length; parent = dirname(parent)) {
-          if (!(await removeIfEmpty(parent))) break;
-        }
+        // Another cell's directory (or logs kept with --keep-logs) keeps the stack, space and realm directories.
+        await removeCellDir(this.root, dir);
       } catch (err) {
         throw toKukeError(err, `removing the logs of cell "${cell.cell}" (${dir})`);
       }
@@ -147,6 +143,14 @@ interface LogFiles {
 }
 
 /** rmdir that reports whether the directory is gone (true) or still holds something (false). */
+/** Removes a cell's directory under `root`, then the stack, space and realm directories it leaves empty. */
+export async function removeCellDir(root: string, dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  for (let parent = dirname(dir); parent.length > root.length; parent = dirname(parent)) {
+    if (!(await removeIfEmpty(parent))) break;
+  }
+}
+
 async function removeIfEmpty(dir: string): Promise<boolean> {
   try {
     await rmdir(dir);
@@ -169,8 +173,11 @@ async function entriesOf(dir: string): Promise<Dirent[]> {
   }
 }
 
-/** Directories (not symlinks) with valid names, `depth` levels below `root`: the cells' log directories. */
-async function cellDirs(root: string, depth = CELL_DIR_DEPTH): Promise<string[]> {
+/**
+ * Directories (not symlinks) with valid names, `depth` levels below `root`: the cells' directories (of logs, or of
+ * any per-cell tree with the same layout).
+ */
+export async function cellDirs(root: string, depth = CELL_DIR_DEPTH): Promise<string[]> {
   const entries = await entriesOf(root);
   const dirs = entries.filter((e) => e.isDirectory() && nameProblem(e.name) === undefined).map((e) => join(root, e.name));
   if (depth === 1) return dirs;

@@ -29,6 +29,14 @@ export const CELL_DIR_DEPTH = 4;
  * // '/opt/kukeon/logs/default/default/default/web'
  */
 export function cellLogDir(root: string, ref: CellLogRef): string {
+  return cellDirUnder(root, ref, 'log directory');
+}
+
+/**
+ * The directory of a cell exactly four levels under `root` (`<root>/<realm>/<space>/<stack>/<cell>`), for every
+ * per-cell tree under the run path (logs, the cell's /etc files). `what` names the tree in errors.
+ */
+export function cellDirUnder(root: string, ref: CellLogRef, what: string): string {
   validateName('realm', ref.realm);
   validateName('space', ref.space);
   validateName('stack', ref.stack);
@@ -36,7 +44,7 @@ export function cellLogDir(root: string, ref: CellLogRef): string {
   const dir = join(root, ref.realm, ref.space, ref.stack, ref.cell);
   const parts = relative(root, dir).split(sep);
   if (parts.length !== CELL_DIR_DEPTH || parts.some((p) => p === '' || p === '.' || p === '..')) {
-    throw new KukeError(ErrorKind.Internal, `log directory ${dir} is not a cell's directory under ${root}`);
+    throw new KukeError(ErrorKind.Internal, `${what} ${dir} is not a cell's directory under ${root}`);
   }
   return dir;
 }

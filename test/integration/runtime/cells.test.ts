@@ -7,23 +7,20 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CellTemplate, ContainerTemplate } from '../../../events/specs.js';
+import type { ContainerTemplate } from '../../../events/specs.js';
 import { runLayout } from '../../../src/engine/config.js';
 import { containerLogPath } from '../../../src/engine/container-spec.js';
 import { isKukeError } from '../../../src/errors.js';
 import { cgroupOf } from '../../support/cgroups.js';
+import { cellOf, imageContainer } from '../../support/cell-templates.js';
 import { startHost, type TestHost } from '../../support/host.js';
 
 const run = promisify(execFile);
 const actor = { actor: { type: 'user' as const, uid: 0 } };
 let host: TestHost;
 
-function container(name: string, args: string[], extra: Partial<ContainerTemplate> = {}): ContainerTemplate {
-  return { name, image: host.image, command: [], args, env: [], privileged: false, hostNetwork: false, hostPid: false, mounts: [], resources: {}, restartPolicy: 'never', ...extra };
-}
-function template(...containers: ContainerTemplate[]): CellTemplate {
-  return { root: containers[0]!.name, containers, labels: {} };
-}
+const container = (name: string, args: string[], extra: Partial<ContainerTemplate> = {}) => imageContainer(host.image, name, args, extra);
+const template = cellOf;
 const ops = () => host.opened.operations;
 const realmNs = (realm: string) => `${realm}.${host.settings.engine.namespaceSuffix}`;
 
