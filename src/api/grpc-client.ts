@@ -6,6 +6,7 @@ import { credentials, Metadata, type CallOptions, type ClientReadableStream, typ
 import type { EventRecord } from '../../events/record.js';
 import type { CellTemplate } from '../../events/specs.js';
 import { ErrorKind, KukeError } from '../errors.js';
+import { checkManifestSize, utf8Bytes } from '../model/limits.js';
 import type { ResourceView } from '../model/resources.js';
 import type { AggregateKey } from '../model/streams.js';
 import type { ApplyProgress, ApplyResult, CellRef, DeleteOptions, DeleteResult, HistoryFilter, KukeonClient, NamedQuery, Query } from './client.js';
@@ -170,6 +171,8 @@ export class GrpcClient implements KukeonClient {
   }
 
   async apply(manifest: string, progress: ApplyProgress = {}): Promise<ApplyResult[]> {
+    // Refused here with the line kukeond would give, rather than sent for nothing.
+    checkManifestSize(utf8Bytes(manifest));
     const results: ApplyResult[] = [];
     const onMessage = (m: pb.ApplyManifestResponse) => {
       const result = applyResultFromPb(m.result);

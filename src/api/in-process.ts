@@ -28,6 +28,7 @@ import { loadReadModel, ReadModelWriter, viewsOf } from '../engine/read-model.js
 import { usageOf } from '../engine/usage.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import { checkManifestSize, utf8Bytes } from '../model/limits.js';
 import type { CellView, ResourceView } from '../model/resources.js';
 import type { AggregateKey } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
@@ -108,7 +109,9 @@ export class InProcessClient implements KukeonClient {
   createCell(input: Parameters<KukeonClient['createCell']>[0]) {
     return this.write((b) => b.createCell(input));
   }
-  apply(manifest: string, progress?: ApplyProgress): Promise<ApplyResult[]> {
+  async apply(manifest: string, progress?: ApplyProgress): Promise<ApplyResult[]> {
+    // Before the engine is opened (a log replay): the parser would refuse it anyway, with this line.
+    checkManifestSize(utf8Bytes(manifest));
     return this.write((b) => b.apply(manifest, progress));
   }
 

@@ -1,11 +1,12 @@
 /**
  * How large kukeond's API messages may be, and how answers stay under that whatever the event log holds.
  *
- * - A request is at most {@link MAX_REQUEST_BYTES}. The largest request is a manifest (`kuke apply`): 4 MiB is far
- *   above what a person writes (the Kubernetes API server takes 3 MiB bodies) and is also the receive limit every
- *   gRPC implementation uses by default, so a tool such as grpcurl can talk to kukeond without flags. The gRPC client
- *   checks before sending and refuses with `request too large` (one user error) instead of letting the server cut
- *   the call off.
+ * - A request is at most {@link MAX_REQUEST_BYTES}. The largest request is a manifest (`kuke apply`), which has its
+ *   own, smaller limit (model/limits.ts MAX_MANIFEST_BYTES, checked by the client before sending, with the line the
+ *   daemon gives); 4 MiB leaves room above it, is far above what a person writes (the Kubernetes API server takes
+ *   3 MiB bodies) and is also the receive limit every gRPC implementation uses by default, so a tool such as grpcurl
+ *   can talk to kukeond without flags. The gRPC client checks every request before sending and refuses with
+ *   `request too large` (one user error) instead of letting the server cut the call off.
  * - Every message kukeond sends is at most {@link MAX_MESSAGE_BYTES} (the same 4 MiB). Answers whose size depends on
  *   what the log holds (lists, histories, apply results) are streams with one item per message, and an item whose
  *   message would exceed {@link PART_BYTES} travels as its JSON in pieces of that size (`Part` in the proto). An

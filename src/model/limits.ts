@@ -6,6 +6,7 @@
  * These bind new requests only. Events already in a log are never re-checked (events/ keeps its looser schemas),
  * so an older log that holds a larger value still replays.
  */
+import { ErrorKind, KukeError } from '../errors.js';
 
 /** 1 KiB, 1 MiB: sizes below are in bytes of UTF-8. */
 const KiB = 1024;
@@ -16,6 +17,15 @@ const MiB = 1024 * KiB;
  * message limit.
  */
 export const MAX_MANIFEST_BYTES = 1 * MiB;
+
+/**
+ * Refuses a manifest of `bytes` (UTF-8) over {@link MAX_MANIFEST_BYTES}, with the one line every side gives: kukeond
+ * when it parses, the in-process client, and kuke before it reads a file or sends a request.
+ */
+export function checkManifestSize(bytes: number): void {
+  if (bytes <= MAX_MANIFEST_BYTES) return;
+  throw new KukeError(ErrorKind.InvalidArgument, `the manifest ${sizeOverLimit(bytes, MAX_MANIFEST_BYTES)}; split it into several files`, { hint: 'nothing was changed' });
+}
 
 /**
  * Values (scalars: keys, strings, numbers) in one manifest. The `yaml` parser takes some 50-100 µs per value on a

@@ -16,7 +16,7 @@
 import { CST, Composer, isAlias, isMap, isPair, isScalar, isSeq, Lexer, Parser, type Document, type Node } from 'yaml';
 import { ErrorKind, KukeError } from '../errors.js';
 import { quote } from './issues.js';
-import { MAX_DOCUMENTS, MAX_MANIFEST_BYTES, MAX_YAML_ALIAS_EXPANSION, MAX_YAML_DEPTH, MAX_YAML_VALUES, sizeOverLimit, utf8Bytes } from './limits.js';
+import { checkManifestSize, MAX_DOCUMENTS, MAX_YAML_ALIAS_EXPANSION, MAX_YAML_DEPTH, MAX_YAML_VALUES, utf8Bytes } from './limits.js';
 
 /** One loaded document: its 1-based position in the stream and its value (null for an empty document). */
 export interface LoadedDocument {
@@ -136,10 +136,7 @@ function inspect(text: string, doc: Document.Parsed, index: number): void {
  * for (const { index, value } of loadYamlDocuments(text)) if (value !== null) check(index, value);
  */
 export function loadYamlDocuments(text: string): LoadedDocument[] {
-  const bytes = utf8Bytes(text);
-  if (bytes > MAX_MANIFEST_BYTES) {
-    refuse(`the manifest ${sizeOverLimit(bytes, MAX_MANIFEST_BYTES)}; split it into several files`);
-  }
+  checkManifestSize(utf8Bytes(text));
   screen(text);
   const composer = new Composer({ uniqueKeys: false, version: '1.2', schema: 'core', merge: false, prettyErrors: false, strict: true });
   const docs = [...composer.compose(new Parser().parse(text))];

@@ -6,28 +6,21 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { catalogCodec } from '../../src/engine/codec.js';
 import { Engine } from '../../src/engine/engine.js';
 import type { CellView } from '../../src/model/resources.js';
 import { LevelEventLog } from '../../src/store/event-log.js';
-import { cellManifest, expectOneLineError, KUKE, startE2eHost, type E2eHost } from '../support/e2e.js';
+import { cellManifest, expectOneLineError, KUKE, useInitializedHost, type E2eHost } from '../support/e2e.js';
 
+const hostOf = useInitializedHost({ subnet: '10.253.128.0/18', tag: 'm', loadImage: true });
 let host: E2eHost;
+beforeAll(() => {
+  host = hostOf();
+});
 /** The 10 MB env value of issue 9. */
 const HUGE = 'V'.repeat(10 << 20);
-
-beforeAll(async () => {
-  host = await startE2eHost({ subnet: '10.253.128.0/18', tag: 'm' });
-  const init = await host.local(['init']);
-  if (init.code !== 0) throw new Error(init.stderr);
-  const load = await host.kuke(['image', 'load', host.testImage.path]);
-  if (load.code !== 0) throw new Error(load.stderr);
-}, 180_000);
-afterAll(async () => {
-  await host?.cleanup();
-}, 180_000);
 
 /** Cell views of the default stack, as `kuke get cells -o json` prints them. */
 async function cells(): Promise<CellView[]> {
@@ -79,11 +72,14 @@ describe('a value larger than any API message, stored by an older version', () =
 });
 
 describe('request limits', () => {
-  it('refuses a manifest over 4 MiB with one line, before sending it, and applies nothing', async () => {
+  it('refuses a manifest over 1 MiB with the line kukeond gives, before sending it (file or stdin, daemon or in-process), and applies nothing', async () => {
     const file = join(host.dir, 'large.yaml');
-    writeFileSync(file, `${cellManifest('toolarge', [{ id: 'main', args: ['sleep', '1'] }])}      env: ["X=${'x'.repeat(5 << 20)}"]\n`);
-    const r = await host.kuke(['apply', '-f', file]);
-    expect(expectOneLineError(r)).toBe('Error: request too large: the manifest is 5 MiB (limit 4 MiB); split the manifest into several files and apply them one after the other');
+    const text = `${cellManifest('toolarge', [{ id: 'main', args: ['sleep', '1'] }])}      env: ["X=${'x'.repeat(5 << 20)}"]\n`;
+    writeFileSync(file, text);
+    const line = 'Error: the manifest is 5 MiB, more than the limit of 1 MiB; split it into several files; nothing was changed';
+    expect(expectOneLineError(await host.kuke(['apply', '-f', file]))).toBe(line);
+    expect(expectOneLineError(await host.kuke(['apply', '-f', '-'], { input: text }))).toBe(line);
+    expect(expectOneLineError(await host.kuke(['apply', '-f', file, '--no-daemon']))).toBe(line);
     expect((await cells()).map((c) => c.name)).not.toContain('toolarge');
   }, 60_000);
 });

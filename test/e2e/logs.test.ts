@@ -4,10 +4,14 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectOneLineError, KUKE, runNode, startE2eHost, until, type E2eHost } from '../support/e2e.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expectOneLineError, until, useInitializedHost, type E2eHost } from '../support/e2e.js';
 
+const hostOf = useInitializedHost({ subnet: '10.253.0.0/18', tag: 'l', initEnv: { KUKEON_LOG_MAX_SIZE: '16k', KUKEON_LOG_MAX_FILE: '2' }, loadImage: true });
 let host: E2eHost;
+beforeAll(() => {
+  host = hostOf();
+});
 const cellDir = (cell: string) => join(host.runPath, 'logs', 'default', 'default', 'default', cell);
 const read = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : '');
 
@@ -15,17 +19,6 @@ async function runCell(name: string, script: string): Promise<void> {
   const r = await host.kuke(['create', 'cell', name, '--image', host.testImage.ref, '--arg', 'sh', '--arg', '-c', '--arg', script, '--start']);
   expect(r.code, r.stderr).toBe(0);
 }
-
-beforeAll(async () => {
-  host = await startE2eHost({ subnet: '10.253.0.0/18', tag: 'l' });
-  const init = await runNode([KUKE, 'init', '--run-path', host.runPath], { ...host.env, KUKEON_LOG_MAX_SIZE: '16k', KUKEON_LOG_MAX_FILE: '2' });
-  if (init.code !== 0) throw new Error(init.stderr);
-  const load = await host.kuke(['image', 'load', host.testImage.path]);
-  if (load.code !== 0) throw new Error(load.stderr);
-}, 180_000);
-afterAll(async () => {
-  await host?.cleanup();
-}, 180_000);
 
 describe('container logs through the daemon', () => {
   it('rotates a log at the size given to kuke init, keeping max-file files in all', async () => {

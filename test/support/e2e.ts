@@ -125,15 +125,20 @@ export async function startE2eHost(options: { subnet: string; tag: string }): Pr
 }
 
 /**
- * Registers the usual hooks of an e2e file: a host started (and `kuke init` run on it) before all its tests, torn
- * down after them. Returns the host's getter (the host exists once beforeAll has run).
+ * Registers the usual hooks of an e2e file: a host started (and `kuke init` run on it, with `initEnv` added to its
+ * environment) before all its tests, the test image loaded into the default realm with `loadImage`, all torn down
+ * after them. Returns the host's getter (the host exists once beforeAll has run).
  */
-export function useInitializedHost(options: { subnet: string; tag: string }): () => E2eHost {
+export function useInitializedHost(options: { subnet: string; tag: string; initEnv?: NodeJS.ProcessEnv; loadImage?: boolean }): () => E2eHost {
   let host: E2eHost | undefined;
   beforeAll(async () => {
-    host = await startE2eHost(options);
-    const init = await host.local(['init']);
+    host = await startE2eHost({ subnet: options.subnet, tag: options.tag });
+    const init = await runNode([KUKE, 'init', '--run-path', host.runPath], { ...host.env, ...options.initEnv });
     if (init.code !== 0) throw new Error(`kuke init failed: ${init.stderr}`);
+    if (options.loadImage) {
+      const load = await host.kuke(['image', 'load', host.testImage.path]);
+      if (load.code !== 0) throw new Error(`kuke image load failed: ${load.stderr}`);
+    }
   }, 180_000);
   afterAll(async () => {
     await host?.cleanup();

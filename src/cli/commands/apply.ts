@@ -4,22 +4,34 @@
  * as soon as it is done (a table line each; `-o json|yaml` prints one document at the end). Ctrl-C stops the apply
  * after the document in progress; what was reported is what was applied.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ErrorKind, KukeError } from '../../errors.js';
+import { ErrorKind, KukeError, isKukeError } from '../../errors.js';
+import { checkManifestSize, MAX_MANIFEST_BYTES } from '../../model/limits.js';
 import { parseFormat, type CommandContext } from '../context.js';
 import type { ApplyResult } from '../../api/client.js';
 import { printStructured, type Streams } from '../output.js';
 
+/**
+ * The manifest's text. One over the manifest limit is refused with the daemon's line without being held whole: a
+ * file by its size, stdin once what was read passes the limit (the rest is only counted, for the message).
+ */
 async function readInput(file: string): Promise<string> {
   if (file === '-') {
     const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    let bytes = 0;
+    for await (const chunk of process.stdin) {
+      bytes += (chunk as Buffer).length;
+      if (bytes <= MAX_MANIFEST_BYTES) chunks.push(chunk as Buffer);
+    }
+    checkManifestSize(bytes);
     return Buffer.concat(chunks).toString('utf8');
   }
   try {
+    checkManifestSize(statSync(file).size);
     return readFileSync(file, 'utf8');
   } catch (err) {
+    if (isKukeError(err)) throw err;
     throw new KukeError(ErrorKind.InvalidArgument, `failed to open file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
       hint: 'pass an existing manifest with -f <file>, or - for stdin',
     });

@@ -143,11 +143,30 @@ describe('listing and history over gRPC, whatever the log holds', { timeout: 60_
 });
 
 describe('message limits', () => {
-  it('refuses a request over the limit at the client, with its size and the limit', async () => {
-    const err = await rejection(client.apply(`kind: Realm\nmetadata: {name: x, labels: {a: "${'x'.repeat(5 << 20)}"}}\n`));
+  it('refuses a manifest over its limit at the client, before sending it, with the line kukeond gives', async () => {
+    const large = `kind: Realm\nmetadata: {name: x, labels: {a: "${'x'.repeat(2 << 20)}"}}\n`;
+    const before = lastApply;
+    const err = await rejection(client.apply(large));
+    expect(lastApply).toBe(before);
     expect(err.kind).toBe(ErrorKind.InvalidArgument);
-    expect(err.message).toBe('request too large: the manifest is 5 MiB (limit 4 MiB)');
-    expect(err.hint).toBe('split the manifest into several files and apply them one after the other');
+    expect(err.message).toBe('the manifest is 2 MiB, more than the limit of 1 MiB; split it into several files');
+    // What kukeond answers a client that does not check (an older kuke), and what the in-process client says.
+    const raw = new pb.KukeonServiceClient(`unix://${join(dir, 'api.sock')}`, credentials.createInsecure());
+    try {
+      const served = await new Promise<ServiceError>((resolve) => raw.applyManifest({ manifest: large }).on('error', resolve));
+      expect(fromServiceError(served, 'api.sock')).toMatchObject({ kind: err.kind, message: err.message, hint: err.hint });
+    } finally {
+      raw.close();
+    }
+    expect(await rejection(inProcess().apply(large))).toMatchObject({ kind: err.kind, message: err.message, hint: err.hint });
+  });
+
+  it('refuses a request over the message limit at the client, with its size and the limit', async () => {
+    const label = 'x'.repeat(5 << 20);
+    const err = await rejection(client.createRealm({ name: 'x', labels: { a: label } }));
+    expect(err.kind).toBe(ErrorKind.InvalidArgument);
+    expect(err.message).toBe('request too large: the createRealm request is 5 MiB (limit 4 MiB)');
+    expect(setup.engine.stateOf('realm/x')).toBe('Absent');
   });
 
   it('answers an oversize request that bypassed the client check with RESOURCE_EXHAUSTED, and goes on serving', async () => {

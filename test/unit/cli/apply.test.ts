@@ -2,13 +2,15 @@
  * `kuke apply` as the user sees it (in-process client over the fake runtime): a line per document as it is done,
  * one structured document with -o json, and Ctrl-C stopping after the document in progress.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EngineBackend } from '../../../src/api/backend.js';
 import type { ApplyProgress } from '../../../src/api/client.js';
+import { InProcessClient } from '../../../src/api/in-process.js';
 import { runKuke } from '../../../src/cli/program.js';
+import { ErrorKind, isKukeError, type KukeError } from '../../../src/errors.js';
 import { setupEngine, user } from '../../support/fake-engine.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kukeon-apply-'));
@@ -66,5 +68,32 @@ describe('kuke apply', () => {
     expect(r.code).toBe(1);
     expect(JSON.parse(r.out)).toMatchObject({ resources: [{ name: 'k1', action: 'created' }] });
     expect(r.err).toMatch(/^Error: apply interrupted after 1 document: /);
+  });
+});
+
+describe('a manifest over the limit', () => {
+  const line = 'Error: the manifest is 1.5 MiB, more than the limit of 1 MiB; split it into several files; nothing was changed\n';
+  const large = `${manifest('big')}# ${'x'.repeat(1_572_861 - manifest('big').length)}\n`;
+  const noClient = async (): Promise<never> => {
+    throw new Error('no client should be opened for a manifest over the limit');
+  };
+
+  it("is refused by kuke with kukeond's line, before any client is opened", async () => {
+    expect(Buffer.byteLength(large)).toBe(1.5 * 1024 * 1024);
+    const file = join(dir, 'large.yaml');
+    writeFileSync(file, large);
+    let err = '';
+    const code = await runKuke(['apply', '-f', file], { out: () => undefined, err: (t) => (err += t) }, { daemon: noClient, inProcess: noClient }, {});
+    expect(code).toBe(1);
+    expect(err).toBe(line);
+  });
+
+  it('is refused by the in-process client before it opens the run path', async () => {
+    const runPath = join(dir, 'never-opened');
+    const client = new InProcessClient({ config: { runPath }, runtime: noClient });
+    const err = await client.apply(large).then(() => undefined, (e: unknown) => e);
+    expect(isKukeError(err, ErrorKind.InvalidArgument)).toBe(true);
+    expect(`Error: ${(err as KukeError).message}; ${(err as KukeError).hint}\n`).toBe(line);
+    expect(existsSync(runPath)).toBe(false);
   });
 });
