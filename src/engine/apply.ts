@@ -8,6 +8,7 @@ import type { CellTemplate } from '../../events/specs.js';
 import { ErrorKind, KukeError, toKukeError } from '../errors.js';
 import { parseManifests, type Manifest } from '../model/manifest.js';
 import type { OpOptions, Operations } from './operations.js';
+import { checkCellPorts, type PlannedCell } from './port-check.js';
 
 /** The outcome of one document. */
 export interface ApplyResult {
@@ -34,7 +35,7 @@ export interface ApplyProgress {
  */
 export async function applyManifest(operations: Operations, text: string, options: OpOptions, progress: ApplyProgress = {}): Promise<ApplyResult[]> {
   const docs = parseManifests(text);
-  precheck(operations, docs);
+  await precheck(operations, docs);
   const results: ApplyResult[] = [];
   for (const doc of docs) {
     if (progress.signal?.aborted) break;
@@ -112,7 +113,7 @@ function withContainer(current: CellTemplate, doc: Extract<Manifest, { kind: 'Co
  * else the stored one, with the earlier Container documents of that cell merged in. A Container document whose cell
  * does not exist is left to fail on its own when applied, as a Space whose realm is missing does.
  */
-function precheck(operations: Operations, docs: Manifest[]): void {
+async function precheck(operations: Operations, docs: Manifest[]): Promise<void> {
   /** Templates of cells as the documents checked so far leave them, by cell stream. */
   const planned = new Map<string, CellTemplate>();
   const cellKey = (c: { realm: string; space: string; stack: string; cell: string }) => JSON.stringify([c.realm, c.space, c.stack, c.cell]);
@@ -142,6 +143,7 @@ function precheck(operations: Operations, docs: Manifest[]): void {
           operations.checkSpace({ realm: doc.realm, space: doc.space });
           operations.checkStack({ realm: doc.realm, space: doc.space, stack: doc.stack });
           operations.checkCell({ realm: doc.realm, space: doc.space, stack: doc.stack, cell: doc.name, template: doc.template });
+          await checkCellPorts(operations.engine, { ...doc, cell: doc.name }, doc.template, plannedCells(planned));
           planned.set(cellKey({ ...doc, cell: doc.name }), doc.template);
           break;
         case 'Container': {
@@ -149,6 +151,7 @@ function precheck(operations: Operations, docs: Manifest[]): void {
           if (!current) break;
           const template = withContainer(current, doc);
           operations.checkCell({ ...cellOf(doc), template });
+          await checkCellPorts(operations.engine, cellOf(doc), template, plannedCells(planned));
           planned.set(cellKey(doc), template);
           break;
         }
@@ -158,6 +161,14 @@ function precheck(operations: Operations, docs: Manifest[]): void {
       throw new KukeError(error.kind, `document ${doc.index} (${doc.kind} "${doc.name}"): ${error.message}`, { cause: error, hint: 'nothing was changed' });
     }
   }
+}
+
+/** The cells `precheck` has planned so far (keys are JSON of [realm, space, stack, cell]), for the port checks. */
+function plannedCells(planned: Map<string, CellTemplate>): PlannedCell[] {
+  return [...planned].map(([key, template]) => {
+    const [realm, space, stack, cell] = JSON.parse(key) as [string, string, string, string];
+    return { ref: { realm, space, stack, cell }, template };
+  });
 }
 
 /** A cell's realm, space and stack are created when missing, as the original does. */

@@ -15,6 +15,7 @@ import { validateCellTemplate, validateLabels } from '../model/template-check.js
 import { childPrefix, describeKey, streamOf, type AggregateKey } from '../model/streams.js';
 import type { Aggregate, DispatchMeta, DispatchOutcome, Engine } from './engine.js';
 import { FORCE_SETTLE_MS, forceDelete } from './force-delete.js';
+import { checkCellPorts } from './port-check.js';
 import { allocateSubnet } from './subnets.js';
 import { ViewQueries, type Query } from './queries.js';
 import { viewsOf } from './read-model.js';
@@ -220,6 +221,7 @@ export class Operations {
     const meta = this.meta(options);
     let created = false;
     if (isGone(this.engine.stateOf(stream))) {
+      await checkCellPorts(this.engine, input, input.template);
       this.ok(await this.engine.dispatch(stream, 'CreateCell', { template: input.template }, meta));
       created = true;
     } else if (JSON.stringify(this.cellTemplate(stream)) !== JSON.stringify(input.template)) {
@@ -243,6 +245,7 @@ export class Operations {
     await this.settled(stream, options);
     const state = this.engine.stateOf(stream);
     if (isGone(state)) {
+      await checkCellPorts(this.engine, input, input.template);
       this.ok(await this.engine.dispatch(stream, 'CreateCell', { template: input.template }, meta));
       await this.startCell(input, { ...options, correlation: meta.correlation });
       return { view: this.getCell(input), action: 'created', changes: [] };
@@ -254,6 +257,7 @@ export class Operations {
       await this.startCell(input, { ...options, correlation: meta.correlation });
       return { view: this.getCell(input), action: 'updated', changes: [`cell was ${state}: started`] };
     }
+    await checkCellPorts(this.engine, input, input.template);
     if (state === 'Ready') await this.stopCell(input, { ...options, correlation: meta.correlation }, { mode: 'stop' });
     this.ok(await this.engine.dispatch(stream, 'UpdateCell', { template: input.template }, meta));
     await this.startCell(input, { ...options, correlation: meta.correlation });

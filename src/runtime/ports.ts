@@ -297,6 +297,22 @@ export interface PortMapping {
   hostIP?: string;
 }
 
+/** A socket of the host holding a port: a TCP listener or a bound UDP socket. */
+export interface HostSocket {
+  protocol: 'tcp' | 'udp';
+  port: number;
+  /** The IPv4 address it is bound to; absent when it takes every address (`0.0.0.0`, or `::` on a dual-stack socket). */
+  address?: string;
+}
+
+/** What of the host's network a published port must not collide with. */
+export interface HostPortUse {
+  /** Sockets listening in the host's network namespace (IPv4, and IPv6 ones that take IPv4 traffic). */
+  sockets: HostSocket[];
+  /** The host's IPv4 addresses (a published port's host address must be one of them). */
+  addresses: string[];
+}
+
 /** What a cell asks of its attachment beyond an address from the pool. */
 export interface AttachOptions {
   /** The IPv4 address (without prefix) the cell must get: its static `ip`, or the one it had before. */
@@ -326,6 +342,8 @@ export interface Networks {
    * avoids them.
    */
   hostSubnets(): Promise<string[]>;
+  /** The ports the host's own processes hold, and its addresses, for checking a cell's published ports. */
+  hostPortUse(): Promise<HostPortUse>;
   /**
    * CNI ADD of `netnsPath` (e.g. `/proc/<pid>/ns/net`) to the network, interface eth0. Idempotent: an existing
    * attachment of the same container that passes CHECK is returned unchanged (same address).

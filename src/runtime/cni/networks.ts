@@ -36,7 +36,7 @@ import { delimiter, join } from 'node:path';
 import { ErrorKind, isKukeError, KukeError, toKukeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { bridgeName } from '../../model/names.js';
-import type { Attachment, AttachOptions, NetworkSpec, Networks } from '../ports.js';
+import type { Attachment, AttachOptions, HostPortUse, NetworkSpec, Networks } from '../ports.js';
 import { checkContainerId, netnsIdentity, ResultCache, writeFileAtomic, type CachedAttachment, type CniResult } from './cache.js';
 import {
   buildConflist,
@@ -55,6 +55,7 @@ import {
   type Conflist,
 } from './conflist.js';
 import { execPlugin, type CniCommand } from './exec.js';
+import { hostIPv4Addresses, readHostSockets } from './host-sockets.js';
 import { readHostSubnets } from './host-subnets.js';
 import { ipamNetworks, readReservations, releaseReservations } from './ipam.js';
 import { listMasqueradeRules, removeMasquerade } from './masquerade.js';
@@ -179,6 +180,10 @@ export class CniNetworks implements Networks {
       }
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async hostPortUse(): Promise<HostPortUse> {
+    return { sockets: readHostSockets(), addresses: hostIPv4Addresses() };
   }
 
   hostSubnets(): Promise<string[]> {

@@ -23,14 +23,16 @@ import type {
   ContainerRecord,
   ContainerRuntime,
   ContainerSpec,
+  HostPortUse,
+  HostSocket,
   HostResolverFiles,
   ImageInfo,
   Labels,
   LogRotationPolicy,
   LogRotationReport,
   NetworkSpec,
-  PortMapping,
   Networks,
+  PortMapping,
   ResourceLimits,
   Runtime,
   Subscription,
@@ -69,6 +71,9 @@ export class FakeWorld {
   instance = 'f0e1d2c3b4a59687';
   /** Subnets the host's links are on, besides the spaces' (another install's bridges, docker0…). */
   hostSubnets: string[] = [];
+  /** Sockets "listening on the host" and its addresses, for published ports' checks. */
+  hostSockets: HostSocket[] = [];
+  hostAddresses: string[] = ['127.0.0.1'];
   readonly attachments = new Map<string, Attachment & { netnsPath: string; portMappings?: PortMapping[] }>(); // `${network}/${containerId}`
   /** Container log files present, by path (`…/<realm>/<space>/<stack>/<cell>/<container>.log`). */
   readonly logFiles = new Set<string>();
@@ -450,6 +455,11 @@ class FakeNetworks implements Networks {
   async hostSubnets() {
     await this.w.enter('hostSubnets');
     return [...this.w.hostSubnets];
+  }
+
+  async hostPortUse(): Promise<HostPortUse> {
+    await this.w.enter('hostPortUse');
+    return { sockets: [...this.w.hostSockets], addresses: [...this.w.hostAddresses] };
   }
 
   async attach(network: string, containerId: string, netnsPath: string, options: AttachOptions = {}): Promise<Attachment> {

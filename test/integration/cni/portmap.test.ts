@@ -123,6 +123,20 @@ describe('published ports (real portmap plugin, iptables)', () => {
     expect(await chainExists(containerId)).toBe(false);
   });
 
+  it('sees a process of the host listening on a port, with its address, and the host\'s addresses', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const use = await cni.hostPortUse();
+      expect(use.sockets).toContainEqual({ protocol: 'tcp', port, address: '127.0.0.1' });
+      expect(use.addresses).toContain('127.0.0.1');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect((await cni.hostPortUse()).sockets.some((s) => s.port === port && s.protocol === 'tcp')).toBe(false);
+  });
+
   it('removes the rules when the netns is gone, and gc removes rules whose cache and reservation were lost', async () => {
     const ns = await host.netns();
     const containerId = id('gone');
