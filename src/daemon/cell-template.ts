@@ -33,6 +33,13 @@ export function daemonArgs(settings: HostSettings, socketGid: number | undefined
   ];
 }
 
+/**
+ * The host's resolver configuration, bound read-only: the daemon derives each cell's /etc/resolv.conf from it
+ * (src/engine/resolv-conf.ts). It reads the host's files through /proc/1/root first, which is live but not readable
+ * where the host's init holds capabilities the daemon lacks; the image has no resolv.conf of its own.
+ */
+export const HOST_RESOLVER_PATHS: readonly string[] = ['/etc/resolv.conf', '/run/systemd/resolve'];
+
 /** The kukeond cell's template for an image. */
 export function daemonCellTemplate(settings: HostSettings, image: string, socketGid: number | undefined): CellTemplate {
   const binds = [
@@ -44,6 +51,7 @@ export function daemonCellTemplate(settings: HostSettings, image: string, socket
     settings.runcRoot ?? DEFAULT_RUNC_ROOT,
     '/sys/fs/cgroup',
     ...settings.cniBinDirs,
+    ...HOST_RESOLVER_PATHS,
   ];
   // A bind of a missing path fails the container's start: bind what exists (CNI dirs vary between hosts). A path
   // inside another bind is already there.
@@ -62,7 +70,7 @@ export function daemonCellTemplate(settings: HostSettings, image: string, socket
         privileged: true,
         hostNetwork: true,
         hostPid: true,
-        mounts: unique.map((path) => ({ type: 'bind' as const, source: path, target: path, readOnly: settings.cniBinDirs.includes(path) })),
+        mounts: unique.map((path) => ({ type: 'bind' as const, source: path, target: path, readOnly: settings.cniBinDirs.includes(path) || HOST_RESOLVER_PATHS.includes(path) })),
         resources: {},
         restartPolicy: 'never',
       },

@@ -36,7 +36,8 @@ export interface HostResolverPaths {
   /**
    * Tried first, before each path: the root of the host's init. kukeond runs in a container of its own with the
    * host's PID namespace, where `/proc/1/root` is the host's filesystem (its own /etc is the image's); on the host
-   * it is `/` itself. Unreadable (no privilege) → the plain path.
+   * it is `/` itself. Unreadable (where the host's init holds capabilities the caller lacks, ptrace rules refuse
+   * it) → the plain path, which the daemon's cell binds from the host (src/daemon/cell-template.ts).
    */
   hostRoot: string;
 }
