@@ -77,12 +77,22 @@ export const ContainerTemplateSchema = z.object({
 });
 export type ContainerTemplate = z.infer<typeof ContainerTemplateSchema>;
 
-/** A cell: its containers (the root first) and labels. */
+/** An IPv4 address in dotted quads, without prefix (`10.86.0.7`). */
+export const Ipv4Schema = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/);
+
+/** A cell: its containers (the root first), labels and address. */
 export const CellTemplateSchema = z.object({
   /** Name (in the manifest) of the root container; it owns the cell's network namespace. */
   root: NameSchema,
   containers: z.array(ContainerTemplateSchema).min(1),
   labels: z.record(z.string(), z.string()).default({}),
+  /**
+   * The cell's address on its space's network, kept across stop/start for the life of the cell: the manifest's
+   * static `spec.ip` (`--ip`), or the first free one, chosen when the cell is created (src/engine/cell-network.ts).
+   * Absent when the root uses the host's network, and in templates recorded before addresses were stamped (those
+   * get one at their next start). Optional, so older events still decode.
+   */
+  ip: Ipv4Schema.optional(),
 });
 export type CellTemplate = z.infer<typeof CellTemplateSchema>;
 

@@ -104,12 +104,12 @@ function containerTemplateFromPb(t: pb.ContainerTemplate): ContainerTemplate {
 }
 
 export function cellTemplateToPb(t: CellTemplate): pb.CellTemplate {
-  return { root: t.root, containers: t.containers.map(containerTemplateToPb), labels: t.labels };
+  return { root: t.root, containers: t.containers.map(containerTemplateToPb), labels: t.labels, ...(t.ip !== undefined ? { ip: t.ip } : {}) };
 }
 
 export function cellTemplateFromPb(t: pb.CellTemplate | undefined): CellTemplate {
   if (!t) throw new KukeError(ErrorKind.InvalidArgument, 'a cell template is required');
-  return { root: t.root, containers: t.containers.map(containerTemplateFromPb), labels: t.labels };
+  return { root: t.root, containers: t.containers.map(containerTemplateFromPb), labels: t.labels, ...(t.ip !== undefined ? { ip: t.ip } : {}) };
 }
 
 // ------------------------------------------------------------------------------------------------ views

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Actor } from '../../events/record.js';
-import type { CellTemplate } from '../../events/specs.js';
+import { CellTemplateSchema, type CellTemplate } from '../../events/specs.js';
 import { isGone, isTransient, type AggregateKind } from '../../machines/index.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { bridgeName, containerdId, networkName, networkNameProblem, realmNamespace, validateIdPart, validateName, validateNamespaceOverride } from '../model/names.js';
@@ -14,6 +14,7 @@ import type { CellView, RealmView, ResourceView, SpaceView, StackView } from '..
 import { validateCellTemplate, validateLabels } from '../model/template-check.js';
 import { childPrefix, describeKey, streamOf, type AggregateKey } from '../model/streams.js';
 import type { Aggregate, DispatchMeta, DispatchOutcome, Engine } from './engine.js';
+import { firstFreeAddress, heldAddresses, addressProblem, onHostNetwork, spaceSubnetOf } from './cell-network.js';
 import { FORCE_SETTLE_MS, forceDelete } from './force-delete.js';
 import { checkCellPorts } from './port-check.js';
 import { allocateSubnet } from './subnets.js';
@@ -64,6 +65,12 @@ const DEFAULT_TIMEOUT_MS = 120_000;
 
 /** The operations over one engine. */
 export class Operations {
+  /**
+   * Per space, the tail of the operations that choose a cell's address and record it: two creates at once must not
+   * both see an address free and take it.
+   */
+  private readonly addressLocks = new Map<string, Promise<unknown>>();
+
   constructor(readonly engine: Engine) {}
 
   // ------------------------------------------------------------------------------------------------ reads
@@ -120,6 +127,75 @@ export class Operations {
     this.validateCellRef(input);
     validateCellTemplate(input.template, `cell ${JSON.stringify(input.cell)}`);
     checkContainerIds(input, input.template);
+    if (input.template.ip !== undefined) this.checkStaticAddress(input, input.template.ip);
+  }
+
+  /**
+   * Refuses a static address its space cannot give the cell: outside the space's subnet, its network, gateway or
+   * broadcast address, or held by another live cell of the space. Nothing is checked against a space that does not
+   * exist yet (kuke apply creates it first; its subnet is chosen then).
+   */
+  private checkStaticAddress(ref: CellRef, ip: string): void {
+    const subnet = spaceSubnetOf(this.engine, ref.realm, ref.space);
+    if (subnet === undefined) return;
+    const where = `cell "${ref.cell}"`;
+    const problem = addressProblem(subnet, ip);
+    if (problem) {
+      throw new KukeError(ErrorKind.InvalidArgument, `${where}: ip ${ip} cannot be used: ${problem}`, {
+        hint: `choose an address from ${firstFreeAddress(subnet, []) ?? subnet} up in ${subnet}, or leave ip out to get a free one`,
+      });
+    }
+    const holder = heldAddresses(this.engine, ref.realm, ref.space, streamOf({ kind: 'cell', ...pickCell(ref) })).get(ip);
+    if (holder) {
+      const [stack, cell] = holder.split('/');
+      throw new KukeError(ErrorKind.AlreadyExists, `${where}: ip ${ip} is already held by cell "${cell}" (stack "${stack}") in space "${ref.space}"`, {
+        hint: 'choose another address, or leave ip out to get a free one',
+      });
+    }
+  }
+
+  /**
+   * The template a cell is recorded with, carrying its address: a static one (checked), the one the existing cell
+   * already has when none is asked for, else the first free one of its space. A cell whose root is on the host's
+   * network has none. In the log's key order (the schema's), so that it compares equal to a recorded template.
+   * Call under {@link withAddressLock}.
+   */
+  private addressed(ref: CellRef, template: CellTemplate, current: CellTemplate | null): CellTemplate {
+    const { ip: asked, ...rest } = template;
+    let ip: string | undefined;
+    if (onHostNetwork(template)) ip = asked;
+    else if (asked !== undefined) {
+      this.checkStaticAddress(ref, asked);
+      ip = asked;
+    } else if (current) ip = onHostNetwork(current) ? undefined : current.ip;
+    else ip = this.freeAddress(ref);
+    return CellTemplateSchema.parse(ip === undefined ? rest : { ...rest, ip });
+  }
+
+  /** The first address of the cell's space that no other live cell holds; undefined for a space without a subnet. */
+  private freeAddress(ref: CellRef): string | undefined {
+    const subnet = spaceSubnetOf(this.engine, ref.realm, ref.space);
+    if (subnet === undefined) return undefined;
+    const ip = firstFreeAddress(subnet, heldAddresses(this.engine, ref.realm, ref.space, streamOf({ kind: 'cell', ...pickCell(ref) })).keys());
+    if (ip === undefined) {
+      throw new KukeError(ErrorKind.FailedPrecondition, `space "${ref.space}" has no free address left in ${subnet} for cell "${ref.cell}"`, {
+        hint: 'delete cells of the space you no longer need, or create the cell in another space',
+      });
+    }
+    return ip;
+  }
+
+  /** Runs `fn` after every earlier address choice of the space has been recorded (see addressLocks). */
+  private withAddressLock<T>(ref: SpaceRef, fn: () => Promise<T>): Promise<T> {
+    const key = `${ref.realm}/${ref.space}`;
+    const next = (this.addressLocks.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
+    this.addressLocks.set(key, next);
+    void next
+      .finally(() => {
+        if (this.addressLocks.get(key) === next) this.addressLocks.delete(key);
+      })
+      .catch(() => undefined);
+    return next;
   }
 
   /** Creates a realm (namespace + cgroup); idempotent. */
@@ -219,16 +295,20 @@ export class Operations {
     const key: AggregateKey = { kind: 'cell', ...pickCell(input) };
     const stream = streamOf(key);
     const meta = this.meta(options);
-    let created = false;
-    if (isGone(this.engine.stateOf(stream))) {
-      await checkCellPorts(this.engine, input, input.template);
-      this.ok(await this.engine.dispatch(stream, 'CreateCell', { template: input.template }, meta));
-      created = true;
-    } else if (JSON.stringify(this.cellTemplate(stream)) !== JSON.stringify(input.template)) {
-      throw new KukeError(ErrorKind.AlreadyExists, `${describeKey(key)} already exists with a different spec`, {
-        hint: 'apply the manifest to update it: kuke apply -f <file>',
-      });
-    }
+    const created = await this.withAddressLock(input, async () => {
+      if (isGone(this.engine.stateOf(stream))) {
+        await checkCellPorts(this.engine, input, input.template);
+        this.ok(await this.engine.dispatch(stream, 'CreateCell', { template: this.addressed(input, input.template, null) }, meta));
+        return true;
+      }
+      const current = this.cellTemplate(stream);
+      if (JSON.stringify(current) !== JSON.stringify(this.addressed(input, input.template, current))) {
+        throw new KukeError(ErrorKind.AlreadyExists, `${describeKey(key)} already exists with a different spec`, {
+          hint: 'apply the manifest to update it: kuke apply -f <file>',
+        });
+      }
+      return false;
+    });
     if (input.start) await this.startCell(input, options);
     return { view: this.getCell(input), created };
   }
@@ -246,12 +326,14 @@ export class Operations {
     const state = this.engine.stateOf(stream);
     if (isGone(state)) {
       await checkCellPorts(this.engine, input, input.template);
-      this.ok(await this.engine.dispatch(stream, 'CreateCell', { template: input.template }, meta));
+      await this.withAddressLock(input, async () => {
+        this.ok(await this.engine.dispatch(stream, 'CreateCell', { template: this.addressed(input, input.template, null) }, meta));
+      });
       await this.startCell(input, { ...options, correlation: meta.correlation });
       return { view: this.getCell(input), action: 'created', changes: [] };
     }
     const current = this.cellTemplate(stream)!;
-    const changes = describeTemplateChanges(current, input.template);
+    const changes = describeTemplateChanges(current, this.addressed(input, input.template, current));
     if (changes.length === 0) {
       if (state === 'Ready') return { view: this.getCell(input), action: 'unchanged', changes };
       await this.startCell(input, { ...options, correlation: meta.correlation });
@@ -259,7 +341,10 @@ export class Operations {
     }
     await checkCellPorts(this.engine, input, input.template);
     if (state === 'Ready') await this.stopCell(input, { ...options, correlation: meta.correlation }, { mode: 'stop' });
-    this.ok(await this.engine.dispatch(stream, 'UpdateCell', { template: input.template }, meta));
+    await this.withAddressLock(input, async () => {
+      // Chosen again now: another cell may have taken the address while this one stopped.
+      this.ok(await this.engine.dispatch(stream, 'UpdateCell', { template: this.addressed(input, input.template, this.cellTemplate(stream)) }, meta));
+    });
     await this.startCell(input, { ...options, correlation: meta.correlation });
     return { view: this.getCell(input), action: 'updated', changes };
   }
@@ -270,10 +355,28 @@ export class Operations {
     const key: AggregateKey = { kind: 'cell', ...pickCell(ref) };
     const stream = streamOf(this.requireAggregate(key).key);
     await this.settled(stream, options);
+    await this.stampAddress(ref, stream, options);
     this.ok(await this.engine.dispatch(stream, 'StartCell', {}, this.meta(options)));
     const agg = await this.settled(stream, options);
     this.failIfFailed(agg, key, 'start');
     return cellView(this.engine, agg);
+  }
+
+  /**
+   * Gives a cell recorded before addresses were stamped (a template without `ip`) the address it starts with from
+   * now on: the first free one of its space, recorded by an UpdateCell before its next start, so every later
+   * start reuses it. Nothing for a cell that has one, runs, or is on the host's network.
+   */
+  private async stampAddress(ref: CellRef, stream: string, options: OpOptions): Promise<void> {
+    const state = this.engine.stateOf(stream);
+    if (!['Pending', 'Stopped', 'Exited', 'Failed'].includes(state)) return;
+    await this.withAddressLock(ref, async () => {
+      const template = this.cellTemplate(stream);
+      if (!template || template.ip !== undefined || onHostNetwork(template)) return;
+      const ip = this.freeAddress(ref);
+      if (ip === undefined) return;
+      this.ok(await this.engine.dispatch(stream, 'UpdateCell', { template: { ...template, ip } }, this.meta(options)));
+    });
   }
 
   /**
@@ -557,5 +660,6 @@ export function describeTemplateChanges(before: CellTemplate, after: CellTemplat
   }
   for (const name of old.keys()) if (!neu.has(name)) changes.push(`container "${name}" removed`);
   if (JSON.stringify(before.labels) !== JSON.stringify(after.labels)) changes.push('labels updated');
+  if (before.ip !== after.ip) changes.push(`address changed: ${before.ip ?? 'none'} → ${after.ip ?? 'none'}`);
   return changes;
 }

@@ -26,6 +26,7 @@ import {
   execSizeRule,
   hostIPSchema,
   imageSchema,
+  ipSchema,
   labelsSchema,
   memoryBytesSchema,
   nameSchema as name,
@@ -169,6 +170,8 @@ const cellSpec = strictObject({
   spaceId: name,
   stackId: name,
   rootContainerId: name.optional(),
+  /** The cell's static address in its space's subnet (Podman's --ip); without it the cell gets the first free one. */
+  ip: ipSchema.optional(),
   containers: z
     .array(container)
     .min(1, 'must list at least one container')
@@ -285,7 +288,7 @@ function parseOne(raw: unknown, index: number): Manifest {
     case 'Cell': {
       const d = parse(cellDoc);
       sameId(d.spec.id, d.metadata.name);
-      const template = CellTemplateSchema.parse({ root: rootOf(d.spec), containers: d.spec.containers.map(toTemplate), labels: d.metadata.labels });
+      const template = CellTemplateSchema.parse({ root: rootOf(d.spec), containers: d.spec.containers.map(toTemplate), labels: d.metadata.labels, ...(d.spec.ip !== undefined ? { ip: d.spec.ip } : {}) });
       const rules = cellRulesProblem(template) ?? cellTemplateProblem(template);
       if (rules) throw problem(rules);
       return { kind, index, name: d.metadata.name, realm: d.spec.realmId, space: d.spec.spaceId, stack: d.spec.stackId, template };

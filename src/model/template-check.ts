@@ -8,13 +8,18 @@
  * The log's own schemas (events/specs.ts) stay looser on purpose: old logs must replay.
  */
 import { z } from 'zod';
-import type { CellTemplate } from '../../events/specs.js';
+import { Ipv4Schema, type CellTemplate } from '../../events/specs.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { imageRefMessage, imageRefProblem } from './image-ref.js';
 import { formatIssues, quote, strictObject } from './issues.js';
 import * as L from './limits.js';
 import { nameProblem } from './names.js';
 import { cellPortsProblem, isIPv4 } from './ports.js';
+
+/** A cell's static address: an IPv4 address without prefix (whether it fits its space is checked at create). */
+export const ipSchema = z.string().superRefine((value, ctx) => {
+  if (!Ipv4Schema.safeParse(value).success) ctx.addIssue({ code: 'custom', message: `${quote(value)} is not an IPv4 address; use four numbers 0-255 without a prefix, e.g. 10.86.0.7` });
+});
 
 /** A DNS-1123 label (names.ts has the rule and its messages). */
 export const nameSchema = z.string().superRefine((value, ctx) => {
@@ -205,13 +210,14 @@ const cellTemplateSchema = strictObject({
     .min(1, 'must list at least one container')
     .max(L.MAX_CONTAINERS_PER_CELL, `must have at most ${L.MAX_CONTAINERS_PER_CELL} containers`),
   labels: labelsSchema,
+  ip: ipSchema.optional(),
 });
 
 /**
  * Why the containers of a cell do not fit together (distinct names, the root among them, host networking only
- * with a host-network root), or undefined. Shared with manifest.ts.
+ * with a host-network root, an address only without one), or undefined. Shared with manifest.ts.
  */
-export function cellRulesProblem(template: Pick<CellTemplate, 'root' | 'containers'>): string | undefined {
+export function cellRulesProblem(template: Pick<CellTemplate, 'root' | 'containers' | 'ip'>): string | undefined {
   const names = template.containers.map((c) => c.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) return `container id ${quote(dup)} appears twice`;
@@ -220,6 +226,7 @@ export function cellRulesProblem(template: Pick<CellTemplate, 'root' | 'containe
   if (!root.hostNetwork && template.containers.some((c) => c.hostNetwork)) {
     return 'a container with hostNetwork needs a host-network root container (the root owns the cell network)';
   }
+  if (root.hostNetwork && template.ip !== undefined) return `the root container ${quote(root.name)} uses the host's network, so the cell has no address of its own; remove ip`;
   return cellPortsProblem(template);
 }
 

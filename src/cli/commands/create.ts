@@ -1,7 +1,7 @@
 /**
  * `kuke create realm|space|stack|cell <name>`: create one resource imperatively. Realms, spaces and stacks are
  * idempotent (a second create says "already existed"); a cell is created from `--image` (ports published with
- * Docker's `-p`) and left Pending unless `--start` is given.
+ * Docker's `-p`, a static address with Podman's `--ip`) and left Pending unless `--start` is given.
  */
 import type { Command } from 'commander';
 import type { CellTemplate } from '../../../events/specs.js';
@@ -19,6 +19,7 @@ interface CreateOptions extends ScopeOptions {
   arg?: string[];
   env?: string[];
   publish?: string[];
+  ip?: string;
   start?: boolean;
   output?: string;
 }
@@ -38,6 +39,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--arg <arg>', 'cell: argument (repeatable)', collect)
     .option('--env <KEY=VALUE>', 'cell: environment variable (repeatable)', collect)
     .option('-p, --publish <[hostIP:]hostPort:containerPort[/tcp|udp]>', 'cell: publish a port of the cell on the host (repeatable)', collect)
+    .option('--ip <address>', "cell: its IPv4 address in the space's subnet, kept for its life (default: the first free one)")
     .option('--start', 'cell: start it and wait until Ready')
     .option('-o, --output <format>', 'table, json or yaml', 'table');
   withScope(command).action(async (word: string, name: string, options: CreateOptions) => {
@@ -91,6 +93,7 @@ export function register(program: Command, ctx: CommandContext): void {
               ...(ports.length ? { ports } : {}),
             },
           ],
+          ...(options.ip !== undefined ? { ip: options.ip } : {}),
         };
         const { view, created } = await client.createCell({ realm, space, stack, cell: name, template, start: options.start ?? false });
         if (printStructured(ctx.streams, format, view)) return;

@@ -97,6 +97,9 @@ export function buildConflist(spec: NetworkSpec, cniVersion: string, ipamDataDir
         isGateway: true,
         ipMasq: spec.ipMasq,
         hairpinMode: true,
+        // libcni's capability convention: the runtimeConfig `ips` (a cell's stamped address) goes to the plugin
+        // that declares it; bridge passes its whole config on to host-local, which hands out exactly that address.
+        capabilities: { ips: true },
         ipam: { type: 'host-local', ranges: [[{ subnet: spec.subnet }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: ipamDataDir },
       },
       { type: 'loopback' },

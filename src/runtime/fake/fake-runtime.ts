@@ -468,16 +468,25 @@ class FakeNetworks implements Networks {
     if (!spec) throw new KukeError(ErrorKind.NotFound, `network ${network} not found`);
     const key = `${network}/${containerId}`;
     const existing = this.w.attachments.get(key);
-    if (existing && existing.netnsPath === netnsPath) {
+    if (existing && existing.netnsPath === netnsPath && (!options.ip || existing.address === `${options.ip}/24`)) {
       // Published ports follow the latest attach, as the CNI adapter's DEL-then-ADD does.
       existing.portMappings = options.portMappings;
       return strip(existing);
     }
+    this.w.attachments.delete(key);
     const used = new Set([...this.w.attachments.values()].filter((a) => a.network === network).map((a) => a.address));
     const base = spec.subnet.split('/')[0]!.split('.').slice(0, 3).join('.');
-    let host = 2;
-    while (used.has(`${base}.${host}/24`)) host++;
-    const att = { network, containerId, ifname: 'eth0', address: `${base}.${host}/24`, gateway: `${base}.1`, netnsPath, portMappings: options.portMappings };
+    let address: string;
+    if (options.ip) {
+      // As host-local does with the `ips` capability: the address asked for, or an error if another holds it.
+      address = `${options.ip}/24`;
+      if (used.has(address)) throw new KukeError(ErrorKind.FailedPrecondition, `requested IP address ${options.ip} is not available in network ${network}`);
+    } else {
+      let host = 2;
+      while (used.has(`${base}.${host}/24`)) host++;
+      address = `${base}.${host}/24`;
+    }
+    const att = { network, containerId, ifname: 'eth0', address, gateway: `${base}.1`, netnsPath, portMappings: options.portMappings };
     this.w.attachments.set(key, att);
     return strip(att);
   }

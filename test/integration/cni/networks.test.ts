@@ -103,6 +103,36 @@ describe('CNI networks (real plugins)', () => {
     for (const [net, c, ns] of [[netA, 'l2-a1', a1], [netA, 'l2-a2', a2], [netB, 'l2-b', b]] as const) await cni.detach(net.name, id(c), ns.path);
   });
 
+  it('gives a netns exactly the address asked for (host-local\'s ips capability), again in a new netns, and refuses it to another container', async () => {
+    const prefix = netA.subnet.split('.').slice(0, 3).join('.');
+    const wanted = `${prefix}.77`;
+    const ns = await host.netns();
+    const att = await cni.attach(netA.name, id('fixed'), ns.path, { ip: wanted });
+    expect(att.address).toBe(`${wanted}/24`);
+    expect(await addressesIn(ns, 'eth0')).toEqual([`${wanted}/24`]);
+    expect(reservations(netA)).toContain(wanted);
+    // Attached again with the same ask: unchanged.
+    expect(await cni.attach(netA.name, id('fixed'), ns.path, { ip: wanted })).toEqual(att);
+
+    const other = await host.netns();
+    const err = await cni.attach(netA.name, id('thief'), other.path, { ip: wanted }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(new RegExp(`${wanted.replace(/\./g, '\\.')}.*not available|not available.*${wanted.replace(/\./g, '\\.')}`));
+    expect(await linkExists('eth0', other)).toBe(false);
+    expect(reservations(netA).filter((ip) => ip === wanted)).toHaveLength(1);
+
+    // Stop/start of a cell: detached, then attached from a new netns with the same ask: the same address.
+    await cni.detach(netA.name, id('fixed'), ns.path);
+    const fresh = await host.netns();
+    expect((await cni.attach(netA.name, id('fixed'), fresh.path, { ip: wanted })).address).toBe(`${wanted}/24`);
+    expect(await addressesIn(fresh, 'eth0')).toEqual([`${wanted}/24`]);
+    // Asked for another address while attached: moved to it, the old one released.
+    const moved = await cni.attach(netA.name, id('fixed'), fresh.path, { ip: `${prefix}.78` });
+    expect(await addressesIn(fresh, 'eth0')).toEqual([moved.address]);
+    expect(moved.address).toBe(`${prefix}.78/24`);
+    expect(reservations(netA)).not.toContain(wanted);
+    await cni.detach(netA.name, id('fixed'), fresh.path);
+  });
+
   it('attaches again when CHECK fails because eth0 disappeared from the netns', async () => {
     const ns = await host.netns();
     await cni.attach(netA.name, id('check'), ns.path);

@@ -8,7 +8,7 @@ import { parsePortmapRules, portmapChain } from '../../../src/runtime/cni/portma
 const spec = { name: 'default-default', bridge: 'k-703e8b3a', subnet: '10.88.0.0/24', ipMasq: true };
 
 describe('space network conflists', () => {
-  it('lists bridge (gateway, masquerade, host-local with a default route), loopback, then portmap with its capability', () => {
+  it('lists bridge (gateway, masquerade, the ips capability, host-local with a default route), loopback, then portmap with its capability', () => {
     expect(buildConflist(spec, '1.0.0', '/opt/kukeon/cni/ipam')).toEqual({
       cniVersion: '1.0.0',
       name: 'default-default',
@@ -19,12 +19,21 @@ describe('space network conflists', () => {
           isGateway: true,
           ipMasq: true,
           hairpinMode: true,
+          capabilities: { ips: true },
           ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.0.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: '/opt/kukeon/cni/ipam' },
         },
         { type: 'loopback' },
         { type: 'portmap', capabilities: { portMappings: true } },
       ],
     });
+  });
+
+  it('gives a fixed address to bridge (which hands it to host-local) as runtimeConfig, and to no other plugin', () => {
+    const conf = buildConflist(spec, '1.0.0', '/x');
+    const [bridge, loopback, portmap] = conf.plugins.map((p) => pluginConfig(conf, p, undefined, { ips: ['10.88.0.7'] }));
+    expect(bridge).toMatchObject({ type: 'bridge', runtimeConfig: { ips: ['10.88.0.7'] } });
+    expect(loopback).not.toHaveProperty('runtimeConfig');
+    expect(portmap).not.toHaveProperty('runtimeConfig');
   });
 
   it('reads the spec back from what it wrote', () => {

@@ -318,6 +318,11 @@ export interface CellTemplate {
   root: string;
   containers: ContainerTemplate[];
   labels: { [key: string]: string };
+  /**
+   * The cell's IPv4 address on its space's network (no prefix): a static one when creating, else chosen by kukeon.
+   * Absent for a cell on the host's network.
+   */
+  ip?: string | undefined;
   _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
@@ -3525,7 +3530,7 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
 };
 
 function createBaseCellTemplate(): CellTemplate {
-  return { root: "", containers: [], labels: {}, _unknownFields: {} };
+  return { root: "", containers: [], labels: {}, ip: undefined, _unknownFields: {} };
 }
 
 export const CellTemplate: MessageFns<CellTemplate> = {
@@ -3539,6 +3544,9 @@ export const CellTemplate: MessageFns<CellTemplate> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       CellTemplate_LabelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
     });
+    if (message.ip !== undefined) {
+      writer.uint32(34).string(message.ip);
+    }
     if (message._unknownFields !== undefined) {
       for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
         const tag = parseInt(key, 10);
@@ -3590,6 +3598,14 @@ export const CellTemplate: MessageFns<CellTemplate> = {
             }
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ip = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3630,6 +3646,7 @@ export const CellTemplate: MessageFns<CellTemplate> = {
           {},
         )
         : {},
+      ip: isSet(object.ip) ? globalThis.String(object.ip) : undefined,
     };
   },
 
@@ -3650,6 +3667,9 @@ export const CellTemplate: MessageFns<CellTemplate> = {
         });
       }
     }
+    if (message.ip !== undefined) {
+      obj.ip = message.ip;
+    }
     return obj;
   },
 
@@ -3669,6 +3689,7 @@ export const CellTemplate: MessageFns<CellTemplate> = {
       },
       {},
     );
+    message.ip = object.ip ?? undefined;
     return message;
   },
 };
