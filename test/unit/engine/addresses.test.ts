@@ -141,7 +141,7 @@ describe('cell addresses (engine, fake runtime)', () => {
     const outcome = await engine.dispatch('cell/default/default/default/old', 'CreateCell', { template: template() }, { actor: user.actor, correlation: 'c' });
     expect(outcome.accepted).toBe(true);
     expect(ops.getCell(cellRef('old')).template).not.toHaveProperty('ip');
-    expect(attachOptionsOf(engine, { realm: 'default', space: 'default', stack: 'default', name: 'old', template: template() })).toEqual({ ip: '10.86.0.3' });
+    expect(await attachOptionsOf(engine, { realm: 'default', space: 'default', stack: 'default', name: 'old', template: template() })).toEqual({ ip: '10.86.0.3' });
     const first = await ops.startCell(cellRef('old'), user);
     expect(first.template?.ip).toBe('10.86.0.3');
     await ops.stopCell(cellRef('old'), user, { mode: 'kill' });
