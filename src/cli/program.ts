@@ -43,8 +43,9 @@ export function buildProgram(streams: Streams, factories: ClientFactories, env: 
     .addOption(new Option('--log-max-size <size>', "kukeond rotates a container's log at this size (default 10m)").hideHelp())
     .addOption(new Option('--log-max-file <n>', 'log files kept per container, the live one included (default 3)').hideHelp())
     .option('-v, --verbose', 'log what kuke does to stderr')
-    // commander's own usage errors are reported by runKuke in our one-line form, not printed here.
-    .configureOutput({ writeOut: (s) => streams.out(s), writeErr: (s) => streams.err(s), outputError: () => undefined });
+    // commander's own usage errors are reported by runKuke in our one-line form, not printed here; so is `kuke help
+    // <unknown>`, for which commander would print the whole help on stderr (its only use of writeErr here).
+    .configureOutput({ writeOut: (s) => streams.out(s), writeErr: () => undefined, outputError: () => undefined });
   // commander's --no-daemon defines `daemon: true` by default; expose it as noDaemon for the context.
   program.hook('preAction', (root) => {
     const opts = root.opts<{ daemon?: boolean; noDaemon?: boolean }>();
@@ -92,6 +93,13 @@ function usageLine(err: CommanderError): string {
   return `Error: ${first.replace(/\.$/, '')}${suggestion ? ` (${suggestion.charAt(0).toLowerCase()}${suggestion.slice(1).replace(/\?$/, '?')})` : ''}; see: ${where} --help\n`;
 }
 
+/** `kuke help <word>` for a word that is no command: one line naming it, instead of the whole help on stderr. */
+function unknownHelpTopic(argv: string[], err: CommanderError): string {
+  const where = (err as CommanderError & { commandPath?: string }).commandPath ?? 'kuke';
+  const word = argv[argv.lastIndexOf('help') + 1];
+  return `Error: ${word === undefined ? `${where} has no such command` : `unknown command ${JSON.stringify(word)}`}; see: ${where} --help\n`;
+}
+
 /** Runs kuke with `argv` (without node and script); resolves with the exit status. */
 export async function runKuke(argv: string[], streams: Streams, factories: ClientFactories, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const { program, ctx } = buildProgram(streams, factories, env);
@@ -106,7 +114,7 @@ export async function runKuke(argv: string[], streams: Streams, factories: Clien
     if (err instanceof CommanderError) {
       // Help and version output are not failures.
       if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
-      streams.err(usageLine(err));
+      streams.err(err.code === 'commander.help' ? unknownHelpTopic(argv, err) : usageLine(err));
       return EXIT_FAILURE;
     }
     let settings;

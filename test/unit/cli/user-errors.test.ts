@@ -44,6 +44,7 @@ const BAD_INPUTS: { argv: string[]; says: RegExp }[] = [
   { argv: ['get', 'cells', '-o'], says: /argument missing; see: kuke get --help/ },
   { argv: ['get', 'cells', 'a', 'b'], says: /too many arguments for 'get'/ },
   { argv: ['bogus'], says: /^Error: unknown command 'bogus'; see: kuke --help$/ },
+  { argv: ['help', 'bogus'], says: /^Error: unknown command "bogus"; see: kuke --help$/ },
   { argv: ['daemon'], says: /^Error: kuke daemon needs a subcommand; use one of: start, stop, .* \(see: kuke daemon --help\)$/ },
   { argv: ['daemon', 'frobnicate'], says: /unknown command "frobnicate" for kuke daemon; use one of: start/ },
   { argv: ['daemon', 'stop', '--bogus'], says: /unknown option '--bogus'; see: kuke daemon stop --help/ },
@@ -68,6 +69,10 @@ describe('bad flag values and usage mistakes', () => {
     const r = await kuke(['daemon', '--help']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^Usage: kuke daemon \[options\] \[command\]\n/);
+    const topic = await kuke(['help', 'get']);
+    expect(topic.code).toBe(0);
+    expect(topic.out).toMatch(/^Usage: kuke get\|g \[options\] <kind> \[name\]\n/);
+    expect(topic.err).toBe('');
   });
 });
 
