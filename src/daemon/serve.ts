@@ -3,11 +3,12 @@
  *
  *   log file → event-log lock (waits while `kuke init` holds it) → replay → reconcile → read model
  *   → DaemonStarted → stale socket removed (only now: the lock proves no other daemon) → bind under umask 0117
- *   → chown root:kukeon → pid file → serve → container log rotation (a pass now, then periodic).
+ *   → chown root:kukeon → pid file → serve → log rotation (a pass now, then periodic).
  *
  * SIGTERM/SIGINT drain: refuse new requests, let in-flight ones finish (bounded), record DaemonStopped, close the
- * log (releases the lock), remove socket and pid file. SIGHUP reopens the log file (logrotate). Container logs are
- * rotated by the daemon itself (src/runtime/logs/): an in-process `kuke` rotates nothing.
+ * log (releases the lock), remove socket and pid file. SIGHUP reopens the log file (logrotate). Container logs and
+ * kukeond.log are rotated by the daemon itself (src/runtime/logs/), by --log-max-size/--log-max-file: an in-process
+ * `kuke` rotates nothing.
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
@@ -25,8 +26,9 @@ import { createLogger, type Logger } from '../log.js';
 import { validateSocketPath } from '../model/names.js';
 import { DAEMON_STREAM } from '../model/streams.js';
 import { createRuntime } from '../runtime/index.js';
+import { rotateOwnLog } from '../runtime/logs/own-log.js';
 import { LogRotator, type LogRotatorOptions } from '../runtime/logs/rotator.js';
-import type { Runtime } from '../runtime/ports.js';
+import type { LogRotationPolicy, LogRotationReport, Runtime } from '../runtime/ports.js';
 import type { HostSettings } from '../settings.js';
 import { LevelEventLog, isLockedError } from '../store/event-log.js';
 import type { EventStore } from '../store/types.js';
@@ -191,7 +193,15 @@ export async function serve(options: ServeOptions): Promise<RunningDaemon> {
   const listener = await bindSocket(server, peers, settings, logger);
   writeFileSync(settings.pidFile, `${process.pid}\n`, { mode: 0o644 });
   logger.info({ readyMs: Math.round(performance.now() - started) }, 'kukeond ready');
-  const rotator = new LogRotator(runtime.logs, { maxBytes: settings.engine.logMaxBytes, maxFiles: settings.engine.logMaxFiles }, { ...options.logRotation, logger });
+  // kukeond's own log is bounded by the same policy as the containers' (renamed and reopened: it is our writer).
+  const logs = {
+    async rotate(policy: LogRotationPolicy): Promise<LogRotationReport> {
+      const containers = await runtime.logs.rotate(policy);
+      const own = await rotateOwnLog(settings.daemonLogFile, policy, reopen);
+      return { rotated: [...containers.rotated, ...own.rotated], removed: [...containers.removed, ...own.removed] };
+    },
+  };
+  const rotator = new LogRotator(logs, { maxBytes: settings.engine.logMaxBytes, maxFiles: settings.engine.logMaxFiles }, { ...options.logRotation, logger });
   rotator.start();
 
   let resolveStopped!: () => void;

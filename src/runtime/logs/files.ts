@@ -98,12 +98,8 @@ export class FileLogs implements ContainerLogs {
   private async apply(live: string, step: RotationStep, report: LogRotationReport): Promise<void> {
     switch (step.op) {
       case 'remove':
-        await rm(rotatedLogFile(live, step.index), { force: true });
-        report.removed.push(rotatedLogFile(live, step.index));
-        return;
       case 'rename':
-        await rename(rotatedLogFile(live, step.from), rotatedLogFile(live, step.to));
-        return;
+        return applyCopyStep(live, step, report);
       case 'copyTruncate':
         try {
           await copyThenTruncate(live, live + PARTIAL_SUFFIX, step.skip);
@@ -134,6 +130,13 @@ export class FileLogs implements ContainerLogs {
     this.turn = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Carries out a step of a rotation plan on the rotated copies of `live` (the steps that leave the live file alone). */
+export async function applyCopyStep(live: string, step: Extract<RotationStep, { op: 'remove' | 'rename' }>, report: LogRotationReport): Promise<void> {
+  if (step.op === 'rename') return rename(rotatedLogFile(live, step.from), rotatedLogFile(live, step.to));
+  await rm(rotatedLogFile(live, step.index), { force: true });
+  report.removed.push(rotatedLogFile(live, step.index));
 }
 
 /** A container's live log and its rotated copies' indices. */

@@ -2,7 +2,7 @@
  * Where container logs live under the run path, built from validated names only:
  *
  *   <run path>/logs/
- *   ├── kukeond.log                        the daemon's own log (not a container's; never touched here)
+ *   ├── kukeond.log                        the daemon's own log (not a container's: rotated by own-log.ts)
  *   └── <realm>/<space>/<stack>/<cell>/    one directory per cell
  *       ├── <container>.log                the live file the shim appends to (O_APPEND)
  *       ├── <container>.log.1              the newest rotated copy

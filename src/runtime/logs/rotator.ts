@@ -47,7 +47,8 @@ export class LogRotator {
   private readonly timer: RotationTimer;
 
   constructor(
-    private readonly logs: ContainerLogs,
+    /** What a pass rotates: the containers' logs (and, in kukeond, its own log too). */
+    private readonly logs: Pick<ContainerLogs, 'rotate'>,
     private readonly policy: LogRotationPolicy,
     private readonly options: LogRotatorOptions = {},
   ) {
@@ -67,11 +68,11 @@ export class LogRotator {
     this.running ??= this.logs
       .rotate(this.policy)
       .then((report) => {
-        if (report.rotated.length > 0 || report.removed.length > 0) this.options.logger?.info(report, 'rotated container logs');
+        if (report.rotated.length > 0 || report.removed.length > 0) this.options.logger?.info(report, 'rotated logs');
         return report;
       })
       .catch((err: unknown) => {
-        this.options.logger?.warn({ err }, 'container log rotation failed; trying again at the next pass');
+        this.options.logger?.warn({ err }, 'log rotation failed; trying again at the next pass');
         return { rotated: [], removed: [] };
       })
       .finally(() => {
