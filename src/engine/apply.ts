@@ -37,17 +37,24 @@ export async function applyManifest(operations: Operations, text: string, option
   const docs = parseManifests(text);
   await precheck(operations, docs);
   const results: ApplyResult[] = [];
-  for (const doc of docs) {
-    if (progress.signal?.aborted) break;
-    let result: ApplyResult;
-    try {
-      result = await applyOne(operations, doc, options);
-    } catch (err) {
-      const error = toKukeError(err);
-      result = { index: doc.index, kind: doc.kind, name: doc.name, action: 'failed', changes: [], error: { kind: error.kind, message: error.message } };
+  // The static addresses the manifest's cells ask for are kept from cells of earlier documents that take the first
+  // free address, so that a later document does not find its own taken.
+  const release = operations.reserveAddresses(docs.flatMap((d) => (d.kind === 'Cell' && d.template.ip ? [{ realm: d.realm, space: d.space, stack: d.stack, cell: d.name, ip: d.template.ip }] : [])));
+  try {
+    for (const doc of docs) {
+      if (progress.signal?.aborted) break;
+      let result: ApplyResult;
+      try {
+        result = await applyOne(operations, doc, options);
+      } catch (err) {
+        const error = toKukeError(err);
+        result = { index: doc.index, kind: doc.kind, name: doc.name, action: 'failed', changes: [], error: { kind: error.kind, message: error.message } };
+      }
+      results.push(result);
+      progress.onResult?.(result);
     }
-    results.push(result);
-    progress.onResult?.(result);
+  } finally {
+    release();
   }
   // In the order applied (dependency order), which is how they are reported.
   return results;
@@ -143,6 +150,7 @@ async function precheck(operations: Operations, docs: Manifest[]): Promise<void>
           operations.checkSpace({ realm: doc.realm, space: doc.space });
           operations.checkStack({ realm: doc.realm, space: doc.space, stack: doc.stack });
           operations.checkCell({ realm: doc.realm, space: doc.space, stack: doc.stack, cell: doc.name, template: doc.template });
+          checkPlannedAddress({ ...doc, cell: doc.name }, doc.template, plannedCells(planned));
           await checkCellPorts(operations.engine, { ...doc, cell: doc.name }, doc.template, plannedCells(planned));
           planned.set(cellKey({ ...doc, cell: doc.name }), doc.template);
           break;
@@ -160,6 +168,17 @@ async function precheck(operations: Operations, docs: Manifest[]): Promise<void>
       const error = toKukeError(err);
       throw new KukeError(error.kind, `document ${doc.index} (${doc.kind} "${doc.name}"): ${error.message}`, { cause: error, hint: 'nothing was changed' });
     }
+  }
+}
+
+/** Refuses a static address an earlier document of the manifest already asks for in the same space. */
+function checkPlannedAddress(ref: PlannedCell['ref'], template: CellTemplate, planned: PlannedCell[]): void {
+  if (template.ip === undefined) return;
+  const other = planned.find((p) => p.ref.realm === ref.realm && p.ref.space === ref.space && (p.ref.stack !== ref.stack || p.ref.cell !== ref.cell) && p.template.ip === template.ip);
+  if (other) {
+    throw new KukeError(ErrorKind.AlreadyExists, `cell "${ref.cell}": ip ${template.ip} is also asked for by cell "${other.ref.cell}" (stack "${other.ref.stack}") earlier in this manifest`, {
+      hint: 'give each cell its own address, or leave ip out to get a free one',
+    });
   }
 }
 

@@ -70,6 +70,8 @@ export class Operations {
    * both see an address free and take it.
    */
   private readonly addressLocks = new Map<string, Promise<unknown>>();
+  /** Per space, static addresses a manifest being applied asks for (address → `stack/cell`): see reserveAddresses. */
+  private readonly reservedAddresses = new Map<string, Map<string, string>>();
 
   constructor(readonly engine: Engine) {}
 
@@ -172,11 +174,35 @@ export class Operations {
     return CellTemplateSchema.parse(ip === undefined ? rest : { ...rest, ip });
   }
 
-  /** The first address of the cell's space that no other live cell holds; undefined for a space without a subnet. */
+  /**
+   * Keeps `ip` of each entry from the cells that get the first free address until the returned function is called
+   * (kuke apply: a later document's static address is not handed to an earlier document's cell). A cell's own
+   * reservation does not keep the address from it.
+   */
+  reserveAddresses(entries: (CellRef & { ip: string })[]): () => void {
+    const added: [Map<string, string>, string][] = [];
+    for (const e of entries) {
+      const key = `${e.realm}/${e.space}`;
+      const space = this.reservedAddresses.get(key) ?? new Map<string, string>();
+      this.reservedAddresses.set(key, space);
+      if (space.has(e.ip)) continue;
+      space.set(e.ip, `${e.stack}/${e.cell}`);
+      added.push([space, e.ip]);
+    }
+    return () => {
+      for (const [space, ip] of added) space.delete(ip);
+    };
+  }
+
+  /**
+   * The first address of the cell's space that no other live cell holds and no manifest being applied reserves;
+   * undefined for a space without a subnet.
+   */
   private freeAddress(ref: CellRef): string | undefined {
     const subnet = spaceSubnetOf(this.engine, ref.realm, ref.space);
     if (subnet === undefined) return undefined;
-    const ip = firstFreeAddress(subnet, heldAddresses(this.engine, ref.realm, ref.space, streamOf({ kind: 'cell', ...pickCell(ref) })).keys());
+    const reserved = [...(this.reservedAddresses.get(`${ref.realm}/${ref.space}`) ?? [])].filter(([, cell]) => cell !== `${ref.stack}/${ref.cell}`).map(([ip]) => ip);
+    const ip = firstFreeAddress(subnet, [...heldAddresses(this.engine, ref.realm, ref.space, streamOf({ kind: 'cell', ...pickCell(ref) })).keys(), ...reserved]);
     if (ip === undefined) {
       throw new KukeError(ErrorKind.FailedPrecondition, `space "${ref.space}" has no free address left in ${subnet} for cell "${ref.cell}"`, {
         hint: 'delete cells of the space you no longer need, or create the cell in another space',

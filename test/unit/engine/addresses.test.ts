@@ -5,6 +5,7 @@
  * recorded). Engine on the fake runtime; the real CNI side is in test/integration.
  */
 import { describe, expect, it } from 'vitest';
+import { applyManifest } from '../../../src/engine/apply.js';
 import { addressProblem, attachOptionsOf, firstFreeAddress } from '../../../src/engine/cell-network.js';
 import { describeTemplateChanges } from '../../../src/engine/operations.js';
 import { isKukeError } from '../../../src/errors.js';
@@ -155,5 +156,38 @@ describe('cell addresses (engine, fake runtime)', () => {
     expect(() => parseManifests(doc('10.86.0.7/24'))).toThrow(/spec\.ip: "10\.86\.0\.7\/24" is not an IPv4 address; use four numbers 0-255 without a prefix, e\.g\. 10\.86\.0\.7/);
     expect(() => parseManifests(doc('10.86.0.256'))).toThrow(/spec\.ip: .* is not an IPv4 address/);
     expect(describeTemplateChanges({ ...template(), ip: '10.86.0.2' }, { ...template(), ip: '10.86.0.9' })).toEqual(['address changed: 10.86.0.2 → 10.86.0.9']);
+  });
+
+  describe('through kuke apply', () => {
+    const cellDoc = (name: string, ip?: string) =>
+      `kind: Cell\nmetadata: {name: ${name}}\nspec:\n  realmId: default\n  spaceId: default\n  stackId: default\n${ip ? `  ip: ${ip}\n` : ''}  containers: [{id: main, image: busybox}]\n`;
+
+    it('does not hand a later document\'s static ip to an earlier cell that takes the first free one', async () => {
+      const { ops } = await setup();
+      const results = await applyManifest(ops, [cellDoc('first'), cellDoc('second', '10.86.0.2')].join('---\n'), user);
+      expect(results.map((r) => r.action)).toEqual(['created', 'created']);
+      expect(ops.getCell(cellRef('first')).address).toBe('10.86.0.3/24');
+      expect(ops.getCell(cellRef('second')).address).toBe('10.86.0.2/24');
+      // Once applied, the reservation is gone: the next cell gets the first free address.
+      expect((await ops.createCell({ ...cellRef('third'), template: template() }, user)).view.template?.ip).toBe('10.86.0.4');
+    });
+
+    it('refuses two documents asking for one address before applying anything', async () => {
+      const { ops, store } = await setup();
+      const before = store.records.length;
+      const err = await applyManifest(ops, [cellDoc('one', '10.86.0.9'), cellDoc('two', '10.86.0.9')].join('---\n'), user).catch((e: unknown) => e);
+      expect(isKukeError(err, 'AlreadyExists')).toBe(true);
+      expect((err as Error).message).toBe('document 2 (Cell "two"): cell "two": ip 10.86.0.9 is also asked for by cell "one" (stack "default") earlier in this manifest');
+      expect(store.records.length).toBe(before);
+    });
+
+    it('refuses a static ip another cell holds before applying anything', async () => {
+      const { ops, store } = await setup();
+      await ops.createCell({ ...cellRef('holder'), template: template() }, user);
+      const before = store.records.length;
+      const err = await applyManifest(ops, [cellDoc('fine'), cellDoc('taker', '10.86.0.2')].join('---\n'), user).catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(/^document 2 \(Cell "taker"\): cell "taker": ip 10\.86\.0\.2 is already held by cell "holder"/);
+      expect(store.records.length).toBe(before);
+    });
   });
 });
