@@ -68,10 +68,11 @@ export function findPlugin(type: string, binDirs: string[]): string {
 /**
  * The KukeError kind for a CNI error code (SPEC "Error"): 1, 2, 4, 6, 7 are configuration or protocol mistakes
  * (ours); 3 is an unknown container; 11 means "try again later"; 5 (I/O), 999 (the plugin skeleton's generic
- * code) and plugin-specific codes are internal failures, except an exhausted address range, which the user fixes.
+ * code) and plugin-specific codes are internal failures, except an exhausted address range or an address asked
+ * for that another container holds, which the user fixes.
  */
 export function errorKindOf(error: CniErrorObject): ErrorKind {
-  if (/no IP addresses available/i.test(error.msg ?? '')) return ErrorKind.FailedPrecondition;
+  if (/no IP addresses available|requested IP address .* is not available/i.test(error.msg ?? '')) return ErrorKind.FailedPrecondition;
   switch (error.code) {
     case 1:
     case 2:

@@ -224,7 +224,7 @@ export class CniNetworks implements Networks {
       } catch (err) {
         // host-local refuses a second address for an id that still holds one (a reservation whose cache was
         // lost): the DEL in add() released it, so one more ADD succeeds.
-        if (!/duplicate allocation/i.test((err as Error).message)) throw err;
+        if (!/duplicate allocation/i.test((err as Error).message)) throw this.addressHeld(network, containerId, options.ip) ?? err;
         this.logger?.info({ network, containerId }, 'a stale reservation blocked ADD; released it, adding again');
         result = await this.add(conf, containerId, netnsPath, capabilityArgs);
       }
@@ -327,6 +327,18 @@ export class CniNetworks implements Networks {
       this.logger?.info({ network: rule.network, containerId: rule.containerId }, 'removed the port forwarding rules of a container that no longer exists');
     }
     return report;
+  }
+
+  /**
+   * Why ADD could not give `containerId` the address it asked for, when host-local holds it for another container
+   * (a reservation left by one that is gone, which reconcile releases at the daemon's start), else undefined.
+   */
+  private addressHeld(network: string, containerId: string, ip: string | undefined): KukeError | undefined {
+    const holder = ip === undefined ? undefined : readReservations(this.ipamDataDir, network).find((r) => r.ip === ip && r.containerId !== containerId);
+    if (!holder) return undefined;
+    return new KukeError(ErrorKind.FailedPrecondition, `address ${ip} of network ${network} is still reserved for container ${holder.containerId}, so ${containerId} cannot have it`, {
+      hint: 'if that container is gone, restart kukeond (kuke daemon restart): its reconcile releases the reservation',
+    });
   }
 
   // ---------------------------------------------------------------------------------------------- ownership

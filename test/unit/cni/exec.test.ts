@@ -68,6 +68,7 @@ describe('running a CNI plugin', () => {
     [11, 'try again later', 'Unavailable'],
     [999, 'failed to set bridge addr', 'Internal'],
     [999, 'failed to allocate for range 0: no IP addresses available in range set: 10.9.0.1-10.9.0.254', 'FailedPrecondition'],
+    [999, 'failed to allocate for range 0: requested IP address 10.9.0.7 is not available in range set 10.9.0.1-10.9.0.254', 'FailedPrecondition'],
   ])('turns CNI error %i (%s) into %s, keeping the plugin message', async (code, msg, kind) => {
     fake.plugin('failing', `printf '{"code":${code},"msg":"${msg}","details":"more"}'; exit 1`);
     const err = await execPlugin('failing', invocation, {}, { binDirs: [fake.dir] }).catch((e: unknown) => e);
