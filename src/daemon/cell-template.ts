@@ -35,10 +35,10 @@ export function daemonArgs(settings: HostSettings, socketGid: number | undefined
 
 /**
  * The host's resolver configuration, bound read-only: the daemon derives each cell's /etc/resolv.conf from it
- * (src/engine/resolv-conf.ts). It reads the host's files through /proc/1/root first, which is live but not readable
+ * (src/engine/resolv-conf.ts) and copies it into cells on the host's network. It reads the host's files through /proc/1/root first, which is live but not readable
  * where the host's init holds capabilities the daemon lacks; the image has no resolv.conf of its own.
  */
-export const HOST_RESOLVER_PATHS: readonly string[] = ['/etc/resolv.conf', '/run/systemd/resolve'];
+export const HOST_RESOLVER_PATHS: readonly string[] = ['/etc/hosts', '/etc/resolv.conf', '/run/systemd/resolve'];
 
 /** The kukeond cell's template for an image. */
 export function daemonCellTemplate(settings: HostSettings, image: string, socketGid: number | undefined): CellTemplate {

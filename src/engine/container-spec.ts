@@ -5,7 +5,7 @@
 import type { NetworkMode } from '../../machines/container.js';
 import type { ContainerTemplate } from '../../events/specs.js';
 import { cgroupPath } from '../model/names.js';
-import { CELL_ETC_FILES, cellEtcFile } from '../runtime/cellfiles/paths.js';
+import { CELL_NETWORK_MOUNTS, cellEtcFile, HOST_NETWORK_MOUNTS } from '../runtime/cellfiles/paths.js';
 import { containerLogFile } from '../runtime/logs/paths.js';
 import type { ContainerSpec, MountSpec } from '../runtime/ports.js';
 import { runLayout, type EngineConfig } from './config.js';
@@ -45,13 +45,18 @@ export function containerLogPath(config: EngineConfig, p: ContainerPlacement): s
 }
 
 /**
- * The read-only binds of the cell's /etc files (src/engine/hosts.ts) into a container: none in the host's network,
- * where the image's files and the host's hostname stay.
+ * The read-only binds of the cell's /etc files (src/engine/hosts.ts) into a container: on the host's network, the
+ * copies of the host's hosts and resolv.conf (its hostname is the host's); else the cell's own three files.
  */
 export function cellEtcMounts(config: EngineConfig, p: ContainerPlacement, template: ContainerTemplate, network: NetworkMode): MountSpec[] {
-  if (network.mode === 'host' || template.hostNetwork) return [];
+  const mounts = network.mode === 'host' || template.hostNetwork ? HOST_NETWORK_MOUNTS : CELL_NETWORK_MOUNTS;
   const root = runLayout(config.runPath).cellEtc;
-  return CELL_ETC_FILES.map((file) => ({ type: 'bind', source: cellEtcFile(root, p, file), target: `/etc/${file}`, readOnly: true }));
+  return Object.entries(mounts).map(([file, target]) => ({
+    type: 'bind',
+    source: cellEtcFile(root, p, file as keyof typeof mounts),
+    target,
+    readOnly: true,
+  }));
 }
 
 /** Builds the runtime spec of a container. */

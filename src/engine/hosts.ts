@@ -3,7 +3,8 @@
  * runs with an address, as `<cell>` and `<cell>.<space>` (Docker's embedded DNS on a user-defined network is the
  * anchor; these files are its minimum). Cells also get `/etc/hostname` (their name) and `/etc/resolv.conf`
  * (resolv-conf.ts). The files are written through the CellFiles port and bind-mounted read-only into every container
- * of the cell (container-spec.ts); cells on the host's network keep the image's files and the host's hostname.
+ * of the cell (container-spec.ts); containers on the host's network get copies of the host's hosts and resolv.conf
+ * instead, and keep the host's hostname.
  *
  * When they are written:
  * - the start saga prepares a cell's files before its root starts, and rewrites its hosts once its address is known;
@@ -14,9 +15,9 @@
  * Every write goes through one queue per engine, and a space's rewrite reads the engine's state when it runs, so the
  * last write always reflects the latest state; rewrites asked for while one waits are coalesced.
  */
-import type { CellContext, CellIdentity } from '../../machines/cell.js';
+import type { CellContext, CellIdentity, CellTarget } from '../../machines/cell.js';
 import { streamOf } from '../model/streams.js';
-import type { CellFiles, CellLogRef } from '../runtime/ports.js';
+import type { CellEtcFiles, CellFiles, CellLogRef } from '../runtime/ports.js';
 import type { Aggregate, Engine, FollowUp } from './engine.js';
 import { cellResolvConf } from './resolv-conf.js';
 
@@ -125,16 +126,20 @@ export class CellNames {
   ) {}
 
   /**
-   * Writes the files a starting cell's containers mount: hostname, resolv.conf (from the host's, read now) and
-   * hosts. Before its root starts: runc refuses a bind mount whose source is missing. Throws what the write throws.
+   * Writes the files a starting cell's containers mount: hostname, resolv.conf (from the host's, read now) and hosts;
+   * for a cell on the host's network, copies of the host's hosts and resolv.conf. Before its root starts: runc refuses
+   * a bind mount whose source is missing. Throws what the write throws.
    */
-  prepare(cell: CellIdentity): Promise<void> {
+  prepare(cell: CellTarget): Promise<void> {
     return this.enqueue(async () => {
-      const context = this.engine.get(streamOf({ kind: 'cell', realm: cell.realm, space: cell.space, stack: cell.stack, cell: cell.name }))?.snapshot
-        .context as CellContext | undefined;
-      if (context && onHostNetwork(context)) return;
-      const resolv = cellResolvConf(await this.files.hostResolverFiles());
-      await this.files.write(refOf(cell), { hostname: `${cell.name}\n`, 'resolv.conf': resolv.content, hosts: this.hostsOf(cell) });
+      const host = await this.files.hostResolverFiles();
+      const rootOnHost = cell.template.containers.find((c) => c.name === cell.template.root)?.hostNetwork === true;
+      // A cell on the host's network (its root's, which all its containers share) sees the host's files as they are,
+      // copied now (Docker's --network host).
+      const files: Partial<CellEtcFiles> = rootOnHost
+        ? { 'host.hosts': host.hosts ?? `${LOCALHOST_LINES.join('\n')}\n`, 'host.resolv.conf': host.resolvConf ?? '' }
+        : { hostname: `${cell.name}\n`, 'resolv.conf': cellResolvConf(host).content, hosts: this.hostsOf(cell) };
+      await this.files.write(refOf(cell), files);
     });
   }
 

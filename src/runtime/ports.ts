@@ -406,7 +406,11 @@ export interface ContainerLogs {
 
 // ------------------------------------------------------------------------------------------------ cell files
 
-/** The files kukeon owns in a cell, each bind-mounted read-only into every container of the cell at `/etc/<name>`. */
+/**
+ * The files kukeon owns in a cell, each bind-mounted read-only into the cell's containers: the first three at
+ * `/etc/<name>` in the containers on the cell's network, the `host.` ones at `/etc/hosts` and `/etc/resolv.conf` in
+ * the containers on the host's network.
+ */
 export interface CellEtcFiles {
   /** `/etc/hosts`: localhost, the cell itself and the other cells of its space. Rewritten as the space changes. */
   hosts: string;
@@ -414,10 +418,16 @@ export interface CellEtcFiles {
   hostname: string;
   /** `/etc/resolv.conf`: derived from the host's (see src/engine/resolv-conf.ts). Written when the cell starts. */
   'resolv.conf': string;
+  /** The host's `/etc/hosts` as it is, copied when the cell starts (as Docker does for `--network host`). */
+  'host.hosts': string;
+  /** The host's `/etc/resolv.conf` as it is, copied when the cell starts. */
+  'host.resolv.conf': string;
 }
 
 /** The host's own resolver files, as found (absent: `undefined`). */
 export interface HostResolverFiles {
+  /** The host's `/etc/hosts`. */
+  hosts?: string;
   /** The host's `/etc/resolv.conf`. */
   resolvConf?: string;
   /** systemd-resolved's list of upstream servers (`/run/systemd/resolve/resolv.conf`), where it runs. */

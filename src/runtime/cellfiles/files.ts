@@ -3,9 +3,11 @@
  *
  *   <run path>/etc/
  *   └── <realm>/<space>/<stack>/<cell>/    one directory per cell (the same four levels as the logs)
- *       ├── hosts                          bind-mounted read-only at /etc/hosts
+ *       ├── hosts                          bind-mounted read-only at /etc/hosts (containers on the cell's network)
  *       ├── hostname                       … at /etc/hostname
- *       └── resolv.conf                    … at /etc/resolv.conf
+ *       ├── resolv.conf                    … at /etc/resolv.conf
+ *       ├── host.hosts                     the host's, at /etc/hosts (containers on the host's network)
+ *       └── host.resolv.conf               the host's, at /etc/resolv.conf
  *
  * runc bind-mounts each file by its inode when a container starts, so a file is never replaced: it is rewritten in
  * place (new bytes from offset 0, then cut to their length), through O_NOFOLLOW so that a link planted in the
@@ -29,6 +31,8 @@ const OPEN_REWRITE = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_
 
 /** Where the host's resolver files are read. */
 export interface HostResolverPaths {
+  /** Default `/etc/hosts`. */
+  hosts: string;
   /** Default `/etc/resolv.conf`. */
   resolvConf: string;
   /** Default `/run/systemd/resolve/resolv.conf`. */
@@ -57,7 +61,7 @@ export class HostCellFiles implements CellFiles {
     readonly root: string,
     options: HostCellFilesOptions = {},
   ) {
-    this.resolver = { resolvConf: '/etc/resolv.conf', systemdResolvConf: '/run/systemd/resolve/resolv.conf', hostRoot: '/proc/1/root', ...options.resolver };
+    this.resolver = { hosts: '/etc/hosts', resolvConf: '/etc/resolv.conf', systemdResolvConf: '/run/systemd/resolve/resolv.conf', hostRoot: '/proc/1/root', ...options.resolver };
   }
 
   async write(cell: CellLogRef, files: Partial<CellEtcFiles>): Promise<void> {
@@ -94,9 +98,12 @@ export class HostCellFiles implements CellFiles {
   }
 
   async hostResolverFiles(): Promise<HostResolverFiles> {
-    const resolvConf = await this.readHostFile(this.resolver.resolvConf);
-    const systemdResolvConf = await this.readHostFile(this.resolver.systemdResolvConf);
-    return { ...(resolvConf !== undefined ? { resolvConf } : {}), ...(systemdResolvConf !== undefined ? { systemdResolvConf } : {}) };
+    const out: HostResolverFiles = {};
+    for (const key of ['hosts', 'resolvConf', 'systemdResolvConf'] as const) {
+      const content = await this.readHostFile(this.resolver[key]);
+      if (content !== undefined) out[key] = content;
+    }
+    return out;
   }
 
   private async readHostFile(path: string): Promise<string | undefined> {

@@ -6,8 +6,21 @@ import { join } from 'node:path';
 import { cellDirUnder } from '../logs/paths.js';
 import type { CellEtcFiles, CellLogRef } from '../ports.js';
 
-/** The files of a cell, by the name they have in the cell's directory and in the container's /etc. */
-export const CELL_ETC_FILES = ['hosts', 'hostname', 'resolv.conf'] as const satisfies readonly (keyof CellEtcFiles)[];
+/** The files of a cell, by their name in the cell's directory. */
+export const CELL_ETC_FILES = ['hosts', 'hostname', 'resolv.conf', 'host.hosts', 'host.resolv.conf'] as const satisfies readonly (keyof CellEtcFiles)[];
+
+/** Where each file is mounted in a container on the cell's network. */
+export const CELL_NETWORK_MOUNTS: Readonly<Partial<Record<keyof CellEtcFiles, string>>> = {
+  hosts: '/etc/hosts',
+  hostname: '/etc/hostname',
+  'resolv.conf': '/etc/resolv.conf',
+};
+
+/** Where each file is mounted in a container on the host's network (which keeps the host's hostname). */
+export const HOST_NETWORK_MOUNTS: Readonly<Partial<Record<keyof CellEtcFiles, string>>> = {
+  'host.hosts': '/etc/hosts',
+  'host.resolv.conf': '/etc/resolv.conf',
+};
 
 /**
  * One of a cell's `/etc` files under `root` (`<run path>/etc`). InvalidArgument for a name that is not a DNS-1123

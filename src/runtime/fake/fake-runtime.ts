@@ -80,7 +80,7 @@ export class FakeWorld {
   /** The cells' /etc files, by `<realm>/<space>/<stack>/<cell>/<file>`, with their content. */
   readonly cellFiles = new Map<string, string>();
   /** What the host's resolver files hold (what `hostResolverFiles` reports). */
-  hostResolver: HostResolverFiles = { resolvConf: 'nameserver 192.0.2.53\n' };
+  hostResolver: HostResolverFiles = { hosts: '127.0.0.1\tlocalhost\n192.0.2.7\tfakehost\n', resolvConf: 'nameserver 192.0.2.53\n' };
   /** Calls made, by method, for assertions. */
   readonly calls = new Map<string, number>();
   private readonly faults = new Map<string, ErrorKind[]>();

@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerTemplate } from '../../../events/specs.js';
@@ -75,6 +76,14 @@ describe('names in a space on the real runtime', () => {
     expect(resolv).toMatch(/^nameserver \d+\.\d+\.\d+\.\d+$/m);
     expect(resolv).not.toMatch(/^nameserver 127\./m);
     await ops().deleteCell(at('ro'), actor);
+  });
+
+  it("gives a cell on the host's network the host's hostname, and the host's hosts and resolv.conf as they are", async () => {
+    const { view } = await ops().createCell({ ...at('hostnet'), template: template(container('main', ['sleep', '300'], { hostNetwork: true })), start: true }, actor);
+    expect((await inContainer(view.rootPid!, 'hostname')).trim()).toBe(hostname());
+    expect(await inContainer(view.rootPid!, 'cat', '/etc/hosts')).toBe(readFileSync('/etc/hosts', 'utf8'));
+    expect(await inContainer(view.rootPid!, 'cat', '/etc/resolv.conf')).toBe(readFileSync('/etc/resolv.conf', 'utf8'));
+    await ops().deleteCell(at('hostnet'), actor);
   });
 
   it('lets a cell reach another of its space by <cell> and <cell>.<space>, follows a cell started later, and forgets a deleted one', async () => {

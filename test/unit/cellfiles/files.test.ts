@@ -90,9 +90,10 @@ describe('HostCellFiles', () => {
     await writeFile(join(hostRoot, 'etc/resolv.conf'), 'nameserver 127.0.0.53\n');
     const plain = join(dir, 'systemd-resolv.conf');
     await writeFile(plain, 'nameserver 192.168.1.1\n');
-    const files = new HostCellFiles(root, { resolver: { hostRoot, resolvConf: '/etc/resolv.conf', systemdResolvConf: plain } });
-    expect(await files.hostResolverFiles()).toEqual({ resolvConf: 'nameserver 127.0.0.53\n', systemdResolvConf: 'nameserver 192.168.1.1\n' });
-    const none = new HostCellFiles(root, { resolver: { hostRoot, resolvConf: '/nowhere/resolv.conf', systemdResolvConf: '/nowhere/either' } });
+    await writeFile(join(hostRoot, 'etc/hosts'), '127.0.0.1 localhost\n');
+    const files = new HostCellFiles(root, { resolver: { hostRoot, hosts: '/etc/hosts', resolvConf: '/etc/resolv.conf', systemdResolvConf: plain } });
+    expect(await files.hostResolverFiles()).toEqual({ hosts: '127.0.0.1 localhost\n', resolvConf: 'nameserver 127.0.0.53\n', systemdResolvConf: 'nameserver 192.168.1.1\n' });
+    const none = new HostCellFiles(root, { resolver: { hostRoot, hosts: '/nowhere/hosts', resolvConf: '/nowhere/resolv.conf', systemdResolvConf: '/nowhere/either' } });
     expect(await none.hostResolverFiles()).toEqual({});
   });
 });

@@ -110,15 +110,23 @@ describe('cell /etc files', () => {
     expect([...world.cellFiles.keys()]).toEqual([]);
   });
 
-  it('gives a cell on the host network no /etc files: it keeps the image’s and the host’s hostname', async () => {
+  it("gives the containers of a cell on the host's network the host's hosts and resolv.conf as they are, and its hostname", async () => {
     const { world, ops } = await setupEngine();
-    const hostTemplate = template();
+    const hostTemplate = template('busybox', ['side']);
     hostTemplate.containers[0]!.hostNetwork = true;
     await ops.createCell({ ...ref, template: hostTemplate, start: true }, user);
-    expect([...world.cellFiles.keys()]).toEqual([]);
-    const spec = [...world.containers.values()][0]!.spec;
-    expect((spec.mounts ?? []).filter((m) => m.target.startsWith('/etc/'))).toEqual([]);
-    expect(spec.hostname).toBeUndefined();
+    expect([...world.cellFiles.keys()].sort()).toEqual(['default/default/default/web/host.hosts', 'default/default/default/web/host.resolv.conf']);
+    expect(world.cellFiles.get('default/default/default/web/host.hosts')).toBe(world.hostResolver.hosts);
+    expect(world.cellFiles.get('default/default/default/web/host.resolv.conf')).toBe(world.hostResolver.resolvConf);
+    expect(world.containers.size).toBe(2);
+    for (const { spec } of world.containers.values()) {
+      const etc = (spec.mounts ?? []).filter((m) => m.target.startsWith('/etc/'));
+      expect(etc.map((m) => [m.target, m.source?.split('/').pop()])).toEqual([
+        ['/etc/hosts', 'host.hosts'],
+        ['/etc/resolv.conf', 'host.resolv.conf'],
+      ]);
+      expect(spec.hostname).toBeUndefined();
+    }
   });
 
   it('lets a mount of the user on /etc/hosts win over the cell’s (it comes later)', () => {
