@@ -3,11 +3,27 @@
  * container named `<cell>_root`).
  */
 import { z } from 'zod';
-import { ContainerTemplateSchema } from './specs.js';
+import { ContainerTemplateSchema, PortSchema } from './specs.js';
 
-/** How a container gets its network namespace when its task starts. */
+/** A host port forwarded to the cell (CNI portmap), as src/runtime/ports.ts PortMapping: a published port. */
+export const PortMappingSchema = PortSchema.extend({ hostPort: z.number().int().min(1).max(65535) });
+
+/**
+ * The CNI attachment a root container's new network namespace gets between the task's create and its start, so that
+ * its process starts with its network (issue 10). `options` as src/runtime/ports.ts AttachOptions.
+ */
+export const NetworkAttachSchema = z.object({
+  /** The space's CNI network. */
+  network: z.string().min(1),
+  options: z.object({ ip: z.string().optional(), portMappings: z.array(PortMappingSchema).optional() }),
+});
+
+/**
+ * How a container gets its network namespace when its task starts. `attach` on a new one (since 0.1.0, issue 10;
+ * absent in older records, whose cells attached after the start).
+ */
 export const NetworkModeSchema = z.discriminatedUnion('mode', [
-  z.object({ mode: z.literal('new') }),
+  z.object({ mode: z.literal('new'), attach: NetworkAttachSchema.optional() }),
   z.object({ mode: z.literal('join'), path: z.string().startsWith('/') }),
   z.object({ mode: z.literal('host') }),
 ]);
@@ -26,8 +42,11 @@ export const ContainerCreatedV1 = z.object({});
 export const UpdateContainerV1 = z.object({ template: ContainerTemplateSchema });
 /** StartContainer v1 (command): start the task, in the given network namespace. */
 export const StartContainerV1 = z.object({ network: NetworkModeSchema });
-/** TaskStarted v1 (fact): the task runs with this pid. */
-export const TaskStartedV1 = z.object({ pid: z.number().int().positive() });
+/**
+ * TaskStarted v1 (fact): the task runs with this pid; `address` is the one its network namespace got when the start
+ * attached it (`10.88.0.2/24`; optional since 0.1.0, issue 10: absent when nothing was attached, and in older records).
+ */
+export const TaskStartedV1 = z.object({ pid: z.number().int().positive(), address: z.string().optional() });
 /** StopContainer v1 (command): signal, then SIGKILL after `graceMs`, and wait for the exit. */
 export const StopContainerV1 = z.object({
   signal: z.enum(['SIGTERM', 'SIGKILL', 'SIGINT']),

@@ -5,6 +5,7 @@
  *
  *   Absent ─CreateCell→ Pending ─StartCell→ Creating ─CellStarted→ Ready
  *   Ready ─StopCell→ Stopping ─CellStopped→ Stopped         Ready ─ContainerExited(root)→ Stopping ─CellStopped→ Exited
+ *   Creating ─ContainerExited(root)→ Stopping (a root that exits as it starts, a one-shot: the cell ends Exited)
  *   Pending|Stopped|Exited|Failed ─StartCell→ Creating       settled ─DeleteCell→ Deleting ─CellDeleted→ Deleted
  *   Deleted ─CreateCell→ Pending (a new life of the same stream)
  *   Creating|Stopping|Deleting ─EffectFailed→ Failed
@@ -18,7 +19,7 @@ import type { CellTemplate, RecordedError } from '../events/specs.js';
 import { FAILED_EXITS, LIVE_EXITS } from './live.js';
 
 /** Bumped whenever a transition or an assignment changes: invalidates stored snapshots. */
-export const MACHINE_VERSION = 3;
+export const MACHINE_VERSION = 4;
 
 /** Where the cell sits; fixed for the life of the stream. */
 export interface CellIdentity {
@@ -37,7 +38,7 @@ export interface CellContext extends CellIdentity {
   /** The cell's address on its space's network, e.g. `10.88.0.2/24`; null when not attached or host network. */
   address: string | null;
   stop: { reason: StopReason; graceMs: number } | null;
-  /** Exit codes of containers that exited by themselves while the cell was Ready (null = unknown). */
+  /** Exit codes of containers that exited by themselves since the cell's start (null = unknown). */
   exits: Record<string, number | null>;
   /** The pending delete keeps the containers' logs (`--keep-logs`); false otherwise. */
   keepLogs: boolean;
@@ -186,6 +187,11 @@ export const cellMachine = setup({
       entry: { type: 'startCell', params: ({ context }) => effectParams.startCell(context) },
       on: {
         CellStarted: { target: 'Ready', actions: 'recordStarted' },
+        // A root that exits by itself as it starts ends the cell Exited with its code, never Failed (issue 10).
+        ContainerExited: [
+          { guard: 'rootExited', target: 'Stopping', actions: ['recordExit', 'recordRootExit'] },
+          { actions: 'recordExit' },
+        ],
         EffectFailed: { target: 'Failed', actions: 'recordError' },
         ...LIVE_EXITS,
       },

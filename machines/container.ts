@@ -20,7 +20,7 @@ import type { ContainerTemplate, RecordedError } from '../events/specs.js';
 import { FAILED_EXITS, LIVE_EXITS } from './live.js';
 
 /** Bumped whenever a transition or an assignment changes: invalidates stored snapshots. */
-export const MACHINE_VERSION = 3;
+export const MACHINE_VERSION = 4;
 
 /** Where the container sits; fixed for the life of the stream. */
 export interface ContainerIdentity {
@@ -42,6 +42,11 @@ export interface ContainerContext extends ContainerIdentity {
   network: NetworkMode | null;
   /** Pid of the current task; null when none runs. */
   pid: number | null;
+  /**
+   * The address the current (or last) start attached to the task's new network namespace (`10.88.0.2/24`); null
+   * when that start attached none (a joined or host network, or a record from before issue 10).
+   */
+  address: string | null;
   /** Last exit: code (null when unknown, e.g. a lost task) and the signal's name when killed by one. */
   exitCode: number | null;
   exitSignal: string | null;
@@ -126,6 +131,7 @@ function freshContext(identity: ContainerIdentity): ContainerContext {
     template: null,
     network: null,
     pid: null,
+    address: null,
     exitCode: null,
     exitSignal: null,
     pendingExit: null,
@@ -208,10 +214,10 @@ export const containerMachine = setup({
       error: null,
     })),
     recordOom: assign({ oomKilled: true }),
-    recordPid: assign(({ context, event }) => ({
-      pid: (event as Extract<ContainerEvent, { type: 'TaskStarted' }>).pid,
-      starts: context.starts + 1,
-    })),
+    recordPid: assign(({ context, event }) => {
+      const e = event as Extract<ContainerEvent, { type: 'TaskStarted' }>;
+      return { pid: e.pid, address: e.address ?? null, starts: context.starts + 1 };
+    }),
     recordPendingExit: assign(({ event }) => {
       const e = event as Extract<ContainerEvent, { type: 'TaskExited' }>;
       return { pendingExit: { pid: e.pid, code: e.code, signal: e.signal ?? null } };

@@ -137,3 +137,15 @@ export function printStructured(streams: Streams, format: OutputFormat, value: u
   else return false;
   return true;
 }
+
+/**
+ * What a start came to when the cell's root exited by itself (a one-shot): `cell "once" exited with code 0`, with the
+ * signal's name for a death by signal. Undefined when the cell did not end Exited.
+ */
+export function exitLine(view: Pick<CellView, 'name' | 'state' | 'containers'>): string | undefined {
+  if (view.state !== 'Exited') return undefined;
+  const root = view.containers.find((c) => c.root);
+  const code = root?.exitCode;
+  const how = code === null || code === undefined ? 'with an unknown code' : `with code ${code}${root?.exitSignal ? ` (${root.exitSignal})` : ''}`;
+  return `cell "${view.name}" exited ${how}`;
+}

@@ -21,6 +21,12 @@ export interface EngineConfig {
   stopGraceMs: number;
   /** How long a cell may take to start (all containers running) before it is Failed. */
   cellStartTimeoutMs: number;
+  /**
+   * How long a start, its containers up, watches the root before it reports the cell Ready (default 250 ms): a root
+   * that exits within it (a one-shot job, `--arg true`) ends the start as Exited with its code, and the caller is told
+   * so. A root that exits later winds its cell down to Exited all the same.
+   */
+  startSettleMs: number;
   /** Write a checkpoint (snapshots of every aggregate) after this many events. */
   checkpointEvery: number;
   /** A container's live log is rotated once it holds this many bytes (Docker's `max-size`; default 10 MiB). */
@@ -40,6 +46,11 @@ export interface EngineConfig {
  */
 export const DEFAULT_POD_SUBNET = '10.86.0.0/16';
 
+/**
+ * Default {@link EngineConfig.startSettleMs}. On the 2-core test VM the exit of a `sh -c 'exit 3'` root is recorded
+ * 9–25 ms after its start; the rest is margin for a loaded host.
+ */
+export const DEFAULT_START_SETTLE_MS = 250;
 /** Default {@link EngineConfig.logMaxBytes}: 10 MiB. */
 export const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
 /** Default {@link EngineConfig.logMaxFiles}. */
@@ -70,6 +81,7 @@ export function resolveEngineConfig(partial: Partial<EngineConfig> = {}): Engine
     ipMasq: partial.ipMasq ?? true,
     stopGraceMs: partial.stopGraceMs ?? 10_000,
     cellStartTimeoutMs: partial.cellStartTimeoutMs ?? 120_000,
+    startSettleMs: partial.startSettleMs ?? DEFAULT_START_SETTLE_MS,
     checkpointEvery: partial.checkpointEvery ?? 10_000,
     logMaxBytes: partial.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES,
     logMaxFiles: partial.logMaxFiles ?? DEFAULT_LOG_MAX_FILES,

@@ -9,12 +9,13 @@
 import type { NetworkMode } from '../../machines/container.js';
 import type { ContainerTemplate, Network } from '../../events/specs.js';
 import { ErrorKind, KukeError, isKukeError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { cgroupPath } from '../model/names.js';
 import type { Runtime } from '../runtime/ports.js';
 import type { EngineConfig } from './config.js';
 import { buildContainerSpec, type ContainerPlacement } from './container-spec.js';
 import type { EffectRunner } from './engine.js';
-import { runCellEffect } from './sagas.js';
+import { rootNetns, runCellEffect } from './sagas.js';
 
 /** How an effect is retried. */
 export interface RetryPolicy {
@@ -84,6 +85,7 @@ async function runOnce(
         runtime,
         config,
         params as unknown as ContainerPlacement & { template: ContainerTemplate; network: NetworkMode },
+        ctx.engine.logger,
       );
     case 'stopContainer':
       return stopContainer(runtime, params as unknown as ContainerPlacement & { signal: string; graceMs: number });
@@ -142,18 +144,53 @@ async function createContainer(
   return [{ type: 'ContainerCreated', data: {} }];
 }
 
+/**
+ * Network before the process (DESIGN §8, issue 10): the task is created (runc create: its namespaces exist, its
+ * process waits), its new network namespace is attached when the start asks for it, and only then is it started, so
+ * the process starts with eth0 up and addressed. Idempotent at every step, for reconcile: a running task was attached
+ * before it started (attach returns the same address); a task left created by an interrupted start is replaced.
+ */
 async function startContainer(
   runtime: Runtime,
   config: EngineConfig,
   p: ContainerPlacement & { template: ContainerTemplate; network: NetworkMode },
+  logger: Logger,
 ): Promise<Fact[]> {
+  const attach = p.network.mode === 'new' ? p.network.attach : undefined;
+  const attachTo = async (pid: number) => (attach ? (await runtime.networks.attach(attach.network, p.containerdId, rootNetns(pid), attach.options)).address : undefined);
   const task = await runtime.containers.getTask(p.namespace, p.containerdId);
-  if (task?.status === 'running') return [{ type: 'TaskStarted', data: { pid: task.pid } }];
+  if (task?.status === 'running' || task?.status === 'paused') return [taskStarted(task.pid, await attachTo(task.pid))];
+  // A task left created by an interrupted start may carry an older spec: it goes, and the start begins afresh.
   if (task) await runtime.containers.deleteTask(p.namespace, p.containerdId);
   // Create-or-update: the spec (network namespace to join, template changes) is refreshed before every start.
-  await runtime.containers.createContainer(buildContainerSpec(config, p, p.template, p.network));
+  const spec = buildContainerSpec(config, p, p.template, p.network.mode === 'new' ? { mode: 'new' } : p.network);
+  await runtime.containers.createContainer(spec);
+  const created = await runtime.containers.createTask(p.namespace, p.containerdId);
+  let address: string | undefined;
+  try {
+    address = await attachTo(created.pid);
+  } catch (err) {
+    // Nothing half-made stays: the waiting process goes, and so does whatever the attach reserved.
+    if (created.status === 'created') {
+      await discardTask(runtime, p, attach!.network).catch((cleanupErr: unknown) =>
+        logger.warn({ err: cleanupErr, containerdId: p.containerdId }, 'could not remove the task of a start whose network attach failed'),
+      );
+    }
+    throw err;
+  }
   const { pid } = await runtime.containers.startTask(p.namespace, p.containerdId);
-  return [{ type: 'TaskStarted', data: { pid } }];
+  return [taskStarted(pid, address)];
+}
+
+function taskStarted(pid: number, address: string | undefined): Fact {
+  return { type: 'TaskStarted', data: { pid, ...(address ? { address } : {}) } };
+}
+
+/** Removes a created task that will not start, and releases its attachment (CNI DEL; missing → ok). */
+async function discardTask(runtime: Runtime, p: ContainerPlacement, network: string): Promise<void> {
+  await runtime.containers.stopTask(p.namespace, p.containerdId, { signal: 'SIGKILL', graceMs: 0 });
+  await runtime.containers.deleteTask(p.namespace, p.containerdId);
+  await runtime.networks.detach(network, p.containerdId);
 }
 
 async function stopContainer(runtime: Runtime, p: ContainerPlacement & { signal: string; graceMs: number }): Promise<Fact[]> {

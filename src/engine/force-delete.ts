@@ -192,12 +192,14 @@ async function cleanCellMembers(engine: Engine, runtime: Runtime, cell: Aggregat
   const rootTemplate = template?.containers.find((c) => c.name === template.root);
   const members = cellMembers(engine, cell);
   const root = members.find((m) => m.root);
-  if (root && rootTemplate && !rootTemplate.hostNetwork) {
+  const attached = root !== undefined && rootTemplate !== undefined && !rootTemplate.hostNetwork;
+  const detachRoot = (c: Cleanup, netns?: string) =>
+    c.attempt(`network attachment of ${root!.containerdId}`, () => runtime.networks.detach(spaceNetworkOf(engine, key.realm, key.space), root!.containerdId, netns));
+  if (attached) {
     // Released first, while the root's netns may still exist (the veth then goes cleanly); CNI DEL works without it.
     const rootAgg = engine.get(root.stream);
     const pid = (rootAgg?.snapshot.context as { pid?: number | null } | undefined)?.pid;
-    const netns = String(rootAgg?.snapshot.value) === 'Running' && pid ? rootNetns(pid) : undefined;
-    await cleanup.attempt(`network attachment of ${root.containerdId}`, () => runtime.networks.detach(spaceNetworkOf(engine, key.realm, key.space), root.containerdId, netns));
+    await detachRoot(cleanup, String(rootAgg?.snapshot.value) === 'Running' && pid ? rootNetns(pid) : undefined);
   }
   for (const m of members) {
     const steps = (c: Cleanup) => c.attempt(`containerd container ${m.containerdId} in namespace ${m.namespace}`, () => removeContainer(runtime, m.namespace, m.containerdId)).then(() => undefined);
@@ -205,7 +207,8 @@ async function cleanCellMembers(engine: Engine, runtime: Runtime, cell: Aggregat
     await steps(own);
     cleanup.leftovers.push(...own.leftovers);
     if (engine.get(m.stream) && !isGone(engine.stateOf(m.stream))) await record(engine, m.stream, own.leftovers, options.meta, report);
-    againAfterEffects(engine, m.stream, steps);
+    // The root's start attaches its network between the task's create and start: a start finishing late may have.
+    againAfterEffects(engine, m.stream, m.root && attached ? (c) => steps(c).then(() => detachRoot(c)).then(() => undefined) : steps);
   }
 }
 

@@ -375,7 +375,7 @@ export class Operations {
     return { view: this.getCell(input), action: 'updated', changes };
   }
 
-  /** Starts a cell and waits until it is Ready (throws with the recorded error if it ends Failed). */
+  /** Starts a cell and waits until it is Ready, or Exited when its root ran to its end as it started (throws with the recorded error if it ends Failed). */
   async startCell(ref: CellRef, options: OpOptions): Promise<CellView> {
     this.validateCellRef(ref);
     const key: AggregateKey = { kind: 'cell', ...pickCell(ref) };

@@ -3,9 +3,10 @@
  * and the network, then report one fact. Each saga is idempotent: it looks at where every container is and only
  * does what is missing, so reconcile can re-run it after a crash at any point.
  *
- * Start:  cgroup → the cell's /etc files → root container running → network attached to the root's netns (its
- *         hosts file names its address) → other containers running (joined to the root's netns)
- *         → CellStarted{rootPid, address}
+ * Start:  cgroup → the cell's /etc files → root container running (its task created, its netns attached, then
+ *         started: network before the process) → its hosts file names its address → other containers running (joined
+ *         to the root's netns) → CellStarted{rootPid, address}. A root that exits by itself meanwhile ends the start
+ *         with ContainerExited: the cell winds down to Exited.
  * Stop:   other containers stopped → network detached → root stopped → CellStopped
  * Delete: containers deleted (others first) → network detached → cgroup removed → logs removed (unless kept)
  *         → /etc files removed → CellDeleted
@@ -14,11 +15,12 @@ import type { CellTarget, StopReason } from '../../machines/cell.js';
 import type { NetworkMode } from '../../machines/container.js';
 import { isTransient } from '../../machines/index.js';
 import type { ContainerTemplate } from '../../events/specs.js';
-import { ErrorKind, KukeError } from '../errors.js';
+import { ErrorKind, KukeError, isKukeError } from '../errors.js';
 import { containerdId, legacyNetworkName, realmNamespace, rootContainerName } from '../model/names.js';
 import { streamOf } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { attachOptionsOf } from './cell-network.js';
+import { exitData } from './effects.js';
 import { cellCgroup } from './container-spec.js';
 import { cellNamesOf } from './hosts.js';
 import type { Aggregate, DispatchMeta, Engine, EffectRunner, FollowUp } from './engine.js';
@@ -122,11 +124,14 @@ export function memberNetwork(root: Pick<ContainerTemplate, 'hostNetwork'>, memb
   return root.hostNetwork || member.hostNetwork ? { mode: 'host' } : { mode: 'join', path: rootNetns(rootPid) };
 }
 
+/** Where ensureRunning left a member: running (its pid, and the address its start attached), or exited by itself. */
+type MemberOutcome = { running: true; pid: number; address: string | null } | { running: false; code: number | null };
+
 /**
- * Brings one member to Running in the given network; returns its pid. A member other than the root that exits by
- * itself once started has started all the same (a one-shot sidecar): null, and its exit is recorded as any other.
+ * Brings one member to Running in the given network. A member that exits by itself once this saga started it has
+ * started all the same (a one-shot): its exit is the outcome, recorded as any other exit.
  */
-async function ensureRunning(engine: Engine, m: Member, network: NetworkMode, ctx: Ctx, deadline: number): Promise<number | null> {
+async function ensureRunning(engine: Engine, m: Member, network: NetworkMode, ctx: Ctx, deadline: number): Promise<MemberOutcome> {
   let started = false;
   for (let step = 0; step < 20; step++) {
     const remaining = deadline - Date.now();
@@ -137,7 +142,7 @@ async function ensureRunning(engine: Engine, m: Member, network: NetworkMode, ct
     if (ctx.signal.aborted || cellState !== 'Creating') throw new KukeError(ErrorKind.Canceled, `the start of the cell was cancelled (it is ${cellState}) while container "${m.name}" was starting`);
     const agg = engine.get(m.stream);
     const state = agg ? String(agg.snapshot.value) : 'Absent';
-    const context = agg?.snapshot.context as { template?: unknown; network?: NetworkMode | null; pid?: number | null } | undefined;
+    const context = agg?.snapshot.context as { template?: unknown; network?: NetworkMode | null; pid?: number | null; address?: string | null; exitCode?: number | null } | undefined;
     switch (state) {
       case 'Absent':
       case 'Deleted':
@@ -151,7 +156,7 @@ async function ensureRunning(engine: Engine, m: Member, network: NetworkMode, ct
         break;
       case 'Running': {
         const joinedRight = network.mode !== 'join' || (context?.network?.mode === 'join' && context.network.path === network.path);
-        if (joinedRight && sameTemplate(context?.template, m.template)) return context!.pid!;
+        if (joinedRight && sameTemplate(context?.template, m.template)) return { running: true, pid: context!.pid!, address: context?.address ?? null };
         // Running in a stale network namespace (the root restarted) or with an old template: restart it.
         await send(engine, m.stream, 'StopContainer', { signal: 'SIGKILL', graceMs: 0 }, ctx.meta);
         break;
@@ -161,11 +166,8 @@ async function ensureRunning(engine: Engine, m: Member, network: NetworkMode, ct
       case 'Stopped':
       case 'Exited':
         // A container that failed or exited before is started again; one that does so after our start is not.
-        if (started && state === 'Exited' && !m.root) return null;
-        if (started && (state === 'Failed' || state === 'Exited')) {
-          const code = (agg!.snapshot.context as { exitCode?: number | null }).exitCode;
-          throw childError(agg!, state === 'Failed' ? `container "${m.name}" failed to start` : `container "${m.name}" exited while the cell started (code ${String(code)})`);
-        }
+        if (started && state === 'Exited') return { running: false, code: context?.exitCode ?? null };
+        if (started && state === 'Failed') throw childError(agg!, `container "${m.name}" failed to start`);
         if (!sameTemplate(context?.template, m.template)) await send(engine, m.stream, 'UpdateContainer', { template: m.template }, ctx.meta);
         await send(engine, m.stream, 'StartContainer', { network }, ctx.meta);
         started = true;
@@ -222,30 +224,80 @@ async function startCell(runtime: Runtime, cell: CellTarget, ctx: Ctx): Promise<
   await runtime.cgroups.ensure(cellCgroup(engine.config, { ...cell, cell: cell.name }));
   await removeOrphans(engine, cell, all, ctx, deadline);
   const names = cellNamesOf(engine, runtime.cellFiles);
+  let rootStarted = false;
   try {
     await names.prepare(cell);
     const hostNetwork = root.template.hostNetwork;
-    const rootPid = await ensureRunning(engine, root, hostNetwork ? { mode: 'host' } : { mode: 'new' }, ctx, deadline);
-    if (rootPid === null) throw new KukeError(ErrorKind.Internal, `root container of cell "${cell.name}" has no pid`);
-    let address: string | undefined;
-    if (!hostNetwork) {
-      const attachment = await runtime.networks.attach(spaceNetworkOf(engine, cell.realm, cell.space), root.containerdId, rootNetns(rootPid), await attachOptionsOf(engine, cell));
-      address = attachment.address;
-      await names.attached(cell, address);
+    const network = spaceNetworkOf(engine, cell.realm, cell.space);
+    const options = hostNetwork ? {} : await attachOptionsOf(engine, cell);
+    // The root's start attaches its new netns between the task's create and start: its process starts networked.
+    const rootNetwork: NetworkMode = hostNetwork ? { mode: 'host' } : { mode: 'new', attach: { network, options } };
+    const rootRun = await ensureRunning(engine, root, rootNetwork, ctx, deadline);
+    if (!rootRun.running) return [rootExited(root, rootRun.code)];
+    rootStarted = true;
+    let address = rootRun.address ?? undefined;
+    if (!hostNetwork && !address) {
+      // A root started before network-before-process (its start attached nothing): attached here, as it was then.
+      address = (await runtime.networks.attach(network, root.containerdId, rootNetns(rootRun.pid), options)).address;
     }
-    for (const m of others) await ensureRunning(engine, m, memberNetwork(root.template, m.template, rootPid), ctx, deadline);
-    // The root may have died while the others started: then the cell is not up.
-    const rootNow = engine.get(root.stream);
-    if (String(rootNow?.snapshot.value) !== 'Running') throw childError(rootNow!, `root container of cell "${cell.name}" stopped while the cell started`);
-    return [{ type: 'CellStarted', data: { rootPid, ...(address ? { address } : {}) } }];
+    if (address) await names.attached(cell, address);
+    for (const m of others) await ensureRunning(engine, m, memberNetwork(root.template, m.template, rootRun.pid), ctx, deadline);
+    // The root may have exited while the others started, or does so at once (a one-shot): then the cell winds down.
+    const rootNow = await settleRoot(engine, root, ctx);
+    const exit = exitOfRoot(rootNow, root) ?? (String(rootNow.snapshot.value) === 'Running' ? await exitInRuntime(runtime, engine, root, rootRun.pid, ctx) : undefined);
+    if (exit) return [exit];
+    if (String(rootNow.snapshot.value) !== 'Running') throw childError(rootNow, `root container of cell "${cell.name}" stopped while the cell started`);
+    return [{ type: 'CellStarted', data: { rootPid: rootRun.pid, ...(address ? { address } : {}) } }];
   } catch (err) {
     if (ctx.signal.aborted) throw err;
+    // Its root's exit took the cell to Stopping meanwhile: that stop owns what runs (this outcome is not recorded).
+    if (engine.stateOf(ctx.stream) === 'Stopping') throw err;
+    // A root that exited by itself once started (a member could not join its namespace then) is an exit, not a fault.
+    const exit = rootStarted ? exitOfRoot(engine.get(root.stream)!, root) : undefined;
+    if (exit) return [exit];
     // Leave nothing half-started: stop what runs, release the address, then report the failure.
     await stopAll(runtime, engine, cell, all, 'SIGKILL', 0, ctx, Date.now() + 30_000).catch((cleanupErr) =>
       engine.logger.warn({ err: cleanupErr, cell: cell.name }, 'cleanup after a failed start did not finish'),
     );
     throw err;
   }
+}
+
+/** The cell's fact for its root's own exit: the cell winds down to Exited, keeping the code. */
+function rootExited(root: Member, code: number | null): Fact {
+  return { type: 'ContainerExited', data: { container: root.name, root: true, code } };
+}
+
+/**
+ * The root, once it has run for the start's settle time (EngineConfig.startSettleMs) or exited within it: a root
+ * that runs to its end at once ends the start Exited with its code rather than Ready then Exited a moment later.
+ */
+async function settleRoot(engine: Engine, root: Member, ctx: Ctx): Promise<Aggregate> {
+  const settleMs = engine.config.startSettleMs;
+  if (settleMs > 0) {
+    await engine.waitFor(root.stream, (a) => String(a.snapshot.value) !== 'Running', { timeoutMs: settleMs, signal: ctx.signal, what: root.stream }).catch((err: unknown) => {
+      if (!isKukeError(err, ErrorKind.DeadlineExceeded)) throw err;
+    });
+  }
+  return engine.get(root.stream)!;
+}
+
+/**
+ * The root's exit as the runtime already knows it, before its event arrives: a one-shot root (`true`) is done within
+ * a millisecond of its start, and its start should say so (`kuke create --start`: "exited with code 0") instead of
+ * Ready. The exit is recorded on the root (as reconcile records a missed one); the cell's fact is returned.
+ */
+async function exitInRuntime(runtime: Runtime, engine: Engine, root: Member, pid: number, ctx: Ctx): Promise<Fact | undefined> {
+  const task = await runtime.containers.getTask(root.namespace, root.containerdId);
+  if (task?.status !== 'stopped' || task.pid !== pid) return undefined;
+  await engine.dispatch(root.stream, 'TaskExited', exitData(pid, task.exitCode ?? 255, task.exitedAt), { ...ctx.meta, actor: { type: 'runtime' } });
+  return rootExited(root, task.exitCode ?? null);
+}
+
+/** The root's exit, if it is Exited (by itself: a stop of the cell's own leaves it Stopped). */
+function exitOfRoot(agg: Aggregate, root: Member): Fact | undefined {
+  if (String(agg.snapshot.value) !== 'Exited') return undefined;
+  return rootExited(root, (agg.snapshot.context as { exitCode?: number | null }).exitCode ?? null);
 }
 
 async function stopAll(
@@ -294,12 +346,14 @@ async function deleteCell(runtime: Runtime, cell: CellTarget, keepLogs: boolean,
 }
 
 /**
- * Coordination: when a container exits by itself (Running → Exited), its cell is told, so that a cell whose
- * root died winds down to Exited. Stops made by the cell's own saga are not exits "by itself".
+ * Coordination: when a container exits by itself (Running → Exited, or Starting → Exited for one that exited as it
+ * started), its cell is told, so that a cell whose root died winds down to Exited, also while it was starting.
+ * Stops made by the cell's own saga are not exits "by itself".
  */
 export const notifyCellOfExit: FollowUp = (record, before, after, engine) => {
   if (after.kind !== 'container' || !before) return;
-  if (String(before.snapshot.value) !== 'Running' || String(after.snapshot.value) !== 'Exited') return;
+  const from = String(before.snapshot.value);
+  if ((from !== 'Running' && from !== 'Starting') || String(after.snapshot.value) !== 'Exited') return;
   const c = after.snapshot.context as { realm: string; space: string; stack: string; cell: string; name: string; root: boolean; exitCode: number | null };
   const cellStream = streamOf({ kind: 'cell', realm: c.realm, space: c.space, stack: c.stack, cell: c.cell });
   void engine

@@ -73,7 +73,7 @@ export interface ResourceLimits {
 
 /** How a container gets its network namespace. */
 export type NetworkMode =
-  /** A new, empty network namespace (the cell's root container; CNI attaches it afterwards). */
+  /** A new, empty network namespace (the cell's root container; CNI attaches it after the task is created, before it starts). */
   | { mode: 'new' }
   /** Join an existing one by path (other containers join `/proc/<root pid>/ns/net`). */
   | { mode: 'join'; path: string }
@@ -194,8 +194,15 @@ export interface ContainerRuntime {
   listContainers(namespace: string, labels?: Labels): Promise<ContainerRecord[]>;
 
   /**
-   * Creates (if needed) and starts the container's task; stdout/stderr go to the spec's log file. Idempotent:
-   * a running task's pid is returned as is; a stopped task is deleted and a new one started.
+   * Creates the container's task (runc create): its namespaces exist and its process waits, not yet running the
+   * container's command, until {@link startTask}. That is when a cell's network is attached to `/proc/<pid>/ns/net`,
+   * so the process starts with it. stdout/stderr go to the spec's log file. Idempotent: a created or running task's
+   * pid is returned as is (with its status); a stopped task is deleted and a new one created.
+   */
+  createTask(namespace: string, id: string): Promise<{ pid: number; status: 'created' | 'running' }>;
+  /**
+   * Starts the container's task: the created one, or one created here when there is none (a stopped task is deleted
+   * and a new one created first). Idempotent: a running task's pid is returned as is.
    */
   startTask(namespace: string, id: string): Promise<{ pid: number }>;
   /** Sends a signal to the task (all its processes if `all`). Missing task or finished process → ok. */

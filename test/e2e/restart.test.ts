@@ -54,8 +54,7 @@ beforeAll(async () => {
   for (const [name, root, side] of [
     ['ready', 'exec sleep 3600', 'exit 4'],
     ['stopped', 'exec sleep 3600', 'exec sleep 3600'],
-    // The root lives 2 s: a root that exits before its network is attached fails its cell (issue 10, network before the process).
-    ['exited', 'sleep 2; exit 3', undefined],
+    ['exited', 'sleep 0.2; exit 3', undefined],
   ] as const) {
     const r = await host.kuke(['apply', '-f', '-'], { input: manifest(name, root, side) });
     if (r.code !== 0) throw new Error(r.stdout + r.stderr);

@@ -4,13 +4,18 @@
  */
 import type { ContainerTemplate } from '../../events/specs.js';
 import { catalogCodec } from '../../src/engine/codec.js';
+import type { EngineConfig } from '../../src/engine/config.js';
 import { openEngine } from '../../src/engine/index.js';
 import { FakeWorld } from '../../src/runtime/fake/fake-runtime.js';
 import { MemoryStore } from './memory-store.js';
 
 export const user = { actor: { type: 'user' as const, uid: 0 } };
 export const ref = { realm: 'default', space: 'default', stack: 'default', cell: 'web' };
-export const CONFIG = { runPath: '/tmp/kukeon-unit', ipMasq: false };
+/**
+ * The fake's one-shot roots exit within a microtask of their start, before any settle time would matter: starts do not
+ * wait for it here (tests of the settle time pass their own).
+ */
+export const CONFIG = { runPath: '/tmp/kukeon-unit', ipMasq: false, startSettleMs: 0 };
 
 /** A cell template: root `main`, then `extra` containers; `overrides` apply to the extra ones. */
 export function template(image = 'busybox', extra: string[] = [], overrides: Partial<ContainerTemplate> = {}) {
@@ -34,11 +39,11 @@ export function template(image = 'busybox', extra: string[] = [], overrides: Par
   };
 }
 
-export async function setupEngine() {
+export async function setupEngine(config: Partial<EngineConfig> = {}) {
   const world = new FakeWorld();
   world.addImage('busybox');
   const store = new MemoryStore(catalogCodec);
-  const opened = await openEngine({ store, runtime: world.runtime(), config: CONFIG });
+  const opened = await openEngine({ store, runtime: world.runtime(), config: { ...CONFIG, ...config } });
   const ops = opened.operations;
   await ops.createRealm({ name: 'default' }, user);
   await ops.createSpace({ realm: 'default', space: 'default' }, user);

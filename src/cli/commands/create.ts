@@ -1,7 +1,8 @@
 /**
  * `kuke create realm|space|stack|cell <name>`: create one resource imperatively. Realms, spaces and stacks are
  * idempotent (a second create says "already existed"); a cell is created from `--image` (ports published with
- * Docker's `-p`, a static address with Podman's `--ip`) and left Pending unless `--start` is given.
+ * Docker's `-p`, a static address with Podman's `--ip`) and left Pending unless `--start` is given (then a root that
+ * exits by itself, a one-shot, is reported with its code: `cell "once" exited with code 0`, and the command succeeds).
  */
 import type { Command } from 'commander';
 import type { CellTemplate } from '../../../events/specs.js';
@@ -10,7 +11,7 @@ import { validateName } from '../../model/names.js';
 import { parsePublish } from '../../model/ports.js';
 import { parseFormat, type CommandContext } from '../context.js';
 import { parseKind, withScope, type ScopeOptions } from '../kinds.js';
-import { printStructured } from '../output.js';
+import { exitLine, printStructured } from '../output.js';
 
 interface CreateOptions extends ScopeOptions {
   namespace?: string;
@@ -40,7 +41,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--env <KEY=VALUE>', 'cell: environment variable (repeatable)', collect)
     .option('-p, --publish <[hostIP:]hostPort:containerPort[/tcp|udp]>', 'cell: publish a port of the cell on the host (repeatable)', collect)
     .option('--ip <address>', "cell: its IPv4 address in the space's subnet, kept for its life (default: the first free one)")
-    .option('--start', 'cell: start it and wait until Ready')
+    .option('--start', 'cell: start it and wait until Ready (or until it exits, for a root that runs to its end)')
     .option('-o, --output <format>', 'table, json or yaml', 'table');
   withScope(command).action(async (word: string, name: string, options: CreateOptions) => {
     const kind = parseKind(word, ['realm', 'space', 'stack', 'cell']);
@@ -98,6 +99,9 @@ export function register(program: Command, ctx: CommandContext): void {
         const { view, created } = await client.createCell({ realm, space, stack, cell: name, template, start: options.start ?? false });
         if (printStructured(ctx.streams, format, view)) return;
         say(`Cell "${name}" (realm "${realm}", space "${space}", stack "${stack}"): ${created ? 'created' : 'already existed'} (${view.state})`);
+        // A root that ran to its end did what --start asked (it started): its exit is told, and the command succeeds.
+        const exited = options.start ? exitLine(view) : undefined;
+        if (exited) say(exited);
       }
     }
   });

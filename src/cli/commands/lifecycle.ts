@@ -6,6 +6,7 @@ import { validateName } from '../../model/names.js';
 import type { CommandContext } from '../context.js';
 import { parseDuration } from '../values.js';
 import { parseKind, withScope, type ScopeOptions } from '../kinds.js';
+import { exitLine } from '../output.js';
 
 type Verb = 'start' | 'stop' | 'kill' | 'restart';
 
@@ -28,13 +29,16 @@ export function register(program: Command, ctx: CommandContext): void {
       const graceMs = options.timeout === undefined ? undefined : parseDuration('--timeout', options.timeout);
       const client = await ctx.client();
       let note = '';
-      if (verb === 'start') await client.startCell(ref);
-      else if (verb === 'restart') await client.restartCell(ref, graceMs === undefined ? {} : { graceMs });
+      let exited: string | undefined;
+      if (verb === 'start') exited = exitLine(await client.startCell(ref));
+      else if (verb === 'restart') exited = exitLine(await client.restartCell(ref, graceMs === undefined ? {} : { graceMs }));
       else {
         const view = await client.stopCell(ref, { mode: verb, ...(graceMs === undefined ? {} : { graceMs }) });
         if (view.changed === false) note = ` (it was already ${view.state})`;
       }
       ctx.streams.out(`${PAST[verb]} cell "${name}" from stack "${ref.stack}"${note}\n`);
+      // A root that ran to its end (a one-shot) has started all the same: its exit is told.
+      if (exited) ctx.streams.out(`${exited}\n`);
     });
   }
 }

@@ -10,7 +10,8 @@
  * const rt = new ContainerdRuntime({ address: '/run/containerd/containerd.sock' });
  * await rt.importImage('default.kukeon.io', 'busybox.tar');
  * await rt.createContainer(spec);
- * const { pid } = await rt.startTask(spec.namespace, spec.id);
+ * const { pid } = await rt.createTask(spec.namespace, spec.id); // the process waits; /proc/<pid>/ns/net exists
+ * await rt.startTask(spec.namespace, spec.id);
  */
 import { readFileSync } from 'node:fs';
 import { ErrorKind, KukeError } from '../../errors.js';
@@ -159,6 +160,10 @@ export class ContainerdRuntime implements ContainerRuntime {
   }
 
   // ---------------------------------------------------------------------------------------------- tasks
+
+  createTask(namespace: string, id: string): Promise<{ pid: number; status: 'created' | 'running' }> {
+    return this.tasks.createTask(namespace, id);
+  }
 
   startTask(namespace: string, id: string): Promise<{ pid: number }> {
     return this.tasks.start(namespace, id);

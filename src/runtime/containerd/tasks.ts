@@ -64,17 +64,28 @@ export class TaskService {
   }
 
   /**
-   * Creates (if needed) and starts the task. Idempotent: a running task's pid is returned as is; a stopped one is
-   * deleted and a new one created.
+   * Creates the task (runc create: namespaces made, the process waiting before the container's command) unless one
+   * is there. Idempotent: a created or running task's pid is returned as is; a stopped one is deleted and a new one
+   * created. The pid names the task's namespaces (`/proc/<pid>/ns/net`) until it exits.
    */
-  async start(namespace: string, id: string): Promise<{ pid: number }> {
+  async createTask(namespace: string, id: string): Promise<{ pid: number; status: 'created' | 'running' }> {
     let task = await this.get(namespace, id);
-    if (task?.status === 'running' || task?.status === 'paused') return { pid: task.pid };
+    if (task?.status === 'running' || task?.status === 'paused') return { pid: task.pid, status: 'running' };
     if (task?.status === 'stopped' || task?.status === 'unknown') {
       await this.delete(namespace, id);
       task = null;
     }
-    if (!task) await this.create(namespace, id);
+    if (!task) task = await this.create(namespace, id);
+    return { pid: task.pid, status: task.status === 'created' ? 'created' : 'running' };
+  }
+
+  /**
+   * Starts the task: the created one, or one created here if there is none. Idempotent: a running task's pid is
+   * returned as is; a stopped one is deleted and a new one created and started.
+   */
+  async start(namespace: string, id: string): Promise<{ pid: number }> {
+    const task = await this.createTask(namespace, id);
+    if (task.status === 'running') return { pid: task.pid };
     try {
       const { pid } = await this.conn.unary(this.conn.tasks, 'start', { containerId: id, execId: '' }, `starting task ${id} in ${namespace}`, { namespace });
       this.logger?.debug({ namespace, id, pid }, 'task started');
@@ -88,8 +99,8 @@ export class TaskService {
     }
   }
 
-  /** Creates the task; called only when containerd holds none for the container. */
-  private async create(namespace: string, id: string): Promise<void> {
+  /** Creates the task; called only when containerd holds none for the container. Returns it, in CREATED. */
+  private async create(namespace: string, id: string): Promise<TaskInfo> {
     const container = await this.containers.record(namespace, id);
     if (!container) throw new KukeError(ErrorKind.NotFound, `container ${id} not found in ${namespace}`, { hint: 'create the container first' });
     const rootfs = await this.containers.rootfs(namespace, container);
@@ -98,18 +109,20 @@ export class TaskService {
     // reboot): runc would refuse the id. Cleared first, so the create below does not fail on it.
     await clearStaleRuncState(runcRootOf(container), namespace, id, this.logger);
     try {
-      await this.conn.unary(
+      const { pid } = await this.conn.unary(
         this.conn.tasks,
         'create',
         { containerId: id, rootfs, stdin: '', stdout: log, stderr: log, terminal: false, runtimePath: '' },
         `creating task ${id} in ${namespace}`,
         { namespace },
       );
+      this.logger?.debug({ namespace, id, pid }, 'task created');
+      return { namespace, id, pid, status: 'created' };
     } catch (err) {
-      if (isKukeError(err, ErrorKind.AlreadyExists)) return;
-      // The shim's text says why (e.g. the command does not exist); what matters is whether a task is there now.
+      // The shim's text says why (e.g. the command does not exist); what matters is whether a task is there now
+      // (AlreadyExists: another caller created it meanwhile).
       const now = await this.get(namespace, id).catch(() => null);
-      if (now && now.status === 'created') return;
+      if (now && (now.status === 'created' || now.status === 'running' || now.status === 'paused')) return now;
       throw err;
     }
   }

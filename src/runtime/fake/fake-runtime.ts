@@ -42,7 +42,8 @@ import type {
 
 interface FakeTask {
   pid: number;
-  status: 'running' | 'stopped';
+  /** 'created': the process exists (its namespaces too) but waits for the start, as after runc create. */
+  status: 'created' | 'running' | 'stopped';
   exitCode?: number;
   exitedAt?: string;
 }
@@ -74,7 +75,8 @@ export class FakeWorld {
   /** Sockets "listening on the host" and its addresses, for published ports' checks. */
   hostSockets: HostSocket[] = [];
   hostAddresses: string[] = ['127.0.0.1'];
-  readonly attachments = new Map<string, Attachment & { netnsPath: string; portMappings?: PortMapping[] }>(); // `${network}/${containerId}`
+  /** `${network}/${containerId}` → the attachment, and whether the netns's process had started when it was made. */
+  readonly attachments = new Map<string, Attachment & { netnsPath: string; portMappings?: PortMapping[]; processStarted: boolean }>();
   /** Container log files present, by path (`…/<realm>/<space>/<stack>/<cell>/<container>.log`). */
   readonly logFiles = new Set<string>();
   /** The cells' /etc files, by `<realm>/<space>/<stack>/<cell>/<file>`, with their content. */
@@ -131,11 +133,17 @@ export class FakeWorld {
     for (const w of this.watchers) w.onResync();
   }
 
-  /** Running tasks, by `ns/id`. */
+  /** Tasks with a process (running, or created and waiting for its start), by `ns/id`. */
   runningTasks(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [key, c] of this.containers) if (c.task?.status === 'running') out.set(key, c.task.pid);
+    for (const [key, c] of this.containers) if (c.task && c.task.status !== 'stopped') out.set(key, c.task.pid);
     return out;
+  }
+
+  /** @internal The task whose process has this pid and still exists (created or running). */
+  taskOfPid(pid: number): FakeTask | undefined {
+    for (const c of this.containers.values()) if (c.task && c.task.status !== 'stopped' && c.task.pid === pid) return c.task;
+    return undefined;
   }
 
   /** The ports over this world. */
@@ -190,11 +198,11 @@ export class FakeWorld {
     return { close: () => void this.watchers.delete(handlers) };
   }
 
-  /** @internal Whether any running task's cgroup is at or below `path`. */
+  /** @internal Pids of the tasks (running or created) whose cgroup is at or below `path`. */
   busy(path: string): number[] {
     const pids: number[] = [];
     for (const c of this.containers.values()) {
-      if (c.task?.status !== 'running') continue;
+      if (!c.task || c.task.status === 'stopped') continue;
       const p = c.spec.cgroupsPath;
       if (p === path || p.startsWith(`${path}/`)) pids.push(c.task.pid);
     }
@@ -272,8 +280,8 @@ class FakeContainers implements ContainerRuntime {
     await this.w.enter('deleteContainer');
     const c = this.w.container(namespace, id);
     if (!c) return;
-    if (c.task?.status === 'running') {
-      throw new KukeError(ErrorKind.FailedPrecondition, `container ${id} still has a running task`);
+    if (c.task && c.task.status !== 'stopped') {
+      throw new KukeError(ErrorKind.FailedPrecondition, `container ${id} still has a ${c.task.status} task`);
     }
     this.w.containers.delete(`${namespace}/${id}`);
   }
@@ -295,27 +303,41 @@ class FakeContainers implements ContainerRuntime {
     return out;
   }
 
+  async createTask(namespace: string, id: string) {
+    await this.w.enter('createTask');
+    const task = this.create(namespace, id);
+    return { pid: task.pid, status: task.status === 'created' ? ('created' as const) : ('running' as const) };
+  }
+
   async startTask(namespace: string, id: string) {
     await this.w.enter('startTask');
+    const task = this.create(namespace, id);
+    if (task.status === 'running') return { pid: task.pid };
+    task.status = 'running';
+    const code = this.w.exitOnStart.get(id);
+    if (code !== undefined) queueMicrotask(() => this.w.exitTask(namespace, id, code));
+    return { pid: task.pid };
+  }
+
+  /** The container's task, created (as runc create leaves it) when there is none or it has stopped. */
+  private create(namespace: string, id: string): FakeTask {
     const c = this.w.container(namespace, id);
     if (!c) throw new KukeError(ErrorKind.NotFound, `container ${id} not found in ${namespace}`);
-    if (c.task?.status === 'running') return { pid: c.task.pid };
-    // runc refuses to start a container whose bind mount has no source; the cells' /etc files are the ones the fake
+    if (c.task && c.task.status !== 'stopped') return c.task;
+    // runc refuses to create a container whose bind mount has no source; the cells' /etc files are the ones the fake
     // knows (their path ends with `<realm>/<space>/<stack>/<cell>/<file>`).
     const missing = (c.spec.mounts ?? []).find((m) => m.type === 'bind' && m.target.startsWith('/etc/') && !this.w.hasCellFile(m.source ?? ''));
     if (missing) throw new KukeError(ErrorKind.Internal, `runc: bind mount source ${missing.source} of container ${id} does not exist`);
-    c.task = { pid: this.w.pid(), status: 'running' };
-    // The shim creates the log file when it starts the task.
+    c.task = { pid: this.w.pid(), status: 'created' };
+    // The shim creates the log file when it creates the task.
     this.w.logFiles.add(c.spec.logPath);
-    const code = this.w.exitOnStart.get(id);
-    if (code !== undefined) queueMicrotask(() => this.w.exitTask(namespace, id, code));
-    return { pid: c.task.pid };
+    return c.task;
   }
 
   async killTask(namespace: string, id: string, signal: NodeJS.Signals | number) {
     await this.w.enter('killTask');
     const c = this.w.container(namespace, id);
-    if (!c?.task || c.task.status !== 'running') return;
+    if (!c?.task || c.task.status === 'stopped') return;
     const n = typeof signal === 'number' ? signal : (SIGNAL_NUMBERS[signal] ?? 15);
     this.w.finish(namespace, id, c.task, 128 + n);
   }
@@ -324,8 +346,9 @@ class FakeContainers implements ContainerRuntime {
     await this.w.enter('stopTask');
     const c = this.w.container(namespace, id);
     if (!c?.task) return null;
-    if (c.task.status === 'running') {
-      const signal = options.signal ?? 'SIGTERM';
+    if (c.task.status !== 'stopped') {
+      // A created task has not run the command's signal handlers yet: it dies of SIGKILL, as with containerd.
+      const signal = c.task.status === 'created' ? 'SIGKILL' : (options.signal ?? 'SIGTERM');
       const n = typeof signal === 'number' ? signal : (SIGNAL_NUMBERS[signal] ?? 15);
       return this.w.finish(namespace, id, c.task, 128 + n);
     }
@@ -337,7 +360,8 @@ class FakeContainers implements ContainerRuntime {
     const c = this.w.container(namespace, id);
     if (!c?.task) return null;
     if (c.task.status === 'running') throw new KukeError(ErrorKind.FailedPrecondition, `task ${id} is running`);
-    const exit: TaskExit = { namespace, id, pid: c.task.pid, exitCode: c.task.exitCode ?? 0, exitedAt: c.task.exitedAt ?? '' };
+    // Deleting a created task kills its waiting process.
+    const exit: TaskExit = { namespace, id, pid: c.task.pid, exitCode: c.task.exitCode ?? (c.task.status === 'created' ? 137 : 0), exitedAt: c.task.exitedAt ?? '' };
     delete c.task;
     return exit;
   }
@@ -466,6 +490,10 @@ class FakeNetworks implements Networks {
     await this.w.enter('attach');
     const spec = this.w.networks.get(network);
     if (!spec) throw new KukeError(ErrorKind.NotFound, `network ${network} not found`);
+    // As the CNI adapter: a `/proc/<pid>/ns/net` whose process is gone is no namespace to attach.
+    const pid = /^\/proc\/(\d+)\/ns\/net$/.exec(netnsPath)?.[1];
+    const task = pid === undefined ? undefined : this.w.taskOfPid(Number(pid));
+    if (pid !== undefined && !task) throw new KukeError(ErrorKind.NotFound, `network namespace ${netnsPath} does not exist (has the cell's root task exited?)`);
     const key = `${network}/${containerId}`;
     const existing = this.w.attachments.get(key);
     if (existing && existing.netnsPath === netnsPath && (!options.ip || existing.address === `${options.ip}/24`)) {
@@ -486,7 +514,7 @@ class FakeNetworks implements Networks {
       while (used.has(`${base}.${host}/24`)) host++;
       address = `${base}.${host}/24`;
     }
-    const att = { network, containerId, ifname: 'eth0', address, gateway: `${base}.1`, netnsPath, portMappings: options.portMappings };
+    const att = { network, containerId, ifname: 'eth0', address, gateway: `${base}.1`, netnsPath, portMappings: options.portMappings, processStarted: task?.status === 'running' };
     this.w.attachments.set(key, att);
     return strip(att);
   }
@@ -514,8 +542,8 @@ class FakeNetworks implements Networks {
   }
 }
 
-function strip(a: Attachment & { netnsPath?: string; portMappings?: PortMapping[] }): Attachment {
-  const { netnsPath: _netns, portMappings: _ports, ...rest } = a;
+function strip(a: Attachment & { netnsPath?: string; portMappings?: PortMapping[]; processStarted?: boolean }): Attachment {
+  const { netnsPath: _netns, portMappings: _ports, processStarted: _started, ...rest } = a;
   return rest;
 }
 

@@ -175,6 +175,32 @@ describe('the exit watcher', () => {
 });
 
 describe('idempotency', () => {
+  it('creates a task whose process waits, its network namespace already there, until the start (idempotently)', async () => {
+    const spec = busybox(base, 'waits', ['sh', '-c', 'echo started; exec sleep 300']);
+    await runtime().createContainer(spec);
+    const created = await runtime().createTask(ns, 'waits');
+    expect(created).toMatchObject({ status: 'created' });
+    expect(await runtime().createTask(ns, 'waits')).toEqual(created);
+    expect(await runtime().getTask(ns, 'waits')).toMatchObject({ status: 'created', pid: created.pid });
+    // The process exists with its own netns (what CNI attaches) and has not run the command yet.
+    expect(netnsOf(created.pid)).not.toBe(netnsOf('self'));
+    expect(existsSync(spec.logPath) ? readFileSync(spec.logPath, 'utf8') : '').not.toContain('started');
+    expect(await runtime().startTask(ns, 'waits')).toEqual({ pid: created.pid });
+    expect(await runtime().createTask(ns, 'waits')).toEqual({ pid: created.pid, status: 'running' });
+    await logContains(spec.logPath, 'started');
+    await teardown('waits');
+  });
+
+  it('removes a created task that will not start: stop kills its waiting process, delete removes it', async () => {
+    await runtime().createContainer(busybox(base, 'never', ['sleep', '300']));
+    const { pid } = await runtime().createTask(ns, 'never');
+    expect(await runtime().stopTask(ns, 'never')).toMatchObject({ exitCode: 137 });
+    await runtime().deleteTask(ns, 'never');
+    expect(await runtime().getTask(ns, 'never')).toBeNull();
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
+    await runtime().deleteContainer(ns, 'never');
+  });
+
   it('keeps a container on a second create, returns the same pid on a second start, and accepts repeated stops and deletes', async () => {
     const spec = busybox(base, 'twice', ['sleep', '300']);
     expect(await runtime().createContainer(spec)).toEqual({ created: true });

@@ -102,9 +102,8 @@ describe('cells on the real runtime', () => {
     expect(stopped.state).toBe('Stopped');
     expect(stopped.containers[0]).toMatchObject({ state: 'Stopped', exitCode: 137, exitSignal: 'SIGKILL' });
 
-    // Roots live 2 s here: a root that exits before its network is attached fails its cell (issue 10).
     const quitter = { realm: 'r1', space: 's1', stack: 't', cell: 'quitter' };
-    await ops().createCell({ ...quitter, template: template(container('main', ['sh', '-c', 'sleep 2; exit 7'])), start: true }, actor);
+    await ops().createCell({ ...quitter, template: template(container('main', ['sh', '-c', 'sleep 0.5; exit 7'])), start: true }, actor);
     const view = await until(() => ops().getCell(quitter), (v) => v.state === 'Exited');
     expect(view.state).toBe('Exited');
     expect(view.containers[0]).toMatchObject({ state: 'Exited', exitCode: 7 });
@@ -146,7 +145,7 @@ describe('cells on the real runtime', () => {
     expect(task).toMatchObject({ status: 'running', pid: hello.rootPid });
     // The event stream is back: a later exit is pushed again.
     const quick = { realm: 'r1', space: 's1', stack: 't', cell: 'after-restart' };
-    await ops().createCell({ ...quick, template: template(container('main', ['sh', '-c', 'sleep 2; exit 3'])), start: true }, actor);
+    await ops().createCell({ ...quick, template: template(container('main', ['sh', '-c', 'sleep 0.3; exit 3'])), start: true }, actor);
     expect((await until(() => ops().getCell(quick), (v) => v.state === 'Exited')).containers[0]?.exitCode).toBe(3);
   });
 

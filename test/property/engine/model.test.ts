@@ -18,6 +18,8 @@ interface ModelCell {
   state: CellState;
   containers: 1 | 2;
   image: 'busybox' | 'missing';
+  /** The root runs to its end as soon as it starts, with this code (a one-shot job); undefined: it keeps running. */
+  oneShot: number | undefined;
 }
 type Model = Map<string, ModelCell>;
 
@@ -51,21 +53,32 @@ async function expectMatches(model: Model, real: Real): Promise<void> {
   expectConsistent(real.opened.engine, real.world);
 }
 
-const outcomeOfStart = (cell: ModelCell): CellState => (cell.image === 'missing' ? 'Failed' : 'Ready');
+/** A root that exits as it starts ends its cell Exited with its code, never Failed (issue 10). */
+const outcomeOfStart = (cell: ModelCell): CellState => (cell.image === 'missing' ? 'Failed' : cell.oneShot !== undefined ? 'Exited' : 'Ready');
 
 class Apply implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly cell: string, readonly containers: 1 | 2, readonly image: 'busybox' | 'missing') {}
+  constructor(readonly cell: string, readonly containers: 1 | 2, readonly image: 'busybox' | 'missing', readonly oneShot: number | undefined) {}
   check = () => true;
   async run(model: Model, real: Real) {
-    const next: ModelCell = { state: 'Ready', containers: this.containers, image: this.image };
+    const next: ModelCell = { state: 'Ready', containers: this.containers, image: this.image, oneShot: this.oneShot };
     next.state = outcomeOfStart(next);
+    // The one-shot is the program's doing, not the template's: the same template may run to its end or keep running.
+    const rootId = `s_t_${this.cell}_root`;
+    if (this.oneShot === undefined) real.world.exitOnStart.delete(rootId);
+    else real.world.exitOnStart.set(rootId, this.oneShot);
+    const previous = model.get(this.cell);
     const result = await real.opened.operations.applyCell({ ...ref(this.cell), template: template(this.containers, this.image) }, actor).catch((e) => e);
     if (next.state === 'Failed') expect(isKukeError(result, 'NotFound'), String(result)).toBe(true);
-    else expect(result.view?.state, String(result)).toBe('Ready');
+    else if (previous?.state === 'Ready' && previous.containers === this.containers && previous.image === this.image) {
+      // Unchanged and running: left alone, whatever its next start would do.
+      expect(result.view?.state, String(result)).toBe('Ready');
+      next.state = 'Ready';
+    } else expect(result.view?.state, String(result)).toBe(next.state);
+    if (next.state === 'Exited') expect(result.view.containers[0]).toMatchObject({ state: 'Exited', exitCode: this.oneShot });
     model.set(this.cell, next);
     await expectMatches(model, real);
   }
-  toString = () => `Apply(${this.cell}, ${this.containers}, ${this.image})`;
+  toString = () => `Apply(${this.cell}, ${this.containers}, ${this.image}${this.oneShot === undefined ? '' : `, one-shot ${this.oneShot}`})`;
 }
 
 class Start implements fc.AsyncCommand<Model, Real> {
@@ -143,7 +156,9 @@ class RestartDaemon implements fc.AsyncCommand<Model, Real> {
 
 const cellArb = fc.constantFrom(...CELLS);
 const commands = [
-  fc.tuple(cellArb, fc.constantFrom<1 | 2>(1, 2), fc.constantFrom<'busybox' | 'missing'>('busybox', 'busybox', 'busybox', 'missing')).map(([c, n, i]) => new Apply(c, n, i)),
+  fc
+    .tuple(cellArb, fc.constantFrom<1 | 2>(1, 2), fc.constantFrom<'busybox' | 'missing'>('busybox', 'busybox', 'busybox', 'missing'), fc.constantFrom<number | undefined>(undefined, undefined, 0, 3))
+    .map(([c, n, i, o]) => new Apply(c, n, i, o)),
   cellArb.map((c) => new Start(c)),
   fc.tuple(cellArb, fc.constantFrom<'stop' | 'kill'>('stop', 'kill')).map(([c, m]) => new Stop(c, m)),
   cellArb.map((c) => new Delete(c)),

@@ -24,7 +24,8 @@ export function announceSeed(name: string): void {
   process.stderr.write(`[property] ${name}: seed=${SEED} runs=${RUNS} (replay with KUKEON_PROPERTY_SEED=${SEED})\n`);
 }
 
-export const ENGINE_CONFIG = { runPath: '/tmp/kukeon-property', ipMasq: false, stopGraceMs: 0, cellStartTimeoutMs: 5_000, checkpointEvery: 25 };
+// startSettleMs 0: the fake's one-shot roots exit within a microtask of their start, no settle time is needed to see it.
+export const ENGINE_CONFIG = { runPath: '/tmp/kukeon-property', ipMasq: false, stopGraceMs: 0, cellStartTimeoutMs: 5_000, checkpointEvery: 25, startSettleMs: 0 };
 
 export function newWorld(): FakeWorld {
   const world = new FakeWorld();

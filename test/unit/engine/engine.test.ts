@@ -50,12 +50,56 @@ describe('engine', () => {
     ]);
   });
 
-  it('fails the start of a cell whose root exits at once, saying so, and leaves nothing running', async () => {
+  it('attaches the root\'s network namespace after its task is created and before its process starts (issue 10)', async () => {
     const { world, ops } = await setup();
-    world.exitOnStart.set('default_default_web_root', 3);
-    const err = await ops.createCell({ ...ref, template: template('busybox', ['side']), start: true }, user).catch((e: unknown) => e);
-    expect(isKukeError(err, 'FailedPrecondition')).toBe(true);
+    const { view } = await ops.createCell({ ...ref, template: template(), start: true }, user);
+    const [attachment] = [...world.attachments.values()];
+    expect(attachment).toMatchObject({ containerId: 'default_default_web_root', netnsPath: `/proc/${view.rootPid}/ns/net`, address: view.address, processStarted: false });
+  });
+
+  it('ends a cell whose root exits as it starts Exited with its code, never Failed, and leaves nothing running (issue 10)', async () => {
+    for (const code of [0, 3]) {
+      const { world, ops, engine, store } = await setup();
+      world.exitOnStart.set('default_default_web_root', code);
+      const { view } = await ops.createCell({ ...ref, template: template('busybox', ['side']), start: true }, user);
+      expect(view.state).toBe('Exited');
+      expect(view.containers[0]).toMatchObject({ name: 'web_root', state: 'Exited', exitCode: code });
+      await engine.settle();
+      expect(world.runningTasks().size).toBe(0);
+      expect(world.attachments.size).toBe(0);
+      const cellEvents = store.records.filter((r) => r.stream === 'cell/default/default/default/web').map((r) => r.type);
+      expect(cellEvents).toEqual(['CreateCell', 'StartCell', 'ContainerExited', 'CellStopped']);
+      expect(cellEvents).not.toContain('EffectFailed');
+    }
+  });
+
+  it('reports a root that exits within the start\'s settle time Exited, and one that exits after it Ready then Exited', async () => {
+    for (const [afterMs, settleMs, expected] of [[20, 1_000, 'Exited'], [200, 20, 'Ready']] as const) {
+      const { world, ops, engine } = await setup({ startSettleMs: settleMs });
+      // The root runs for `afterMs`, then ends by itself.
+      world.io = async (label) => {
+        if (label !== 'startTask') return;
+        setTimeout(() => world.exitTask('default.kukeon.io', 'default_default_web_root', 5), afterMs);
+      };
+      const { view } = await ops.createCell({ ...ref, template: template(), start: true }, user);
+      expect(view.state).toBe(expected);
+      await new Promise((r) => setTimeout(r, afterMs + 20));
+      await engine.settle();
+      expect(ops.getCell(ref)).toMatchObject({ state: 'Exited', containers: [{ state: 'Exited', exitCode: 5 }] });
+    }
+  });
+
+  it('fails a start whose network attach fails with the attach\'s own error, removing the created task and its address', async () => {
+    const { world, ops, engine } = await setup();
+    world.failNext('attach', ErrorKind.FailedPrecondition);
+    expect(await kindOf(ops.createCell({ ...ref, template: template(), start: true }, user))).toBe('FailedPrecondition');
+    await engine.settle();
+    expect(ops.getCell(ref).state).toBe('Failed');
     expect(world.runningTasks().size).toBe(0);
+    expect(world.attachments.size).toBe(0);
+    expect(world.calls.get('startTask') ?? 0).toBe(0);
+    // Started again, it comes up: nothing the failed start left blocks it.
+    expect((await ops.startCell(ref, user)).state).toBe('Ready');
   });
 
   it('stops, starts again and deletes without leaking tasks, addresses or cgroups', async () => {

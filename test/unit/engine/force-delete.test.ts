@@ -86,7 +86,7 @@ describe('forced delete', () => {
     const held = new Promise<void>((r) => (release = r));
     let holding = true;
     world.io = async (label) => {
-      // The root's start hangs inside the runtime (its spec is refreshed just before startTask); the saga waits.
+      // The root's start hangs inside the runtime (its spec is refreshed just before createTask); the saga waits.
       if (label === 'createContainer' && holding && world.containers.has(`${ns}/default_default_web_root`)) {
         holding = false;
         await held;
@@ -101,7 +101,7 @@ describe('forced delete', () => {
     await engine.settle();
     expect(() => ops.getCell(ref)).toThrow(/not found/);
     // The held start finished after the forced delete (a task!), and was undone once it had.
-    expect(world.calls.get('startTask')).toBe(1);
+    expect(world.calls.get('createTask')).toBe(1);
     expect(world.runningTasks().size).toBe(0);
     expect(world.containers.size).toBe(0);
     expect(engine.list('container/', { live: true })).toEqual([]);

@@ -27,6 +27,23 @@ describe('cell machine', () => {
     expect(state).toBe('Exited');
   });
 
+  it('ends Exited, never Failed, when its root exits as the cell starts (a one-shot root, issue 10)', () => {
+    const starting = [{ type: 'CreateCell', template }, { type: 'StartCell' }];
+    const { state, effects, snapshot } = run(cellMachine, input, [...starting, { type: 'ContainerExited', container: 'web_root', root: true, code: 0 }, { type: 'CellStopped' }]);
+    expect(effects.map((e) => e.type)).toEqual(['startCell', 'stopCell']);
+    expect(effects.at(-1)).toMatchObject({ type: 'stopCell', params: { reason: 'exited' } });
+    expect(state).toBe('Exited');
+    expect(snapshot.context).toMatchObject({ exits: { web_root: 0 }, error: null, rootPid: null, address: null });
+    // The start saga's own outcome, arriving after the exit, is not applied.
+    expect(accepts(cellMachine, input, [...starting, { type: 'ContainerExited', container: 'web_root', root: true, code: 0 }], { type: 'CellStarted', rootPid: 10 })).toBe(false);
+  });
+
+  it('keeps starting when a non-root container exits as the cell starts, and remembers its code', () => {
+    const { state, snapshot } = run(cellMachine, input, [{ type: 'CreateCell', template }, { type: 'StartCell' }, { type: 'ContainerExited', container: 'side', root: false, code: 4 }]);
+    expect(state).toBe('Creating');
+    expect(snapshot.context.exits).toEqual({ side: 4 });
+  });
+
   it('stays Ready when a non-root container exits', () => {
     const { state, snapshot } = run(cellMachine, input, [...ready, { type: 'ContainerExited', container: 'side', root: false, code: 1 }]);
     expect(state).toBe('Ready');

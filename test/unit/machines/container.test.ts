@@ -33,6 +33,17 @@ describe('container machine', () => {
     expect(snapshot.context.exitCode).toBe(3);
   });
 
+  it('hands its start the network to attach before the process runs, and records the address the start got', () => {
+    const attach = { network: 'r.s.f0e1d2c3b4a59687', options: { ip: '10.88.0.9' } };
+    const events = [create, { type: 'ContainerCreated' }, { type: 'StartContainer', network: { mode: 'new', attach } }, { type: 'TaskStarted', pid: 42, address: '10.88.0.9/24' }];
+    const { state, effects, snapshot } = run(containerMachine, input, events);
+    expect(effects.at(-1)).toMatchObject({ type: 'startContainer', params: { network: { mode: 'new', attach } } });
+    expect(state).toBe('Running');
+    expect(snapshot.context).toMatchObject({ pid: 42, address: '10.88.0.9/24' });
+    // A start that attached nothing (a joined netns, or a record from before issue 10) has no address.
+    expect(run(containerMachine, input, toRunning).snapshot.context.address).toBeNull();
+  });
+
   it('stops with the requested signal and grace, then SIGKILL by default on re-issue', () => {
     const { state, effects, snapshot } = run(containerMachine, input, [...toRunning, { type: 'StopContainer', signal: 'SIGTERM', graceMs: 500 }]);
     expect(state).toBe('Stopping');
