@@ -72,7 +72,7 @@ export function isLockedError(err: unknown): boolean {
 export interface EventLogOptions {
   codec: EventCodec;
   logger?: Logger;
-  /** Open even if LevelDB reports it recovered from corruption (after an operator's decision). */
+  /** Open even if LevelDB reports it recovered from corruption (the repair, which then scans what is left). */
   acceptRecovered?: boolean;
   /** Called with the number of records in each committed batch (tests, benchmarks). */
   onBatch?: (records: number) => void;
@@ -99,8 +99,16 @@ export function repairHint(dir: string): string {
   return `keep every record before the damage with: sudo kuke history repair --run-path ${dirname(dir)} (kukeond stopped; the damaged files are kept aside), or restore the run path from a backup`;
 }
 
-function dataLoss(dir: string, seq: number, what: string): KukeError {
-  return new KukeError(ErrorKind.DataLoss, `event log ${dir}: record ${seq}: ${what}`, { hint: `nothing was skipped; ${repairHint(dir)}` });
+/** What kind of damage a record shows (`kuke history verify` reports it). */
+type LogProblem = NonNullable<VerifyReport['firstBad']>['problem'];
+
+/** The record and the kind of damage behind each DataLoss this module throws, for verify (never read off the message). */
+const FINDINGS = new WeakMap<KukeError, { seq: number; problem: LogProblem }>();
+
+function dataLoss(dir: string, seq: number, problem: LogProblem, what: string): KukeError {
+  const err = new KukeError(ErrorKind.DataLoss, `event log ${dir}: record ${seq}: ${what}`, { hint: `nothing was skipped; ${repairHint(dir)}` });
+  FINDINGS.set(err, { seq, problem });
+  return err;
 }
 
 /** The files of a closed log as its close left them (LevelDB's own LOG, LOCK and our side files excluded). */
@@ -284,7 +292,7 @@ export class LevelEventLog implements EventStore {
     if (from > 1) {
       const value = await this.reader().get(seqKey(from - 1));
       const decoded = value === undefined ? undefined : decodeRecord(value);
-      if (!decoded?.ok) throw dataLoss(this.dir, from - 1, 'the record before the requested range is missing or damaged');
+      if (!decoded?.ok) throw dataLoss(this.dir, from - 1, 'gap', 'the record before the requested range is missing or damaged');
       prevHash = decoded.record.hash;
     }
     const versions = new Map<string, number>();
@@ -297,7 +305,7 @@ export class LevelEventLog implements EventStore {
         const out: EventRecord[] = [];
         for (const [key, value] of entries) {
           const seq = parseInt(key.slice(LOG.length), 16);
-          if (seq !== expected) throw dataLoss(this.dir, expected, `missing (gap: next record is ${seq})`);
+          if (seq !== expected) throw dataLoss(this.dir, expected, 'gap', `missing (gap: next record is ${seq})`);
           const record = this.decodeChecked(value, seq, prevHash, versions, from === 1);
           prevHash = record.hash;
           expected++;
@@ -308,8 +316,8 @@ export class LevelEventLog implements EventStore {
     } finally {
       await iterator.close();
     }
-    if (expected <= to) throw dataLoss(this.dir, expected, `missing (the log ends at ${expected - 1}, its head says ${to})`);
-    if (headHash !== undefined && prevHash !== headHash) throw dataLoss(this.dir, to, "its hash differs from the head's (meta!head)");
+    if (expected <= to) throw dataLoss(this.dir, expected, 'gap', `missing (the log ends at ${expected - 1}, its head says ${to})`);
+    if (headHash !== undefined && prevHash !== headHash) throw dataLoss(this.dir, to, 'hash-mismatch', "its hash differs from the head's (meta!head)");
     // Reads that join up from the first record (a checkpoint's verification, then the tail's fold) prove the log.
     if (from - 1 <= this.verifiedUpTo) {
       this.verifiedUpTo = Math.max(this.verifiedUpTo, to);
@@ -319,7 +327,7 @@ export class LevelEventLog implements EventStore {
 
   async verifyUpTo(point: { seq: number; hash: string }): Promise<void> {
     if (point.seq <= 0) return;
-    if (point.seq > this.headSeq) throw dataLoss(this.dir, point.seq, `named by the checkpoint but beyond the head (${this.headSeq})`);
+    if (point.seq > this.headSeq) throw dataLoss(this.dir, point.seq, 'gap', `named by the checkpoint but beyond the head (${this.headSeq})`);
     let last: EventRecord | undefined;
     if (this.trusted) {
       // Untouched since a clean close: the records before the checkpoint were verified when they were appended or
@@ -337,7 +345,7 @@ export class LevelEventLog implements EventStore {
     }
     if (last?.hash !== point.hash) {
       this.trusted = false;
-      throw dataLoss(this.dir, point.seq, 'its hash is not the one the checkpoint recorded');
+      throw dataLoss(this.dir, point.seq, 'hash-mismatch', 'its hash is not the one the checkpoint recorded');
     }
   }
 
@@ -357,15 +365,16 @@ export class LevelEventLog implements EventStore {
         if (entries.length === 0) break;
         for (const [key, value] of entries) {
           const seq = parseInt(key.slice(LOG.length), 16);
-          if (seq !== expected) throw dataLoss(this.dir, expected, `missing (gap: next record is ${seq})`);
+          if (seq !== expected) throw dataLoss(this.dir, expected, 'gap', `missing (gap: next record is ${seq})`);
           const hash = value.slice(0, 64);
           const body = value.slice(65);
-          if (value.charCodeAt(64) !== 10 || sha256(body) !== hash) throw dataLoss(this.dir, seq, 'the stored hash does not match the record (tampered or damaged)');
+          if (value.charCodeAt(64) !== 10) throw dataLoss(this.dir, seq, 'undecodable', 'stored value has no hash header');
+          if (sha256(body) !== hash) throw dataLoss(this.dir, seq, 'hash-mismatch', 'the stored hash does not match the record (tampered or damaged)');
           // A body in another key order (none is written so, but the log outlives this code) is parsed instead.
           const tail = CHAIN_TAIL.exec(body.slice(-200));
           const said = tail ? { seq: Number(tail[1]), prev: tail[2] } : this.decodeChecked(value, seq, prev, new Map(), false);
-          if (said.seq !== seq) throw dataLoss(this.dir, seq, `stored under seq ${seq} but says ${said.seq}`);
-          if (said.prev !== prev) throw dataLoss(this.dir, seq, 'breaks the hash chain (its prev is not the hash of the record before it)');
+          if (said.seq !== seq) throw dataLoss(this.dir, seq, 'undecodable', `stored under seq ${seq} but says ${said.seq}`);
+          if (said.prev !== prev) throw dataLoss(this.dir, seq, 'hash-mismatch', 'breaks the hash chain (its prev is not the hash of the record before it)');
           prev = hash;
           expected++;
         }
@@ -373,7 +382,7 @@ export class LevelEventLog implements EventStore {
     } finally {
       await iterator.close();
     }
-    if (expected <= upTo) throw dataLoss(this.dir, expected, `missing (the log ends at ${expected - 1})`);
+    if (expected <= upTo) throw dataLoss(this.dir, expected, 'gap', `missing (the log ends at ${expected - 1})`);
     return prev;
   }
 
@@ -400,9 +409,9 @@ export class LevelEventLog implements EventStore {
     const values = keys.length ? await this.reader().getMany(keys) : [];
     return values.map((value, i) => {
       const seq = parseInt(keys[i]!.slice(LOG.length), 16);
-      if (value === undefined) throw dataLoss(this.dir, seq, 'indexed but missing');
+      if (value === undefined) throw dataLoss(this.dir, seq, 'gap', 'indexed but missing');
       const decoded = decodeRecord(value);
-      if (!decoded.ok) throw dataLoss(this.dir, seq, decoded.message);
+      if (!decoded.ok) throw dataLoss(this.dir, seq, decoded.problem, decoded.message);
       return this.checkPayload(decoded.record);
     });
   }
@@ -461,16 +470,14 @@ export class LevelEventLog implements EventStore {
           headHash = r.hash;
         }
       }
-      if (headHash !== this.headHash) {
-        this.trusted = false;
-        return { ok: false, records, headSeq, headHash, firstBad: { seq: headSeq, problem: 'hash-mismatch', message: `the head record's hash differs from meta!head` } };
-      }
+      // readAll has checked the last record against the head row too.
       return { ok: true, records, headSeq, headHash };
     } catch (err) {
-      const message = (err as Error).message;
-      const seq = Number(/record (\d+)/.exec(message)?.[1] ?? headSeq + 1);
-      const problem = /gap|missing/.test(message) ? 'gap' : /hash|chain/.test(message) ? 'hash-mismatch' : /stream/.test(message) ? 'stream-version' : /invalid/.test(message) ? 'invalid' : 'undecodable';
-      return { ok: false, records, headSeq, headHash, firstBad: { seq, problem, message } };
+      // A write's failure (a full disk) is not damage: it is reported as what it is.
+      if (err instanceof KukeError && err.kind !== ErrorKind.DataLoss) throw err;
+      // LevelDB's own errors (a block checksum) are damage just past the last record read.
+      const found = err instanceof KukeError ? FINDINGS.get(err) : undefined;
+      return { ok: false, records, headSeq, headHash, firstBad: { ...(found ?? { seq: headSeq + 1, problem: 'undecodable' }), message: (err as Error).message } };
     }
   }
 
@@ -492,7 +499,7 @@ export class LevelEventLog implements EventStore {
         for (const [key, value] of entries) {
           const seq = parseInt(key.slice(LOG.length), 16);
           try {
-            if (seq !== good.seq + 1) throw dataLoss(this.dir, good.seq + 1, `missing (gap: next record is ${seq})`);
+            if (seq !== good.seq + 1) throw dataLoss(this.dir, good.seq + 1, 'gap', `missing (gap: next record is ${seq})`);
             good = { seq, hash: this.decodeChecked(value, seq, good.hash, versions, true).hash };
           } catch (err) {
             problem = (err as Error).message;
@@ -521,7 +528,7 @@ export class LevelEventLog implements EventStore {
           const ops: { type: 'put'; key: string; value: string }[] = [];
           for (const [key, value] of entries) {
             const decoded = decodeRecord(value);
-            if (!decoded.ok) throw dataLoss(this.dir, parseInt(key.slice(LOG.length), 16), decoded.message);
+            if (!decoded.ok) throw dataLoss(this.dir, parseInt(key.slice(LOG.length), 16), decoded.problem, decoded.message);
             const { stream, ver } = decoded.record;
             ops.push({ type: 'put', key, value }, { type: 'put', key: strKey(stream, ver), value: key.slice(LOG.length) });
             versions.set(stream, ver);
@@ -727,13 +734,13 @@ export class LevelEventLog implements EventStore {
 
   private decodeChecked(value: string, seq: number, prevHash: string, versions: Map<string, number>, fromStart: boolean): EventRecord {
     const decoded = decodeRecord(value);
-    if (!decoded.ok) throw dataLoss(this.dir, seq, decoded.message);
+    if (!decoded.ok) throw dataLoss(this.dir, seq, decoded.problem, decoded.message);
     const record = decoded.record;
-    if (record.seq !== seq) throw dataLoss(this.dir, seq, `stored under seq ${seq} but says ${record.seq}`);
-    if (record.prev !== prevHash) throw dataLoss(this.dir, seq, 'breaks the hash chain (its prev is not the hash of the record before it)');
+    if (record.seq !== seq) throw dataLoss(this.dir, seq, 'undecodable', `stored under seq ${seq} but says ${record.seq}`);
+    if (record.prev !== prevHash) throw dataLoss(this.dir, seq, 'hash-mismatch', 'breaks the hash chain (its prev is not the hash of the record before it)');
     const last = versions.get(record.stream);
     if ((last === undefined && fromStart && record.ver !== 1) || (last !== undefined && record.ver !== last + 1)) {
-      throw dataLoss(this.dir, seq, `stream ${record.stream} jumps to version ${record.ver} after ${last ?? 0}`);
+      throw dataLoss(this.dir, seq, 'stream-version', `stream ${record.stream} jumps to version ${record.ver} after ${last ?? 0}`);
     }
     versions.set(record.stream, record.ver);
     return this.checkPayload(record);
@@ -745,7 +752,7 @@ export class LevelEventLog implements EventStore {
       upcast = this.options.codec.upcast(record);
       this.options.codec.check(upcast);
     } catch (err) {
-      throw dataLoss(this.dir, record.seq, `invalid payload: ${(err as Error).message}`);
+      throw dataLoss(this.dir, record.seq, 'invalid', `invalid payload: ${(err as Error).message}`);
     }
     return upcast;
   }
@@ -845,7 +852,7 @@ export interface RepairReport {
   cut?: { from: number; to: number };
   /** The first problem, as verify names it. */
   problem?: string;
-  /** Where the damaged files were moved. */
+  /** Where the damaged files were copied (the damaged log itself is replaced). */
   backup?: string;
 }
 

@@ -145,7 +145,6 @@ interface LogFiles {
   rotated: number[];
 }
 
-/** rmdir that reports whether the directory is gone (true) or still holds something (false). */
 /** Removes a cell's directory under `root`, then the stack, space and realm directories it leaves empty. */
 export async function removeCellDir(root: string, dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
@@ -154,6 +153,7 @@ export async function removeCellDir(root: string, dir: string): Promise<void> {
   }
 }
 
+/** rmdir that reports whether the directory is gone (true) or still holds something (false). */
 async function removeIfEmpty(dir: string): Promise<boolean> {
   try {
     await rmdir(dir);

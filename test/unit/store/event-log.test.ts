@@ -2,7 +2,7 @@ import { ClassicLevel } from 'classic-level';
 import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GENESIS_HASH } from '../../../events/record.js';
+import { GENESIS_HASH, type EventRecord } from '../../../events/record.js';
 import { isKukeError } from '../../../src/errors.js';
 import { ANCHOR_BYTES, decodeAnchor, encodeAnchor } from '../../../src/store/anchor.js';
 import { LevelEventLog, isLockedError } from '../../../src/store/event-log.js';
@@ -184,15 +184,40 @@ describe('event log corruption', () => {
     await log.close();
   });
 
-  it('detects a rewritten record whose own hash was recomputed: the chain breaks', async () => {
+  it('reports a payload the codec refuses as invalid, whatever words its reason uses', async () => {
     const { path } = await withRecords(10);
+    // A schema's reason may say "missing" or "stream": the problem is still an invalid payload, not a gap.
+    const refusing = { ...permissiveCodec, check: (e: { data: unknown }) => {
+      if ((e.data as { n?: number }).n === 5) throw new Error('field "image" is missing from stream data');
+    } };
+    const log = await LevelEventLog.open(path, { codec: refusing });
+    expect(await log.verify()).toMatchObject({ ok: false, firstBad: { seq: 6, problem: 'invalid', message: expect.stringMatching(/record 6: invalid payload: field "image" is missing/) } });
+    await log.close();
+  });
+
+  /** Rewrites record `seq` of the closed log at `path` through LevelDB, its own hash recomputed. */
+  async function rewrite(path: string, seq: number, change: (record: Omit<EventRecord, 'hash'>) => Omit<EventRecord, 'hash'>) {
     const db = new ClassicLevel<string, string>(path);
-    const key = `log!${(4).toString(16).padStart(16, '0')}`;
+    const key = `log!${seq.toString(16).padStart(16, '0')}`;
     const decoded = decodeRecord((await db.get(key))!);
     if (!decoded.ok) throw new Error('setup');
     const { hash: _old, ...rest } = decoded.record;
-    await db.put(key, encodeRecord({ ...rest, data: { n: 999 } }).value, { sync: true });
+    await db.put(key, encodeRecord(change(rest)).value, { sync: true });
     await db.close();
+  }
+
+  it('reports a record that jumps its stream version as stream-version', async () => {
+    const { path } = await withRecords(10);
+    // The chain kept: only the version is wrong.
+    await rewrite(path, 9, (r) => ({ ...r, ver: r.ver + 5 }));
+    const log = await LevelEventLog.open(path, { codec: permissiveCodec });
+    expect(await log.verify()).toMatchObject({ ok: false, firstBad: { seq: 9, problem: 'stream-version' } });
+    await log.close();
+  });
+
+  it('detects a rewritten record whose own hash was recomputed: the chain breaks', async () => {
+    const { path } = await withRecords(10);
+    await rewrite(path, 4, (r) => ({ ...r, data: { n: 999 } }));
     const log = await LevelEventLog.open(path, { codec: permissiveCodec });
     expect(await log.verify()).toMatchObject({ ok: false, firstBad: { seq: 5 } });
     await log.close();
