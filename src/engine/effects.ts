@@ -14,7 +14,8 @@ import { cgroupPath } from '../model/names.js';
 import type { Runtime } from '../runtime/ports.js';
 import type { EngineConfig } from './config.js';
 import { buildContainerSpec, type ContainerPlacement } from './container-spec.js';
-import type { EffectRunner } from './engine.js';
+import type { EffectRunner, Engine } from './engine.js';
+import { ensureIsolation } from './isolation.js';
 import { rootNetns, runCellEffect } from './sagas.js';
 
 /** How an effect is retried. */
@@ -73,11 +74,11 @@ async function runOnce(
     case 'provisionRealm':
     case 'provisionSpace':
     case 'provisionStack':
-      return provisionScope(runtime, config, type, params as unknown as ScopeParams);
+      return provisionScope(runtime, ctx.engine, type, params as unknown as ScopeParams);
     case 'deprovisionRealm':
     case 'deprovisionSpace':
     case 'deprovisionStack':
-      return deprovisionScope(runtime, config, type, params as unknown as ScopeParams);
+      return deprovisionScope(runtime, ctx.engine, type, params as unknown as ScopeParams);
     case 'createContainer':
       return createContainer(runtime, config, params as unknown as ContainerPlacement & { template: ContainerTemplate });
     case 'startContainer':
@@ -100,8 +101,8 @@ async function runOnce(
   }
 }
 
-async function provisionScope(runtime: Runtime, config: EngineConfig, type: string, p: ScopeParams): Promise<Fact[]> {
-  const path = cgroupPath({ realm: p.realm, ...(p.space ? { space: p.space } : {}), ...(p.stack ? { stack: p.stack } : {}) }, config.cgroupRoot);
+async function provisionScope(runtime: Runtime, engine: Engine, type: string, p: ScopeParams): Promise<Fact[]> {
+  const path = cgroupPath({ realm: p.realm, ...(p.space ? { space: p.space } : {}), ...(p.stack ? { stack: p.stack } : {}) }, engine.config.cgroupRoot);
   if (type === 'provisionRealm') {
     await runtime.containers.ensureNamespace(p.attributes.namespace!, { 'kukeon.io/realm': p.realm, ...p.labels });
     await runtime.cgroups.ensure(path);
@@ -110,14 +111,16 @@ async function provisionScope(runtime: Runtime, config: EngineConfig, type: stri
   if (type === 'provisionSpace') {
     await runtime.cgroups.ensure(path);
     await runtime.networks.ensureNetwork(p.attributes.network!);
+    // The rules of every space at once: this one's bridge is isolated before its first cell can attach.
+    await ensureIsolation(engine, runtime);
     return [{ type: 'SpaceProvisioned', data: { cgroupPath: path } }];
   }
   await runtime.cgroups.ensure(path);
   return [{ type: 'StackProvisioned', data: { cgroupPath: path } }];
 }
 
-async function deprovisionScope(runtime: Runtime, config: EngineConfig, type: string, p: ScopeParams): Promise<Fact[]> {
-  const path = cgroupPath({ realm: p.realm, ...(p.space ? { space: p.space } : {}), ...(p.stack ? { stack: p.stack } : {}) }, config.cgroupRoot);
+async function deprovisionScope(runtime: Runtime, engine: Engine, type: string, p: ScopeParams): Promise<Fact[]> {
+  const path = cgroupPath({ realm: p.realm, ...(p.space ? { space: p.space } : {}), ...(p.stack ? { stack: p.stack } : {}) }, engine.config.cgroupRoot);
   if (type === 'deprovisionRealm') {
     await runtime.cgroups.remove(path);
     await runtime.containers.deleteNamespace(p.attributes.namespace!);
@@ -125,6 +128,8 @@ async function deprovisionScope(runtime: Runtime, config: EngineConfig, type: st
   }
   if (type === 'deprovisionSpace') {
     await runtime.networks.deleteNetwork(p.attributes.network!.name);
+    // A space being deleted has no rules any more; the last one's going removes the chains.
+    await ensureIsolation(engine, runtime);
     await runtime.cgroups.remove(path);
     return [{ type: 'SpaceDeprovisioned', data: {} }];
   }

@@ -23,6 +23,7 @@ import { childPrefix, describeKey, streamOf, type AggregateKey } from '../model/
 import type { Runtime } from '../runtime/ports.js';
 import { LABELS } from './container-spec.js';
 import { removeContainer } from './effects.js';
+import { ensureIsolation } from './isolation.js';
 import type { Aggregate, DispatchMeta, Engine } from './engine.js';
 import { namespaceOf, rootNetns, spaceNetworkOf } from './sagas.js';
 
@@ -236,6 +237,7 @@ async function cleanScope(engine: Engine, runtime: Runtime, agg: Aggregate, clea
   if (key.kind === 'space' && attributes?.network) {
     const network = attributes.network.name;
     await cleanup.attempt(`CNI network ${network}`, () => runtime.networks.deleteNetwork(network));
+    await cleanup.attempt('isolation rules of the spaces', () => ensureIsolation(engine, runtime, { except: agg.stream }));
   }
   if (key.kind === 'realm') {
     const namespace = namespaceOf(engine, key.realm);

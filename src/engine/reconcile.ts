@@ -11,6 +11,8 @@
  * 4. Garbage: containerd containers carrying our labels that no live aggregate owns, and network attachments of
  *    cells that are not up, are removed (nothing orphaned by a crash survives).
  * 5. cgroups of live scopes and running cells are re-created if missing (after a reboot).
+ * 6. The isolation rules of the spaces (iptables chains) are rewritten if they differ from the live spaces' (after a
+ *    reboot they are gone; after the last space went, leftovers are removed).
  *
  * No stored state may stop the daemon from starting, so every step is contained per aggregate: when a step fails
  * for one aggregate (a namespace containerd refuses, a path that vanished, a cgroup that cannot be made), the
@@ -25,6 +27,7 @@ import { streamOf } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { LABELS } from './container-spec.js';
 import { exitData, removeContainer } from './effects.js';
+import { ensureIsolation } from './isolation.js';
 import type { Aggregate, DispatchMeta, Engine } from './engine.js';
 import { namespaceOf, spaceNetworkOf } from './sagas.js';
 
@@ -37,6 +40,8 @@ export interface ReconcileReport {
   orphansRemoved: number;
   attachmentsReleased: number;
   cgroupsHealed: number;
+  /** Whether the isolation rules had to be rewritten. */
+  isolationHealed: boolean;
   /** Aggregates marked Failed because a step could not be carried out for them. */
   aggregatesFailed: number;
   /** Step failures logged (with or without an aggregate marked Failed). */
@@ -55,7 +60,7 @@ type ContainerCtx = { realm: string; space: string; stack: string; cell: string;
 
 /** Runs one reconcile pass. `scope: 'tasks'` only re-checks running tasks (after an event-stream reconnect). */
 export async function reconcile(engine: Engine, runtime: Runtime, options: { scope?: 'all' | 'tasks' } = {}): Promise<ReconcileReport> {
-  const report: ReconcileReport = { exitsFound: 0, lostTasks: 0, effectsReissued: 0, cellsWoundDown: 0, orphansRemoved: 0, attachmentsReleased: 0, cgroupsHealed: 0, aggregatesFailed: 0, stepFailures: 0 };
+  const report: ReconcileReport = { exitsFound: 0, lostTasks: 0, effectsReissued: 0, cellsWoundDown: 0, orphansRemoved: 0, attachmentsReleased: 0, cgroupsHealed: 0, isolationHealed: false, aggregatesFailed: 0, stepFailures: 0 };
   const contain = containment(engine, report);
   const aggregates = [...engine.all()];
 
@@ -107,6 +112,12 @@ export async function reconcile(engine: Engine, runtime: Runtime, options: { sco
 
   await collectGarbage(engine, runtime, report, contain);
   await healCgroups(engine, runtime, report, contain);
+  await contain('healIsolation', undefined, async () => {
+    if ((await ensureIsolation(engine, runtime)).changed) {
+      engine.logger.warn('rewrote the isolation rules of the spaces, which differed from the live spaces (a reboot, or a change by hand)');
+      report.isolationHealed = true;
+    }
+  });
   return report;
 }
 

@@ -328,6 +328,16 @@ export interface AttachOptions {
   portMappings?: PortMapping[];
 }
 
+/** A space's network as isolation sees it (runtime/cni/isolation.ts). */
+export interface IsolationSpec {
+  /** The space's network name. */
+  network: string;
+  /** Its bridge (`k-<8 hex>`). */
+  bridge: string;
+  /** Networks (of this install's spaces) whose cells may open connections to this space's cells. */
+  allowFrom: string[];
+}
+
 /**
  * CNI: one bridge network per space, one attachment per cell (the root container's network namespace).
  */
@@ -368,6 +378,12 @@ export interface Networks {
    * whatever else the adapter keeps for such containers (masquerade chains). Returns the attachments released.
    */
   gc(live: { network: string; containerId: string }[]): Promise<{ released: Attachment[] }>;
+  /**
+   * Makes this install's isolation rules those of `spaces`, its whole set of live spaces: cells reach the cells of
+   * their own space, of no other space unless its `allowFrom` names theirs, and the outside; with no space, the rules
+   * are removed. Idempotent, and nothing changes when the rules are already in place. Calls are serialized.
+   */
+  ensureIsolation(spaces: IsolationSpec[]): Promise<{ changed: boolean }>;
 }
 
 // ------------------------------------------------------------------------------------------------ logs

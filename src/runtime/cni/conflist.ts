@@ -51,7 +51,7 @@ const INERT_WITHOUT: Record<string, keyof CapabilityArgs> = { portmap: 'portMapp
  */
 export const PORTMAP_TEARDOWN: PortMapping = { hostPort: 1, containerPort: 1, protocol: 'tcp' };
 
-const BRIDGE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+export const BRIDGE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /**
  * Throws InvalidArgument unless `name` can be a network name: CNI's rule, and short enough for the file names made of

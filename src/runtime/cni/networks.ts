@@ -36,7 +36,7 @@ import { delimiter, join } from 'node:path';
 import { ErrorKind, isKukeError, KukeError, toKukeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { bridgeName } from '../../model/names.js';
-import type { Attachment, AttachOptions, HostPortUse, NetworkSpec, Networks } from '../ports.js';
+import type { Attachment, AttachOptions, HostPortUse, IsolationSpec, NetworkSpec, Networks } from '../ports.js';
 import { checkContainerId, netnsIdentity, ResultCache, writeFileAtomic, type CachedAttachment, type CniResult } from './cache.js';
 import {
   buildConflist,
@@ -58,6 +58,7 @@ import { execPlugin, type CniCommand } from './exec.js';
 import { hostIPv4Addresses, readHostSockets } from './host-sockets.js';
 import { readHostSubnets } from './host-subnets.js';
 import { ipamNetworks, readReservations, releaseReservations } from './ipam.js';
+import { applyIsolation, hostIptables, type IptablesRunner } from './isolation.js';
 import { listMasqueradeRules, removeMasquerade } from './masquerade.js';
 import { listPortmapRules } from './portmap.js';
 import { bridgeDeletion, bridgeOwner, deleteBridgeLink, markBridge, readBridge, readOrCreateInstanceId } from './ownership.js';
@@ -84,6 +85,8 @@ export interface CniNetworksOptions {
   pluginTimeoutMs?: number;
   /** The install's id; default the one kept in `<confDir>/kukeon-instance` (made on first use). */
   instance?: string;
+  /** How iptables is run for isolation (isolation.ts); default the host's binaries. */
+  iptables?: IptablesRunner;
   logger?: Logger;
 }
 
@@ -115,6 +118,9 @@ export class CniNetworks implements Networks {
   private cniVersion: Promise<string> | undefined;
   /** Per-attachment queue: attach/detach of one container never interleave within this process. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly iptables: IptablesRunner;
+  /** Isolation updates run one after the other: each writes the whole rule set it was given. */
+  private isolationQueue: Promise<unknown> = Promise.resolve();
 
   constructor(options: CniNetworksOptions) {
     const ipamDataDir = options.ipamDataDir ?? options.ipamDir;
@@ -129,6 +135,7 @@ export class CniNetworks implements Networks {
     mkdirSync(this.ipamDataDir, { recursive: true, mode: 0o750 });
     mkdirSync(this.cache.dir, { recursive: true, mode: 0o750 });
     this.instance = options.instance ?? readOrCreateInstanceId(this.confDir);
+    this.iptables = options.iptables ?? hostIptables;
   }
 
   // ---------------------------------------------------------------------------------------------- networks
@@ -339,6 +346,18 @@ export class CniNetworks implements Networks {
     return new KukeError(ErrorKind.FailedPrecondition, `address ${ip} of network ${network} is still reserved for container ${holder.containerId}, so ${containerId} cannot have it`, {
       hint: 'if that container is gone, restart kukeond (kuke daemon restart): its reconcile releases the reservation',
     });
+  }
+
+  // ---------------------------------------------------------------------------------------------- isolation
+
+  ensureIsolation(spaces: IsolationSpec[]): Promise<{ changed: boolean }> {
+    const next = this.isolationQueue.catch(() => undefined).then(async () => {
+      const report = await applyIsolation(this.instance, spaces, this.iptables);
+      if (report.changed) this.logger?.info({ spaces: spaces.length }, spaces.length ? 'wrote the isolation rules of the spaces' : 'removed the isolation rules (no space left)');
+      return report;
+    });
+    this.isolationQueue = next;
+    return next;
   }
 
   // ---------------------------------------------------------------------------------------------- ownership

@@ -27,6 +27,7 @@ import type {
   HostSocket,
   HostResolverFiles,
   ImageInfo,
+  IsolationSpec,
   Labels,
   LogRotationPolicy,
   LogRotationReport,
@@ -77,6 +78,8 @@ export class FakeWorld {
   hostAddresses: string[] = ['127.0.0.1'];
   /** `${network}/${containerId}` → the attachment, and whether the netns's process had started when it was made. */
   readonly attachments = new Map<string, Attachment & { netnsPath: string; portMappings?: PortMapping[]; processStarted: boolean }>();
+  /** The isolation rule set last written (by network), as a host's iptables would hold it; empty when removed. */
+  readonly isolation = new Map<string, IsolationSpec>();
   /** Container log files present, by path (`…/<realm>/<space>/<stack>/<cell>/<container>.log`). */
   readonly logFiles = new Set<string>();
   /** The cells' /etc files, by `<realm>/<space>/<stack>/<cell>/<file>`, with their content. */
@@ -126,6 +129,7 @@ export class FakeWorld {
   reboot(): void {
     for (const c of this.containers.values()) delete c.task;
     this.cgroups.clear();
+    this.isolation.clear();
   }
 
   /** Tells watchers the connection was re-established (they relist). */
@@ -527,6 +531,15 @@ class FakeNetworks implements Networks {
   async listAttachments(network?: string) {
     await this.w.enter('listAttachments');
     return [...this.w.attachments.values()].filter((a) => !network || a.network === network).map(strip);
+  }
+
+  async ensureIsolation(spaces: IsolationSpec[]) {
+    await this.w.enter('ensureIsolation');
+    const next = new Map(spaces.map((s) => [s.network, { ...s, allowFrom: [...s.allowFrom].sort() }]));
+    const changed = JSON.stringify([...this.w.isolation].sort()) !== JSON.stringify([...next].sort());
+    this.w.isolation.clear();
+    for (const [k, v] of next) this.w.isolation.set(k, v);
+    return { changed };
   }
 
   async gc(live: { network: string; containerId: string }[]) {
