@@ -12,6 +12,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { buildTestImage } from '../../tools/build-test-image.js';
 import { startContainerd, type PrivateContainerd } from '../../tools/harness/containerd.js';
 import { networkName } from '../../src/model/names.js';
+import { applyIsolation } from '../../src/runtime/cni/isolation.js';
 import { INSTANCE_FILE } from '../../src/runtime/cni/ownership.js';
 
 const repo = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
@@ -110,6 +111,8 @@ export async function startE2eHost(options: { subnet: string; tag: string }): Pr
           if (existsSync(root)) execFileSync('find', [root, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
         }
         const conf = join(runPath, 'cni', 'net.d');
+        // The isolation chains of this install (named with its id), whatever the teardown above managed.
+        if (existsSync(join(conf, INSTANCE_FILE))) await applyIsolation(readFileSync(join(conf, INSTANCE_FILE), 'utf8').trim(), []).catch(() => undefined);
         if (existsSync(conf)) {
           for (const f of readdirSync(conf)) {
             const bridge = /"bridge":\s*"(k-[0-9a-f]{8})"/.exec(readFileSync(join(conf, f), 'utf8'))?.[1];

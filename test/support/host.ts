@@ -12,6 +12,7 @@ import { startContainerd, type PrivateContainerd } from '../../tools/harness/con
 import { catalogCodec } from '../../src/engine/codec.js';
 import { runLayout } from '../../src/engine/config.js';
 import { openEngine, type OpenedEngine } from '../../src/engine/index.js';
+import { applyIsolation } from '../../src/runtime/cni/isolation.js';
 import { createRuntime } from '../../src/runtime/index.js';
 import type { Runtime } from '../../src/runtime/ports.js';
 import { resolveSettings, type HostSettings } from '../../src/settings.js';
@@ -94,6 +95,8 @@ export async function startHost(options: { subnet?: string; ctrd?: PrivateContai
           const root = join('/sys/fs/cgroup', mount, settings.engine.cgroupRoot);
           if (existsSync(root)) execFileSync('find', [root, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
         }
+        // The isolation chains of this install (named with its id), whatever the teardown above managed.
+        await applyIsolation(runtime.networks.instance, []).catch(() => undefined);
         for (const bridge of readdirSync('/sys/class/net').filter((n) => n.startsWith('k-'))) {
           // Only bridges of this host's networks: their conflists live under its run path.
           const conf = join(runLayout(settings.engine.runPath).cniConf);
