@@ -7,6 +7,7 @@ import * as cell from './cell.js';
 import * as container from './container.js';
 import * as daemon from './daemon.js';
 import * as realm from './realm.js';
+import { SCOPE_STATES } from './scope.js';
 import * as space from './space.js';
 import * as stack from './stack.js';
 
@@ -36,7 +37,7 @@ export interface AggregateDefinition {
 export type AnySnapshot = SnapshotFrom<AnyStateMachine> & { value: any; context: any };
 
 function scopeTransient(effects: { provision: string; deprovision: string }) {
-  const transient = { Creating: effects.provision, Deleting: effects.deprovision };
+  const transient = { Creating: effects.provision, Updating: effects.provision, Deleting: effects.deprovision };
   return {
     transient,
     transientEffect(snapshot: AnySnapshot): EffectRequest | undefined {
@@ -68,21 +69,21 @@ export const AGGREGATES: Record<AggregateKind, AggregateDefinition> = {
     kind: 'realm',
     machine: realm.realmMachine,
     version: realm.MACHINE_VERSION,
-    states: ['Absent', 'Creating', 'Ready', 'Failed', 'Deleting', 'Deleted'],
+    states: SCOPE_STATES,
     ...scopeTransient(realm.EFFECTS),
   },
   space: {
     kind: 'space',
     machine: space.spaceMachine,
     version: space.MACHINE_VERSION,
-    states: ['Absent', 'Creating', 'Ready', 'Failed', 'Deleting', 'Deleted'],
+    states: space.SPACE_STATES,
     ...scopeTransient(space.EFFECTS),
   },
   stack: {
     kind: 'stack',
     machine: stack.stackMachine,
     version: stack.MACHINE_VERSION,
-    states: ['Absent', 'Creating', 'Ready', 'Failed', 'Deleting', 'Deleted'],
+    states: SCOPE_STATES,
     ...scopeTransient(stack.EFFECTS),
   },
   cell: {

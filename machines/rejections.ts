@@ -19,7 +19,7 @@ const VERBS: Record<string, string> = {
   Stop: 'stop',
 };
 
-const TRANSIENT = new Set(['Creating', 'Starting', 'Stopping', 'Deleting']);
+const TRANSIENT = new Set(['Creating', 'Updating', 'Starting', 'Stopping', 'Deleting']);
 
 function verbOf(eventType: string): string {
   const match = /^(Create|Update|Delete|Start|Stop)/.exec(eventType);

@@ -4,8 +4,9 @@
  * cgroup; stack: cgroup), so one statechart serves the three, instantiated in realm.ts, space.ts and stack.ts.
  *
  *   Absent ─Create→ Creating ─Provisioned→ Ready ─Update→ Ready
+ *   Ready ─Update [changes attributes]→ Updating ─Provisioned→ Ready     (provision again: idempotent, with the new ones)
  *   Ready|Failed ─Delete [no children, not protected]→ Deleting ─Deprovisioned→ Deleted ─Create→ Creating (new life)
- *   Creating|Deleting ─EffectFailed→ Failed ─Create→ Creating (retry)
+ *   Creating|Updating|Deleting ─EffectFailed→ Failed ─Create→ Creating (retry)
  *   any live state ─ReconcileFailed→ Failed          any live state ─ForceDeleted→ Deleted (machines/live.ts)
  */
 import { assign, setup } from 'xstate';
@@ -13,8 +14,9 @@ import type { EffectFailed, ReconcileFailed } from '../events/common.js';
 import type { RecordedError } from '../events/specs.js';
 import { FAILED_EXITS, LIVE_EXITS } from './live.js';
 
+/** The states of every scope; a scope whose updates change its attributes (a space) reaches `Updating` too. */
 export const SCOPE_STATES = ['Absent', 'Creating', 'Ready', 'Failed', 'Deleting', 'Deleted'] as const;
-export type ScopeState = (typeof SCOPE_STATES)[number];
+export type ScopeState = (typeof SCOPE_STATES)[number] | 'Updating';
 
 /** Event names of one scope kind, e.g. `{ create: 'CreateRealm', provisioned: 'RealmProvisioned', … }`. */
 export interface ScopeEventNames<
@@ -65,6 +67,8 @@ export function scopeMachine<I extends Record<string, string>, A>(
   names: ScopeEventNames,
   effects: ScopeEffectNames,
   attributesOf: (createEvent: AnyEvent) => A,
+  /** The attributes an update event sets, when it changes them (only spaces have such: `allowFrom`); else undefined. */
+  updatedAttributes: (attributes: A | null, updateEvent: AnyEvent) => A | undefined = () => undefined,
 ) {
   type Ctx = ScopeContext<I, A>;
   const params = ({ context }: { context: Ctx }) => ({
@@ -72,6 +76,15 @@ export function scopeMachine<I extends Record<string, string>, A>(
     attributes: context.attributes as A,
     labels: context.labels,
   });
+  /** Creating and Updating: the provision effect runs, and reports. */
+  const provisioning = {
+    entry: { type: effects.provision, params },
+    on: {
+      [names.provisioned]: { target: 'Ready', actions: 'recordProvisioned' },
+      EffectFailed: { target: 'Failed', actions: 'recordError' },
+      ...LIVE_EXITS,
+    },
+  } as const;
   return setup({
     types: {
       context: {} as Ctx,
@@ -90,10 +103,12 @@ export function scopeMachine<I extends Record<string, string>, A>(
       })),
       recordProvisioned: assign(({ event }) => ({ cgroupPath: (event.cgroupPath as string | undefined) ?? null })),
       recordLabels: assign(({ event }) => ({ labels: (event.labels as Record<string, string> | undefined) ?? {} })),
+      recordUpdate: assign(({ context, event }) => ({ attributes: updatedAttributes(context.attributes, event) ?? context.attributes })),
       recordError: assign(({ event }) => ({ error: (event as unknown as EffectFailed | ReconcileFailed).error })),
     },
     guards: {
       deletable: ({ context, event }) => event.children === 0 && (!context.protected || event.force === true),
+      changesAttributes: ({ context, event }) => updatedAttributes(context.attributes, event) !== undefined,
     },
   }).createMachine({
     id: kind,
@@ -108,21 +123,16 @@ export function scopeMachine<I extends Record<string, string>, A>(
     }),
     states: {
       Absent: { on: { [names.create]: { target: 'Creating', actions: 'recordCreate' } } },
-      Creating: {
-        entry: { type: effects.provision, params },
-        on: {
-          [names.provisioned]: { target: 'Ready', actions: 'recordProvisioned' },
-          EffectFailed: { target: 'Failed', actions: 'recordError' },
-          ...LIVE_EXITS,
-        },
-      },
+      Creating: provisioning,
       Ready: {
         on: {
-          [names.update]: { actions: 'recordLabels' },
+          [names.update]: [{ guard: 'changesAttributes', target: 'Updating', actions: ['recordLabels', 'recordUpdate'] }, { actions: 'recordLabels' }],
           [names.delete]: { guard: 'deletable', target: 'Deleting' },
           ...LIVE_EXITS,
         },
       },
+      // Provisioning again (idempotent) writes what the update changed.
+      Updating: provisioning,
       Failed: {
         on: {
           [names.create]: { target: 'Creating', actions: 'recordCreate' },

@@ -8,7 +8,7 @@
 import { scopeMachine } from './scope.js';
 
 /** Bumped whenever a transition or an assignment changes: invalidates stored snapshots. */
-export const MACHINE_VERSION = 2;
+export const MACHINE_VERSION = 3;
 
 export interface StackIdentity extends Record<string, string> {
   realm: string;

@@ -35,7 +35,9 @@ export interface ApplyProgress {
  */
 export async function applyManifest(operations: Operations, text: string, options: OpOptions, progress: ApplyProgress = {}): Promise<ApplyResult[]> {
   const docs = parseManifests(text);
-  await precheck(operations, docs);
+  // Spaces the manifest declares: an allowFrom may name one that the same manifest creates.
+  const declared = docs.filter((d) => d.kind === 'Space').map((d) => `${d.realm}/${d.name}`);
+  await precheck(operations, docs, declared);
   const results: ApplyResult[] = [];
   // The static addresses the manifest's cells ask for are kept from cells of earlier documents that take the first
   // free address, so that a later document does not find its own taken.
@@ -45,7 +47,7 @@ export async function applyManifest(operations: Operations, text: string, option
       if (progress.signal?.aborted) break;
       let result: ApplyResult;
       try {
-        result = await applyOne(operations, doc, options);
+        result = await applyOne(operations, doc, options, declared);
       } catch (err) {
         const error = toKukeError(err);
         result = { index: doc.index, kind: doc.kind, name: doc.name, action: 'failed', changes: [], error: { kind: error.kind, message: error.message } };
@@ -60,7 +62,7 @@ export async function applyManifest(operations: Operations, text: string, option
   return results;
 }
 
-async function applyOne(operations: Operations, doc: Manifest, options: OpOptions): Promise<ApplyResult> {
+async function applyOne(operations: Operations, doc: Manifest, options: OpOptions, declared: string[]): Promise<ApplyResult> {
   const base = { index: doc.index, kind: doc.kind, name: doc.name, changes: [] as string[] };
   switch (doc.kind) {
     case 'Realm': {
@@ -72,8 +74,8 @@ async function applyOne(operations: Operations, doc: Manifest, options: OpOption
       return { ...base, action: created ? 'created' : 'unchanged' };
     }
     case 'Space': {
-      const { created } = await operations.createSpace({ realm: doc.realm, space: doc.name, labels: doc.labels }, options);
-      return { ...base, action: created ? 'created' : 'unchanged' };
+      const { action, changes } = await operations.applySpace({ realm: doc.realm, space: doc.name, labels: doc.labels, allowFrom: doc.allowFrom }, options, declared);
+      return { ...base, action, changes };
     }
     case 'Stack': {
       const { created } = await operations.createStack({ realm: doc.realm, space: doc.space, stack: doc.name, labels: doc.labels }, options);
@@ -120,7 +122,7 @@ function withContainer(current: CellTemplate, doc: Extract<Manifest, { kind: 'Co
  * else the stored one, with the earlier Container documents of that cell merged in. A Container document whose cell
  * does not exist is left to fail on its own when applied, as a Space whose realm is missing does.
  */
-async function precheck(operations: Operations, docs: Manifest[]): Promise<void> {
+async function precheck(operations: Operations, docs: Manifest[], declared: string[]): Promise<void> {
   /** Templates of cells as the documents checked so far leave them, by cell stream. */
   const planned = new Map<string, CellTemplate>();
   const cellKey = (c: { realm: string; space: string; stack: string; cell: string }) => JSON.stringify([c.realm, c.space, c.stack, c.cell]);
@@ -139,7 +141,7 @@ async function precheck(operations: Operations, docs: Manifest[]): Promise<void>
           operations.checkRealm({ name: doc.name, labels: doc.labels, ...(doc.namespace ? { namespace: doc.namespace } : {}) });
           break;
         case 'Space':
-          operations.checkSpace({ realm: doc.realm, space: doc.name, labels: doc.labels });
+          operations.checkSpace({ realm: doc.realm, space: doc.name, labels: doc.labels, allowFrom: doc.allowFrom }, declared);
           break;
         case 'Stack':
           operations.checkStack({ realm: doc.realm, space: doc.space, stack: doc.name, labels: doc.labels });

@@ -17,6 +17,7 @@ import type { Aggregate, DispatchMeta, DispatchOutcome, Engine } from './engine.
 import { firstFreeAddress, heldAddresses, addressProblem, onHostNetwork, spaceSubnetOf } from './cell-network.js';
 import { FORCE_SETTLE_MS, forceDelete } from './force-delete.js';
 import { checkCellPorts } from './port-check.js';
+import { allowFromKey, isSystemRealm } from './isolation.js';
 import { allocateSubnet } from './subnets.js';
 import { ViewQueries, type Query } from './queries.js';
 import { viewsOf } from './read-model.js';
@@ -105,14 +106,50 @@ export class Operations {
     return this.realmNamespaceFor(input.name, input.namespace);
   }
 
-  /** A space's names and labels, and the network identity a new space would get. */
-  checkSpace(input: SpaceRef & { labels?: Record<string, string> }): void {
+  /**
+   * A space's names and labels, the network identity a new space would get, and its `allowFrom` (see
+   * {@link checkAllowFrom}); `declared` lists the spaces (`<realm>/<space>`) the same manifest declares.
+   */
+  checkSpace(input: SpaceRef & { labels?: Record<string, string>; allowFrom?: string[] }, declared: string[] = []): void {
     validateName('realm', input.realm);
     validateIdPart('space', input.space);
     validateLabels(input.labels ?? {}, `space ${JSON.stringify(input.space)}`);
     const existing = this.engine.get(streamOf({ kind: 'space', realm: input.realm, space: input.space }));
     if ((!existing || isGone(String(existing.snapshot.value))) && this.engine.runtime) {
       this.newNetworkIdentity(input, this.engine.list('space/', { live: true }).map((a) => spaceView(a)));
+    }
+    this.checkAllowFrom(input, declared);
+  }
+
+  /**
+   * Each `allowFrom` entry is a space of the same realm or `<realm>/<space>`, names a live space or one `declared`
+   * by the same manifest, once, and not the space itself (its cells always reach each other); a space of the
+   * system realm admits no space of a workload realm.
+   */
+  private checkAllowFrom(input: SpaceRef & { allowFrom?: string[] }, declared: string[]): void {
+    const what = `allowFrom of space "${input.space}" in realm "${input.realm}"`;
+    const live = new Set(this.engine.list('space/', { live: true }).map((a) => { const k = a.key as SpaceRef; return `${k.realm}/${k.space}`; }));
+    const seen = new Set<string>();
+    for (const entry of input.allowFrom ?? []) {
+      const parts = entry.split('/');
+      if (parts.length > 2) throw new KukeError(ErrorKind.InvalidArgument, `${what}: "${entry}" is neither a space name nor <realm>/<space>`);
+      if (parts.length === 2) validateName('realm', parts[0]!);
+      validateName('space', parts[parts.length - 1]!);
+      const key = allowFromKey(input.realm, entry);
+      if (key === `${input.realm}/${input.space}`) {
+        throw new KukeError(ErrorKind.InvalidArgument, `${what} names the space itself; its cells always reach each other`, { hint: `remove "${entry}" from allowFrom` });
+      }
+      if (seen.has(key)) throw new KukeError(ErrorKind.InvalidArgument, `${what} names space ${key} twice`, { hint: `keep one "${entry}"` });
+      seen.add(key);
+      const realm = key.split('/')[0]!;
+      if (isSystemRealm(this.engine, input.realm) && !isSystemRealm(this.engine, realm)) {
+        throw new KukeError(ErrorKind.InvalidArgument, `${what} names space ${key} of a workload realm; nothing from a workload realm reaches the system realm`, { hint: `remove "${entry}" from allowFrom` });
+      }
+      if (!live.has(key) && !declared.includes(key)) {
+        throw new KukeError(ErrorKind.InvalidArgument, `${what} names space ${key}, which does not exist`, {
+          hint: `create it first or declare it in the same manifest; list spaces with: kuke get spaces --realm ${realm}`,
+        });
+      }
     }
   }
 
@@ -263,9 +300,12 @@ export class Operations {
     return override;
   }
 
-  /** Creates a space (cgroup + CNI network on the first free /24); idempotent. The realm must be Ready. */
-  async createSpace(input: SpaceRef & { labels?: Record<string, string> }, options: OpOptions): Promise<CreateOutcome<SpaceView>> {
-    this.checkSpace(input);
+  /**
+   * Creates a space (cgroup + CNI network on the first free /24, isolated from the others but those `allowFrom`
+   * names); idempotent: an existing space is left as it is (applySpace updates it). The realm must be Ready.
+   */
+  async createSpace(input: SpaceRef & { labels?: Record<string, string>; allowFrom?: string[] }, options: OpOptions, declared: string[] = []): Promise<CreateOutcome<SpaceView>> {
+    this.checkSpace(input, declared);
     this.requireReady({ kind: 'realm', realm: input.realm });
     const key: AggregateKey = { kind: 'space', realm: input.realm, space: input.space };
     const existing = this.engine.get(streamOf(key));
@@ -276,8 +316,35 @@ export class Operations {
       const taken = [...live.map((v) => v.network.subnet), ...(await this.engine.runtime!.networks.hostSubnets())];
       network = { ...identity, subnet: allocateSubnet(this.engine.config.podSubnet, taken), ipMasq: this.engine.config.ipMasq };
     }
-    const outcome = await this.ensureCreated(key, 'CreateSpace', { network, labels: input.labels ?? {} }, options);
+    const outcome = await this.ensureCreated(key, 'CreateSpace', { network, labels: input.labels ?? {}, ...(input.allowFrom?.length ? { allowFrom: input.allowFrom } : {}) }, options);
     return { view: spaceView(outcome.aggregate), created: outcome.created };
+  }
+
+  /**
+   * Makes a space match a Space manifest: creates it, or changes its `allowFrom` in place (the space goes Updating
+   * while the isolation rules of the install are rewritten). Labels of an existing space are left as they are.
+   */
+  async applySpace(
+    input: SpaceRef & { labels?: Record<string, string>; allowFrom: string[] },
+    options: OpOptions,
+    declared: string[] = [],
+  ): Promise<{ view: SpaceView; action: 'created' | 'updated' | 'unchanged'; changes: string[] }> {
+    this.checkSpace(input, declared);
+    const key: AggregateKey = { kind: 'space', realm: input.realm, space: input.space };
+    const stream = streamOf(key);
+    await this.settled(stream, options);
+    if (this.engine.stateOf(stream) !== 'Ready') {
+      const { view, created } = await this.createSpace(input, options, declared);
+      return { view, action: created ? 'created' : 'unchanged', changes: [] };
+    }
+    const agg = this.engine.get(stream)!;
+    const context = agg.snapshot.context as { labels: Record<string, string>; attributes: { allowFrom?: string[] } | null };
+    const before = context.attributes?.allowFrom ?? [];
+    if (JSON.stringify(before) === JSON.stringify(input.allowFrom)) return { view: spaceView(agg), action: 'unchanged', changes: [] };
+    this.ok(await this.engine.dispatch(stream, 'UpdateSpace', { labels: context.labels, allowFrom: input.allowFrom }, this.meta(options)));
+    const after = await this.settled(stream, options);
+    this.failIfFailed(after, key, 'update');
+    return { view: spaceView(after), action: 'updated', changes: [`allowFrom: [${before.join(', ')}] → [${input.allowFrom.join(', ')}]`] };
   }
 
   /**

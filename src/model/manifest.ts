@@ -13,6 +13,7 @@ import { ErrorKind, isKukeError, KukeError } from '../errors.js';
 import { formatIssues, notSupported, quote, strictObject } from './issues.js';
 import { MAX_CONTAINERS_PER_CELL, MAX_MOUNTS_PER_CONTAINER, MAX_PORTS_PER_CONTAINER } from './limits.js';
 import { normalizePort } from './ports.js';
+import { nameProblem } from './names.js';
 import {
   absolutePathSchema,
   argSchema,
@@ -159,9 +160,23 @@ const realmDoc = strictObject({
   ...envelope,
   spec: strictObject({ namespace: z.string().min(1).optional(), registryCredentials: notSupported('it is on the roadmap: issue 13') }).default({}),
 });
+/** How many spaces one space may let in (a bound on the rules each adds). */
+export const MAX_ALLOW_FROM = 256;
+
+/** An `allowFrom` entry: a space of the same realm, or `<realm>/<space>`. */
+const allowFromEntry = z.string().superRefine((value, ctx) => {
+  const parts = value.split('/');
+  const problem = parts.length > 2 ? 'has more than one "/"' : parts.map(nameProblem).find((p) => p !== undefined);
+  if (problem) ctx.addIssue({ code: 'custom', message: `invalid space ${quote(value)} (a space name, or <realm>/<space>): ${problem}` });
+});
+/** A space's network: which spaces may open connections to its cells (issue 10); every other one is cut off. */
+const spaceNetwork = strictObject({
+  allowFrom: z.array(allowFromEntry).max(MAX_ALLOW_FROM, `must have at most ${MAX_ALLOW_FROM} entries`).default([]),
+  egress: notSupported(NETWORKING),
+});
 const spaceDoc = strictObject({
   ...envelope,
-  spec: strictObject({ realmId: name, cniConfigPath: notSupported(SET_BY_KUKEON), network: notSupported(NETWORKING), defaults: notSupported(SECURITY) }),
+  spec: strictObject({ realmId: name, cniConfigPath: notSupported(SET_BY_KUKEON), network: spaceNetwork.default({ allowFrom: [] }), defaults: notSupported(SECURITY) }),
 });
 const stackDoc = strictObject({ ...envelope, spec: strictObject({ id: name.optional(), realmId: name, spaceId: name }) });
 const cellSpec = strictObject({
@@ -193,7 +208,7 @@ const containerDoc = strictObject({
 /** A validated, normalised document. */
 export type Manifest =
   | { kind: 'Realm'; index: number; name: string; labels: Record<string, string>; namespace?: string }
-  | { kind: 'Space'; index: number; name: string; labels: Record<string, string>; realm: string }
+  | { kind: 'Space'; index: number; name: string; labels: Record<string, string>; realm: string; allowFrom: string[] }
   | { kind: 'Stack'; index: number; name: string; labels: Record<string, string>; realm: string; space: string }
   | { kind: 'Cell'; index: number; name: string; realm: string; space: string; stack: string; template: CellTemplate }
   | { kind: 'Container'; index: number; name: string; realm: string; space: string; stack: string; cell: string; container: ContainerTemplate; root: boolean };
@@ -278,7 +293,7 @@ function parseOne(raw: unknown, index: number): Manifest {
     }
     case 'Space': {
       const d = parse(spaceDoc);
-      return { kind, index, name: d.metadata.name, labels: d.metadata.labels, realm: d.spec.realmId };
+      return { kind, index, name: d.metadata.name, labels: d.metadata.labels, realm: d.spec.realmId, allowFrom: d.spec.network.allowFrom };
     }
     case 'Stack': {
       const d = parse(stackDoc);

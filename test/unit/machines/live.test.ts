@@ -25,6 +25,7 @@ const EVENTS: Record<Exclude<AggregateKind, 'daemon'>, { type: string; [k: strin
   space: [
     { type: 'CreateSpace', network: { name: 'r-s', bridge: 'k-00000000', subnet: '10.88.0.0/24', ipMasq: false }, labels: {} },
     { type: 'SpaceProvisioned', cgroupPath: '/kukeon/r/s' },
+    { type: 'UpdateSpace', labels: {}, allowFrom: ['other'] },
     { type: 'DeleteSpace', children: 0 },
     { type: 'SpaceDeprovisioned' },
     failure,

@@ -53,6 +53,23 @@ describe('manifests', () => {
     expect(doc.template.containers[0]).toMatchObject({ name: 'main', command: ['/bin/sh'], args: ['-c', 'sleep 1000'], env: ['A=1'], restartPolicy: 'never' });
   });
 
+  it('reads a space\'s allowFrom (issue 10), empty when the space has no network section', () => {
+    const [doc] = parseManifests('kind: Space\nmetadata: {name: web}\nspec: {realmId: lab, network: {allowFrom: [api, other/jobs]}}');
+    expect(doc).toMatchObject({ kind: 'Space', name: 'web', realm: 'lab', allowFrom: ['api', 'other/jobs'] });
+    expect(parseManifests('kind: Space\nmetadata: {name: web}\nspec: {realmId: lab}')[0]).toMatchObject({ allowFrom: [] });
+  });
+
+  it.each([
+    ['network: {allowFrom: [Api]}', /spec\.network\.allowFrom\[0\]: invalid space "Api"/],
+    ['network: {allowFrom: [a/b/c]}', /spec\.network\.allowFrom\[0\]: invalid space "a\/b\/c".*more than one "\/"/],
+    ['network: {allowFrom: api}', /spec\.network\.allowFrom/],
+    ['network: {allowfrom: [api]}', /spec\.network\.allowfrom: unknown field; did you mean "allowFrom"\?/],
+  ])('refuses a malformed allowFrom: %s', (field, message) => {
+    const err = problem(`kind: Space\nmetadata: {name: web}\nspec: {realmId: lab, ${field}}`);
+    expect(err.kind).toBe('InvalidArgument');
+    expect(err.message).toMatch(message);
+  });
+
   it('sorts documents in dependency order', () => {
     expect(parseManifests(`${cell}\n---\n${hierarchy}`).map((d) => d.kind)).toEqual(['Realm', 'Space', 'Stack', 'Cell']);
   });
@@ -203,7 +220,7 @@ describe('strict manifests', () => {
     [cell.replace('labels: {tier: demo}', 'annotations: {note: x}'), 'metadata.annotations: not supported yet (annotations are not stored; use labels)'],
     [cell.replace('labels: {tier: demo}', 'generation: 3'), 'metadata.generation: not supported yet (kukeon sets it)'],
     ['kind: Realm\nmetadata: {name: lab}\nspec: {registryCredentials: []}', 'spec.registryCredentials: not supported yet (it is on the roadmap: issue 13)'],
-    ['kind: Space\nmetadata: {name: s}\nspec: {realmId: r, network: {egress: {default: deny}}}', 'spec.network: not supported yet (it is on the roadmap: issue 10)'],
+    ['kind: Space\nmetadata: {name: s}\nspec: {realmId: r, network: {egress: {default: deny}}}', 'spec.network.egress: not supported yet (it is on the roadmap: issue 10)'],
     ['kind: Space\nmetadata: {name: s}\nspec: {realmId: r, defaults: {}}', 'spec.defaults: not supported yet (it is on the roadmap: issue 11)'],
     [withContainerField('volumes: [{target: /v, volumeRef: {name: v}}]'), 'spec.containers[0].volumes[0].volumeRef: not supported yet'],
     ['kind: Secret\nmetadata: {name: s}', 'kind Secret is not supported yet (it is on the roadmap: issue 11); remove the document'],
