@@ -19,6 +19,7 @@ import { portMappingsOf } from '../model/ports.js';
 import { streamOf } from '../model/streams.js';
 import type { AttachOptions } from '../runtime/ports.js';
 import type { Engine } from './engine.js';
+import { checkHostPorts } from './port-check.js';
 
 function toInt(ip: string): number {
   return ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
@@ -102,10 +103,13 @@ export function onHostNetwork(template: CellTemplate): boolean {
 
 /**
  * What the start saga passes to `Networks.attach` for a cell: its stamped address, and its published ports (the
- * union of its containers': they all live in the root's network namespace).
+ * union of its containers': they all live in the root's network namespace). Throws FailedPrecondition when a process
+ * of the host has taken one of those ports since the cell was created (portmap would steal its traffic), so the start
+ * fails with that reason, as `docker start` does with "address already in use".
  */
 export async function attachOptionsOf(engine: Engine, cell: CellTarget): Promise<AttachOptions> {
   const portMappings = portMappingsOf(cell.template);
+  await checkHostPorts(engine, `cell "${cell.name}"`, portMappings);
   const ip = addressOf(engine, cell);
   return { ...(ip ? { ip } : {}), ...(portMappings.length ? { portMappings } : {}) };
 }

@@ -68,8 +68,17 @@ export async function checkCellPorts(engine: Engine, ref: CellPlace, template: C
     }
   }
 
+  await checkHostPorts(engine, what, mappings);
+}
+
+/**
+ * Throws unless the host has every host address of `mappings` and no socket of the host holds one of their ports
+ * (see {@link checkCellPorts}); `what` names the cell in the message. Also run when a cell starts, since a process
+ * may have taken a stopped cell's port meanwhile. Nothing to check without a runtime.
+ */
+export async function checkHostPorts(engine: Engine, what: string, mappings: PortMapping[]): Promise<void> {
   const runtime = engine.runtime;
-  if (!runtime) return;
+  if (!runtime || mappings.length === 0) return;
   const host = await runtime.networks.hostPortUse();
   for (const m of mappings) {
     if (m.hostIP && !m.hostIP.startsWith('127.') && !host.addresses.includes(m.hostIP)) {

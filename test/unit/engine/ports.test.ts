@@ -96,6 +96,18 @@ describe('published ports', () => {
     expect(s.engine.get('cell/default/default/default/web')).toBeUndefined();
   });
 
+  it('fails the start of a cell whose host port a process of the host took while it was stopped, saying so', async () => {
+    await s.ops.createCell({ ...at('web'), template: withPorts(tcp(8080, '127.0.0.1')), start: true }, user);
+    await s.ops.stopCell(at('web'), user, { mode: 'stop' });
+    s.world.hostSockets.push({ protocol: 'tcp', port: 8080, address: '127.0.0.1' });
+    const err = await refusal(s.ops.startCell(at('web'), user));
+    expect(err.kind).toBe('FailedPrecondition');
+    expect(err.message).toContain('host port 127.0.0.1:8080/tcp is taken: a process on the host listens on 127.0.0.1:8080/tcp');
+    expect(s.world.attachments.size).toBe(0);
+    s.world.hostSockets.length = 0;
+    expect((await s.ops.startCell(at('web'), user)).state).toBe('Ready');
+  });
+
   it('lets apply change a cell that keeps its own ports, and refuses a manifest whose cells publish one port twice before applying any', async () => {
     await applyManifest(s.ops, cellManifest('web', '[{containerPort: 80, hostPort: 8080}]'), user);
     const again = await applyManifest(s.ops, cellManifest('web', '[{containerPort: 81, hostPort: 8080}]'), user);
