@@ -38,9 +38,9 @@ const tag = `t${process.pid.toString(36)}`;
 /**
  * Starts a host. `subnet` keeps concurrent test files on distinct pod subnets. With `ctrd`, the host uses that
  * containerd (another host's: two installs side by side) and leaves stopping it to its owner; `name` then tells the
- * installs apart (cgroup root, namespace suffix).
+ * installs apart (cgroup root, namespace suffix). `cgroupRoot` gives it another host's root (a misconfigured install).
  */
-export async function startHost(options: { subnet?: string; ctrd?: PrivateContainerd; name?: string; ipMasq?: boolean } = {}): Promise<TestHost> {
+export async function startHost(options: { subnet?: string; ctrd?: PrivateContainerd; name?: string; ipMasq?: boolean; cgroupRoot?: string } = {}): Promise<TestHost> {
   const dir = mkdtempSync(join(tmpdir(), 'kukeon-host-'));
   const ctrd = options.ctrd ?? (await startContainerd());
   const ownsContainerd = options.ctrd === undefined;
@@ -51,7 +51,7 @@ export async function startHost(options: { subnet?: string; ctrd?: PrivateContai
       socket: join(dir, 'kukeond.sock'),
       containerdSocket: ctrd.address,
       runcRoot: ctrd.runcRoot,
-      cgroupRoot: `/kukeon-${id}`,
+      cgroupRoot: options.cgroupRoot ?? `/kukeon-${id}`,
       namespaceSuffix: `${id}.kukeon.io`,
       podSubnet: options.subnet ?? '10.251.0.0/16',
       ipMasq: options.ipMasq ?? false,
