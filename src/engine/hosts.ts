@@ -216,11 +216,14 @@ export class CellNames {
   /** The hosts file of a cell from the engine's current state. */
   private hostsOf(cell: CellIdentity): string {
     const stream = streamOf({ kind: 'cell', realm: cell.realm, space: cell.space, stack: cell.stack, cell: cell.name });
-    const own = (this.engine.get(stream)?.snapshot.context as CellContext | undefined)?.address;
+    const context = this.engine.get(stream)?.snapshot.context as CellContext | undefined;
+    const own = context?.address;
     const peers = this.cellsOf(cell.realm, cell.space)
       .filter((c) => c.state === 'Ready' && c.context.address)
       .map((c) => ({ name: c.name, stack: c.stack, address: hostAddress(c.context.address!) }));
-    const address = own ? hostAddress(own) : this.attachedAddresses.get(stream);
+    // Before its network is attached, the address stamped at create (which CNI hands out): the root's process finds
+    // its own name from its first instruction.
+    const address = own ? hostAddress(own) : (this.attachedAddresses.get(stream) ?? context?.template?.ip);
     return hostsFile(cell.space, { name: cell.name, stack: cell.stack, address }, peers);
   }
 

@@ -5,12 +5,13 @@
  * cells that start and go. Private containerd, real runc and CNI.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerTemplate } from '../../../events/specs.js';
 import { runLayout } from '../../../src/engine/config.js';
+import { containerLogPath } from '../../../src/engine/container-spec.js';
 import { drainCellNames } from '../../../src/engine/hosts.js';
 import { cellEtcFile } from '../../../src/runtime/cellfiles/paths.js';
 import { cellOf, imageContainer } from '../../support/cell-templates.js';
@@ -39,6 +40,16 @@ function httpGet(pid: number, name: string): Promise<string> {
   return inContainer(pid, '/bin/sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${name} 80`);
 }
 
+/** Calls `fn` until `ok` holds or 15 s pass; returns the last answer (a failure counts as an empty one). */
+async function retried(fn: () => Promise<string>, ok: (out: string) => boolean): Promise<string> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const out = await fn().catch(() => '');
+    if (ok(out) || Date.now() > deadline) return out;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function settled(): Promise<void> {
   await host.opened.engine.settle();
   await drainCellNames(host.opened.engine);
@@ -64,6 +75,16 @@ describe('names in a space on the real runtime', () => {
       expect((await inContainer(c.pid!, 'cat', '/etc/hostname')).trim()).toBe('named');
     }
     await ops().deleteCell(at('named'), actor);
+  });
+
+  it("lets a root find its own name from its first instruction (the address stamped at create is in its hosts file)", async () => {
+    const { view } = await ops().createCell({ ...at('early'), template: template(container('main', ['sh', '-c', 'cat /etc/hosts; exec sleep 300'])), start: true }, actor);
+    const root = view.containers[0]!;
+    const logPath = containerLogPath(host.opened.engine.config, { ...at('early'), name: 'early_root', root: true, namespace: `${realm}.${host.settings.engine.namespaceSuffix}`, containerdId: root.containerdId });
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !(existsSync(logPath) && readFileSync(logPath, 'utf8').includes('localhost'))) await new Promise((r) => setTimeout(r, 50));
+    expect(readFileSync(logPath, 'utf8')).toContain(`${view.address!.split('/')[0]}\tearly early.${space}`);
+    await ops().deleteCell(at('early'), actor);
   });
 
   it('mounts the cell files read-only: a container cannot write its /etc/hosts', async () => {
@@ -102,15 +123,18 @@ describe('names in a space on the real runtime', () => {
     const probeHostsFile = cellEtcFile(runLayout(host.settings.engine.runPath).cellEtc, at('probe'), 'hosts');
     const probeInode = statSync(probeHostsFile).ino;
 
-    await ops().deleteCell(at('web'), actor);
-    await settled();
-    expect(await inContainer(probe.view.rootPid!, 'cat', '/etc/hosts')).not.toContain('web');
-    expect(() => statSync(webHostsFile)).toThrow();
-
     const later = await ops().createCell({ ...at('later'), template: template(container('main', HTTPD)), start: true }, actor);
     await settled();
     expect(await inContainer(probe.view.rootPid!, 'cat', '/etc/hosts')).toContain(`${later.view.address!.split('/')[0]}\tlater later.${space}`);
-    expect(await httpGet(probe.view.rootPid!, 'later')).toContain('hello-from-web');
+    expect(await inContainer(web.view.rootPid!, 'cat', '/etc/hosts')).toContain(`\tlater later.${space}`);
+    // httpd may still be starting: retry.
+    expect(await retried(() => httpGet(probe.view.rootPid!, 'later'), (out) => out.includes('hello-from-web'))).toContain('hello-from-web');
+
+    await ops().deleteCell(at('web'), actor);
+    await settled();
+    expect(await inContainer(probe.view.rootPid!, 'cat', '/etc/hosts')).not.toContain('web');
+    expect(await inContainer(later.view.rootPid!, 'cat', '/etc/hosts')).not.toContain('web');
+    expect(() => statSync(webHostsFile)).toThrow();
     // Rewritten in place: the inode runc bind-mounted is the one that changed.
     expect(statSync(probeHostsFile).ino).toBe(probeInode);
     await ops().deleteCell(at('later'), actor);

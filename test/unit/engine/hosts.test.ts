@@ -49,11 +49,16 @@ describe('cell /etc files', () => {
   it('writes hostname, resolv.conf and a hosts file naming the cell before its root starts, and mounts them read-only', async () => {
     const { world, ops, engine } = await setupEngine();
     let filesAtRootStart: string[] = [];
+    let hostsAtRootStart: string | undefined;
     world.io = async (label) => {
-      if (label === 'startTask' && filesAtRootStart.length === 0) filesAtRootStart = [...world.cellFiles.keys()].sort();
+      if (label !== 'startTask' || filesAtRootStart.length > 0) return;
+      filesAtRootStart = [...world.cellFiles.keys()].sort();
+      hostsAtRootStart = hostsOf(world, 'web');
     };
     await ops.createCell({ ...ref, template: template('busybox', ['side']), start: true }, user);
     expect(filesAtRootStart).toEqual(['default/default/default/web/hostname', 'default/default/default/web/hosts', 'default/default/default/web/resolv.conf']);
+    // The address stamped at create is in the file before the root's process starts.
+    expect(entries(hostsAtRootStart)).toEqual([`${ops.getCell(ref).address?.split('/')[0]}\tweb web.default`]);
     expect(world.cellFiles.get('default/default/default/web/hostname')).toBe('web\n');
     expect(world.cellFiles.get('default/default/default/web/resolv.conf')).toContain('nameserver 192.0.2.53');
     const address = ops.getCell(ref).address?.split('/')[0];
