@@ -3,8 +3,8 @@
  * and the network, then report one fact. Each saga is idempotent: it looks at where every container is and only
  * does what is missing, so reconcile can re-run it after a crash at any point.
  *
- * Start:  cgroup → the cell's /etc files → root container running (its task created, its netns attached, then
- *         started: network before the process) → its hosts file names its address → other containers running (joined
+ * Start:  cgroup → the cell's /etc files (its hosts file naming its address) → root container running (its task
+ *         created, its netns attached, then started: network before the process) → other containers running (joined
  *         to the root's netns) → CellStarted{rootPid, address}. A root that exits by itself meanwhile ends the start
  *         with ContainerExited: the cell winds down to Exited.
  * Stop:   other containers stopped → network detached → root stopped → CellStopped
@@ -232,6 +232,8 @@ async function startCell(runtime: Runtime, cell: CellTarget, ctx: Ctx): Promise<
     const options = hostNetwork ? {} : await attachOptionsOf(engine, cell);
     // The root's start attaches its new netns between the task's create and start: its process starts networked.
     const rootNetwork: NetworkMode = hostNetwork ? { mode: 'host' } : { mode: 'new', attach: { network, options } };
+    // The address is the cell's for life (stamped at create): its hosts file names it before the process starts too.
+    if (!hostNetwork && options.ip) await names.attached(cell, options.ip);
     const rootRun = await ensureRunning(engine, root, rootNetwork, ctx, deadline);
     if (!rootRun.running) return [rootExited(root, rootRun.code)];
     rootStarted = true;

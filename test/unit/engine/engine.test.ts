@@ -57,6 +57,16 @@ describe('engine', () => {
     expect(attachment).toMatchObject({ containerId: 'default_default_web_root', netnsPath: `/proc/${view.rootPid}/ns/net`, address: view.address, processStarted: false });
   });
 
+  it('names the root\'s own address in its hosts file before its process starts (it has its network by then)', async () => {
+    const { world, ops } = await setup();
+    let hostsAtStart: string | undefined;
+    world.io = async (label) => {
+      if (label === 'startTask') hostsAtStart ??= world.cellFiles.get('default/default/default/web/hosts');
+    };
+    const { view } = await ops.createCell({ ...ref, template: template(), start: true }, user);
+    expect(hostsAtStart).toContain(`${view.address!.split('/')[0]}\tweb web.default`);
+  });
+
   it('ends a cell whose root exits as it starts Exited with its code, never Failed, and leaves nothing running (issue 10)', async () => {
     for (const code of [0, 3]) {
       const { world, ops, engine, store } = await setup();
