@@ -232,8 +232,6 @@ async function startCell(runtime: Runtime, cell: CellTarget, ctx: Ctx): Promise<
     const options = hostNetwork ? {} : await attachOptionsOf(engine, cell);
     // The root's start attaches its new netns between the task's create and start: its process starts networked.
     const rootNetwork: NetworkMode = hostNetwork ? { mode: 'host' } : { mode: 'new', attach: { network, options } };
-    // The address is the cell's for life (stamped at create): its hosts file names it before the process starts too.
-    if (!hostNetwork && options.ip) await names.attached(cell, options.ip);
     const rootRun = await ensureRunning(engine, root, rootNetwork, ctx, deadline);
     if (!rootRun.running) return [rootExited(root, rootRun.code)];
     rootStarted = true;
