@@ -162,6 +162,10 @@ export class GrpcClient implements KukeonClient {
   }
 
   async createCell(input: CellRef & { template: CellTemplate; start?: boolean }) {
+    // The template's limits, checked here as kukeond checks them: a cell too large to send gets the daemon's line
+    // (which limit, by how much), not a message-size one. Loaded on demand: only this command needs the schemas.
+    const { validateCellTemplate } = await import('../model/template-check.js');
+    validateCellTemplate(input.template, `cell ${JSON.stringify(input.cell)}`);
     const res = await this.call<pb.CreateCellRequest, pb.CreateCellResponse>(
       'createCell',
       { realm: input.realm, space: input.space, stack: input.stack, name: input.cell, template: cellTemplateToPb(input.template), start: input.start ?? false },

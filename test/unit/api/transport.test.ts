@@ -162,6 +162,16 @@ describe('message limits', () => {
     expect(await rejection(inProcess().apply(large))).toMatchObject({ kind: err.kind, message: err.message, hint: err.hint });
   });
 
+  it('refuses a cell too large to send with the line kukeond gives for it (its env limit), before sending it', async () => {
+    const huge = { ...template('busybox'), containers: [{ ...template('busybox').containers[0]!, env: [`BIG=${'x'.repeat(5 << 20)}`] }] };
+    const input = { realm: 'default', space: 'default', stack: 'default', cell: 'huge', template: huge };
+    const err = await rejection(client.createCell(input));
+    expect(err.kind).toBe(ErrorKind.InvalidArgument);
+    expect(err.message).toBe('cell "huge": containers[0].env[0]: the value of "BIG" is 5 MiB, more than the limit of 32 KiB; put large data in a file or a volume');
+    expect(await rejection(inProcess().createCell(input))).toMatchObject({ kind: err.kind, message: err.message, hint: err.hint });
+    expect(setup.engine.stateOf('cell/default/default/default/huge')).toBe('Absent');
+  });
+
   it('refuses a request over the message limit at the client, with its size and the limit', async () => {
     const label = 'x'.repeat(5 << 20);
     const err = await rejection(client.createRealm({ name: 'x', labels: { a: label } }));
