@@ -15,7 +15,7 @@ import type { CellTemplate } from '../../../events/specs.js';
 import { openEngine } from '../../../src/engine/index.js';
 import type { EventStore } from '../../../src/store/types.js';
 import { ErrorKind, KukeError } from '../../../src/errors.js';
-import { announceSeed, createLog, ENGINE_CONFIG, expectAcknowledgedKept, expectConsistent, foldLog, newWorld, openLog, RUNS, SEED, stateOf, tempLogDir } from './world.js';
+import { announceSeed, createLog, ENGINE_CONFIG, expectAcknowledgedKept, expectConsistent, expectNamesCurrent, foldLog, newWorld, openLog, RUNS, SEED, stateOf, tempLogDir } from './world.js';
 import { template as cellTemplate } from '../../support/fake-engine.js';
 
 type Op =
@@ -143,6 +143,7 @@ describe('crash anywhere (real LevelDB, fake runtime)', () => {
             const second = await openEngine({ store: reopenedStore, runtime: world.runtime(), config: ENGINE_CONFIG });
             await second.engine.settle();
             expectConsistent(second.engine, world);
+            await expectNamesCurrent(second.engine, world);
             await expectAcknowledgedKept(reopenedStore, store.acknowledged);
             const live = stateOf(second.engine);
             await second.close({ graceMs: 1000 });

@@ -11,7 +11,7 @@ import { isKukeError } from '../../../src/errors.js';
 import { openEngine, type OpenedEngine } from '../../../src/engine/index.js';
 import type { FakeWorld } from '../../../src/runtime/fake/fake-runtime.js';
 import type { EventStore } from '../../../src/store/types.js';
-import { announceSeed, createLog, ENGINE_CONFIG, expectConsistent, foldLog, newWorld, openLog, RUNS, SEED, stateOf, tempLogDir } from './world.js';
+import { announceSeed, createLog, ENGINE_CONFIG, expectConsistent, expectNamesCurrent, foldLog, newWorld, openLog, RUNS, SEED, stateOf, tempLogDir } from './world.js';
 
 type CellState = 'Ready' | 'Stopped' | 'Exited' | 'Failed';
 interface ModelCell {
@@ -51,6 +51,7 @@ async function expectMatches(model: Model, real: Real): Promise<void> {
     expect(actual === 'Absent' || actual === 'Deleted' ? undefined : actual, `cell ${cell}`).toBe(expected?.state);
   }
   expectConsistent(real.opened.engine, real.world);
+  await expectNamesCurrent(real.opened.engine, real.world);
 }
 
 /** A root that exits as it starts ends its cell Exited with its code, never Failed (issue 10). */

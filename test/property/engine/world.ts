@@ -10,6 +10,7 @@ import { AGGREGATES, isGone, isTransient } from '../../../machines/index.js';
 import type { EventRecord } from '../../../events/record.js';
 import { catalogCodec } from '../../../src/engine/codec.js';
 import { Engine } from '../../../src/engine/engine.js';
+import { drainCellNames } from '../../../src/engine/hosts.js';
 import type { CellContext } from '../../../machines/cell.js';
 import type { ContainerContext } from '../../../machines/container.js';
 import { FakeWorld } from '../../../src/runtime/fake/fake-runtime.js';
@@ -127,6 +128,29 @@ export function expectConsistent(engine: Engine, world: FakeWorld): void {
   for (const agg of engine.list('realm/')) {
     const ns = (agg.snapshot.context as { attributes: { namespace: string } | null }).attributes?.namespace;
     if (ns && isGone(String(agg.snapshot.value))) expect(world.namespaces.has(ns), `leaked namespace ${ns}`).toBe(false);
+  }
+}
+
+/**
+ * The cells' /etc files are current once the names keeper has written what it was asked (issue 10, item 5): a gone
+ * cell has none left; every Ready cell's hosts file names exactly the Ready cells of its space, with their addresses.
+ */
+export async function expectNamesCurrent(engine: Engine, world: FakeWorld): Promise<void> {
+  await drainCellNames(engine);
+  const cells = engine.list('cell/').map((agg) => ({ state: String(agg.snapshot.value), c: agg.snapshot.context as CellContext }));
+  for (const { state, c } of cells) {
+    const prefix = `${c.realm}/${c.space}/${c.stack}/${c.name}/`;
+    if (isGone(state)) expect([...world.cellFiles.keys()].filter((k) => k.startsWith(prefix)), `leaked /etc files of deleted cell ${c.name}`).toEqual([]);
+    if (state !== 'Ready') continue;
+    const named = (world.cellFiles.get(`${prefix}hosts`) ?? '')
+      .split('\n')
+      .filter((line) => /^\d+\.\d+\.\d+\.\d+\t/.test(line) && !line.startsWith('127.'))
+      .sort();
+    const expected = cells
+      .filter((o) => o.state === 'Ready' && o.c.realm === c.realm && o.c.space === c.space && o.c.address)
+      .map((o) => `${o.c.address!.split('/')[0]}\t${o.c.name} ${o.c.name}.${o.c.space}`)
+      .sort();
+    expect(named, `hosts file of Ready cell ${c.name}`).toEqual(expected);
   }
 }
 
