@@ -11,10 +11,10 @@
  * What a pending case leaves behind is deleted before the next case runs.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { useInitializedHost, type E2eHost, type RunResult } from '../support/e2e.js';
+import { networkStateOf, useInitializedHost, type E2eHost, type RunResult } from '../support/e2e.js';
 
 const current = useInitializedHost({ subnet: '10.253.64.0/18', tag: 'b' });
 
@@ -146,14 +146,6 @@ function dirsUnder(root: string): string[] {
   });
 }
 
-function filesUnder(root: string): string[] {
-  if (!existsSync(root)) return [];
-  return readdirSync(root).flatMap((name) => {
-    const path = join(root, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
-}
-
 /** Everything a command could create on this host, as sorted strings, plus the log's head. */
 async function worldOf(host: E2eHost): Promise<string[]> {
   const out: string[] = [];
@@ -163,18 +155,7 @@ async function worldOf(host: E2eHost): Promise<string[]> {
     for (const i of ctr(host, ['-n', ns, 'images', 'ls', '-q'])) out.push(`image ${ns}/${i}`);
   }
   for (const controller of ['memory', 'pids', 'cpu', 'unified']) for (const d of dirsUnder(join('/sys/fs/cgroup', controller, host.cgroupRoot))) out.push(`cgroup ${d}`);
-  // Networks: kukeon joins a cell to its root task's own netns (/proc/<pid>/ns/net, no named netns): an attachment
-  // shows as CNI state under the run path (IPAM allocations, cache), a new network as a conflist and its bridge.
-  // Links of other installs on this host (other tests) are not this host's business.
-  const cni = join(host.runPath, 'cni');
-  for (const path of filesUnder(cni)) out.push(`cni ${path}`);
-  const netd = join(cni, 'net.d');
-  if (existsSync(netd)) {
-    for (const f of readdirSync(netd)) {
-      const bridge = /"bridge":\s*"([^"]+)"/.exec(readFileSync(join(netd, f), 'utf8'))?.[1];
-      if (bridge) out.push(`link ${bridge} ${existsSync(join('/sys/class/net', bridge)) ? 'up' : 'absent'}`);
-    }
-  }
+  out.push(...networkStateOf(host));
   const verify = await host.kuke(['history', 'verify', '-o', 'json']);
   const head = JSON.parse(verify.stdout) as { headSeq: number; headHash: string };
   out.push(`log head ${head.headSeq} ${head.headHash}`);

@@ -2,13 +2,13 @@
  * Strict documents and requests against the real daemon (issue 9): bad manifests and bad `kuke create cell` input —
  * unknown fields, fields not supported yet, bad image references, limits, hostile YAML — each end with exit 1 and
  * one stderr line that says what to do (never "a bug in kukeon"), through kukeond and in-process alike, and nothing
- * is created: the event log's head, containerd's containers, the cgroup tree, the host's links and the read model
- * are the same afterwards.
+ * is created: the event log's head, containerd's containers, the cgroup tree, this install's network state and the
+ * read model are the same afterwards.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cellManifest, expectOneLineError, startE2eHost, type E2eHost, type RunResult } from '../support/e2e.js';
+import { cellManifest, expectOneLineError, networkStateOf, startE2eHost, type E2eHost, type RunResult } from '../support/e2e.js';
 
 let host: E2eHost;
 
@@ -77,7 +77,7 @@ async function world(): Promise<string> {
   const containers = namespaces.map((ns) => `${ns}: ${sh('ctr', ['--address', host.ctrd.address, '-n', ns, 'containers', 'ls', '-q']).split('\n').filter(Boolean).sort().join(',')}`);
   const memory = `/sys/fs/cgroup/memory${host.cgroupRoot}`;
   const cgroups = existsSync(memory) ? sh('find', [memory, '-type', 'd']).split('\n').sort() : [];
-  const links = sh('ip', ['-o', 'link', 'show']).split('\n').map((l) => l.split(':')[1]?.trim()).filter(Boolean).sort();
+  const links = networkStateOf(host);
   const realms = await host.kuke(['get', 'realms', '-o', 'json']).then((r) => r.stdout);
   const cells = await host.kuke(['get', 'cells', '-o', 'json']).then((r) => r.stdout);
   return JSON.stringify({ namespaces, containers, cgroups, links, realms, cells, head: await head() });

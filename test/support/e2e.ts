@@ -4,7 +4,7 @@
  * in its cell, as in production. `cleanup()` tears it all down.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,4 +182,32 @@ export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms =
     if (Date.now() > deadline) throw new Error(`condition not met in ${ms} ms: ${JSON.stringify(v)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+function filesUnder(root: string): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root).flatMap((name) => {
+    const path = join(root, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+/**
+ * The network state a command of this host could create, as sorted strings. kukeon joins a cell to its root task's
+ * own netns (no named netns): an attachment shows as CNI state under the run path (IPAM allocations, cache), a new
+ * network as a conflist and its bridge. Links of other installs on this host (other tests running at the same time)
+ * are not this host's business, so the host's whole link list is not compared.
+ */
+export function networkStateOf(host: Pick<E2eHost, 'runPath'>): string[] {
+  const out: string[] = [];
+  const cni = join(host.runPath, 'cni');
+  for (const path of filesUnder(cni)) out.push(`cni ${path}`);
+  const netd = join(cni, 'net.d');
+  if (existsSync(netd)) {
+    for (const f of readdirSync(netd)) {
+      const bridge = /"bridge":\s*"([^"]+)"/.exec(readFileSync(join(netd, f), 'utf8'))?.[1];
+      if (bridge) out.push(`link ${bridge} ${existsSync(join('/sys/class/net', bridge)) ? 'up' : 'absent'}`);
+    }
+  }
+  return out.sort();
 }
