@@ -4,8 +4,9 @@
  * host listens on would have its traffic stolen by portmap's DNAT rules, so both are refused, as Docker refuses "port
  * is already allocated" and "address already in use". A host address must be one of the host's.
  *
- * What this cannot see: ports forwarded by another install's or another tool's iptables rules without a listening
- * socket (Docker and Podman keep one open for each published port, so theirs are seen).
+ * Ports another install (or another CNI tool) forwards with portmap hold no socket; they are read from its iptables
+ * rules. What this cannot see: other tools' DNAT rules without a listening socket (Docker and Podman keep one open for
+ * each published port, so theirs are seen).
  */
 import type { CellTemplate } from '../../events/specs.js';
 import { isGone } from '../../machines/index.js';
@@ -84,6 +85,12 @@ export async function checkHostPorts(engine: Engine, what: string, mappings: Por
     if (m.hostIP && !m.hostIP.startsWith('127.') && !host.addresses.includes(m.hostIP)) {
       throw new KukeError(ErrorKind.InvalidArgument, `${what}: host address ${m.hostIP} of ${formatPort(m)} is not an address of this host`, {
         hint: `use one of ${['0.0.0.0', ...host.addresses.filter((a) => !a.startsWith('127.'))].join(', ')} or 127.0.0.1`,
+      });
+    }
+    const forward = host.forwarded.find((f) => bindingsOverlap(f, bindingOf(m)));
+    if (forward) {
+      throw new KukeError(ErrorKind.FailedPrecondition, `${what}: host port ${formatBinding(bindingOf(m))} is taken: the host already forwards ${formatBinding(forward)} to ${forward.owner} (another install, or another CNI tool)`, {
+        hint: 'choose another host port (-p hostPort:containerPort)',
       });
     }
     const socket = host.sockets.find((s) => bindingsOverlap(s, bindingOf(m)));

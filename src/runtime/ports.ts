@@ -318,6 +318,11 @@ export interface HostPortUse {
   sockets: HostSocket[];
   /** The host's IPv4 addresses (a published port's host address must be one of them). */
   addresses: string[];
+  /**
+   * Host ports forwarded by CNI portmap rules of networks that are not this install's (another install on the host,
+   * another CNI tool): they hold no socket, yet the first rule takes the traffic.
+   */
+  forwarded: (HostSocket & { owner: string })[];
 }
 
 /** What a cell asks of its attachment beyond an address from the pool. */

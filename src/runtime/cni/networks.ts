@@ -60,7 +60,7 @@ import { readHostSubnets } from './host-subnets.js';
 import { ipamNetworks, readReservations, releaseReservations } from './ipam.js';
 import { applyIsolation, hostIptables, type IptablesRunner } from './isolation.js';
 import { listMasqueradeRules, removeMasquerade } from './masquerade.js';
-import { listPortmapRules } from './portmap.js';
+import { listForwardedPorts, listPortmapRules } from './portmap.js';
 import { bridgeDeletion, bridgeOwner, deleteBridgeLink, markBridge, readBridge, readOrCreateInstanceId } from './ownership.js';
 
 /** The interface every attachment gets inside the cell's netns. */
@@ -190,7 +190,11 @@ export class CniNetworks implements Networks {
   }
 
   async hostPortUse(): Promise<HostPortUse> {
-    return { sockets: readHostSockets(), addresses: hostIPv4Addresses() };
+    const ours = new Set((await this.listNetworks()).map((n) => n.name));
+    const forwarded = (await listForwardedPorts())
+      .filter((f) => !ours.has(f.network))
+      .map((f) => ({ protocol: f.protocol, port: f.port, ...(f.address ? { address: f.address } : {}), owner: `container ${f.containerId} of CNI network ${f.network}` }));
+    return { sockets: readHostSockets(), addresses: hostIPv4Addresses(), forwarded };
   }
 
   hostSubnets(): Promise<string[]> {

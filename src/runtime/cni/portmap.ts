@@ -38,6 +38,42 @@ export function parsePortmapRules(listing: string): PortmapRule[] {
   return [...out.values()];
 }
 
+/** A host port some attachment's rules forward, as read back from its `CNI-DN-…` chain. */
+export interface ForwardedPort extends PortmapRule {
+  protocol: 'tcp' | 'udp';
+  port: number;
+  /** The host address the rule matches (`-d`); absent when it matches every local address. */
+  address?: string;
+}
+
+/**
+ * Parses a whole `iptables -t nat -S` listing into the host ports portmap forwards, with the attachment that owns
+ * each (from the jumps of `CNI-HOSTPORT-DNAT`). Only the DNAT rules count (the marking rules repeat them).
+ */
+export function parseForwardedPorts(listing: string): ForwardedPort[] {
+  const owners = new Map(parsePortmapRules(listing).map((r) => [r.chain, r]));
+  const out: ForwardedPort[] = [];
+  for (const line of listing.split('\n')) {
+    const chain = /^-A (CNI-DN-[0-9a-f]{21}) /.exec(line)?.[1];
+    const owner = chain && owners.get(chain);
+    if (!owner || !/ -j DNAT /.test(line)) continue;
+    const protocol = / -p (tcp|udp) /.exec(line)?.[1] as 'tcp' | 'udp' | undefined;
+    const port = Number(/ --dport (\d+) /.exec(line)?.[1]);
+    const address = / -d (\d+\.\d+\.\d+\.\d+)\/32 /.exec(line)?.[1];
+    if (protocol && port > 0) out.push({ ...owner, protocol, port, ...(address ? { address } : {}) });
+  }
+  return out;
+}
+
+/** The host ports portmap forwards now, whoever asked; [] when iptables is missing. */
+export async function listForwardedPorts(): Promise<ForwardedPort[]> {
+  try {
+    return parseForwardedPorts((await run('iptables', ['-w', '-t', 'nat', '-S'], { timeout: 30_000 })).stdout);
+  } catch {
+    return [];
+  }
+}
+
 /** The attachments that have port rules now; [] when iptables or the chain is missing (nothing was ever published). */
 export async function listPortmapRules(): Promise<PortmapRule[]> {
   try {

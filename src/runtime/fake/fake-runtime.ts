@@ -76,6 +76,7 @@ export class FakeWorld {
   /** Sockets "listening on the host" and its addresses, for published ports' checks. */
   hostSockets: HostSocket[] = [];
   hostAddresses: string[] = ['127.0.0.1'];
+  hostForwarded: HostPortUse['forwarded'] = [];
   /** `${network}/${containerId}` → the attachment, and whether the netns's process had started when it was made. */
   readonly attachments = new Map<string, Attachment & { netnsPath: string; portMappings?: PortMapping[]; processStarted: boolean }>();
   /** The isolation rule set last written (by network), as a host's iptables would hold it; empty when removed. */
@@ -487,7 +488,7 @@ class FakeNetworks implements Networks {
 
   async hostPortUse(): Promise<HostPortUse> {
     await this.w.enter('hostPortUse');
-    return { sockets: [...this.w.hostSockets], addresses: [...this.w.hostAddresses] };
+    return { sockets: [...this.w.hostSockets], addresses: [...this.w.hostAddresses], forwarded: [...this.w.hostForwarded] };
   }
 
   async attach(network: string, containerId: string, netnsPath: string, options: AttachOptions = {}): Promise<Attachment> {

@@ -137,6 +137,28 @@ describe('published ports (real portmap plugin, iptables)', () => {
     expect((await cni.hostPortUse()).sockets.some((s) => s.port === port && s.protocol === 'tcp')).toBe(false);
   });
 
+  it('reports host ports another install forwards (they hold no socket), and not its own', async () => {
+    const otherDir = join(host.dir, 'other');
+    const other = createCniNetworks({ confDir: join(otherDir, 'net.d'), ipamDataDir: join(otherDir, 'ipam'), cacheDir: join(otherDir, 'cache'), binDirs: ['/usr/lib/cni'] });
+    const otherNet = await host.network();
+    await other.ensureNetwork(otherNet);
+    const theirs = `${host.tag}_o_web_root`;
+    const mine = id('mine');
+    const [a, b] = [await host.netns(), await host.netns()];
+    const [theirPort, myPort] = [await freePort(), await freePort()];
+    try {
+      await other.attach(otherNet.name, theirs, a.path, { portMappings: [{ hostPort: theirPort, containerPort: 80, protocol: 'udp', hostIP: '127.0.0.1' }] });
+      await cni.attach(net.name, mine, b.path, { portMappings: [{ hostPort: myPort, containerPort: 80, protocol: 'tcp' }] });
+      const { forwarded } = await cni.hostPortUse();
+      expect(forwarded).toContainEqual({ protocol: 'udp', port: theirPort, address: '127.0.0.1', owner: `container ${theirs} of CNI network ${otherNet.name}` });
+      expect(forwarded.some((f) => f.port === myPort)).toBe(false);
+    } finally {
+      await other.detach(otherNet.name, theirs).catch(() => undefined);
+      await other.deleteNetwork(otherNet.name).catch(() => undefined);
+      await cni.detach(net.name, mine).catch(() => undefined);
+    }
+  });
+
   it('removes the rules when the netns is gone, and gc removes rules whose cache and reservation were lost', async () => {
     const ns = await host.netns();
     const containerId = id('gone');

@@ -3,7 +3,7 @@ import { isKukeError } from '../../../src/errors.js';
 import { buildConflist, checkNetworkSpec, parseConflist, pickCniVersion, pluginConfig, specOf } from '../../../src/runtime/cni/conflist.js';
 import { parseReservation } from '../../../src/runtime/cni/ipam.js';
 import { masqueradeChain, masqueradeComment, parseMasqueradeRules } from '../../../src/runtime/cni/masquerade.js';
-import { parsePortmapRules, portmapChain } from '../../../src/runtime/cni/portmap.js';
+import { parseForwardedPorts, parsePortmapRules, portmapChain } from '../../../src/runtime/cni/portmap.js';
 
 const spec = { name: 'default-default', bridge: 'k-703e8b3a', subnet: '10.88.0.0/24', ipMasq: true };
 
@@ -137,5 +137,21 @@ describe('port forwarding chains', () => {
       '-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "someone else" -j CNI-DN-000000000000000000000',
     ].join('\n');
     expect(parsePortmapRules(listing)).toEqual([{ chain: 'CNI-DN-9ddda35618833bbbfcffd', network: 'default.default.0123abcd', containerId: 'a_b_c_root' }]);
+  });
+
+  it('reads the forwarded host ports from the attachments\' DNAT rules, with their host address and owner', () => {
+    const chain = 'CNI-DN-9ddda35618833bbbfcffd';
+    const listing = [
+      `-A CNI-DN-9ddda35618833bbbfcffd -s 10.86.0.0/24 -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j CNI-HOSTPORT-SETMARK`,
+      `-A ${chain} -d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.86.0.2:80`,
+      `-A ${chain} -p udp -m udp --dport 5353 -j DNAT --to-destination 10.86.0.2:53`,
+      '-A CNI-DN-000000000000000000000 -p tcp -m tcp --dport 9 -j DNAT --to-destination 10.0.0.2:9',
+      `-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"n\\" id: \\"a_b_c_root\\"" -m multiport --dports 8080 -j ${chain}`,
+    ].join('\n');
+    const owner = { chain, network: 'n', containerId: 'a_b_c_root' };
+    expect(parseForwardedPorts(listing)).toEqual([
+      { ...owner, protocol: 'tcp', port: 8080, address: '127.0.0.1' },
+      { ...owner, protocol: 'udp', port: 5353 },
+    ]);
   });
 });

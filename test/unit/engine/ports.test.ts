@@ -96,6 +96,13 @@ describe('published ports', () => {
     expect(s.engine.get('cell/default/default/default/web')).toBeUndefined();
   });
 
+  it('refuses a host port another install forwards (portmap rules without a socket)', async () => {
+    s.world.hostForwarded.push({ protocol: 'udp', port: 5353, owner: 'container x_y_z_root of CNI network other.net.12345678' });
+    const err = await refusal(s.ops.createCell({ ...at('dns'), template: withPorts({ containerPort: 53, hostPort: 5353, hostIP: '127.0.0.1', protocol: 'udp' }) }, user));
+    expect(err.kind).toBe('FailedPrecondition');
+    expect(err.message).toBe('cell "dns": host port 127.0.0.1:5353/udp is taken: the host already forwards *:5353/udp to container x_y_z_root of CNI network other.net.12345678 (another install, or another CNI tool)');
+  });
+
   it('fails the start of a cell whose host port a process of the host took while it was stopped, saying so', async () => {
     await s.ops.createCell({ ...at('web'), template: withPorts(tcp(8080, '127.0.0.1')), start: true }, user);
     await s.ops.stopCell(at('web'), user, { mode: 'stop' });
