@@ -24,17 +24,19 @@ const www = join(host.dir, 'www');
 let cni: CniNetworks;
 let forwardPolicy: string | undefined;
 const nets: Record<'a' | 'b' | 'c', NetworkSpec> = {} as never;
-const cells: Record<'a1' | 'a2' | 'b1' | 'c1' | 'out', Netns> = {} as never;
+const cells: Record<'a1' | 'a2' | 'b1' | 'c1' | 'pub' | 'out', Netns> = {} as never;
 const ip: Record<'a1' | 'b1' | 'out' | 'outHost', string> = {} as never;
 /** The host's end of the veth to the "outside" namespace. */
 const hostVeth = `${host.tag}o`;
 const outSubnet = `10.251.${1 + Math.floor(Math.random() * 250)}`;
+/** The host port published (portmap) to httpd in cell `pub` of space A, on the host's address facing the outside. */
+const published = 40_000 + Math.floor(Math.random() * 10_000);
 
 const spec = (n: NetworkSpec, allowFrom: NetworkSpec[] = []): IsolationSpec => ({ network: n.name, bridge: n.bridge, allowFrom: allowFrom.map((x) => x.name) });
 
-/** Whether `from` (a netns, or the host) gets an HTTP answer from `address`:80 within 2 s. */
-async function reaches(from: Netns | 'host', address: string): Promise<boolean> {
-  const cmd = ['busybox', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 ${address} 80`];
+/** Whether `from` (a netns, or the host) gets an HTTP answer from `address`:`port` within 2 s. */
+async function reaches(from: Netns | 'host', address: string, port = 80): Promise<boolean> {
+  const cmd = ['busybox', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 ${address} ${port}`];
   const out = await (from === 'host' ? run(cmd[0]!, cmd.slice(1), { timeout: 10_000 }).then((r) => r.stdout) : inNetns(from, ...cmd)).catch(() => '');
   return out.startsWith('HTTP/1.');
 }
@@ -85,7 +87,9 @@ beforeAll(async () => {
   await inNetns(cells.out, 'ip', 'addr', 'add', `${ip.out}/24`, 'dev', `${hostVeth}p`);
   await inNetns(cells.out, 'ip', 'link', 'set', `${hostVeth}p`, 'up');
   await inNetns(cells.out, 'ip', 'route', 'add', 'default', 'via', ip.outHost);
-  for (const name of ['a1', 'b1', 'out'] as const) host.spawnIn(cells[name], 'busybox', 'httpd', '-f', '-p', '80', '-h', www);
+  cells.pub = await host.netns();
+  await cni.attach(nets.a.name, `${host.tag}_s_pub_root`, cells.pub.path, { portMappings: [{ hostPort: published, containerPort: 80, protocol: 'tcp', hostIP: ip.outHost }] });
+  for (const name of ['a1', 'b1', 'pub', 'out'] as const) host.spawnIn(cells[name], 'busybox', 'httpd', '-f', '-p', '80', '-h', www);
   for (const name of ['a1', 'b1', 'out'] as const) await serving(ip[name]);
 });
 
@@ -126,6 +130,12 @@ function checks(policy: 'as found' | 'DROP'): void {
     await cni.ensureIsolation([spec(nets.a), spec(nets.b), spec(nets.c)]);
     expect(await reaches(cells.a1, ip.out)).toBe(true);
     expect(await reaches(cells.out, ip.a1)).toBe(false);
+  });
+
+  it(`(FORWARD ${policy}) lets anyone reach a published port through the host's address, another space included`, async () => {
+    await cni.ensureIsolation([spec(nets.a), spec(nets.b), spec(nets.c)]);
+    expect(await reaches(cells.out, ip.outHost, published)).toBe(true);
+    expect(await reaches(cells.b1, ip.outHost, published)).toBe(true);
   });
 }
 
