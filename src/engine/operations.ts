@@ -14,7 +14,7 @@ import type { CellView, RealmView, ResourceView, SpaceView, StackView } from '..
 import { validateCellTemplate, validateLabels } from '../model/template-check.js';
 import { childPrefix, describeKey, streamOf, type AggregateKey } from '../model/streams.js';
 import type { Aggregate, DispatchMeta, DispatchOutcome, Engine } from './engine.js';
-import { firstFreeAddress, heldAddresses, addressProblem, onHostNetwork, spaceSubnetOf } from './cell-network.js';
+import { firstFreeAddress, heldAddresses, addressProblem, nextAddress, onHostNetwork, releasedAddresses, spaceSubnetOf } from './cell-network.js';
 import { FORCE_SETTLE_MS, forceDelete } from './force-delete.js';
 import { checkCellPorts } from './port-check.js';
 import { allowFromKey, isSystemRealm } from './isolation.js';
@@ -232,14 +232,15 @@ export class Operations {
   }
 
   /**
-   * The first address of the cell's space that no other live cell holds and no manifest being applied reserves;
-   * undefined for a space without a subnet.
+   * A free address of the cell's space ({@link nextAddress}: never used before, else released longest ago) that no
+   * other live cell holds and no manifest being applied reserves; undefined for a space without a subnet.
    */
   private freeAddress(ref: CellRef): string | undefined {
     const subnet = spaceSubnetOf(this.engine, ref.realm, ref.space);
     if (subnet === undefined) return undefined;
     const reserved = [...(this.reservedAddresses.get(`${ref.realm}/${ref.space}`) ?? [])].filter(([, cell]) => cell !== `${ref.stack}/${ref.cell}`).map(([ip]) => ip);
-    const ip = firstFreeAddress(subnet, [...heldAddresses(this.engine, ref.realm, ref.space, streamOf({ kind: 'cell', ...pickCell(ref) })).keys(), ...reserved]);
+    const held = [...heldAddresses(this.engine, ref.realm, ref.space, streamOf({ kind: 'cell', ...pickCell(ref) })).keys(), ...reserved];
+    const ip = nextAddress(subnet, held, releasedAddresses(this.engine, ref.realm, ref.space));
     if (ip === undefined) {
       throw new KukeError(ErrorKind.FailedPrecondition, `space "${ref.space}" has no free address left in ${subnet} for cell "${ref.cell}"`, {
         hint: 'delete cells of the space you no longer need, or create the cell in another space',
