@@ -4,9 +4,9 @@
  *
  * Addresses (issue 10, item 6): a cell keeps one IPv4 address on its space's network for its whole life, across
  * stop/start, as a Podman or Docker container on a user-defined network does. The address is decided by
- * Operations when the cell is created (a static `spec.ip` / `--ip`, checked, or a free one: {@link nextAddress}) and stamped in
- * its template (`CellTemplate.ip`, events/specs.ts), so it is durable and a replay decides nothing. The start saga
- * passes it to CNI, where host-local hands out exactly that address (the `ips` capability).
+ * Operations when the cell is created (a static `spec.ip` / `--ip`, checked, or a free one: {@link nextAddress}) and
+ * stamped in its template (`CellTemplate.ip`, events/specs.ts), so it is durable and a replay decides nothing. The
+ * start saga passes it to CNI, where host-local hands out exactly that address (the `ips` capability).
  *
  * "Held" addresses are those of the space's live cells (not Deleted): their stamped `ip`, and the address a cell
  * holds right now (a cell recorded before addresses were stamped got one from host-local's pool).
@@ -87,14 +87,15 @@ export function firstFreeAddress(subnet: string, held: Iterable<string>): string
  */
 export function nextAddress(subnet: string, held: Iterable<string>, released: readonly string[]): string | undefined {
   const heldSet = new Set(held);
-  const releasedAt = new Map<string, number>();
-  released.forEach((ip, order) => {
-    releasedAt.delete(ip);
-    releasedAt.set(ip, order);
-  });
-  const neverUsed = firstFreeAddress(subnet, [...heldSet, ...releasedAt.keys()]);
+  // Oldest release first; an address released again moves to its latest place (a Set keeps insertion order).
+  const byRelease = new Set<string>();
+  for (const ip of released) {
+    byRelease.delete(ip);
+    byRelease.add(ip);
+  }
+  const neverUsed = firstFreeAddress(subnet, [...heldSet, ...byRelease]);
   if (neverUsed !== undefined) return neverUsed;
-  for (const ip of releasedAt.keys()) if (!heldSet.has(ip) && addressProblem(subnet, ip) === undefined) return ip;
+  for (const ip of byRelease) if (!heldSet.has(ip) && addressProblem(subnet, ip) === undefined) return ip;
   return undefined;
 }
 
