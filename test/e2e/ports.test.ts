@@ -6,40 +6,13 @@
  * stays on loopback and the test's own bridge.
  */
 import { execFileSync } from 'node:child_process';
-import { connect, createServer, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { expectOneLineError, useInitializedHost } from '../support/e2e.js';
+import { freeLoopbackPort as freePort, getThroughLoopback as get, listenOnLoopback as listen } from '../support/loopback-http.js';
 
 const host = useInitializedHost({ subnet: '10.246.0.0/18', tag: 'pt', loadImage: true });
 const HTTPD = 'mkdir -p /www && echo pong > /www/index.html && exec httpd -f -p 80 -h /www';
 
-/** A port on 127.0.0.1 that nothing listens on now, and a server holding it until closed. */
-function listen(port = 0): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
-  });
-}
-async function freePort(): Promise<number> {
-  const server = await listen();
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-/** GET / through 127.0.0.1:port from the host; the body, or '' when nothing answered. */
-function get(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    let data = '';
-    const socket = connect({ host: '127.0.0.1', port, timeout: 1_000 });
-    socket.on('connect', () => socket.end('GET / HTTP/1.0\r\n\r\n'));
-    socket.on('data', (d) => (data += d.toString()));
-    socket.on('timeout', () => socket.destroy());
-    socket.on('error', () => resolve(''));
-    socket.on('close', () => resolve(data.split('\r\n\r\n')[1]?.trim() ?? ''));
-  });
-}
 async function getWithin(port: number, ms: number): Promise<string> {
   const deadline = Date.now() + ms;
   for (;;) {

@@ -6,12 +6,12 @@
  * as portmap leaves them).
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCniNetworks, type CniNetworks } from '../../../src/runtime/cni/networks.js';
 import { listPortmapRules, portmapChain } from '../../../src/runtime/cni/portmap.js';
 import type { NetworkSpec, PortMapping } from '../../../src/runtime/ports.js';
+import { freeLoopbackPort as freePort, getThroughLoopback as ask, listenOnLoopback } from '../../support/loopback-http.js';
 import { HostFixture, run, type Netns } from './helpers.js';
 
 const host = new HostFixture();
@@ -24,31 +24,6 @@ function id(suffix: string): string {
   const containerId = `${host.tag}_p_${suffix}_root`;
   ids.push(containerId);
   return containerId;
-}
-
-/** A high port nothing listens on now (the kernel picks it from the ephemeral range). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Asks 127.0.0.1:port for `/` over HTTP/1.0 from the host; the body, or '' when nothing answered. */
-function ask(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    let data = '';
-    const socket = connect({ host: '127.0.0.1', port, timeout: 1_000 });
-    socket.on('connect', () => socket.end('GET / HTTP/1.0\r\n\r\n'));
-    socket.on('data', (d) => (data += d.toString()));
-    socket.on('timeout', () => socket.destroy());
-    socket.on('error', () => resolve(''));
-    socket.on('close', () => resolve(data.split('\r\n\r\n')[1]?.trim() ?? ''));
-  });
 }
 
 /**
@@ -124,8 +99,7 @@ describe('published ports (real portmap plugin, iptables)', () => {
   });
 
   it('sees a process of the host listening on a port, with its address, and the host\'s addresses', async () => {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const server = await listenOnLoopback();
     const { port } = server.address() as { port: number };
     try {
       const use = await cni.hostPortUse();
