@@ -14,11 +14,10 @@
  * parsePublish('127.0.0.1:8080:80/udp'); // { containerPort: 80, hostPort: 8080, hostIP: '127.0.0.1', protocol: 'udp' }
  * formatPort({ containerPort: 80, hostPort: 8080, protocol: 'tcp' }); // '0.0.0.0:8080->80/tcp'
  */
-import type { CellTemplate, Port } from '../../events/specs.js';
+import { Ipv4Schema, type CellTemplate, type Port } from '../../events/specs.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import type { PortMapping } from '../runtime/ports.js';
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const PORT = /^[0-9]{1,5}$/;
 
 /** Why `value` is not a port number (1–65535), or undefined. */
@@ -30,7 +29,7 @@ function portNumberProblem(value: string): string | undefined {
 
 /** Whether `value` is a dotted-quad IPv4 address. */
 export function isIPv4(value: string): boolean {
-  return IPV4.test(value);
+  return Ipv4Schema.safeParse(value).success;
 }
 
 /**
