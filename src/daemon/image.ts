@@ -2,7 +2,7 @@
  * The daemon's image, built from the installed package because no registry is reachable: one uncompressed layer
  * with the Node binary and the libraries it loads, the kukeond bundle and its one native addon (classic-level's
  * prebuilt `.node`, carried with its JS closure), and the binaries the daemon and the CNI plugins call inside the
- * container (`ip`, `ss`, and iptables for masquerading). Reference `kukeon.local/kukeond:<version>`.
+ * container (`ip`, `ss`, `mkfifo`, and iptables for masquerading). Reference `kukeon.local/kukeond:<version>`.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -160,9 +160,9 @@ export function buildDaemonImage(out: string, onStep?: (step: string) => void, r
   layer.data('/etc/group', 'root:x:0:\n');
   layer.place(process.execPath, DAEMON_NODE, 0o755);
   layer.addBinary(process.execPath);
-  // The daemon removes bridges with `ip` and asks `ss` who is calling (peer.ts); the CNI bridge plugin masquerades
-  // with iptables.
-  for (const tool of ['ip', 'ss', 'xtables-nft-multi', 'xtables-legacy-multi']) {
+  // The daemon removes bridges with `ip`, asks `ss` who is calling (peer.ts) and makes the FIFOs of exec'd processes
+  // with `mkfifo` (src/runtime/containerd/fifo-io.ts); the CNI bridge plugin masquerades with iptables.
+  for (const tool of ['ip', 'ss', 'mkfifo', 'xtables-nft-multi', 'xtables-legacy-multi']) {
     const path = which(tool);
     if (path) layer.addBinary(path);
   }

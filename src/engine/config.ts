@@ -99,5 +99,7 @@ export function runLayout(runPath: string) {
     cniIpam: join(runPath, 'cni', 'ipam'),
     cniCache: join(runPath, 'cni', 'cache'),
     images: join(runPath, 'images'),
+    /** FIFOs of exec'd processes, one directory each (src/runtime/containerd/fifo-io.ts). */
+    execIo: join(runPath, 'io', 'exec'),
   };
 }

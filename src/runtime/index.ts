@@ -22,6 +22,7 @@ export async function createRuntime(settings: HostSettings, logger?: Logger): Pr
       address: settings.containerdSocket,
       namespaceSuffix: settings.engine.namespaceSuffix,
       ...(settings.runcRoot ? { runcRoot: settings.runcRoot } : {}),
+      execIoDir: layout.execIo,
       ...(logger ? { logger } : {}),
     }),
     // The cgroup root carries the install's mark, as its bridges do (one install id for both, kept with the run path).

@@ -143,6 +143,56 @@ export interface TaskExit {
   exitedAt: string;
 }
 
+/** A process to run in a container's running task (`kuke exec`), derived from the container's own process spec. */
+export interface ExecSpec {
+  /** The command and its arguments; the first is looked up in the container's PATH. */
+  args: string[];
+  /** `KEY=VALUE` entries added to (and overriding) the container's env. */
+  env?: string[];
+  /** Working directory; default the container's. */
+  cwd?: string;
+  /** `uid[:gid]`, or a user (and group) name of the container's /etc/passwd (/etc/group); default the container's. */
+  user?: string;
+  /** Give the process a stdin to write to (otherwise it reads /dev/null). */
+  stdin: boolean;
+  /** Run it on a pseudo terminal: its output then comes on `stdout` only. */
+  tty: boolean;
+  /** The terminal's size at start (tty only). */
+  size?: TerminalSize;
+}
+
+/** A terminal's size in character cells. */
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+}
+
+/**
+ * A process started in a container's task. Its output streams end once the process exited and the shim has
+ * copied everything out; reading them is the caller's job (a reader that stops reading stops the process at its
+ * next write once the pipe is full: nothing is buffered without bound).
+ */
+export interface ExecSession {
+  /** containerd's exec id (unique within the task). */
+  readonly execId: string;
+  readonly pid: number;
+  /** The process's stdin when asked for; {@link closeStdin} ends it. */
+  readonly stdin: NodeJS.WritableStream | undefined;
+  /** stdout (with a terminal: everything the terminal shows). */
+  readonly stdout: NodeJS.ReadableStream;
+  /** stderr; undefined with a terminal. */
+  readonly stderr: NodeJS.ReadableStream | undefined;
+  /** The exit code (128+N for a death by signal N), once the process exited. */
+  readonly exited: Promise<number>;
+  /** Ends the process's stdin after what was written (the process reads end of file). Idempotent. */
+  closeStdin(): Promise<void>;
+  /** Resizes its terminal (nothing without one). */
+  resize(size: TerminalSize): Promise<void>;
+  kill(signal: NodeJS.Signals | number): Promise<void>;
+  /** Releases the FIFOs and containerd's record of the process, killing it first if it still runs. Idempotent. */
+  close(): Promise<void>;
+}
+
 /** A long-lived subscription; `close()` ends it. */
 export interface Subscription {
   close(): void;
@@ -227,6 +277,13 @@ export interface ContainerRuntime {
    * exits that happened while disconnected are never pushed, so the caller relists with `listTasks`.
    */
   watchExits(handlers: { onExit: (exit: TaskExit) => void; onResync: () => void; onOom?: (task: { namespace: string; id: string }) => void }): Subscription;
+
+  /**
+   * Runs a process in the container's running task, with the container's process spec (env, cwd, user,
+   * capabilities) but `spec`'s command. FailedPrecondition if the task does not run; a command the container cannot
+   * run fails with NotFound (not found: a shell's 127) or PermissionDenied (not executable: 126), and nothing is left.
+   */
+  execProcess(namespace: string, id: string, spec: ExecSpec): Promise<ExecSession>;
 
   /** Releases the connection. */
   close(): void;

@@ -16,13 +16,14 @@
 import { readFileSync } from 'node:fs';
 import { ErrorKind, KukeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { ContainerRecord, ContainerRuntime, ContainerSpec, ImageInfo, ImportProgress, Labels, Subscription, TaskExit, TaskInfo } from '../ports.js';
+import type { ContainerRecord, ContainerRuntime, ContainerSpec, ExecSession, ExecSpec, ImageInfo, ImportProgress, Labels, Subscription, TaskExit, TaskInfo } from '../ports.js';
 import { Connection } from './connection.js';
 import { ContainerStore } from './containers.js';
 import { watchTaskExits, type ExitHandlers } from './events.js';
 import { ImageStore } from './images.js';
 import { NamespaceStore } from './namespaces.js';
 import { capabilitiesFromMask } from './oci-spec.js';
+import { ExecService } from './exec.js';
 import { TaskService } from './tasks.js';
 
 export { LOG_PATH_LABEL } from './containers.js';
@@ -45,6 +46,8 @@ export interface ContainerdOptions {
    * /run/containerd/runc/<namespace>, which every containerd of the host shares; private test instances set their own.
    */
   runcRoot?: string;
+  /** Directory of the FIFOs of exec'd processes (`<run path>/io/exec`); without it, execProcess is refused. */
+  execIoDir?: string;
 }
 
 /** The capabilities this host can grant, read once (runc runs with containerd's bounding set, assumed like ours). */
@@ -73,6 +76,7 @@ export class ContainerdRuntime implements ContainerRuntime {
   private readonly images: ImageStore;
   private readonly containers: ContainerStore;
   private readonly tasks: TaskService;
+  private readonly execs: ExecService;
   private readonly namespaceSuffix: string;
   private readonly logger: Logger | undefined;
 
@@ -90,6 +94,7 @@ export class ContainerdRuntime implements ContainerRuntime {
       ...(options.runcRoot ? { runcRoot: options.runcRoot } : {}),
     });
     this.tasks = new TaskService(this.conn, this.containers, this.logger);
+    this.execs = new ExecService(this.conn, this.containers, this.tasks, options.execIoDir, this.logger);
   }
 
   async version(): Promise<{ version: string; revision: string }> {
@@ -196,6 +201,10 @@ export class ContainerdRuntime implements ContainerRuntime {
 
   watchExits(handlers: ExitHandlers): Subscription {
     return watchTaskExits(this.conn, this.namespaceSuffix, handlers, this.logger);
+  }
+
+  execProcess(namespace: string, id: string, spec: ExecSpec): Promise<ExecSession> {
+    return this.execs.exec(namespace, id, spec);
   }
 
   close(): void {

@@ -10,6 +10,7 @@
  * - `exitTask(…)`: a task exits by itself with a code;
  * - `exitOnStart`: containers (by id) whose task exits with the given code right after it starts (a one-shot).
  */
+import { PassThrough } from 'node:stream';
 import { ErrorKind, KukeError } from '../../errors.js';
 import type {
   Attachment,
@@ -23,6 +24,8 @@ import type {
   ContainerRecord,
   ContainerRuntime,
   ContainerSpec,
+  ExecSession,
+  ExecSpec,
   HostPortUse,
   HostSocket,
   HostResolverFiles,
@@ -64,6 +67,8 @@ export class FakeWorld {
   loseExits = false;
   /** Container ids whose task exits with this code as soon as it has started. */
   readonly exitOnStart = new Map<string, number>();
+  /** Processes exec'd so far (their ids are numbered). */
+  execs = 0;
   readonly namespaces = new Map<string, Labels>();
   readonly images = new Set<string>();
   readonly containers = new Map<string, FakeContainer>(); // `${ns}/${id}`
@@ -399,6 +404,17 @@ class FakeContainers implements ContainerRuntime {
     return this.w.watch(handlers);
   }
 
+  /**
+   * A few commands, enough to test what relays an exec: `true`, `false`, `echo …`, `cat` (stdin to stdout),
+   * `sh -c 'exit N'`; anything else is not found.
+   */
+  async execProcess(namespace: string, id: string, spec: ExecSpec): Promise<ExecSession> {
+    await this.w.enter('execProcess');
+    const t = this.w.container(namespace, id)?.task;
+    if (t?.status !== 'running') throw new KukeError(ErrorKind.FailedPrecondition, `container ${id} in ${namespace} is not running`);
+    return fakeExec(spec, ++this.w.execs);
+  }
+
   close() {}
 
   private info(name: string): ImageInfo {
@@ -610,4 +626,48 @@ class FakeCellFiles implements CellFiles {
 
 function cellKey(cell: CellLogRef): string {
   return `${cell.realm}/${cell.space}/${cell.stack}/${cell.cell}`;
+}
+
+/** The fake's exec'd process (see FakeContainers.execProcess). */
+function fakeExec(spec: ExecSpec, n: number): ExecSession {
+  const [command, ...args] = spec.args;
+  const stdout = new PassThrough();
+  const stderr = spec.tty ? undefined : new PassThrough();
+  const stdin = spec.stdin ? new PassThrough() : undefined;
+  let code: number;
+  if (command === 'true') code = 0;
+  else if (command === 'false') code = 1;
+  else if (command === 'echo') code = 0;
+  else if (command === 'cat') code = 0;
+  else if (command === 'sh' && args[0] === '-c' && /^exit \d+$/.test(args[1] ?? '')) code = Number(args[1]!.slice(5));
+  else throw new KukeError(ErrorKind.NotFound, `${command}: executable file not found in the container's $PATH`);
+  let finish!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => (finish = resolve));
+  const end = () => {
+    stdout.end();
+    stderr?.end();
+    finish(code);
+  };
+  if (command === 'echo') stdout.write(`${args.join(' ')}\n`);
+  if (command === 'cat' && stdin) {
+    stdin.pipe(stdout, { end: false });
+    stdin.on('end', end);
+  } else {
+    setImmediate(end);
+  }
+  return {
+    execId: `exec-fake-${n}`,
+    pid: 100_000 + n,
+    stdin,
+    stdout,
+    stderr,
+    exited,
+    closeStdin: async () => void stdin?.end(),
+    resize: async () => undefined,
+    kill: async () => {
+      code = 137;
+      end();
+    },
+    close: async () => undefined,
+  };
 }

@@ -126,6 +126,39 @@ export interface WaitResponse {
   exitedAt?: Timestamp | undefined;
 }
 
+/**
+ * stdin/stdout/stderr are FIFO paths the shim opens ('' for none); spec is an OCI runtime-spec Process as JSON, type
+ * URL types.containerd.io/opencontainers/runtime-spec/1/Process.
+ */
+export interface ExecProcessRequest {
+  containerId: string;
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+  spec?: Any | undefined;
+  execId: string;
+}
+
+export interface ResizePtyRequest {
+  containerId: string;
+  execId: string;
+  width: number;
+  height: number;
+}
+
+/** Closes the shim's end of the process's stdin FIFO, so the process reads end of file. */
+export interface CloseIORequest {
+  containerId: string;
+  execId: string;
+  stdin: boolean;
+}
+
+export interface DeleteProcessRequest {
+  containerId: string;
+  execId: string;
+}
+
 function createBaseProcess(): Process {
   return {
     containerId: "",
@@ -1265,6 +1298,370 @@ export const WaitResponse: MessageFns<WaitResponse> = {
   },
 };
 
+function createBaseExecProcessRequest(): ExecProcessRequest {
+  return { containerId: "", stdin: "", stdout: "", stderr: "", terminal: false, spec: undefined, execId: "" };
+}
+
+export const ExecProcessRequest: MessageFns<ExecProcessRequest> = {
+  encode(message: ExecProcessRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.stdin !== "") {
+      writer.uint32(18).string(message.stdin);
+    }
+    if (message.stdout !== "") {
+      writer.uint32(26).string(message.stdout);
+    }
+    if (message.stderr !== "") {
+      writer.uint32(34).string(message.stderr);
+    }
+    if (message.terminal !== false) {
+      writer.uint32(40).bool(message.terminal);
+    }
+    if (message.spec !== undefined) {
+      Any.encode(message.spec, writer.uint32(50).fork()).join();
+    }
+    if (message.execId !== "") {
+      writer.uint32(58).string(message.execId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecProcessRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecProcessRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stdin = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stdout = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.stderr = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.terminal = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.spec = Any.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.execId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ExecProcessRequest>, I>>(base?: I): ExecProcessRequest {
+    return ExecProcessRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecProcessRequest>, I>>(object: I): ExecProcessRequest {
+    const message = createBaseExecProcessRequest();
+    message.containerId = object.containerId ?? "";
+    message.stdin = object.stdin ?? "";
+    message.stdout = object.stdout ?? "";
+    message.stderr = object.stderr ?? "";
+    message.terminal = object.terminal ?? false;
+    message.spec = (object.spec !== undefined && object.spec !== null) ? Any.fromPartial(object.spec) : undefined;
+    message.execId = object.execId ?? "";
+    return message;
+  },
+};
+
+function createBaseResizePtyRequest(): ResizePtyRequest {
+  return { containerId: "", execId: "", width: 0, height: 0 };
+}
+
+export const ResizePtyRequest: MessageFns<ResizePtyRequest> = {
+  encode(message: ResizePtyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.execId !== "") {
+      writer.uint32(18).string(message.execId);
+    }
+    if (message.width !== 0) {
+      writer.uint32(24).uint32(message.width);
+    }
+    if (message.height !== 0) {
+      writer.uint32(32).uint32(message.height);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResizePtyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResizePtyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.execId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.width = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.height = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ResizePtyRequest>, I>>(base?: I): ResizePtyRequest {
+    return ResizePtyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResizePtyRequest>, I>>(object: I): ResizePtyRequest {
+    const message = createBaseResizePtyRequest();
+    message.containerId = object.containerId ?? "";
+    message.execId = object.execId ?? "";
+    message.width = object.width ?? 0;
+    message.height = object.height ?? 0;
+    return message;
+  },
+};
+
+function createBaseCloseIORequest(): CloseIORequest {
+  return { containerId: "", execId: "", stdin: false };
+}
+
+export const CloseIORequest: MessageFns<CloseIORequest> = {
+  encode(message: CloseIORequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.execId !== "") {
+      writer.uint32(18).string(message.execId);
+    }
+    if (message.stdin !== false) {
+      writer.uint32(24).bool(message.stdin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CloseIORequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCloseIORequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.execId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.stdin = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CloseIORequest>, I>>(base?: I): CloseIORequest {
+    return CloseIORequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CloseIORequest>, I>>(object: I): CloseIORequest {
+    const message = createBaseCloseIORequest();
+    message.containerId = object.containerId ?? "";
+    message.execId = object.execId ?? "";
+    message.stdin = object.stdin ?? false;
+    return message;
+  },
+};
+
+function createBaseDeleteProcessRequest(): DeleteProcessRequest {
+  return { containerId: "", execId: "" };
+}
+
+export const DeleteProcessRequest: MessageFns<DeleteProcessRequest> = {
+  encode(message: DeleteProcessRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.execId !== "") {
+      writer.uint32(18).string(message.execId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteProcessRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteProcessRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.execId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<DeleteProcessRequest>, I>>(base?: I): DeleteProcessRequest {
+    return DeleteProcessRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteProcessRequest>, I>>(object: I): DeleteProcessRequest {
+    const message = createBaseDeleteProcessRequest();
+    message.containerId = object.containerId ?? "";
+    message.execId = object.execId ?? "";
+    return message;
+  },
+};
+
 /**
  * Tasks: the running processes of containers (one shim each). Failures inside the shim or runc come back as
  * UNKNOWN with a text: callers re-inspect the task instead of parsing it.
@@ -1334,6 +1731,43 @@ export const TasksService = {
     responseSerialize: (value: WaitResponse): Buffer => Buffer.from(WaitResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WaitResponse => WaitResponse.decode(value),
   },
+  /** An additional process in a running task (kuke exec): Exec registers it, Start (with its exec_id) runs it. */
+  exec: {
+    path: "/containerd.services.tasks.v1.Tasks/Exec" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExecProcessRequest): Buffer => Buffer.from(ExecProcessRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExecProcessRequest => ExecProcessRequest.decode(value),
+    responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
+  },
+  resizePty: {
+    path: "/containerd.services.tasks.v1.Tasks/ResizePty" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResizePtyRequest): Buffer => Buffer.from(ResizePtyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResizePtyRequest => ResizePtyRequest.decode(value),
+    responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
+  },
+  closeIo: {
+    path: "/containerd.services.tasks.v1.Tasks/CloseIO" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CloseIORequest): Buffer => Buffer.from(CloseIORequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CloseIORequest => CloseIORequest.decode(value),
+    responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
+  },
+  deleteProcess: {
+    path: "/containerd.services.tasks.v1.Tasks/DeleteProcess" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteProcessRequest): Buffer => Buffer.from(DeleteProcessRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteProcessRequest => DeleteProcessRequest.decode(value),
+    responseSerialize: (value: DeleteResponse): Buffer => Buffer.from(DeleteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteResponse => DeleteResponse.decode(value),
+  },
 } as const;
 
 export interface TasksServer extends UntypedServiceImplementation {
@@ -1344,6 +1778,11 @@ export interface TasksServer extends UntypedServiceImplementation {
   list: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
   kill: handleUnaryCall<KillRequest, Empty>;
   wait: handleUnaryCall<WaitRequest, WaitResponse>;
+  /** An additional process in a running task (kuke exec): Exec registers it, Start (with its exec_id) runs it. */
+  exec: handleUnaryCall<ExecProcessRequest, Empty>;
+  resizePty: handleUnaryCall<ResizePtyRequest, Empty>;
+  closeIo: handleUnaryCall<CloseIORequest, Empty>;
+  deleteProcess: handleUnaryCall<DeleteProcessRequest, DeleteResponse>;
 }
 
 export interface TasksClient extends Client {
@@ -1442,6 +1881,61 @@ export interface TasksClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: WaitResponse) => void,
+  ): ClientUnaryCall;
+  /** An additional process in a running task (kuke exec): Exec registers it, Start (with its exec_id) runs it. */
+  exec(request: ExecProcessRequest, callback: (error: ServiceError | null, response: Empty) => void): ClientUnaryCall;
+  exec(
+    request: ExecProcessRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  exec(
+    request: ExecProcessRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  resizePty(
+    request: ResizePtyRequest,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  resizePty(
+    request: ResizePtyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  resizePty(
+    request: ResizePtyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  closeIo(request: CloseIORequest, callback: (error: ServiceError | null, response: Empty) => void): ClientUnaryCall;
+  closeIo(
+    request: CloseIORequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  closeIo(
+    request: CloseIORequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  deleteProcess(
+    request: DeleteProcessRequest,
+    callback: (error: ServiceError | null, response: DeleteResponse) => void,
+  ): ClientUnaryCall;
+  deleteProcess(
+    request: DeleteProcessRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteResponse) => void,
+  ): ClientUnaryCall;
+  deleteProcess(
+    request: DeleteProcessRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteResponse) => void,
   ): ClientUnaryCall;
 }
 
