@@ -96,6 +96,7 @@ export const EVENT_CATALOG: Record<string, EventDefinition> = {
   DaemonStarted: current(daemon.DaemonStartedV1),
   DaemonStopped: current(daemon.DaemonStoppedV1),
   LogRepaired: current(daemon.LogRepairedV1),
+  AccessDenied: current(daemon.AccessDeniedV1),
 };
 
 /** Current schema version of an event type (undefined if the type is unknown). */

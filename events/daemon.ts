@@ -1,6 +1,7 @@
 /**
  * Events of the daemon stream (`daemon/kukeond`): kukeond records its own starts and stops, so `kuke history`
- * shows every restart of the daemon next to its cell's events; `kuke history repair` records there what it cut.
+ * shows every restart of the daemon next to its cell's events; `kuke history repair` records there what it cut; and
+ * every request it refused (AccessDenied), there rather than on the resource asked about, which may not exist.
  */
 import { z } from 'zod';
 
@@ -27,5 +28,23 @@ export const LogRepairedV1 = z
     /** The first problem found, as `kuke history verify` names it. */
     problem: z.string(),
     backup: z.string(),
+  })
+  .strict();
+/**
+ * AccessDenied v1 (fact, issue 11): kukeond refused a request because its caller (the record's actor: uid, gid, pid
+ * and command line) lacks the role it needs (src/api/authorization.ts). Nothing else was done.
+ */
+export const AccessDeniedV1 = z
+  .object({
+    /** The RPC, e.g. `createCell`. */
+    method: z.string(),
+    /** The resource the request named (`default/default/default/web`), when it named one. */
+    target: z.string().optional(),
+    /** What was refused, as the caller was told (`privileged containers`). */
+    what: z.string(),
+    role: z.enum(['none', 'viewer', 'operator', 'admin']),
+    needed: z.enum(['viewer', 'operator', 'admin']),
+    /** Denials of the same uid not recorded since the previous record (a per-uid rate limit keeps the log small). */
+    suppressed: z.number().int().positive().optional(),
   })
   .strict();

@@ -4,14 +4,15 @@
  *
  *   Stopped ─DaemonStarted→ Running ─DaemonStopped→ Stopped        Running ─DaemonStarted→ Running (after a crash)
  *
- * LogRepaired (the log was cut back to its good prefix while the daemon was down) is counted in either state.
+ * LogRepaired (the log was cut back to its good prefix while the daemon was down) and AccessDenied (a request
+ * refused for its caller's role) are counted in either state.
  */
 import { assign, setup } from 'xstate';
 import type { z } from 'zod';
 import type * as E from '../events/daemon.js';
 
 /** Bumped whenever a transition or an assignment changes: invalidates stored snapshots. */
-export const MACHINE_VERSION = 2;
+export const MACHINE_VERSION = 3;
 
 export interface DaemonContext {
   pid: number | null;
@@ -20,12 +21,15 @@ export interface DaemonContext {
   uncleanShutdowns: number;
   /** Repairs of the log (`kuke history repair`). */
   repairs?: number;
+  /** Requests refused (AccessDenied). */
+  denials?: number;
 }
 
 export type DaemonEvent =
   | ({ type: 'DaemonStarted' } & z.infer<typeof E.DaemonStartedV1>)
   | ({ type: 'DaemonStopped' } & z.infer<typeof E.DaemonStoppedV1>)
-  | ({ type: 'LogRepaired' } & z.infer<typeof E.LogRepairedV1>);
+  | ({ type: 'LogRepaired' } & z.infer<typeof E.LogRepairedV1>)
+  | ({ type: 'AccessDenied' } & z.infer<typeof E.AccessDeniedV1>);
 
 export const DAEMON_STATES = ['Stopped', 'Running'] as const;
 
@@ -43,12 +47,13 @@ export const daemonMachine = setup({
     }),
     recordStop: assign({ pid: null }),
     recordRepair: assign({ repairs: ({ context }) => (context.repairs ?? 0) + 1 }),
+    recordDenial: assign({ denials: ({ context }) => (context.denials ?? 0) + 1 }),
   },
 }).createMachine({
   id: 'daemon',
   initial: 'Stopped',
-  context: { pid: null, version: null, starts: 0, uncleanShutdowns: 0, repairs: 0 },
-  on: { LogRepaired: { actions: 'recordRepair' } },
+  context: { pid: null, version: null, starts: 0, uncleanShutdowns: 0, repairs: 0, denials: 0 },
+  on: { LogRepaired: { actions: 'recordRepair' }, AccessDenied: { actions: 'recordDenial' } },
   states: {
     Stopped: { on: { DaemonStarted: { target: 'Running', actions: 'recordStart' } } },
     Running: {

@@ -34,8 +34,14 @@ export const ENV = {
   ipMasq: 'KUKEON_IP_MASQ',
   /** pino log level. */
   logLevel: 'KUKEON_LOG_LEVEL',
-  /** Group allowed on the socket (default kukeon). */
+  /** Group allowed on the socket (default kukeon); its members are operators (src/api/authorization.ts). */
   socketGroup: 'KUKEON_SOCKET_GROUP',
+  /** Group whose members may do everything, root-equivalent (default kukeon-admin). */
+  adminGroup: 'KUKEON_ADMIN_GROUP',
+  /** Group whose members may only read (default kukeon-view). */
+  viewGroup: 'KUKEON_VIEW_GROUP',
+  /** Colon-separated host directories operators may bind-mount (default: none). */
+  allowedBindPaths: 'KUKEON_ALLOWED_BIND_PATHS',
   /** Size at which kukeond rotates a container's log: bytes, or with a k/m/g suffix (default 10m). */
   logMaxSize: 'KUKEON_LOG_MAX_SIZE',
   /** Log files kept per container, the live one included (default 3). */
@@ -57,6 +63,12 @@ export interface HostSettings {
   cniBinDirs: string[];
   logLevel: string;
   socketGroup: string;
+  /** Group (name or gid) of admins: root-equivalent. */
+  adminGroup: string;
+  /** Group (name or gid) of viewers: read-only. */
+  viewGroup: string;
+  /** Host directories under which operators may bind-mount (absolute, as given); empty = none. */
+  allowedBindPaths: string[];
   /** Where kukeond writes its log (JSON lines). */
   daemonLogFile: string;
 }
@@ -74,6 +86,10 @@ export interface SettingFlags {
   ipMasq?: boolean;
   logLevel?: string;
   socketGroup?: string;
+  adminGroup?: string;
+  viewGroup?: string;
+  /** `--allow-bind-path` (repeatable). */
+  allowBindPath?: string[];
   /** `--log-max-size`, as typed (`10m`). */
   logMaxSize?: string;
   /** `--log-max-file`, as typed (`3`). */
@@ -109,8 +125,27 @@ export function resolveSettings(flags: SettingFlags = {}, env: NodeJS.ProcessEnv
     cniBinDirs: flags.cniBinDir?.length ? flags.cniBinDir : (env[ENV.cniBinDirs]?.split(':').filter(Boolean) ?? ['/opt/cni/bin', '/usr/lib/cni']),
     logLevel: flags.logLevel ?? env[ENV.logLevel] ?? 'info',
     socketGroup: flags.socketGroup ?? env[ENV.socketGroup] ?? 'kukeon',
+    adminGroup: flags.adminGroup ?? (env[ENV.adminGroup] || 'kukeon-admin'),
+    viewGroup: flags.viewGroup ?? (env[ENV.viewGroup] || 'kukeon-view'),
+    allowedBindPaths: allowedBindPaths(flags.allowBindPath ?? env[ENV.allowedBindPaths]?.split(':').filter(Boolean) ?? []),
     daemonLogFile: join(runPath, 'logs', 'kukeond.log'),
   };
+}
+
+/**
+ * The bind allow-list as given: absolute paths, `/` refused (it would allow every host path, which is what the admin
+ * group is for). InvalidArgument otherwise.
+ */
+function allowedBindPaths(paths: string[]): string[] {
+  for (const path of paths) {
+    if (!path.startsWith('/') || path.includes('\0')) {
+      throw new KukeError(ErrorKind.InvalidArgument, `--allow-bind-path (${ENV.allowedBindPaths}) ${JSON.stringify(path)}: not an absolute path`, { hint: 'give host directories such as /srv/data' });
+    }
+    if (path.split('/').filter((p) => p && p !== '.').length === 0) {
+      throw new KukeError(ErrorKind.InvalidArgument, `--allow-bind-path (${ENV.allowedBindPaths}) ${JSON.stringify(path)}: allows every host path`, { hint: 'give the directories operators may bind, such as /srv/data; binding anything is for root and group kukeon-admin' });
+    }
+  }
+  return paths;
 }
 
 /** `{ [key]: parse(value) }` when a value is given (an empty environment variable counts as not given), else `{}`. */

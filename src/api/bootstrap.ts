@@ -17,7 +17,7 @@ import { DEFAULT_REALM, DEFAULT_SPACE, DEFAULT_STACK, LEGACY_SYSTEM_REALM, SYSTE
 import type { CellView } from '../model/resources.js';
 import type { Runtime } from '../runtime/ports.js';
 import type { HostSettings } from '../settings.js';
-import { daemonCellTemplate } from '../daemon/cell-template.js';
+import { daemonCellTemplate, type DaemonGroups } from '../daemon/cell-template.js';
 import { groupId } from '../daemon/host.js';
 import { buildDaemonImage, daemonImageRef } from '../daemon/image.js';
 import { DEFAULT_RUNC_ROOT } from '../runtime/containerd/runc-state.js';
@@ -76,15 +76,38 @@ export function requireContainerd(settings: HostSettings): void {
   }
 }
 
-/** Ensures the `kukeon` group; returns its gid and whether it was created. */
-export async function ensureSocketGroup(settings: HostSettings): Promise<{ gid: number | undefined; created: boolean }> {
-  const existing = groupId(settings.socketGroup);
+/** Creates a system group unless it exists (a gid passes through); returns its gid and whether it was created. */
+async function ensureGroup(name: string): Promise<{ gid: number | undefined; created: boolean }> {
+  const existing = groupId(name);
   if (existing !== undefined) return { gid: existing, created: false };
   const { execFile } = await import('node:child_process');
-  await new Promise<void>((resolve, reject) => execFile('groupadd', ['--system', settings.socketGroup], (err) => (err ? reject(err) : resolve()))).catch((err) => {
-    throw new KukeError(ErrorKind.Internal, `could not create group ${settings.socketGroup}: ${(err as Error).message}`);
+  await new Promise<void>((resolve, reject) => execFile('groupadd', ['--system', name], (err) => (err ? reject(err) : resolve()))).catch((err) => {
+    throw new KukeError(ErrorKind.Internal, `could not create group ${name}: ${(err as Error).message}`);
   });
-  return { gid: groupId(settings.socketGroup), created: true };
+  return { gid: groupId(name), created: true };
+}
+
+/** The role groups as `kuke init` made or found them (src/api/authorization.ts says what each may do). */
+export interface EnsuredGroups extends DaemonGroups {
+  /** Per group: its name, gid and whether it was created now. */
+  report: { name: string; role: string; gid: number | undefined; created: boolean }[];
+}
+
+/** Ensures the groups of the three roles: `kukeon` (the socket's: operators), `kukeon-admin` and `kukeon-view`. */
+export async function ensureGroups(settings: HostSettings): Promise<EnsuredGroups> {
+  const socket = await ensureGroup(settings.socketGroup);
+  const admin = await ensureGroup(settings.adminGroup);
+  const view = await ensureGroup(settings.viewGroup);
+  return {
+    socket: socket.gid,
+    admin: admin.gid,
+    view: view.gid,
+    report: [
+      { name: settings.socketGroup, role: 'operators: workloads in user realms', ...socket },
+      { name: settings.adminGroup, role: 'admins: everything, root-equivalent', ...admin },
+      { name: settings.viewGroup, role: 'viewers: read-only', ...view },
+    ],
+  };
 }
 
 /**
@@ -166,8 +189,8 @@ export async function bootstrapHost(options: BootstrapOptions): Promise<Bootstra
   const actions: BootstrapAction[] = [];
   const act = (group: BootstrapAction['group'], what: string, text: string, changed: boolean) => actions.push({ group, what, outcome: text, changed });
 
-  const group = await ensureSocketGroup(settings);
-  act('Permissions', `group ${settings.socketGroup}${group.gid !== undefined ? ` (gid ${group.gid})` : ''}`, outcome(group.created), group.created);
+  const groups = await ensureGroups(settings);
+  for (const g of groups.report) act('Permissions', `group ${g.name}${g.gid !== undefined ? ` (gid ${g.gid})` : ''} (${g.role})`, outcome(g.created), g.created);
   mkdirSync(settings.engine.runPath, { recursive: true, mode: 0o750 });
   ensureDaemonDirs(settings);
 
@@ -196,7 +219,7 @@ export async function bootstrapHost(options: BootstrapOptions): Promise<Bootstra
 
       const image = await resolveDaemonImage(runtime, system.view.namespace, settings, options.kukeondImage, options.onProgress);
       act('System hierarchy', `image ${image.ref}`, image.imported ? 'imported' : 'already present', image.imported);
-      const template = daemonCellTemplate(settings, image.ref, group.gid);
+      const template = daemonCellTemplate(settings, image.ref, groups);
       const cell = await ensureDaemonCell(ops, template, o);
       act('System hierarchy', `cell "${SYSTEM_CELL}"`, cell.outcome, cell.changed);
       act('System hierarchy', 'cell containers', cell.view.state === 'Ready' ? (cell.changed ? 'started' : 'already running') : cell.view.state, cell.changed);

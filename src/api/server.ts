@@ -2,12 +2,14 @@
  * The gRPC service kukeond serves: thin handlers that translate protobuf to the API (backend.ts) and back, with
  * errors mapped once (errors.ts). Who asks is recorded on every event: uid, gid and pid as the kernel knows the
  * socket's peer (given by the daemon, src/daemon/peer.ts), and the command line the client reports in metadata, for
- * display only. The socket's 0660 root:kukeon mode is what restricts who may ask.
+ * display only. The socket's 0660 root:kukeon mode keeps everyone else out; who of those may do what is decided per
+ * request by the daemon's Authorizer (authorization.ts), before anything is done.
  */
 import { Server, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Actor, EventRecord } from '../../events/record.js';
 import { ErrorKind, KukeError, toKukeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Authorizer, Method } from './authorization.js';
 import type { KukeonClient } from './client.js';
 import {
   applyResultToPb,
@@ -96,18 +98,23 @@ const SERVICE = pb.KukeonServiceService as unknown as Record<string, { responseS
 /**
  * Builds the handlers over a backend factory (one backend per request, acting as the caller). With `credentialsOf`,
  * a call that records events carries the kernel's uid, gid and pid of its caller, never the ones it claims; without
- * it (or when the kernel cannot say), it carries none.
+ * it (or when the kernel cannot say), it carries none. With `access` (the daemon always gives it), every request is
+ * checked against its caller's role first, and a denied one does nothing but record the denial.
  */
 export function kukeonHandlers(
   backendFor: (actor: Actor) => KukeonClient,
   logger: Logger,
   isDraining: () => boolean,
   credentialsOf?: CredentialsLookup,
+  access?: Pick<Authorizer, 'check'>,
 ): pb.KukeonServiceServer {
-  const actorFor = async (method: string, call: { metadata: Metadata; getPeer(): string }): Promise<Actor> => {
+  const actorFor = async (method: string, call: { metadata: Metadata; getPeer(): string; request?: unknown }): Promise<Actor> => {
     const { name } = claimedActor(call.metadata);
-    const peer = credentialsOf && !READ_ONLY.has(method) ? await credentialsOf(call.getPeer()) : undefined;
-    return { type: 'user', ...(peer ? { uid: peer.uid, gid: peer.gid, pid: peer.pid } : {}), ...(name !== undefined ? { name } : {}) };
+    // Reads skip the lookup (one `ss` run per connection, peer.ts) unless they too are checked.
+    const peer = credentialsOf && (access || !READ_ONLY.has(method)) ? await credentialsOf(call.getPeer()) : undefined;
+    const actor: Actor = { type: 'user', ...(peer ? { uid: peer.uid, gid: peer.gid, pid: peer.pid } : {}), ...(name !== undefined ? { name } : {}) };
+    await access?.check(method as Method, call.request as never, peer, actor);
+    return actor;
   };
   const logFailure = (err: unknown, method: string) => {
     // An internal fault is what the client's "details in the daemon's log" points at: log it at error level.

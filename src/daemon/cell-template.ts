@@ -12,8 +12,19 @@ import { DEFAULT_RUNC_ROOT } from '../runtime/containerd/runc-state.js';
 import type { HostSettings } from '../settings.js';
 import { DAEMON_BUNDLE, DAEMON_NODE } from './image.js';
 
+/**
+ * The gids of the role groups as the host knows them (src/api/bootstrap.ts ensureGroups): the daemon gets numbers,
+ * so that it needs no view of the host's /etc/group (its image has its own). Undefined: the group does not exist, and
+ * its name is passed instead.
+ */
+export interface DaemonGroups {
+  socket: number | undefined;
+  admin?: number | undefined;
+  view?: number | undefined;
+}
+
 /** The flags kukeond gets inside its container: the host's settings, verbatim. */
-export function daemonArgs(settings: HostSettings, socketGid: number | undefined): string[] {
+export function daemonArgs(settings: HostSettings, groups: DaemonGroups): string[] {
   const e = settings.engine;
   return [
     '--run-path', e.runPath,
@@ -25,7 +36,10 @@ export function daemonArgs(settings: HostSettings, socketGid: number | undefined
     '--pod-subnet', e.podSubnet,
     ...settings.cniBinDirs.flatMap((d) => ['--cni-bin-dir', d]),
     ...(e.ipMasq ? [] : ['--no-ip-masq']),
-    '--socket-group', socketGid === undefined ? settings.socketGroup : String(socketGid),
+    '--socket-group', groups.socket === undefined ? settings.socketGroup : String(groups.socket),
+    '--admin-group', groups.admin === undefined ? settings.adminGroup : String(groups.admin),
+    '--view-group', groups.view === undefined ? settings.viewGroup : String(groups.view),
+    ...settings.allowedBindPaths.flatMap((d) => ['--allow-bind-path', d]),
     '--log-level', settings.logLevel,
     // Only when changed, so the template (and the running daemon) of a host on the defaults stays as it was.
     ...(e.logMaxBytes !== DEFAULT_LOG_MAX_BYTES ? ['--log-max-size', String(e.logMaxBytes)] : []),
@@ -41,7 +55,7 @@ export function daemonArgs(settings: HostSettings, socketGid: number | undefined
 export const HOST_RESOLVER_PATHS: readonly string[] = ['/etc/hosts', '/etc/resolv.conf', '/run/systemd/resolve'];
 
 /** The kukeond cell's template for an image. */
-export function daemonCellTemplate(settings: HostSettings, image: string, socketGid: number | undefined): CellTemplate {
+export function daemonCellTemplate(settings: HostSettings, image: string, groups: DaemonGroups): CellTemplate {
   const binds = [
     settings.engine.runPath,
     dirname(settings.socket),
@@ -65,7 +79,7 @@ export function daemonCellTemplate(settings: HostSettings, image: string, socket
         name: 'kukeond',
         image,
         command: [DAEMON_NODE, DAEMON_BUNDLE],
-        args: daemonArgs(settings, socketGid),
+        args: daemonArgs(settings, groups),
         env: [],
         privileged: true,
         hostNetwork: true,

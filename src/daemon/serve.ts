@@ -10,17 +10,18 @@
  * kukeond.log are rotated by the daemon itself (src/runtime/logs/), by --log-max-size/--log-max-file: an in-process
  * `kuke` rotates nothing.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
 import { ServerCredentials, type Server } from '@grpc/grpc-js';
 import { EngineBackend } from '../api/backend.js';
+import { Authorizer, resolveHostPath } from '../api/authorization.js';
 import { createApiServer, kukeonHandlers } from '../api/server.js';
 import { catalogCodec } from '../engine/codec.js';
 import { runLayout } from '../engine/config.js';
 import { openEngine, type OpenedEngine } from '../engine/index.js';
-import { ReadModelWriter } from '../engine/read-model.js';
+import { ReadModelWriter, viewsOf } from '../engine/read-model.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { validateSocketPath } from '../model/names.js';
@@ -162,6 +163,34 @@ async function bindSocket(server: Server, peers: PeerRegistry, settings: HostSet
   return listener;
 }
 
+/** The host's root as the daemon can walk it: through the host's init (the daemon's cell shares its PID namespace). */
+function hostRoot(): string {
+  try {
+    readdirSync('/proc/1/root/');
+    return '/proc/1/root';
+  } catch {
+    return '/';
+  }
+}
+
+/** Who may do what (src/api/authorization.ts), over the live views; denials are recorded on the daemon's stream. */
+function authorizer(settings: HostSettings, opened: OpenedEngine, logger: Logger): Authorizer {
+  const root = hostRoot();
+  const engine = opened.engine;
+  return new Authorizer({
+    groups: { operator: settings.socketGroup, admin: settings.adminGroup, viewer: settings.viewGroup },
+    context: {
+      realms: () => viewsOf(engine).realms,
+      cellTemplate: (ref) => viewsOf(engine).cells.find((c) => c.realm === ref.realm && c.space === ref.space && c.stack === ref.stack && c.name === ref.cell)?.template ?? undefined,
+      bind: { allowed: settings.allowedBindPaths, resolve: (path) => resolveHostPath(path, root) },
+    },
+    record: async (denial, actor) => {
+      await engine.dispatch(DAEMON_STREAM, 'AccessDenied', denial, { actor });
+    },
+    logger,
+  });
+}
+
 /** Starts kukeond. */
 export async function serve(options: ServeOptions): Promise<RunningDaemon> {
   const started = performance.now();
@@ -188,7 +217,7 @@ export async function serve(options: ServeOptions): Promise<RunningDaemon> {
 
   let draining = false;
   const peers = new PeerRegistry(logger);
-  const handlers = kukeonHandlers((actor) => new EngineBackend(opened, runtime, actor), logger, () => draining, (peer) => peers.credentialsOf(peer));
+  const handlers = kukeonHandlers((actor) => new EngineBackend(opened, runtime, actor), logger, () => draining, (peer) => peers.credentialsOf(peer), authorizer(settings, opened, logger));
   const server = createApiServer(handlers);
   const listener = await bindSocket(server, peers, settings, logger);
   writeFileSync(settings.pidFile, `${process.pid}\n`, { mode: 0o644 });

@@ -19,12 +19,12 @@ describe('host settings', () => {
   });
 
   it('reach the daemon in its cell verbatim, the runc root included, so its tasks land where kuke init put its own', () => {
-    const args = daemonArgs(resolveSettings({ runcRoot: '/tmp/r', containerdSocket: '/tmp/c.sock', ipMasq: false }, {}), 0);
+    const args = daemonArgs(resolveSettings({ runcRoot: '/tmp/r', containerdSocket: '/tmp/c.sock', ipMasq: false }, {}), { socket: 0 });
     const value = (flag: string) => args[args.indexOf(flag) + 1];
     expect(value('--runc-root')).toBe('/tmp/r');
     expect(value('--containerd-socket')).toBe('/tmp/c.sock');
     expect(args).toContain('--no-ip-masq');
-    expect(daemonArgs(resolveSettings({}, {}), 0)).not.toContain('--runc-root');
+    expect(daemonArgs(resolveSettings({}, {}), { socket: 0 })).not.toContain('--runc-root');
   });
 
   it('bound container logs at 10 MiB and 3 files by default, with a flag over the environment', () => {
@@ -53,8 +53,8 @@ describe('host settings', () => {
   });
 
   it('give the daemon in its cell the log limits only when they differ from the defaults', () => {
-    expect(daemonArgs(resolveSettings({}, {}), 0).join(' ')).not.toMatch(/--log-max/);
-    const args = daemonArgs(resolveSettings({ logMaxSize: '1m', logMaxFile: '2' }, {}), 0);
+    expect(daemonArgs(resolveSettings({}, {}), { socket: 0 }).join(' ')).not.toMatch(/--log-max/);
+    const args = daemonArgs(resolveSettings({ logMaxSize: '1m', logMaxFile: '2' }, {}), { socket: 0 });
     expect(args.slice(args.indexOf('--log-max-size'), args.indexOf('--log-max-size') + 2)).toEqual(['--log-max-size', String(1024 * 1024)]);
     expect(args.slice(args.indexOf('--log-max-file'), args.indexOf('--log-max-file') + 2)).toEqual(['--log-max-file', '2']);
   });

@@ -116,7 +116,7 @@ try {
 
   // Daemon restart → API ready (spawn to first answered ping), five restarts.
   const s = host.settings;
-  const args = [join(process.cwd(), 'dist', 'kukeond.mjs'), ...daemonArgs(s, 0), '--log-level', 'warn'];
+  const args = [join(process.cwd(), 'dist', 'kukeond.mjs'), ...daemonArgs(s, { socket: 0 }), '--log-level', 'warn'];
   /** Spawns kukeond; resolves with it once it answers a ping, and the ms from spawn to that answer. */
   const startDaemon = async () => {
     const start = performance.now();

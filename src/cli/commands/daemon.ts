@@ -170,19 +170,19 @@ export function register(program: Command, ctx: CommandContext): void {
     .action(async (options: { image?: string; kukeondImage?: string }) => {
       const settings = await preflight();
       const requested = options.image ?? options.kukeondImage;
-      const { ensureSocketGroup, ensureDaemonDirs, resolveDaemonImage, daemonCellTemplate, waitForDaemon } = await load();
+      const { ensureGroups, ensureDaemonDirs, resolveDaemonImage, daemonCellTemplate, waitForDaemon } = await load();
       await stop('stop', 10_000);
       const c = await client();
       let image = '';
       try {
         await daemonCell(c);
-        const group = await ensureSocketGroup(settings);
+        const groups = await ensureGroups(settings);
         ensureDaemonDirs(settings);
         await c.session(async (opened, runtime, actor) => {
           const system = opened.operations.listRealms().find((r) => r.system);
           if (!system) throw new KukeError(ErrorKind.FailedPrecondition, 'the system realm is missing', { hint: 'run: sudo kuke init' });
           image = (await resolveDaemonImage(runtime, system.namespace, settings, requested, (line) => process.stderr.isTTY && ctx.streams.err(`${line}\n`))).ref;
-          await opened.operations.applyCell({ ...SYSTEM_CELL_REF, realm: system.name, template: daemonCellTemplate(settings, image, group.gid) }, { actor });
+          await opened.operations.applyCell({ ...SYSTEM_CELL_REF, realm: system.name, template: daemonCellTemplate(settings, image, groups) }, { actor });
         });
       } finally {
         await c.close();

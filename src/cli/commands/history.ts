@@ -3,6 +3,9 @@
  * daemon cell's include every start and stop of kukeond): SEQ, TIME, EVENT, FROM → TO, ACTOR, DETAIL.
  * `--since <seq|time>`, `--follow` (until Ctrl-C), `-o json|yaml`.
  *
+ * `kuke history daemon`: kukeond's own stream: its starts and stops, repairs of the log, and every request it refused
+ * (AccessDenied: who asked, what, and the role it needed).
+ *
  * `kuke history verify`: checks the whole log's hash chain and contiguity, naming the first bad record.
  *
  * `kuke history repair` (root, in-process, kukeond stopped): cuts a damaged log back to its last good record, keeping
@@ -13,7 +16,8 @@ import type { Command } from 'commander';
 import type { Actor, EventRecord } from '../../../events/record.js';
 import { ErrorKind, KukeError } from '../../errors.js';
 import { validateName } from '../../model/names.js';
-import { DAEMON_STREAM } from '../../model/streams.js';
+import { SYSTEM_CELL } from '../../model/names.js';
+import { DAEMON_STREAM, type AggregateKey } from '../../model/streams.js';
 import { parseFormat, type CommandContext } from '../context.js';
 import { keyOf, parseKind, withScope, type ScopeOptions } from '../kinds.js';
 import { formatTable, printStructured, toJson, toYaml } from '../output.js';
@@ -98,6 +102,8 @@ export function detailText(record: EventRecord): string {
         return `pid ${String(d.pid)}, v${String(d.version)}, replayed ${String(d.replayed)} events, ready in ${Math.round(Number(d.readyMs))} ms${d.uncleanShutdown ? ', after an unclean shutdown' : ''}`;
       case 'DaemonStopped':
         return `pid ${String(d.pid)}, ${String(d.reason)}`;
+      case 'AccessDenied':
+        return `denied ${String(d.method)}${d.target ? ` ${String(d.target)}` : ''}: ${String(d.what)} (role ${String(d.role)}, needs ${String(d.needed)})${d.suppressed ? `; ${String(d.suppressed)} more not recorded` : ''}`;
       case 'LogRepaired': {
         const cut = d.cut as { from: number; to: number } | undefined;
         return `${cut ? `records ${cut.from}…${cut.to} cut` : 'nothing cut'}, kept 1…${String(d.keptUpTo)} (${String(d.problem)}); damaged files in ${String(d.backup)}`;
@@ -119,7 +125,7 @@ export function register(program: Command, ctx: CommandContext): void {
   const command = program
     .command('history')
     .description("show a resource's events, oldest first; `kuke history verify` checks the log, `kuke history repair` cuts a damaged one back to its last good record")
-    .argument('<kind>', 'realm, space, stack, cell or container; or verify, repair')
+    .argument('<kind>', 'realm, space, stack, cell or container; daemon (its starts, stops and refused requests); or verify, repair')
     .argument('[name]', 'resource name')
     .option('-o, --output <format>', 'table, json or yaml', 'table')
     .option('--since <seq|time>', 'only events from this seq or time on')
@@ -149,10 +155,7 @@ export function register(program: Command, ctx: CommandContext): void {
       }
       return;
     }
-    const kind = parseKind(word);
-    if (!name) throw new KukeError(ErrorKind.InvalidArgument, `history of a ${kind} needs its name`, { hint: `e.g. kuke history ${kind} <name>` });
-    validateName(kind === 'container' ? 'container' : kind, name.replace(/_root$/, ''));
-    const key = keyOf(kind, options, name);
+    const key = word === 'daemon' ? daemonKey(name) : resourceKey(word, name, options);
     const since = options.since === undefined ? {} : parseLogPoint('--since', options.since);
     const filter = { ...(since.atSeq !== undefined ? { sinceSeq: since.atSeq } : {}), ...(since.atTime ? { sinceTime: since.atTime } : {}) };
     const client = await ctx.client();
@@ -179,6 +182,20 @@ export function register(program: Command, ctx: CommandContext): void {
       process.off('SIGTERM', onSignal);
     }
   });
+}
+
+/** The daemon's own stream (`kuke history daemon [kukeond]`). */
+function daemonKey(name: string | undefined): AggregateKey {
+  if (name !== undefined && name !== SYSTEM_CELL) throw new KukeError(ErrorKind.InvalidArgument, `unknown daemon "${name}"`, { hint: 'the daemon is kukeond: kuke history daemon' });
+  return { kind: 'daemon', name: SYSTEM_CELL };
+}
+
+/** The key of a resource named on the command line. */
+function resourceKey(word: string, name: string | undefined, options: ScopeOptions): AggregateKey {
+  const kind = parseKind(word);
+  if (!name) throw new KukeError(ErrorKind.InvalidArgument, `history of a ${kind} needs its name`, { hint: `e.g. kuke history ${kind} <name>` });
+  validateName(kind === 'container' ? 'container' : kind, name.replace(/_root$/, ''));
+  return keyOf(kind, options, name);
 }
 
 /** `kuke history repair`: in-process on the run path's log, as root, with the daemon stopped (the log's lock says). */
