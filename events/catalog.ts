@@ -59,6 +59,8 @@ export const EVENT_CATALOG: Record<string, EventDefinition> = {
   CellStarted: current(cell.CellStartedV1),
   StopCell: current(cell.StopCellV1),
   ContainerExited: current(cell.ContainerExitedV1),
+  ContainerFailing: current(cell.ContainerFailingV1),
+  ContainerRecovered: current(cell.ContainerRecoveredV1),
   CellStopped: current(cell.CellStoppedV1),
   DeleteCell: {
     versions: [cell.DeleteCellV1, cell.DeleteCellV2],
@@ -90,6 +92,9 @@ export const EVENT_CATALOG: Record<string, EventDefinition> = {
   },
   TaskLost: current(container.TaskLostV1),
   TaskOomKilled: current(container.TaskOomKilledV1),
+  RestartScheduled: current(container.RestartScheduledV1),
+  RestartsExhausted: current(container.RestartsExhaustedV1),
+  RestartsReset: current(container.RestartsResetV1),
   DeleteContainer: current(container.DeleteContainerV1),
   ContainerDeleted: current(container.ContainerDeletedV1),
 

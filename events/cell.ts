@@ -34,6 +34,13 @@ export const ContainerExitedV1 = z.object({
   root: z.boolean(),
   code: z.number().int().nullable(),
 });
+/**
+ * ContainerFailing v1 (fact, from the engine; since 0.2.0, issue 12): a container of the running cell (not its root)
+ * keeps failing (machines/container.ts isFailing): the cell is Degraded until every such container recovers.
+ */
+export const ContainerFailingV1 = z.object({ container: z.string().min(1) });
+/** ContainerRecovered v1 (fact, from the engine; since 0.2.0, issue 12): that container no longer fails. */
+export const ContainerRecoveredV1 = z.object({ container: z.string().min(1) });
 /** CellStopped v1 (fact): no container of the cell runs and its network attachment is released. */
 export const CellStoppedV1 = z.object({});
 /** DeleteCell v1 (command): stop everything and remove containers, network attachment and cgroup. */

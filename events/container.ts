@@ -40,8 +40,15 @@ export const CreateContainerV1 = z.object({
 export const ContainerCreatedV1 = z.object({});
 /** UpdateContainer v1 (command): new template for a container that is not running. */
 export const UpdateContainerV1 = z.object({ template: ContainerTemplateSchema });
-/** StartContainer v1 (command): start the task, in the given network namespace. */
-export const StartContainerV1 = z.object({ network: NetworkModeSchema });
+/**
+ * StartContainer v1 (command): start the task, in the given network namespace. `restart` marks a restart by the
+ * container's restart policy, `attempt` its number in the current row of restarts (optional since 0.2.0, issue 12:
+ * absent for every other start, and in older records, whose policy restarts therefore count as plain starts).
+ */
+export const StartContainerV1 = z.object({
+  network: NetworkModeSchema,
+  restart: z.object({ attempt: z.number().int().min(1) }).optional(),
+});
 /**
  * TaskStarted v1 (fact): the task runs with this pid; `address` is the one its network namespace got when the start
  * attached it (`10.88.0.2/24`; optional since 0.1.0, issue 10: absent when nothing was attached, and in older records).
@@ -79,6 +86,22 @@ export const TaskLostV1 = z.object({ pid: z.number().int().positive().optional()
  * cgroup hit its memory limit). The exit that follows is attributed to it.
  */
 export const TaskOomKilledV1 = z.object({});
+/**
+ * RestartScheduled v1 (fact, from the engine's restart policy; since 0.2.0, issue 12): the container's exit is owed
+ * restart number `attempt` of the current row, not before `notBefore` (ISO time: the backoff). Recorded so that a
+ * daemon restart neither forgets the backoff nor forgives the row.
+ */
+export const RestartScheduledV1 = z.object({ attempt: z.number().int().min(1), notBefore: z.iso.datetime() });
+/**
+ * RestartsExhausted v1 (fact, from the engine; since 0.2.0, issue 12): `on-failure` gave up after `attempts` restarts
+ * in a row; the container stays Exited until the cell is started again.
+ */
+export const RestartsExhaustedV1 = z.object({ attempts: z.number().int().min(0) });
+/**
+ * RestartsReset v1 (fact, from the engine; since 0.2.0, issue 12): the container has run long enough since its last
+ * restart (the engine's restartStableMs, 10 s by default, or its backoff if longer) to count as healthy: the row ends.
+ */
+export const RestartsResetV1 = z.object({});
 /** DeleteContainer v1 (command): stop the task if needed and remove task, snapshot and container record. */
 export const DeleteContainerV1 = z.object({});
 /** ContainerDeleted v1 (fact). */

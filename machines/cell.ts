@@ -8,6 +8,8 @@
  *   Creating ─ContainerExited(root)→ Stopping (a root that exits as it starts, a one-shot: the cell ends Exited)
  *   Pending|Stopped|Exited|Failed ─StartCell→ Creating       settled ─DeleteCell→ Deleting ─CellDeleted→ Deleted
  *   Deleted ─CreateCell→ Pending (a new life of the same stream)
+ *   Ready ─ContainerFailing→ Degraded ─ContainerRecovered (the last failing one)→ Ready   (issue 12; Degraded
+ *     accepts what Ready accepts: a Degraded cell runs, its root included)
  *   Creating|Stopping|Deleting ─EffectFailed→ Failed
  *   any live state ─ReconcileFailed→ Failed          any live state ─ForceDeleted→ Deleted (machines/live.ts)
  */
@@ -19,7 +21,7 @@ import type { CellTemplate, RecordedError } from '../events/specs.js';
 import { FAILED_EXITS, LIVE_EXITS } from './live.js';
 
 /** Bumped whenever a transition or an assignment changes: invalidates stored snapshots. */
-export const MACHINE_VERSION = 4;
+export const MACHINE_VERSION = 5;
 
 /** Where the cell sits; fixed for the life of the stream. */
 export interface CellIdentity {
@@ -40,6 +42,8 @@ export interface CellContext extends CellIdentity {
   stop: { reason: StopReason; graceMs: number } | null;
   /** Exit codes of containers that exited by themselves since the cell's start (null = unknown). */
   exits: Record<string, number | null>;
+  /** Containers (not the root) that keep failing while the cell runs, sorted; the cell is Degraded while any. */
+  failing: string[];
   /** The pending delete keeps the containers' logs (`--keep-logs`); false otherwise. */
   keepLogs: boolean;
   error: RecordedError | null;
@@ -54,6 +58,8 @@ export type CellEvent =
   | ({ type: 'CellStarted' } & Payload<typeof E.CellStartedV1>)
   | ({ type: 'StopCell' } & Payload<typeof E.StopCellV1>)
   | ({ type: 'ContainerExited' } & Payload<typeof E.ContainerExitedV1>)
+  | ({ type: 'ContainerFailing' } & Payload<typeof E.ContainerFailingV1>)
+  | ({ type: 'ContainerRecovered' } & Payload<typeof E.ContainerRecoveredV1>)
   | ({ type: 'CellStopped' } & Payload<typeof E.CellStoppedV1>)
   | ({ type: 'DeleteCell' } & Payload<typeof E.DeleteCellV2>)
   | ({ type: 'CellDeleted' } & Payload<typeof E.CellDeletedV1>)
@@ -75,6 +81,7 @@ export const CELL_STATES = [
   'Pending',
   'Creating',
   'Ready',
+  'Degraded',
   'Stopping',
   'Stopped',
   'Exited',
@@ -83,6 +90,14 @@ export const CELL_STATES = [
   'Deleted',
 ] as const;
 export type CellState = (typeof CELL_STATES)[number];
+
+/** States in which a cell runs (its root with it): Ready, or Degraded when some other container keeps failing. */
+export const RUNNING_CELL_STATES: readonly string[] = ['Ready', 'Degraded'] satisfies CellState[];
+
+/** Whether a cell in `state` runs (Ready or Degraded). */
+export function isRunningCell(state: string): boolean {
+  return RUNNING_CELL_STATES.includes(state);
+}
 
 /** The one effect each transient state requests; reconcile re-issues it after a restart. */
 export const TRANSIENT_EFFECTS = {
@@ -102,6 +117,7 @@ function freshContext(identity: CellIdentity): CellContext {
     address: null,
     stop: null,
     exits: {},
+    failing: [],
     keepLogs: false,
     error: null,
   };
@@ -138,6 +154,19 @@ const AT_REST = {
   },
 } as const;
 
+/** Ready and Degraded accept the same commands: a running cell. */
+const RUNNING = {
+  on: {
+    StopCell: { target: 'Stopping', actions: 'recordStopRequest' },
+    ContainerExited: [
+      { guard: 'rootExited', target: 'Stopping', actions: ['recordExit', 'recordRootExit'] },
+      { actions: 'recordExit' },
+    ],
+    DeleteCell: { target: 'Deleting', actions: 'recordDeleteRequest' },
+    ...LIVE_EXITS,
+  },
+} as const;
+
 export const cellMachine = setup({
   types: {
     context: {} as CellContext,
@@ -152,7 +181,7 @@ export const cellMachine = setup({
     recordTemplate: assign(({ event }) => ({
       template: (event as Extract<CellEvent, { type: 'CreateCell' | 'UpdateCell' }>).template,
     })),
-    recordStartRequest: assign({ error: null, exits: {}, stop: null }),
+    recordStartRequest: assign({ error: null, exits: {}, stop: null, failing: [] }),
     recordStarted: assign(({ event }) => {
       const e = event as Extract<CellEvent, { type: 'CellStarted' }>;
       return { rootPid: e.rootPid, address: e.address ?? null };
@@ -166,13 +195,25 @@ export const cellMachine = setup({
       return { exits: { ...context.exits, [e.container]: e.code } };
     }),
     recordRootExit: assign({ stop: { reason: 'exited' as StopReason, graceMs: 0 } }),
-    recordStopped: assign({ rootPid: null, address: null }),
+    recordStopped: assign({ rootPid: null, address: null, failing: [] }),
+    recordFailing: assign(({ context, event }) => ({
+      failing: [...context.failing, (event as Extract<CellEvent, { type: 'ContainerFailing' }>).container].sort(),
+    })),
+    recordRecovered: assign(({ context, event }) => {
+      const name = (event as Extract<CellEvent, { type: 'ContainerRecovered' }>).container;
+      return { failing: context.failing.filter((n) => n !== name) };
+    }),
     recordDeleteRequest: assign(({ event }) => ({ keepLogs: (event as Extract<CellEvent, { type: 'DeleteCell' }>).keepLogs === true })),
     recordError: assign(({ event }) => ({ error: (event as Extract<CellEvent, { type: 'EffectFailed' | 'ReconcileFailed' }>).error })),
   },
   guards: {
     rootExited: ({ event }) => (event as Extract<CellEvent, { type: 'ContainerExited' }>).root,
     stoppedByExit: ({ context }) => context.stop?.reason === 'exited',
+    // Each container is listed once and recovers once: a repeated fact is refused and never reaches the log.
+    notListed: ({ context, event }) => !context.failing.includes((event as { container: string }).container),
+    listed: ({ context, event }) => context.failing.includes((event as { container: string }).container),
+    lastFailing: ({ context, event }) =>
+      context.failing.length === 1 && context.failing[0] === (event as { container: string }).container,
   },
 }).createMachine({
   id: 'cell',
@@ -198,13 +239,18 @@ export const cellMachine = setup({
     },
     Ready: {
       on: {
-        StopCell: { target: 'Stopping', actions: 'recordStopRequest' },
-        ContainerExited: [
-          { guard: 'rootExited', target: 'Stopping', actions: ['recordExit', 'recordRootExit'] },
-          { actions: 'recordExit' },
+        ...RUNNING.on,
+        ContainerFailing: { guard: 'notListed', target: 'Degraded', actions: 'recordFailing' },
+      },
+    },
+    Degraded: {
+      on: {
+        ...RUNNING.on,
+        ContainerFailing: { guard: 'notListed', actions: 'recordFailing' },
+        ContainerRecovered: [
+          { guard: 'lastFailing', target: 'Ready', actions: 'recordRecovered' },
+          { guard: 'listed', actions: 'recordRecovered' },
         ],
-        DeleteCell: { target: 'Deleting', actions: 'recordDeleteRequest' },
-        ...LIVE_EXITS,
       },
     },
     Stopping: {

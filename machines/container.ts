@@ -9,6 +9,11 @@
  *
  *   any live state ─ReconcileFailed→ Failed          any live state ─ForceDeleted→ Deleted (machines/live.ts)
  *
+ * Restarts by policy (issue 12) are events too, so that a daemon restart keeps them: the engine records
+ *   Exited ─RestartScheduled→ Exited (backoff pending)   Exited ─RestartsExhausted→ Exited (gave up)
+ *   Exited ─StartContainer{restart}→ Starting (restarts+1, row = attempt)   Running ─RestartsReset→ Running (row 0)
+ * and {@link isFailing} reads from them whether the container keeps failing (its cell shows Degraded).
+ *
  * Pure: the machine decides, the engine acts. Each transient state requests exactly one idempotent effect
  * (TRANSIENT_EFFECTS), which the engine runs after the event is durable and re-issues after a crash.
  */
@@ -20,7 +25,7 @@ import type { ContainerTemplate, RecordedError } from '../events/specs.js';
 import { FAILED_EXITS, LIVE_EXITS } from './live.js';
 
 /** Bumped whenever a transition or an assignment changes: invalidates stored snapshots. */
-export const MACHINE_VERSION = 4;
+export const MACHINE_VERSION = 5;
 
 /** Where the container sits; fixed for the life of the stream. */
 export interface ContainerIdentity {
@@ -52,8 +57,16 @@ export interface ContainerContext extends ContainerIdentity {
   exitSignal: string | null;
   /** An exit reported while Starting (before TaskStarted was recorded); applied when the pid matches. */
   pendingExit: { pid: number; code: number; signal: string | null } | null;
-  /** Starts that reached Running; restarts = starts - 1. */
+  /** Starts that reached Running, whoever asked for them. */
   starts: number;
+  /** Restarts by the restart policy over the container's life; never decreases within a life. */
+  restarts: number;
+  /** Attempt number of the last restart of the current row (0: no row; a stable run or a fresh start ends it). */
+  row: number;
+  /** The restart the policy owes and when it may run; null when none is pending. */
+  backoff: { attempt: number; notBefore: string } | null;
+  /** `on-failure` gave up (restartMaxRetries in a row); cleared by the next start. */
+  gaveUp: boolean;
   /** The stop in progress (signal, then SIGKILL after graceMs). */
   stop: { signal: string; graceMs: number } | null;
   /** The OOM killer struck during the current (or last) run. */
@@ -74,6 +87,9 @@ export type ContainerEvent =
   | ({ type: 'TaskExited' } & Payload<typeof E.TaskExitedV2>)
   | ({ type: 'TaskLost' } & Payload<typeof E.TaskLostV1>)
   | ({ type: 'TaskOomKilled' } & Payload<typeof E.TaskOomKilledV1>)
+  | ({ type: 'RestartScheduled' } & Payload<typeof E.RestartScheduledV1>)
+  | ({ type: 'RestartsExhausted' } & Payload<typeof E.RestartsExhaustedV1>)
+  | ({ type: 'RestartsReset' } & Payload<typeof E.RestartsResetV1>)
   | ({ type: 'DeleteContainer' } & Payload<typeof E.DeleteContainerV1>)
   | ({ type: 'ContainerDeleted' } & Payload<typeof E.ContainerDeletedV1>)
   | ({ type: 'EffectFailed' } & EffectFailed)
@@ -136,6 +152,10 @@ function freshContext(identity: ContainerIdentity): ContainerContext {
     exitSignal: null,
     pendingExit: null,
     starts: 0,
+    restarts: 0,
+    row: 0,
+    backoff: null,
+    gaveUp: false,
     stop: null,
     oomKilled: false,
     error: null,
@@ -207,12 +227,26 @@ export const containerMachine = setup({
     recordTemplate: assign(({ event }) => ({
       template: (event as Extract<ContainerEvent, { type: 'UpdateContainer' }>).template,
     })),
-    recordStart: assign(({ event }) => ({
-      network: (event as Extract<ContainerEvent, { type: 'StartContainer' }>).network,
-      pendingExit: null,
-      oomKilled: false,
-      error: null,
-    })),
+    recordStart: assign(({ context, event }) => {
+      const e = event as Extract<ContainerEvent, { type: 'StartContainer' }>;
+      return {
+        network: e.network,
+        pendingExit: null,
+        oomKilled: false,
+        error: null,
+        // A restart by policy counts and continues its row; any other start (the cell's) begins afresh.
+        restarts: context.restarts + (e.restart ? 1 : 0),
+        row: e.restart?.attempt ?? 0,
+        backoff: null,
+        gaveUp: false,
+      };
+    }),
+    recordBackoff: assign(({ event }) => {
+      const e = event as Extract<ContainerEvent, { type: 'RestartScheduled' }>;
+      return { backoff: { attempt: e.attempt, notBefore: e.notBefore } };
+    }),
+    recordGaveUp: assign({ backoff: null, gaveUp: true }),
+    recordStable: assign({ row: 0 }),
     recordOom: assign({ oomKilled: true }),
     recordPid: assign(({ context, event }) => {
       const e = event as Extract<ContainerEvent, { type: 'TaskStarted' }>;
@@ -239,6 +273,10 @@ export const containerMachine = setup({
     samePid: ({ context, event }) => (event as { pid?: number }).pid === context.pid,
     exitedWhileStarting: ({ context, event }) =>
       context.pendingExit !== null && context.pendingExit.pid === (event as { pid: number }).pid,
+    // Restart bookkeeping is for containers that are not the root (the root's exit ends its cell) and is recorded
+    // once: a second schedule of the same restart, or a second give-up, is refused and never reaches the log.
+    restartable: ({ context }) => !context.root && !context.gaveUp && context.backoff === null,
+    inRow: ({ context }) => context.row > 0,
   },
 }).createMachine({
   id: 'container',
@@ -276,6 +314,7 @@ export const containerMachine = setup({
         TaskExited: { guard: 'samePid', target: 'Exited', actions: 'recordExit' },
         TaskLost: { target: 'Exited', actions: 'recordLost' },
         TaskOomKilled: { actions: 'recordOom' },
+        RestartsReset: { guard: 'inRow', actions: 'recordStable' },
         DeleteContainer: 'Deleting',
         ...LIVE_EXITS,
       },
@@ -292,7 +331,14 @@ export const containerMachine = setup({
       },
     },
     Stopped: AT_REST,
-    Exited: AT_REST,
+    // Only an exit by itself is owed a restart by policy (a stop is not).
+    Exited: {
+      on: {
+        ...AT_REST.on,
+        RestartScheduled: { guard: 'restartable', actions: 'recordBackoff' },
+        RestartsExhausted: { guard: 'restartable', actions: 'recordGaveUp' },
+      },
+    },
     Failed: { on: { ...AT_REST.on, ...FAILED_EXITS } },
     Deleting: {
       entry: { type: 'deleteContainer', params: ({ context }) => effectParams.deleteContainer(context) },
@@ -306,3 +352,14 @@ export const containerMachine = setup({
     Deleted: { on: { CreateContainer: { target: 'Creating', actions: ['resetLife', 'recordCreate'] } } },
   },
 });
+
+/**
+ * Whether a container keeps failing, which makes its Ready cell Degraded (issue 12): it is not the root, and it is
+ * Failed (a restart could not start), or owed a restart (backoff pending), or its `on-failure` policy gave up, or it
+ * was restarted and has not yet run long enough to end the row (RestartsReset). A container that exits under policy
+ * `never`, or cleanly under `on-failure`, is not failing: nothing is owed.
+ */
+export function isFailing(state: string, c: ContainerContext): boolean {
+  if (c.root || state === 'Deleted' || state === 'Absent') return false;
+  return state === 'Failed' || c.backoff !== null || c.gaveUp || c.row > 0;
+}

@@ -69,13 +69,13 @@ export function describeRejection(
       busy: false,
     };
   }
-  if (event.type === 'StartCell' && state === 'Ready') {
-    return { message: `${label} is already running (Ready)`, hint: 'stop it first: kuke stop cell', busy: false };
+  if (event.type === 'StartCell' && (state === 'Ready' || state === 'Degraded')) {
+    return { message: `${label} is already running (${state})`, hint: 'stop it first: kuke stop cell', busy: false };
   }
   if (event.type === 'StopCell' && (state === 'Stopped' || state === 'Exited' || state === 'Pending')) {
     return { message: `${label} is not running (${state})`, busy: false };
   }
-  if (/^Update/.test(event.type) && state === 'Ready') {
+  if (/^Update/.test(event.type) && (state === 'Ready' || state === 'Degraded')) {
     return { message: `cannot update ${label} while it runs`, hint: 'stop it first, or re-apply to recreate it', busy: false };
   }
   return { message: `cannot ${verb} ${label}: it is ${state}`, busy: false };

@@ -90,10 +90,11 @@ const COLUMNS: Record<ResourceView['kind'], Row> = {
   },
   Cell: {
     header: ['NAME', 'REALM', 'SPACE', 'STACK', 'STATE', 'AGE'],
-    wide: ['CONTAINERS', 'ADDRESS', 'PORTS', 'CPU', 'MEMORY'],
-    row: (c: CellView) => [c.name, c.realm, c.space, c.stack, c.state, age(c.createdAt)],
+    wide: ['CONTAINERS', 'RESTARTS', 'ADDRESS', 'PORTS', 'CPU', 'MEMORY'],
+    row: (c: CellView) => [c.name, c.realm, c.space, c.stack, cellState(c), age(c.createdAt)],
     wideRow: (c: CellView, u) => [
       `${c.containers.filter((k) => k.state === 'Running').length}/${c.containers.length}`,
+      String(c.containers.reduce((sum, k) => sum + k.restarts, 0)),
       c.address ?? '-',
       c.template ? cellPorts(c.template).map(formatPort).join(', ') || '-' : '-',
       ...usageCells(u),
@@ -106,6 +107,17 @@ const COLUMNS: Record<ResourceView['kind'], Row> = {
     wideRow: (c: ContainerView) => [c.image, c.pid ? String(c.pid) : '-', `${c.exitCode === null ? '-' : c.exitSignal ? `${c.exitCode}/${c.exitSignal}` : String(c.exitCode)}${c.oomKilled ? ' (OOM)' : ''}`],
   },
 };
+
+/**
+ * A cell's STATE cell: the state, and for a cell whose root exited by itself why it stopped, as Docker's STATUS says
+ * it: `Exited (0)`, `Exited (137 SIGKILL, OOMKilled)` (issue 12).
+ */
+export function cellState(c: Pick<CellView, 'state' | 'containers'>): string {
+  const root = c.containers.find((k) => k.root);
+  if (c.state !== 'Exited' || !root) return c.state;
+  const code = root.exitCode === null ? 'unknown code' : `${root.exitCode}${root.exitSignal ? ` ${root.exitSignal}` : ''}`;
+  return `Exited (${code}${root.oomKilled ? ', OOMKilled' : ''})`;
+}
 
 /** Formats views as a table (or the empty-list message). `kind` names the list when it is empty. */
 export function viewsTable(kind: ResourceView['kind'], views: ResourceView[], wide: boolean, usage?: Map<ResourceView, UsageView>): string {

@@ -33,6 +33,11 @@ export interface EngineConfig {
   logMaxBytes: number;
   /** Log files kept per container, the live one included (Docker's `max-file`; default 3). */
   logMaxFiles: number;
+  /**
+   * How long a container restarted by its policy must run (and at least its backoff) before its row of restarts ends
+   * and its cell is Ready again rather than Degraded (default {@link DEFAULT_RESTART_STABLE_MS}; tests shorten it).
+   */
+  restartStableMs: number;
 }
 
 /**
@@ -51,6 +56,8 @@ export const DEFAULT_POD_SUBNET = '10.86.0.0/16';
  * 9–25 ms after its start; the rest is margin for a loaded host.
  */
 export const DEFAULT_START_SETTLE_MS = 250;
+/** Default {@link EngineConfig.restartStableMs}: the original's 10 s. */
+export const DEFAULT_RESTART_STABLE_MS = 10_000;
 /** Default {@link EngineConfig.logMaxBytes}: 10 MiB. */
 export const DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024;
 /** Default {@link EngineConfig.logMaxFiles}. */
@@ -85,6 +92,7 @@ export function resolveEngineConfig(partial: Partial<EngineConfig> = {}): Engine
     checkpointEvery: partial.checkpointEvery ?? 10_000,
     logMaxBytes: partial.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES,
     logMaxFiles: partial.logMaxFiles ?? DEFAULT_LOG_MAX_FILES,
+    restartStableMs: partial.restartStableMs ?? DEFAULT_RESTART_STABLE_MS,
   };
 }
 

@@ -15,7 +15,7 @@
  * Every write goes through one queue per engine, and a space's rewrite reads the engine's state when it runs, so the
  * last write always reflects the latest state; rewrites asked for while one waits are coalesced.
  */
-import type { CellContext, CellIdentity, CellTarget } from '../../machines/cell.js';
+import { isRunningCell, type CellContext, type CellIdentity, type CellTarget } from '../../machines/cell.js';
 import { streamOf } from '../model/streams.js';
 import type { CellEtcFiles, CellFiles, CellLogRef } from '../runtime/ports.js';
 import type { Aggregate, Engine, FollowUp } from './engine.js';
@@ -219,7 +219,7 @@ export class CellNames {
     const context = this.engine.get(stream)?.snapshot.context as CellContext | undefined;
     const own = context?.address;
     const peers = this.cellsOf(cell.realm, cell.space)
-      .filter((c) => c.state === 'Ready' && c.context.address)
+      .filter((c) => isRunningCell(c.state) && c.context.address)
       .map((c) => ({ name: c.name, stack: c.stack, address: hostAddress(c.context.address!) }));
     // Before its network is attached, the address stamped at create (which CNI hands out): the root's process finds
     // its own name from its first instruction.

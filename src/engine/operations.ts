@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Actor } from '../../events/record.js';
 import { CellTemplateSchema, type CellTemplate } from '../../events/specs.js';
 import { isGone, isTransient, type AggregateKind } from '../../machines/index.js';
+import { isRunningCell } from '../../machines/cell.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { bridgeName, containerdId, networkName, networkNameProblem, realmNamespace, validateIdPart, validateName, validateNamespaceOverride } from '../model/names.js';
 import type { CellView, RealmView, ResourceView, SpaceView, StackView } from '../model/resources.js';
@@ -429,12 +430,12 @@ export class Operations {
     const current = this.cellTemplate(stream)!;
     const changes = describeTemplateChanges(current, this.addressed(input, input.template, current));
     if (changes.length === 0) {
-      if (state === 'Ready') return { view: this.getCell(input), action: 'unchanged', changes };
+      if (isRunningCell(state)) return { view: this.getCell(input), action: 'unchanged', changes };
       await this.startCell(input, { ...options, correlation: meta.correlation });
       return { view: this.getCell(input), action: 'updated', changes: [`cell was ${state}: started`] };
     }
     await checkCellPorts(this.engine, input, input.template);
-    if (state === 'Ready') await this.stopCell(input, { ...options, correlation: meta.correlation }, { mode: 'stop' });
+    if (isRunningCell(state)) await this.stopCell(input, { ...options, correlation: meta.correlation }, { mode: 'stop' });
     await this.withAddressLock(input, async () => {
       // Chosen again now: another cell may have taken the address while this one stopped.
       this.ok(await this.engine.dispatch(stream, 'UpdateCell', { template: this.addressed(input, input.template, this.cellTemplate(stream)) }, meta));

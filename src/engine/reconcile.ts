@@ -21,6 +21,7 @@
  * closing) are logged and leave every aggregate as it is: the next relist or restart tries again.
  */
 import { isGone, isTransient } from '../../machines/index.js';
+import { isRunningCell } from '../../machines/cell.js';
 import { ErrorKind, isKukeError, toKukeError, type KukeError } from '../errors.js';
 import { cgroupPath } from '../model/names.js';
 import { streamOf } from '../model/streams.js';
@@ -103,7 +104,7 @@ export async function reconcile(engine: Engine, runtime: Runtime, options: { sco
     if (!c.root || (state !== 'Exited' && state !== 'Stopped' && state !== 'Failed')) continue;
     const cellStream = streamOf({ kind: 'cell', realm: c.realm, space: c.space, stack: c.stack, cell: c.cell });
     const cell = engine.get(cellStream);
-    if (!cell || String(cell.snapshot.value) !== 'Ready') continue;
+    if (!cell || !isRunningCell(String(cell.snapshot.value))) continue;
     await contain('windDown', cell, async () => {
       const outcome = await engine.dispatch(cellStream, 'ContainerExited', { container: c.name, root: true, code: c.exitCode }, META);
       if (outcome.accepted) report.cellsWoundDown++;
@@ -194,7 +195,7 @@ async function collectGarbage(engine: Engine, runtime: Runtime, report: Reconcil
   const holders = new Map<string, { network: string; containerId: string }>();
   for (const agg of engine.list('cell/')) {
     const state = String(agg.snapshot.value);
-    if (state !== 'Ready' && state !== 'Creating' && state !== 'Stopping' && state !== 'Deleting') continue;
+    if (!isRunningCell(state) && state !== 'Creating' && state !== 'Stopping' && state !== 'Deleting') continue;
     const c = agg.snapshot.context as { realm: string; space: string; stack: string; name: string; template: { root: string } | null };
     if (!c.template) continue;
     const holder = { network: spaceNetworkOf(engine, c.realm, c.space), containerId: `${c.space}_${c.stack}_${c.name}_root` };
@@ -210,7 +211,8 @@ async function collectGarbage(engine: Engine, runtime: Runtime, report: Reconcil
 async function healCgroups(engine: Engine, runtime: Runtime, report: ReconcileReport, contain: Contain): Promise<void> {
   for (const agg of [...engine.all()]) {
     const key = agg.key;
-    if (String(agg.snapshot.value) !== 'Ready' || key.kind === 'container' || key.kind === 'daemon') continue;
+    const up = String(agg.snapshot.value) === 'Ready' || (key.kind === 'cell' && isRunningCell(String(agg.snapshot.value)));
+    if (!up || key.kind === 'container' || key.kind === 'daemon') continue;
     await contain('healCgroups', agg, async () => {
       const path = cgroupPath(
         { realm: key.realm, ...('space' in key ? { space: key.space } : {}), ...('stack' in key ? { stack: key.stack } : {}), ...('cell' in key ? { cell: key.cell } : {}) },

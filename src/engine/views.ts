@@ -79,7 +79,7 @@ export function containerView(agg: Aggregate): ContainerView {
     exitCode: c.exitCode,
     exitSignal: c.exitSignal,
     oomKilled: c.oomKilled ?? false,
-    restarts: Math.max(0, c.starts - 1),
+    restarts: c.restarts ?? 0,
     ...m,
     labels: {},
   };

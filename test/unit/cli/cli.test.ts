@@ -52,8 +52,8 @@ describe('kuke (in-process, fake runtime)', () => {
     const json = JSON.parse((await kukeWith(client, ['get', 'cell', 'web', '-o', 'json'])).out);
     expect(json).toMatchObject({ kind: 'Cell', name: 'web', state: 'Ready', containers: [{ name: 'web_root', state: 'Running' }] });
     const wide = await kukeWith(client, ['get', 'cells', '-o', 'wide']);
-    expect(wide.out.split('\n')[0]).toMatch(/^NAME +REALM +SPACE +STACK +STATE +AGE +CONTAINERS +ADDRESS +PORTS +CPU +MEMORY$/);
-    expect(wide.out).toMatch(/web .* 1\/1 +10\.86\.0\.2\/24/);
+    expect(wide.out.split('\n')[0]).toMatch(/^NAME +REALM +SPACE +STACK +STATE +AGE +CONTAINERS +RESTARTS +ADDRESS +PORTS +CPU +MEMORY$/);
+    expect(wide.out).toMatch(/web .* 1\/1 +0 +10\.86\.0\.2\/24/);
   });
 
   it('publishes the ports of -p on the cell\'s attachment, and shows them in wide tables and JSON', async () => {

@@ -10,8 +10,8 @@ const SIDE_STREAM = 'container/default/default/default/web/side';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A Ready cell whose sidecar has the given restart settings. */
-async function cellWithSide(settings: Partial<ContainerTemplate>) {
-  const t = await setupEngine();
+async function cellWithSide(settings: Partial<ContainerTemplate>, config: Parameters<typeof setupEngine>[0] = {}) {
+  const t = await setupEngine(config);
   await t.ops.createCell({ ...ref, template: template('busybox', ['side'], settings), start: true }, user);
   const side = () => t.ops.getCell(ref).containers.find((c) => c.name === 'side')!;
   const exits = () => t.store.records.filter((r) => r.stream === SIDE_STREAM && r.type === 'TaskExited').length;
@@ -120,6 +120,59 @@ describe('restart policies', () => {
     const again = await openEngine({ store, runtime: world.runtime(), config: CONFIG, resumeRestarts: true });
     const now = await waitFor(() => again.operations.getCell(ref).containers.find((c) => c.name === 'side')!, (s) => s.state === 'Running', { what: 'the owed restart' });
     expect(now).toMatchObject({ state: 'Running', restarts: 1 });
+    await again.close();
+  });
+
+  it('makes the cell of a crash-looping sidecar Degraded, counts its restarts, and is Ready again once it has run long enough', async () => {
+    const { side, exit, restarted, ops, store } = await cellWithSide({ restartPolicy: 'always', restartBackoffSeconds: 0 }, { restartStableMs: 300 });
+    await exit(1);
+    await restarted(1);
+    expect(ops.getCell(ref).state).toBe('Degraded');
+    await exit(1);
+    await restarted(2);
+    expect(ops.getCell(ref).state).toBe('Degraded');
+    expect(side()).toMatchObject({ restarts: 2 });
+    await waitFor(() => ops.getCell(ref).state, (s) => s === 'Ready', { what: 'the cell to be Ready again' });
+    expect(side()).toMatchObject({ state: 'Running', restarts: 2 });
+    const types = store.records.filter((r) => r.stream === SIDE_STREAM || r.stream === 'cell/default/default/default/web').map((r) => r.type);
+    expect(types.filter((t) => t === 'RestartScheduled')).toHaveLength(2);
+    expect(types.filter((t) => t === 'ContainerFailing')).toHaveLength(1);
+    expect(types.slice(-2)).toEqual(['RestartsReset', 'ContainerRecovered']);
+  });
+
+  it('keeps the restart count, the row and a pending backoff across a daemon restart', async () => {
+    const { exit, restarted, store, opened, world } = await cellWithSide({ restartPolicy: 'always', restartBackoffSeconds: 1 });
+    await exit(1);
+    await restarted(1);
+    await exit(1);
+    const scheduled = store.records.filter((r) => r.type === 'RestartScheduled').at(-1)!;
+    expect(scheduled.data).toMatchObject({ attempt: 2 });
+    await opened.close();
+    const again = await openEngine({ store, runtime: world.runtime(), config: CONFIG, resumeRestarts: true });
+    const view = () => again.operations.getCell(ref);
+    expect(view().state).toBe('Degraded');
+    expect(view().containers.find((c) => c.name === 'side')).toMatchObject({ state: 'Exited', restarts: 1 });
+    const now = await waitFor(() => view().containers.find((c) => c.name === 'side')!, (s) => s.state === 'Running', { what: 'the owed restart' });
+    expect(now.restarts).toBe(2);
+    // Not before the backoff recorded before the restart of the daemon.
+    const start = store.records.filter((r) => r.type === 'StartContainer').at(-1)!;
+    expect(Date.parse(start.at)).toBeGreaterThanOrEqual(Date.parse((scheduled.data as { notBefore: string }).notBefore));
+    expect(start.data).toMatchObject({ restart: { attempt: 2 } });
+    await again.close();
+  });
+
+  it('stays given up across a daemon restart, its cell Degraded', async () => {
+    const { exit, restarted, store, opened, world } = await cellWithSide({ restartPolicy: 'on-failure', restartBackoffSeconds: 0, restartMaxRetries: 1 });
+    await exit(1);
+    await restarted(1);
+    await exit(1);
+    await waitFor(() => store.records.some((r) => r.type === 'RestartsExhausted'), (v) => v, { what: 'the give-up' });
+    await opened.close();
+    const again = await openEngine({ store, runtime: world.runtime(), config: CONFIG, resumeRestarts: true });
+    await sleep(50); // room for a wrong restart
+    await again.engine.settle();
+    expect(again.operations.getCell(ref).state).toBe('Degraded');
+    expect(again.operations.getCell(ref).containers.find((c) => c.name === 'side')).toMatchObject({ state: 'Exited', restarts: 1 });
     await again.close();
   });
 });

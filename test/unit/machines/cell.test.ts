@@ -88,3 +88,35 @@ describe('cell machine', () => {
     expect(accepts(cellMachine, input, failed, { type: 'StartCell' })).toBe(true);
   });
 });
+
+describe('cell machine: Degraded (issue 12)', () => {
+  const failing = (container: string) => ({ type: 'ContainerFailing', container });
+  const recovered = (container: string) => ({ type: 'ContainerRecovered', container });
+
+  it('is Degraded while any other container keeps failing, and Ready again when the last one recovers', () => {
+    const one = run(cellMachine, input, [...ready, failing('side')]);
+    expect(one.state).toBe('Degraded');
+    const two = run(cellMachine, input, [...ready, failing('side'), failing('log')]);
+    expect(two.snapshot.context.failing).toEqual(['log', 'side']);
+    expect(run(cellMachine, input, [...ready, failing('side'), failing('log'), recovered('side')]).state).toBe('Degraded');
+    expect(run(cellMachine, input, [...ready, failing('side'), failing('log'), recovered('side'), recovered('log')]).state).toBe('Ready');
+  });
+
+  it('records each container once, and refuses a recovery of a container that was not failing', () => {
+    expect(accepts(cellMachine, input, [...ready, failing('side')], failing('side'))).toBe(false);
+    expect(accepts(cellMachine, input, ready, recovered('side'))).toBe(false);
+    expect(accepts(cellMachine, input, [...ready, failing('side')], recovered('log'))).toBe(false);
+  });
+
+  it('runs like a Ready cell: stops, winds down on its root exit, and forgets the failures when stopped', () => {
+    const degraded = [...ready, failing('side')];
+    const stopped = run(cellMachine, input, [...degraded, { type: 'StopCell', mode: 'stop', graceMs: 10 }, { type: 'CellStopped' }]);
+    expect(stopped.state).toBe('Stopped');
+    expect(stopped.snapshot.context.failing).toEqual([]);
+    const exited = run(cellMachine, input, [...degraded, { type: 'ContainerExited', container: 'web_root', root: true, code: 0 }, { type: 'CellStopped' }]);
+    expect(exited.state).toBe('Exited');
+    expect(accepts(cellMachine, input, degraded, { type: 'StartCell' })).toBe(false);
+    expect(describeRejection('cell', 'cell "web"', 'Degraded', { type: 'StartCell' }).message).toBe('cell "web" is already running (Degraded)');
+    expect(accepts(cellMachine, input, degraded, { type: 'DeleteCell', keepLogs: false })).toBe(true);
+  });
+});

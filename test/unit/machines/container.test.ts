@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { containerMachine, TRANSIENT_EFFECTS } from '../../../machines/container.js';
+import { containerMachine, isFailing, TRANSIENT_EFFECTS } from '../../../machines/container.js';
 import { AGGREGATES } from '../../../machines/index.js';
 import { accepts, run } from './helpers.js';
 
@@ -98,5 +98,54 @@ describe('container machine: OOM kills', () => {
     expect(oom.snapshot.context).toMatchObject({ oomKilled: true, exitCode: 137 });
     const again = run(containerMachine, input, [...toRunning, { type: 'TaskOomKilled' }, { type: 'TaskExited', pid: 42, code: 137 }, { type: 'StartContainer', network: { mode: 'new' } }]);
     expect(again.snapshot.context.oomKilled).toBe(false);
+  });
+});
+
+describe('container machine: restarts by policy (issue 12)', () => {
+  const side = { ...input, name: 'side' };
+  const sideCreate = { ...create, root: false, containerdId: 's_t_c_side', template: { ...template, restartPolicy: 'always' } };
+  const running = [sideCreate, { type: 'ContainerCreated' }, { type: 'StartContainer', network: { mode: 'new' } }, { type: 'TaskStarted', pid: 42 }];
+  const exited = [...running, { type: 'TaskExited', pid: 42, code: 1 }];
+  const at = '2026-01-01T00:00:00.000Z';
+  const restarted = (attempt: number, pid: number) => [
+    { type: 'RestartScheduled', attempt, notBefore: at },
+    { type: 'StartContainer', network: { mode: 'new' }, restart: { attempt } },
+    { type: 'TaskStarted', pid },
+  ];
+  const state = (events: { type: string; [k: string]: unknown }[]) => {
+    const r = run(containerMachine, side, events);
+    return { ...r, failing: isFailing(r.state, r.snapshot.context) };
+  };
+
+  it('records a scheduled restart once, counts the restart, and keeps the row until the run is stable', () => {
+    const scheduled = state([...exited, { type: 'RestartScheduled', attempt: 1, notBefore: at }]);
+    expect(scheduled.snapshot.context).toMatchObject({ backoff: { attempt: 1, notBefore: at }, restarts: 0, row: 0 });
+    expect(scheduled.failing).toBe(true);
+    expect(accepts(containerMachine, side, [...exited, { type: 'RestartScheduled', attempt: 1, notBefore: at }], { type: 'RestartScheduled', attempt: 1, notBefore: at })).toBe(false);
+    const again = state([...exited, ...restarted(1, 43)]);
+    expect(again.state).toBe('Running');
+    expect(again.snapshot.context).toMatchObject({ restarts: 1, row: 1, backoff: null, starts: 2 });
+    expect(again.failing).toBe(true);
+    const stable = state([...exited, ...restarted(1, 43), { type: 'RestartsReset' }]);
+    expect(stable.snapshot.context).toMatchObject({ restarts: 1, row: 0 });
+    expect(stable.failing).toBe(false);
+    // A second reset has nothing to end.
+    expect(accepts(containerMachine, side, [...exited, ...restarted(1, 43), { type: 'RestartsReset' }], { type: 'RestartsReset' })).toBe(false);
+  });
+
+  it('never counts a start of the cell as a restart, and such a start ends the row and a give-up', () => {
+    const gaveUp = state([...exited, { type: 'RestartsExhausted', attempts: 5 }]);
+    expect(gaveUp.snapshot.context).toMatchObject({ gaveUp: true, backoff: null });
+    expect(gaveUp.failing).toBe(true);
+    const fresh = state([...exited, ...restarted(1, 43), { type: 'TaskExited', pid: 43, code: 1 }, { type: 'RestartsExhausted', attempts: 1 }, { type: 'StartContainer', network: { mode: 'new' } }, { type: 'TaskStarted', pid: 44 }]);
+    expect(fresh.snapshot.context).toMatchObject({ restarts: 1, row: 0, gaveUp: false, starts: 3 });
+    expect(fresh.failing).toBe(false);
+  });
+
+  it('keeps no restart bookkeeping for the root, and owes nothing to a stop', () => {
+    expect(accepts(containerMachine, input, [...toRunning, { type: 'TaskExited', pid: 42, code: 1 }], { type: 'RestartScheduled', attempt: 1, notBefore: at })).toBe(false);
+    const stopped = [...running, { type: 'StopContainer', signal: 'SIGTERM', graceMs: 0 }, { type: 'TaskExited', pid: 42, code: 143 }];
+    expect(accepts(containerMachine, side, stopped, { type: 'RestartScheduled', attempt: 1, notBefore: at })).toBe(false);
+    expect(state(stopped).failing).toBe(false);
   });
 });

@@ -35,6 +35,7 @@ const EVENTS: Record<Exclude<AggregateKind, 'daemon'>, { type: string; [k: strin
     { type: 'CreateCell', template: { root: 'main', containers: [image], labels: {} } },
     { type: 'StartCell' },
     { type: 'CellStarted', rootPid: 1 },
+    { type: 'ContainerFailing', container: 'side' },
     { type: 'StopCell', mode: 'stop', graceMs: 10 },
     { type: 'ContainerExited', container: 'c_root', root: true, code: 1 },
     { type: 'CellStopped' },
