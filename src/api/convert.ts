@@ -123,12 +123,12 @@ export function realmFromPb(r: pb.Realm | undefined): RealmView {
 }
 
 export function spaceToPb(v: SpaceView): pb.Space {
-  return { meta: metaToPb(v), realm: v.realm, name: v.name, network: v.network, cgroupPath: v.cgroupPath ?? '' };
+  return { meta: metaToPb(v), realm: v.realm, name: v.name, network: v.network, cgroupPath: v.cgroupPath ?? '', allowFrom: v.allowFrom };
 }
 export function spaceFromPb(s: pb.Space | undefined): SpaceView {
   if (!s) throw new KukeError(ErrorKind.Internal, 'empty space in response');
   const n = s.network ?? { name: '', bridge: '', subnet: '0.0.0.0/0', ipMasq: false };
-  return { kind: 'Space', realm: s.realm, name: s.name, network: { name: n.name, bridge: n.bridge, subnet: n.subnet, ipMasq: n.ipMasq }, cgroupPath: s.cgroupPath || null, ...metaFromPb(s.meta) };
+  return { kind: 'Space', realm: s.realm, name: s.name, network: { name: n.name, bridge: n.bridge, subnet: n.subnet, ipMasq: n.ipMasq }, cgroupPath: s.cgroupPath || null, allowFrom: s.allowFrom, ...metaFromPb(s.meta) };
 }
 
 export function stackToPb(v: StackView): pb.Stack {

@@ -8,6 +8,7 @@
  */
 import { stringify } from 'yaml';
 import type { CellView, ContainerView, RealmView, ResourceView, SpaceView, StackView, UsageView } from '../model/resources.js';
+import type { ResourceDocument } from '../model/documents.js';
 import { cellPorts, formatPort } from '../model/ports.js';
 
 /** Output formats of `-o`. */
@@ -137,9 +138,21 @@ export function toJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
-/** YAML. */
+/** YAML; never with anchors and aliases (a value printed twice is written twice), which apply refuses. */
 export function toYaml(value: unknown): string {
-  return stringify(value);
+  return stringify(value, { aliasDuplicateObjects: false });
+}
+
+/**
+ * Resource documents (model/documents.ts) in the chosen structured format; false for table formats. YAML is a
+ * multi-document stream (`---` between documents), which `kuke apply -f` reads back; JSON is one document, or an
+ * array of them for a list.
+ */
+export function printDocuments(streams: Streams, format: OutputFormat, documents: ResourceDocument[], list: boolean): boolean {
+  if (format === 'json') streams.out(toJson(list ? documents : documents[0]));
+  else if (format === 'yaml') streams.out(documents.map(toYaml).join('---\n'));
+  else return false;
+  return true;
 }
 
 /** Prints data in the chosen structured format; returns false for table formats (the caller prints a table). */

@@ -37,13 +37,14 @@ export function realmView(agg: Aggregate): RealmView {
 }
 
 export function spaceView(agg: Aggregate): SpaceView {
-  const c = agg.snapshot.context as ScopeContext<{ realm: string; space: string }, { network: Network }>;
+  const c = agg.snapshot.context as ScopeContext<{ realm: string; space: string }, { network: Network; allowFrom?: string[] }>;
   return {
     kind: 'Space',
     realm: c.identity.realm,
     name: c.identity.space,
     network: c.attributes?.network ?? { name: '', bridge: '', subnet: '0.0.0.0/0', ipMasq: false },
     cgroupPath: c.cgroupPath,
+    allowFrom: c.attributes?.allowFrom ?? [],
     ...meta(agg),
   };
 }

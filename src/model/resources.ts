@@ -35,6 +35,8 @@ export interface SpaceView extends ViewMeta {
   name: string;
   network: Network;
   cgroupPath: string | null;
+  /** Spaces whose cells may open connections to this one's (`<space>` of the same realm, or `<realm>/<space>`). */
+  allowFrom: string[];
 }
 
 export interface StackView extends ViewMeta {

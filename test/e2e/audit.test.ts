@@ -130,9 +130,9 @@ describe('history', () => {
     const events = JSON.parse((await host.kuke(['history', 'cell', 'web', '-o', 'json'])).stdout) as EventJson[];
     const stopped = events.find((e) => e.type === 'CellStopped')!;
     const then = JSON.parse((await host.kuke(['get', 'cell', 'web', '--at', String(stopped.seq), '-o', 'json'])).stdout);
-    expect(then.state).toBe('Stopped');
+    expect(then.status.state).toBe('Stopped');
     const now = JSON.parse((await host.kuke(['get', 'cell', 'web', '-o', 'json'])).stdout);
-    expect(now.state).toBe('Ready');
+    expect(now.status.state).toBe('Ready');
     const before = JSON.parse((await host.kuke(['get', 'cells', '--at', String(events[0]!.seq - 1), '-o', 'json'])).stdout);
     expect(before).toEqual([]);
   });

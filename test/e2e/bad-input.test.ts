@@ -15,6 +15,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { networkStateOf, useInitializedHost, type E2eHost, type RunResult } from '../support/e2e.js';
+import { namesOf } from '../support/documents.js';
 
 const current = useInitializedHost({ subnet: '10.253.64.0/18', tag: 'b' });
 
@@ -203,8 +204,8 @@ describe('bad inputs', () => {
     it(pending ? `still fails, as listed in PENDING_CASES: ${c.name}` : `refuses cleanly: ${c.name}`, async () => {
       const host = current();
       const baseline = {
-        realms: (JSON.parse((await host.kuke(['get', 'realms', '-o', 'json'])).stdout) as { name: string }[]).map((x) => x.name),
-        cells: (JSON.parse((await host.kuke(['get', 'cells', '-o', 'json'])).stdout) as { name: string }[]).map((x) => x.name),
+        realms: namesOf((await host.kuke(['get', 'realms', '-o', 'json'])).stdout),
+        cells: namesOf((await host.kuke(['get', 'cells', '-o', 'json'])).stdout),
       };
       const before = await worldOf(host);
       const input = typeof c.input === 'function' ? c.input() : c.input;

@@ -12,6 +12,7 @@ import { runLayout } from '../../src/engine/config.js';
 import { LevelEventLog } from '../../src/store/event-log.js';
 import { appendBrickedRealm } from '../support/bricked-log.js';
 import { cellManifest, startE2eHost, until, type E2eHost } from '../support/e2e.js';
+import { statusesOf } from '../support/documents.js';
 
 let host: E2eHost;
 
@@ -24,7 +25,7 @@ interface Row {
 async function get(kind: 'realms' | 'cells'): Promise<Row[]> {
   const r = await host.kuke(['get', kind, '-o', 'json']);
   if (r.code !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout) as Row[];
+  return statusesOf<Row>(r.stdout);
 }
 
 async function ok(args: string[], via: 'daemon' | 'local' = 'daemon') {

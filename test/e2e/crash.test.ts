@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroupDir } from '../support/cgroups.js';
 import { cellManifest, ipamDir, KUKE, startE2eHost, type E2eHost, type RunResult } from '../support/e2e.js';
+import { statusesOf } from '../support/documents.js';
 
 const SEED = Number(process.env.KUKEON_PROPERTY_SEED ?? 20261128);
 const CASES = Number(process.env.KUKEON_CRASH_CASES ?? 20);
@@ -53,7 +54,7 @@ async function settledCells(): Promise<CellJson[]> {
   for (;;) {
     const r = await host.kuke(['get', 'cells', '-o', 'json']);
     if (r.code === 0) {
-      const cells = JSON.parse(r.stdout) as CellJson[];
+      const cells = statusesOf<CellJson>(r.stdout);
       if (cells.every((c) => !TRANSIENT.has(c.state) && c.containers.every((k) => !TRANSIENT.has(k.state)))) return cells;
     }
     if (Date.now() > deadline) throw new Error(`cells did not settle: ${r.stdout}${r.stderr}`);

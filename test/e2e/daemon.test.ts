@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDaemonImage } from '../../src/daemon/image.js';
 import { startE2eHost, type E2eHost } from '../support/e2e.js';
+import { statusOf, statusesOf } from '../support/documents.js';
 
 const SYS = ['--realm', 'kukeon-system', '--space', 'kukeon', '--stack', 'kukeon'];
 
@@ -27,7 +28,7 @@ describe('a host bootstrapped by an older version', () => {
     expect(r.stdout).toContain(`System realm: kukeon-system (namespace: ${legacy}) — adopted from an older layout`);
     const namespaces = execFileSync('ctr', ['-a', host.ctrd.address, 'namespaces', 'ls', '-q'], { encoding: 'utf8' }).trim().split('\n');
     expect(namespaces).not.toContain(`kukeon-system.${host.suffix}`);
-    const realms = JSON.parse((await host.kuke(['get', 'realms', '-o', 'json'])).stdout) as { name: string; namespace: string; system: boolean }[];
+    const realms = statusesOf<{ name: string; namespace: string; system: boolean }>((await host.kuke(['get', 'realms', '-o', 'json'])).stdout);
     expect(realms.filter((x) => x.system)).toEqual([expect.objectContaining({ name: 'kukeon-system', namespace: legacy })]);
     for (const name of ['kukeon-system', 'kuke-system']) {
       for (const run of [host.kuke, host.local]) {
@@ -56,7 +57,7 @@ describe('the daemon verbs and the upgrade path', () => {
     await host?.cleanup();
   }, 180_000);
 
-  const userCell = async () => JSON.parse((await host.kuke(['get', 'cell', 'user', '-o', 'json'])).stdout) as { state: string; rootPid: number };
+  const userCell = async () => statusOf<{ state: string; rootPid: number }>((await host.kuke(['get', 'cell', 'user', '-o', 'json'])).stdout);
 
   it('recreates kukeond from another image, leaving user cells running', async () => {
     const before = await userCell();
@@ -66,9 +67,9 @@ describe('the daemon verbs and the upgrade path', () => {
     expect(r.code, r.stderr).toBe(0);
     const pid = host.daemonPid();
     expect(r.stdout).toContain('kukeond recreated (cell "kukeond" in realm "kukeon-system", image kukeon.local/kukeond:e2e-next)');
-    const cell = JSON.parse((await host.kuke(['get', 'cell', 'kukeond', ...SYS, '-o', 'json'])).stdout);
+    const cell = statusOf<{ state: string; containers: { image: string }[] }>((await host.kuke(['get', 'cell', 'kukeond', ...SYS, '-o', 'json'])).stdout);
     expect(cell.state).toBe('Ready');
-    expect(cell.containers[0].image).toBe('kukeon.local/kukeond:e2e-next');
+    expect(cell.containers[0]!.image).toBe('kukeon.local/kukeond:e2e-next');
     const after = await userCell();
     expect(after).toMatchObject({ state: 'Ready', rootPid: before.rootPid });
     // kuke init leaves a running daemon alone, and says how to go back to this package's build.

@@ -68,7 +68,7 @@ describe('a full disk under the run path', () => {
     expect(host.daemonPid()).toBe(pid);
     const cell = await host.kuke(['get', 'cell', 'full', '-o', 'json']);
     expect(cell.code, cell.stderr).toBe(0);
-    expect(JSON.parse(cell.stdout)).toMatchObject({ name: 'full' });
+    expect(JSON.parse(cell.stdout)).toMatchObject({ metadata: { name: 'full' } });
     const after = await head();
     expect(after.ok).toBe(true);
     expect(after.headSeq).toBeGreaterThan(before.headSeq);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cgroupDir } from '../support/cgroups.js';
 import { expectOneLineError, useInitializedHost, type RunResult } from '../support/e2e.js';
+import { namesOf } from '../support/documents.js';
 
 const hostOf = useInitializedHost({ subnet: '10.255.192.0/18', tag: 'n' });
 const LONG = 'r'.repeat(63);
@@ -18,7 +19,7 @@ const namespaces = () => execFileSync('ctr', ['-a', hostOf().ctrd.address, 'name
 async function realms(): Promise<string[]> {
   const r = await hostOf().kuke(['get', 'realms', '-o', 'json']);
   if (r.code !== 0) throw new Error(r.stderr);
-  return (JSON.parse(r.stdout) as { name: string }[]).map((x) => x.name).sort();
+  return namesOf(r.stdout).sort();
 }
 /** What a refusal must leave: no realm of that name, no namespace of it, no cgroup. */
 async function expectNothingOf(realm: string): Promise<void> {

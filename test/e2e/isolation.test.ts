@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { applyIsolation, isolationChains } from '../../src/runtime/cni/isolation.js';
 import { INSTANCE_FILE } from '../../src/runtime/cni/ownership.js';
 import { useInitializedHost } from '../support/e2e.js';
+import { statusOf } from '../support/documents.js';
 
 const run = promisify(execFile);
 const hostOf = useInitializedHost({ subnet: '10.245.0.0/18', tag: 'iso', loadImage: true });
@@ -31,7 +32,7 @@ async function apply(...docs: string[]): Promise<string> {
 async function cellOf(name: string, spaceName: string): Promise<{ rootPid: number; address: string }> {
   const got = await hostOf().kuke(['get', 'cell', name, '--space', spaceName, '--stack', 'app', '-o', 'json']);
   expect(got.code, got.stderr).toBe(0);
-  const view = JSON.parse(got.stdout) as { rootPid: number; address: string };
+  const view = statusOf<{ rootPid: number; address: string }>(got.stdout);
   return { rootPid: view.rootPid, address: view.address.split('/')[0]! };
 }
 
@@ -79,7 +80,7 @@ describe('isolation between spaces through kuke and kukeond', () => {
     expect(await get(api.rootPid, web.address)).toContain('hello-from-web');
     expect(await get(web.rootPid, api.address)).toBe('');
     const state = await hostOf().kuke(['get', 'space', 'front', '-o', 'json']);
-    expect(JSON.parse(state.stdout)).toMatchObject({ state: 'Ready' });
+    expect(JSON.parse(state.stdout)).toMatchObject({ spec: { network: { allowFrom: ['back'] } }, status: { state: 'Ready' } });
     expect(await apply(space('front'))).toContain('updated');
     expect(await get(api.rootPid, web.address)).toBe('');
     expect(await get(peer.rootPid, web.address)).toContain('hello-from-web');

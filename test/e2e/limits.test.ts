@@ -10,7 +10,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { catalogCodec } from '../../src/engine/codec.js';
 import { Engine } from '../../src/engine/engine.js';
-import type { CellView } from '../../src/model/resources.js';
 import { LevelEventLog } from '../../src/store/event-log.js';
 import { cellManifest, expectOneLineError, KUKE, useInitializedHost, type E2eHost } from '../support/e2e.js';
 
@@ -22,11 +21,18 @@ beforeAll(() => {
 /** The 10 MB env value of issue 9. */
 const HUGE = 'V'.repeat(10 << 20);
 
-/** Cell views of the default stack, as `kuke get cells -o json` prints them. */
-async function cells(): Promise<CellView[]> {
+/** A cell's document as `kuke get -o json|yaml` prints it (the fields these tests read). */
+interface CellDocument {
+  metadata: { name: string };
+  spec: { containers: { env: string[] }[] };
+  status: { state: string };
+}
+
+/** Cell documents of the default stack, as `kuke get cells -o json` prints them. */
+async function cells(): Promise<CellDocument[]> {
   const r = await host.kuke(['get', 'cells', '-o', 'json']);
   expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as CellView[];
+  return JSON.parse(r.stdout) as CellDocument[];
 }
 
 describe('a value larger than any API message, stored by an older version', () => {
@@ -49,11 +55,11 @@ describe('a value larger than any API message, stored by an older version', () =
     const table = await host.kuke(['get', 'cells']);
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/^big\s+default\s+default\s+default\s+Pending\s/m);
-    const big = (await cells()).find((c) => c.name === 'big')!;
-    expect(big.template!.containers[0]!.env).toEqual([`HUGE=${HUGE}`]);
+    const big = (await cells()).find((c) => c.metadata.name === 'big')!;
+    expect(big.spec.containers[0]!.env).toEqual([`HUGE=${HUGE}`]);
     const yaml = await host.kuke(['get', 'cell', 'big', '-o', 'yaml']);
     expect(yaml.code, yaml.stderr).toBe(0);
-    expect((parse(yaml.stdout) as CellView).template!.containers[0]!.env[0]).toHaveLength(HUGE.length + 5);
+    expect((parse(yaml.stdout) as CellDocument).spec.containers[0]!.env[0]).toHaveLength(HUGE.length + 5);
   }, 120_000);
 
   it('has its history read whole, and its past state shown with --at', async () => {
@@ -67,7 +73,7 @@ describe('a value larger than any API message, stored by an older version', () =
     expect(create!.data.template.containers[0]!.env).toEqual([`HUGE=${HUGE}`]);
     const at = await host.kuke(['get', 'cell', 'big', '--at', String(create!.seq), '-o', 'json']);
     expect(at.code, at.stderr).toBe(0);
-    expect((JSON.parse(at.stdout) as CellView).template!.containers[0]!.env[0]).toHaveLength(HUGE.length + 5);
+    expect((JSON.parse(at.stdout) as CellDocument).spec.containers[0]!.env[0]).toHaveLength(HUGE.length + 5);
   }, 120_000);
 });
 
@@ -80,7 +86,7 @@ describe('request limits', () => {
     expect(expectOneLineError(await host.kuke(['apply', '-f', file]))).toBe(line);
     expect(expectOneLineError(await host.kuke(['apply', '-f', '-'], { input: text }))).toBe(line);
     expect(expectOneLineError(await host.kuke(['apply', '-f', file, '--no-daemon']))).toBe(line);
-    expect((await cells()).map((c) => c.name)).not.toContain('toolarge');
+    expect((await cells()).map((c) => c.metadata.name)).not.toContain('toolarge');
   }, 60_000);
 });
 
@@ -111,9 +117,9 @@ describe('an interrupted kuke apply', () => {
     expect(expectOneLineError({ code: 1, stdout, stderr })).toMatch(/^Error: apply interrupted after \d documents?: those reported were applied, no later one was started; /);
     // What was printed is what kuke get shows: those cells, Ready; at most the one in progress besides; none later.
     const reported = printed.map((l) => /"(int\d)"/.exec(l)![1]!);
-    const present = (await cells()).filter((c) => names.includes(c.name));
-    for (const name of reported) expect(present.find((c) => c.name === name)?.state, name).toBe('Ready');
-    const unreported = present.map((c) => c.name).filter((n) => !reported.includes(n));
+    const present = (await cells()).filter((c) => names.includes(c.metadata.name));
+    for (const name of reported) expect(present.find((c) => c.metadata.name === name)?.status.state, name).toBe('Ready');
+    const unreported = present.map((c) => c.metadata.name).filter((n) => !reported.includes(n));
     expect(unreported.length).toBeLessThanOrEqual(1);
     if (unreported.length === 1) expect(unreported[0]).toBe(names[reported.length]);
     expect(present.length).toBeLessThan(names.length);

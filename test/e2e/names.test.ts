@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cellResolvConf } from '../../src/engine/resolv-conf.js';
 import { useInitializedHost } from '../support/e2e.js';
+import { statusOf } from '../support/documents.js';
 
 const run = promisify(execFile);
 const hostOf = useInitializedHost({ subnet: '10.247.0.0/18', tag: 'nm' });
@@ -32,7 +33,7 @@ async function startCell(name: string, script: string): Promise<{ rootPid: numbe
   expect(r.code, r.stderr).toBe(0);
   const got = await host.kuke(['get', 'cell', name, '-o', 'json']);
   expect(got.code, got.stderr).toBe(0);
-  const view = JSON.parse(got.stdout) as { rootPid: number; address: string };
+  const view = statusOf<{ rootPid: number; address: string }>(got.stdout);
   return { rootPid: view.rootPid, address: view.address.split('/')[0]! };
 }
 

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startE2eHost, type E2eHost } from '../support/e2e.js';
+import { statusOf, statusesOf } from '../support/documents.js';
 
 let host: E2eHost;
 
@@ -19,7 +20,7 @@ interface EventJson {
 }
 
 const create = (name: string, ...args: string[]) => host.kuke(['create', 'cell', name, '--image', host.testImage.ref, ...args.flatMap((a) => ['--arg', a]), '--start']);
-const getCell = async (name: string) => JSON.parse((await host.kuke(['get', 'cell', name, '-o', 'json'])).stdout) as CellJson;
+const getCell = async (name: string) => statusOf<CellJson>((await host.kuke(['get', 'cell', name, '-o', 'json'])).stdout);
 const history = async (name: string) => JSON.parse((await host.kuke(['history', 'cell', name, '-o', 'json'])).stdout) as EventJson[];
 
 beforeAll(async () => {
@@ -62,7 +63,7 @@ describe('one-shot roots', () => {
       expect(r.code, `job-${i}: ${r.stderr}`).toBe(0);
       expect(r.stderr, `job-${i}`).toBe('');
     }
-    const cells = JSON.parse((await host.kuke(['get', 'cells', '-o', 'json'])).stdout) as (CellJson & { name: string })[];
+    const cells = statusesOf<CellJson & { name: string }>((await host.kuke(['get', 'cells', '-o', 'json'])).stdout);
     const jobs = cells.filter((c) => c.name.startsWith('job-'));
     expect(jobs).toHaveLength(20);
     expect(jobs.map((c) => [c.name, c.state, c.containers[0]?.exitCode]).filter(([, state, code]) => state !== 'Exited' || code !== 0)).toEqual([]);

@@ -34,14 +34,14 @@ describe('published ports through kuke', () => {
     const wide = await h.kuke(['get', 'cells', '-o', 'wide']);
     expect(wide.stdout).toMatch(new RegExp(`\\bweb\\b.* 127\\.0\\.0\\.1:${port}->80/tcp `));
     const json = JSON.parse((await h.kuke(['get', 'cell', 'web', '-o', 'json'])).stdout);
-    expect(json.template.containers[0].ports).toEqual([{ containerPort: 80, hostPort: port, hostIP: '127.0.0.1', protocol: 'tcp' }]);
+    expect(json.spec.containers[0].ports).toEqual([{ containerPort: 80, hostPort: port, hostIP: '127.0.0.1' }]);
     expect(natRules()).toMatch(new RegExp(`--dport ${port} -j DNAT --to-destination 10\\.246\\.\\d+\\.\\d+:80`));
   });
 
   it('refuses a second cell asking for the same host port, in one line, creating nothing', async () => {
     const h = host();
     const json = JSON.parse((await h.kuke(['get', 'cell', 'web', '-o', 'json'])).stdout);
-    const port = json.template.containers[0].ports[0].hostPort as number;
+    const port = json.spec.containers[0].ports[0].hostPort as number;
     const before = (await h.kuke(['history', 'verify', '-o', 'json'])).stdout;
     const second = await h.kuke(['create', 'cell', 'web2', '--image', h.testImage.ref, '-p', `${port}:8080`]);
     expect(expectOneLineError(second)).toMatch(new RegExp(`host port \\*:${port}/tcp is already published by cell "web"`));
@@ -65,7 +65,7 @@ describe('published ports through kuke', () => {
   it('removes the forwarding when the cell is deleted, and the port can be published again', async () => {
     const h = host();
     const json = JSON.parse((await h.kuke(['get', 'cell', 'web', '-o', 'json'])).stdout);
-    const port = json.template.containers[0].ports[0].hostPort as number;
+    const port = json.spec.containers[0].ports[0].hostPort as number;
     const deleted = await h.kuke(['delete', 'cell', 'web']);
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(natRules()).not.toContain(`--dport ${port} -j DNAT`);

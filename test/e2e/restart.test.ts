@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroupDir } from '../support/cgroups.js';
 import { cellManifest, ipamDir, startE2eHost, until, type E2eHost } from '../support/e2e.js';
 import { killAll } from '../../tools/harness/containerd.js';
+import { statusesOf } from '../support/documents.js';
 
 let host: E2eHost;
 const SYS = ['--realm', 'kukeon-system', '--space', 'kukeon', '--stack', 'kukeon'];
@@ -26,7 +27,7 @@ interface CellJson {
 async function cells(): Promise<CellJson[]> {
   const r = await host.kuke(['get', 'cells', '-o', 'json']);
   if (r.code !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout) as CellJson[];
+  return statusesOf<CellJson>(r.stdout);
 }
 
 async function history(cell: string): Promise<{ seq: number; hash: string }[]> {

@@ -7,6 +7,8 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOneLineError, startE2eHost, until, type E2eHost } from '../support/e2e.js';
+import { statusOf, statusesOf } from '../support/documents.js';
+import { freeLoopbackPort } from '../support/loopback-http.js';
 
 let host: E2eHost;
 const LAB = ['--realm', 'lab', '--space', 'net1', '--stack', 'app'];
@@ -43,7 +45,7 @@ metadata: {name: lab}
 async function snapshot(): Promise<string> {
   const realms = await host.kuke(['get', 'realms', '-o', 'json']);
   const history = await host.kuke(['history', 'verify', '-o', 'json']);
-  return JSON.stringify([JSON.parse(realms.stdout).map((r: { name: string; version: number; state: string }) => [r.name, r.version, r.state]), JSON.parse(history.stdout).headSeq]);
+  return JSON.stringify([statusesOf<{ name: string; version: number; state: string }>(realms.stdout).map((r) => [r.name, r.version, r.state]), JSON.parse(history.stdout).headSeq]);
 }
 
 beforeAll(async () => {
@@ -70,7 +72,7 @@ describe('workloads through the daemon', () => {
     expect(again.code, again.stderr + again.stdout).toBe(0);
     expect(again.stdout).toContain('Cell "pinger": updated');
     const get = await host.kuke(['get', 'cell', 'pinger', ...LAB, '-o', 'json']);
-    const cell = JSON.parse(get.stdout);
+    const cell = statusOf<{ state: string; address: string }>(get.stdout);
     expect(cell.state).toBe('Ready');
     expect(cell.address).toMatch(/^10\.254\.\d+\.\d+\/24$/);
     // runc's state of both the daemon's task (created by kuke init) and the user's (created by the daemon) lives
@@ -86,18 +88,18 @@ describe('workloads through the daemon', () => {
   it('stops, refuses to start a running cell, starts, kills, restarts and re-applies as the original does', async () => {
     const stop = await host.kuke(['stop', 'cell', 'pinger', ...LAB, '--timeout', '1s']);
     expect(stop.stdout).toBe('Stopped cell "pinger" from stack "app"\n');
-    expect(JSON.parse((await host.kuke(['get', 'cell', 'pinger', ...LAB, '-o', 'json'])).stdout).state).toBe('Stopped');
+    expect(statusOf<{ state: string }>((await host.kuke(['get', 'cell', 'pinger', ...LAB, '-o', 'json'])).stdout).state).toBe('Stopped');
     expect((await host.kuke(['start', 'cell', 'pinger', ...LAB])).stdout).toBe('Started cell "pinger" from stack "app"\n');
     const twice = await host.kuke(['start', 'cell', 'pinger', ...LAB]);
     expect(expectOneLineError(twice)).toMatch(/cell "pinger" .* is already running \(Ready\); stop it first/);
     expect((await host.kuke(['kill', 'cell', 'pinger', ...LAB])).stdout).toBe('Killed cell "pinger" from stack "app"\n');
-    const containers = JSON.parse((await host.kuke(['get', 'containers', '--cell', 'pinger', ...LAB, '-o', 'json'])).stdout);
+    const containers = statusesOf((await host.kuke(['get', 'containers', '--cell', 'pinger', ...LAB, '-o', 'json'])).stdout);
     expect(containers[0]).toMatchObject({ name: 'pinger_root', state: 'Stopped', exitCode: 137 });
     const reapplied = await host.kuke(['apply', '-f', join(host.dir, 'cell.yaml')]);
     expect(reapplied.stdout).toContain('Cell "pinger": updated');
     const restart = await host.kuke(['restart', 'cell', 'pinger', ...LAB, '--timeout', '500ms']);
     expect(restart.stdout).toBe('Restarted cell "pinger" from stack "app"\n');
-    const after = JSON.parse((await host.kuke(['get', 'containers', '--cell', 'pinger', ...LAB, '-o', 'json'])).stdout);
+    const after = statusesOf((await host.kuke(['get', 'containers', '--cell', 'pinger', ...LAB, '-o', 'json'])).stdout);
     // Started by apply, start, re-apply and restart: three restarts after the first start.
     expect(after[0]).toMatchObject({ state: 'Running', restarts: 3 });
   });
@@ -134,7 +136,7 @@ spec:
 `;
     const r = await host.kuke(['apply', '-f', '-'], { input: flaky });
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    const side = async () => (JSON.parse((await host.kuke(['get', 'cell', 'flaky', ...LAB, '-o', 'json'])).stdout) as { state: string; containers: { name: string; state: string; exitCode: number | null; restarts: number }[] });
+    const side = async () => statusOf<{ state: string; containers: { name: string; state: string; exitCode: number | null; restarts: number }[] }>((await host.kuke(['get', 'cell', 'flaky', ...LAB, '-o', 'json'])).stdout);
     // Exits after 0.3 s, restarted at once, exits, restarted after 1 s, exits, and is left alone.
     const settled = await until(side, (c) => c.containers[1]!.restarts === 2 && c.containers[1]!.state === 'Exited', 15_000);
     expect(settled.state).toBe('Ready');
@@ -146,6 +148,33 @@ spec:
     expect(restarts).toHaveLength(2);
     expect(Date.parse(restarts[1]!.at) - Date.parse(restarts[0]!.at)).toBeGreaterThanOrEqual(1_000);
     expect((await host.kuke(['delete', 'cell', 'flaky', ...LAB])).code).toBe(0);
+  });
+
+  it('prints every kind as documents that apply takes back unchanged, and re-creates deleted cells from a multi-document get', async () => {
+    const extra = await host.kuke(['create', 'cell', 'echo', ...LAB, '--image', host.testImage.ref, '--arg', 'sleep', '--arg', '3600', '-p', `127.0.0.1:${await freeLoopbackPort()}:80`, '--start']);
+    expect(extra.code, extra.stderr).toBe(0);
+    const gets = [['get', 'realm', 'lab'], ['get', 'space', 'net1', '--realm', 'lab'], ['get', 'stack', 'app', '--realm', 'lab', '--space', 'net1'], ['get', 'cell', 'pinger', ...LAB], ['get', 'containers', '--cell', 'pinger', ...LAB]];
+    for (const argv of gets) {
+      const first = await host.kuke([...argv, '-o', 'yaml']);
+      expect(first.code, first.stderr).toBe(0);
+      const applied = await host.kuke(['apply', '-f', '-'], { input: first.stdout });
+      expect(applied.code, applied.stderr + applied.stdout).toBe(0);
+      expect(applied.stdout.split('\n').filter((l) => l !== '' && !l.endsWith(': unchanged')), `${argv.join(' ')}: ${applied.stdout}`).toEqual([]);
+      expect((await host.kuke([...argv, '-o', 'yaml'])).stdout, argv.join(' ')).toBe(first.stdout);
+    }
+    // Everything before each document's status (the last section) is what apply reproduces.
+    const specs = (stream: string) => stream.split(/^---$/m).map((d) => d.slice(0, d.indexOf('\nstatus:\n')));
+    const cells = (await host.kuke(['get', 'cells', ...LAB, '-o', 'yaml'])).stdout;
+    expect(specs(cells).map((d) => /^ {2}name: (\S+)$/m.exec(d)?.[1])).toEqual(['echo', 'pinger']);
+    for (const cell of ['echo', 'pinger']) expect((await host.kuke(['delete', 'cell', cell, ...LAB])).code).toBe(0);
+    const applied = await host.kuke(['apply', '-f', '-'], { input: cells });
+    expect(applied.stdout).toBe('Cell "echo": created\nCell "pinger": created\n');
+    const again = (await host.kuke(['get', 'cells', ...LAB, '-o', 'yaml'])).stdout;
+    expect(specs(again)).toEqual(specs(cells));
+    expect(statusesOf<{ name: string; state: string }>((await host.kuke(['get', 'cells', ...LAB, '-o', 'json'])).stdout).map((c) => [c.name, c.state])).toEqual([
+      ['echo', 'Ready'],
+      ['pinger', 'Ready'],
+    ]);
   });
 
   it('refuses to delete a realm that is not empty, then deletes it with --cascade, leaving nothing', async () => {

@@ -16,54 +16,16 @@ import { parseManifests, type Manifest } from '../../src/model/manifest.js';
 import { validateCellTemplate } from '../../src/model/template-check.js';
 import { setupEngine, user } from '../support/fake-engine.js';
 import { announceSeed, RUNS, SEED } from './engine/world.js';
+import { containerFields, containerOf, metadata, name, path, scope } from './manifest-arbitraries.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Doc = { [key: string]: Json };
-
-const name = fc.constantFrom('web', 'db', 'a', 'x-1', 'default', 'lab');
-const image = fc.constantFrom('busybox', 'kukeon.local/busybox:test', 'localhost:5000/a/b:1.0', `nginx@sha256:${'a'.repeat(64)}`, '[::1]:5000/x:y');
-const word = fc.stringMatching(/^[a-z][a-z0-9]{0,7}$/);
-const envEntry = fc.tuple(fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,7}$/), fc.string({ maxLength: 12 })).map(([k, v]) => `${k}=${v}`);
-const path = fc.stringMatching(/^(\/[a-z0-9]{1,6}){1,3}$/);
 
 const volume = fc.record(
   { kind: fc.constantFrom('bind', 'tmpfs'), source: path, target: path, readOnly: fc.boolean() },
   { requiredKeys: ['target'] },
 );
-const resources = fc.record(
-  {
-    memoryLimitBytes: fc.integer({ min: 1 << 20, max: 1 << 30 }),
-    cpuShares: fc.integer({ min: 2, max: 262144 }),
-    cpuQuotaUs: fc.integer({ min: 1000, max: 1_000_000 }),
-    cpuPeriodUs: fc.integer({ min: 1000, max: 1_000_000 }),
-    pidsLimit: fc.integer({ min: 1, max: 10_000 }),
-  },
-  { requiredKeys: [] },
-);
-const containerFields = {
-  image,
-  command: fc.oneof(fc.constant('/bin/sh'), fc.array(word, { maxLength: 3 })),
-  args: fc.array(fc.string({ maxLength: 10 }), { maxLength: 4 }),
-  env: fc.array(envEntry, { maxLength: 4 }),
-  workingDir: path,
-  privileged: fc.boolean(),
-  hostPID: fc.boolean(),
-  volumes: fc.array(volume, { maxLength: 2 }),
-  resources,
-  restartPolicy: fc.constantFrom('', 'never', 'always', 'on-failure'),
-};
-const container = fc
-  .tuple(name, fc.record(containerFields, { requiredKeys: ['image'] }), fc.option(fc.integer({ min: 0, max: 100 })), fc.option(fc.integer({ min: 1, max: 9 })))
-  .map(([id, fields, backoff, retries]) => {
-    const c: Doc = { id, ...(fields as Doc) };
-    // The knobs only with a policy that uses them, so that unmutated documents are valid.
-    if (backoff !== null && (c.restartPolicy === 'always' || c.restartPolicy === 'on-failure')) c.restartBackoffSeconds = backoff;
-    if (retries !== null && c.restartPolicy === 'on-failure') c.restartMaxRetries = retries;
-    return c;
-  });
-const labels = fc.dictionary(word, fc.oneof(word, fc.constant('')), { maxKeys: 3 });
-const metadata = fc.record({ name, labels }, { requiredKeys: ['name'] });
-const scope = { realmId: name, spaceId: name, stackId: name };
+const container = containerOf({ ...containerFields, volumes: fc.array(volume, { maxLength: 2 }) }) as fc.Arbitrary<Doc>;
 
 // A namespace override must be a containerd identifier ending with the install's suffix (kukeon.io here): that is
 // checked where the suffix is known, at create time (operations), so the fuzz only gives valid ones.

@@ -14,6 +14,7 @@ import { startContainerd, type PrivateContainerd } from '../../tools/harness/con
 import { networkName } from '../../src/model/names.js';
 import { applyIsolation } from '../../src/runtime/cni/isolation.js';
 import { INSTANCE_FILE } from '../../src/runtime/cni/ownership.js';
+import { namesOf } from './documents.js';
 
 const repo = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 export const KUKE = join(repo, 'dist', 'kuke.mjs');
@@ -102,7 +103,7 @@ export async function startE2eHost(options: { subnet: string; tag: string }): Pr
         await host.local(['daemon', 'reset', '--purge-system']);
         const realms = await host.local(['get', 'realms', '-o', 'json']);
         if (realms.code === 0) {
-          for (const r of JSON.parse(realms.stdout) as { name: string }[]) await host.local(['delete', 'realm', r.name, '--cascade', '--force']);
+          for (const name of namesOf(realms.stdout)) await host.local(['delete', 'realm', name, '--cascade', '--force']);
         }
       } finally {
         await ctrd.stop();

@@ -1,12 +1,14 @@
 /**
  * `kuke get <kind> [name]`: list resources or show one, as a table (`-o wide` adds columns, including CPU and
- * memory of realms and cells), JSON or YAML. `--at <seq|time>` shows them as they were.
+ * memory of realms and cells), or as manifest documents in JSON or YAML that `kuke apply -f` takes back
+ * (model/documents.ts). `--at <seq|time>` shows them as they were.
  */
 import type { Command } from 'commander';
 import type { ResourceView, UsageView } from '../../model/resources.js';
 import { parseFormat, type CommandContext } from '../context.js';
 import { KIND_WORDS, parseKind, queryOf, viewKind, withScope, type ScopeOptions } from '../kinds.js';
-import { printStructured, viewsTable } from '../output.js';
+import { resourceDocument } from '../../model/documents.js';
+import { printDocuments, viewsTable } from '../output.js';
 import { parseLogPoint } from '../values.js';
 
 interface GetOptions extends ScopeOptions {
@@ -30,7 +32,8 @@ export function register(program: Command, ctx: CommandContext): void {
     const at = options.at === undefined ? {} : parseLogPoint('--at', options.at);
     const client = await ctx.client();
     const views = await client.find(query, at);
-    if (printStructured(ctx.streams, format, name === undefined ? views : views[0])) return;
+    const documents = format === 'json' || format === 'yaml' ? views.map((v) => resourceDocument(v, { namespaceSuffix: ctx.settings().engine.namespaceSuffix })) : [];
+    if (printDocuments(ctx.streams, format, documents, name === undefined)) return;
     let usage: Map<ResourceView, UsageView> | undefined;
     if (format === 'wide' && (kind === 'realm' || kind === 'cell') && at.atSeq === undefined && at.atTime === undefined) {
       usage = new Map();

@@ -50,7 +50,7 @@ describe('kuke (in-process, fake runtime)', () => {
     const created = await kukeWith(client, ['create', 'cell', 'web', '--image', 'busybox', '--arg', 'sleep', '--arg', '9', '--start']);
     expect(created.out).toBe('Cell "web" (realm "default", space "default", stack "default"): created (Ready)\n');
     const json = JSON.parse((await kukeWith(client, ['get', 'cell', 'web', '-o', 'json'])).out);
-    expect(json).toMatchObject({ kind: 'Cell', name: 'web', state: 'Ready', containers: [{ name: 'web_root', state: 'Running' }] });
+    expect(json).toMatchObject({ kind: 'Cell', metadata: { name: 'web' }, spec: { containers: [{ id: 'main', image: 'busybox', args: ['sleep', '9'] }] }, status: { state: 'Ready', containers: [{ name: 'web_root', state: 'Running' }] } });
     const wide = await kukeWith(client, ['get', 'cells', '-o', 'wide']);
     expect(wide.out.split('\n')[0]).toMatch(/^NAME +REALM +SPACE +STACK +STATE +AGE +CONTAINERS +RESTARTS +ADDRESS +PORTS +CPU +MEMORY$/);
     expect(wide.out).toMatch(/web .* 1\/1 +0 +10\.86\.0\.2\/24/);
@@ -70,8 +70,8 @@ describe('kuke (in-process, fake runtime)', () => {
     const wide = await kukeWith(client, ['get', 'cells', '-o', 'wide']);
     expect(wide.out).toContain(' 127.0.0.1:8080->80/tcp, 0.0.0.0:5353->53/udp ');
     const json = JSON.parse((await kukeWith(client, ['get', 'cell', 'web', '-o', 'json'])).out);
-    expect(json.template.containers[0].ports).toEqual([
-      { containerPort: 80, hostPort: 8080, hostIP: '127.0.0.1', protocol: 'tcp' },
+    expect(json.spec.containers[0].ports).toEqual([
+      { containerPort: 80, hostPort: 8080, hostIP: '127.0.0.1' },
       { containerPort: 53, hostPort: 5353, protocol: 'udp' },
     ]);
   });

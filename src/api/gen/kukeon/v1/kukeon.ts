@@ -235,6 +235,8 @@ export interface Space {
   name: string;
   network: Network | undefined;
   cgroupPath: string;
+  /** Spaces whose cells may open connections to this one's (the manifest's spec.network.allowFrom). */
+  allowFrom: string[];
   _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
@@ -2401,7 +2403,15 @@ export const Network: MessageFns<Network> = {
 };
 
 function createBaseSpace(): Space {
-  return { meta: undefined, realm: "", name: "", network: undefined, cgroupPath: "", _unknownFields: {} };
+  return {
+    meta: undefined,
+    realm: "",
+    name: "",
+    network: undefined,
+    cgroupPath: "",
+    allowFrom: [],
+    _unknownFields: {},
+  };
 }
 
 export const Space: MessageFns<Space> = {
@@ -2420,6 +2430,9 @@ export const Space: MessageFns<Space> = {
     }
     if (message.cgroupPath !== "") {
       writer.uint32(42).string(message.cgroupPath);
+    }
+    for (const v of message.allowFrom) {
+      writer.uint32(50).string(v!);
     }
     if (message._unknownFields !== undefined) {
       for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
@@ -2485,6 +2498,14 @@ export const Space: MessageFns<Space> = {
             message.cgroupPath = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.allowFrom.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2516,6 +2537,11 @@ export const Space: MessageFns<Space> = {
         : isSet(object.cgroup_path)
         ? globalThis.String(object.cgroup_path)
         : "",
+      allowFrom: globalThis.Array.isArray(object?.allowFrom)
+        ? object.allowFrom.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.allow_from)
+        ? object.allow_from.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2536,6 +2562,9 @@ export const Space: MessageFns<Space> = {
     if (message.cgroupPath !== "") {
       obj.cgroupPath = message.cgroupPath;
     }
+    if (message.allowFrom?.length) {
+      obj.allowFrom = message.allowFrom;
+    }
     return obj;
   },
 
@@ -2551,6 +2580,7 @@ export const Space: MessageFns<Space> = {
       ? Network.fromPartial(object.network)
       : undefined;
     message.cgroupPath = object.cgroupPath ?? "";
+    message.allowFrom = object.allowFrom?.map((e) => e) || [];
     return message;
   },
 };
