@@ -14,6 +14,7 @@ import * as stack from './stack.js';
 import * as cell from './cell.js';
 import * as container from './container.js';
 import * as daemon from './daemon.js';
+import * as secret from './secret.js';
 
 /** One event type: schemas by version (1-based, contiguous) and upcasters from each old version to the next. */
 export interface EventDefinition {
@@ -102,6 +103,11 @@ export const EVENT_CATALOG: Record<string, EventDefinition> = {
   DaemonStopped: current(daemon.DaemonStoppedV1),
   LogRepaired: current(daemon.LogRepairedV1),
   AccessDenied: current(daemon.AccessDeniedV1),
+
+  // secrets (issue 11)
+  CreateSecret: current(secret.CreateSecretV1),
+  UpdateSecret: current(secret.UpdateSecretV1),
+  DeleteSecret: current(secret.DeleteSecretV1),
 };
 
 /** Current schema version of an event type (undefined if the type is unknown). */

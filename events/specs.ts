@@ -6,6 +6,7 @@
  * upcaster (events/catalog.ts).
  */
 import { z } from 'zod';
+import { SecretKeySchema } from './secret.js';
 
 /** DNS-1123 label (the project's one name rule; src/model/names.ts explains and enforces it with messages). */
 export const NameSchema = z
@@ -51,6 +52,19 @@ export const PortSchema = z.object({
 });
 export type Port = z.infer<typeof PortSchema>;
 
+/** An environment variable whose value is a secret's key, resolved when the container starts. */
+export const SecretEnvSchema = z
+  .object({
+    /** The variable's name. */
+    name: z.string().regex(/^[^=\0]+$/),
+    secretKeyRef: z.object({ name: NameSchema, key: SecretKeySchema }).strict(),
+  })
+  .strict();
+export type SecretEnv = z.infer<typeof SecretEnvSchema>;
+
+/** A secret mounted as files, one per key, under `/run/secrets/<name>/`. */
+export const SecretMountSchema = z.object({ name: NameSchema }).strict();
+
 /** One container of a cell, normalised. */
 export const ContainerTemplateSchema = z.object({
   /** The container's name in the cell (the manifest's `id`). The root container is shown as `<cell>_root`. */
@@ -74,6 +88,11 @@ export const ContainerTemplateSchema = z.object({
   restartMaxRetries: z.number().int().min(1).optional(),
   /** Ports (published or documented); absent when none, and in every event written before ports existed. */
   ports: z.array(PortSchema).optional(),
+  // secrets (issue 11): names of secrets of the cell's space, never their values; absent when none (and in older events).
+  /** Environment variables set from a secret's key when the container starts (Kubernetes' env[].valueFrom.secretKeyRef). */
+  secretEnv: z.array(SecretEnvSchema).optional(),
+  /** Secrets whose keys are files `/run/secrets/<name>/<key>` (Docker's place), on a tmpfs, mode 0400. */
+  secrets: z.array(SecretMountSchema).optional(),
 });
 export type ContainerTemplate = z.infer<typeof ContainerTemplateSchema>;
 

@@ -7,11 +7,12 @@ import * as cell from './cell.js';
 import * as container from './container.js';
 import * as daemon from './daemon.js';
 import * as realm from './realm.js';
+import * as secret from './secret.js';
 import { SCOPE_STATES } from './scope.js';
 import * as space from './space.js';
 import * as stack from './stack.js';
 
-export type AggregateKind = 'realm' | 'space' | 'stack' | 'cell' | 'container' | 'daemon';
+export type AggregateKind = 'realm' | 'space' | 'stack' | 'cell' | 'container' | 'daemon' | 'secret';
 
 /** An effect request as a machine emits it. */
 export interface EffectRequest {
@@ -108,6 +109,15 @@ export const AGGREGATES: Record<AggregateKind, AggregateDefinition> = {
     machine: daemon.daemonMachine,
     version: daemon.MACHINE_VERSION,
     states: daemon.DAEMON_STATES,
+    transient: {},
+    transientEffect: () => undefined,
+  },
+  // No transient state: the values are stored before the command is appended (machines/secret.ts).
+  secret: {
+    kind: 'secret',
+    machine: secret.secretMachine,
+    version: secret.MACHINE_VERSION,
+    states: secret.SECRET_STATES,
     transient: {},
     transientEffect: () => undefined,
   },

@@ -54,6 +54,9 @@ export function describeRejection(
   if (/^Create/.test(event.type)) {
     return { message: `${label} already exists (${state})`, busy: false };
   }
+  if (event.type === 'DeleteSecret' && Array.isArray(event.users) && event.users.length > 0) {
+    return { message: `${label} is used by cell(s) ${event.users.join(', ')}`, hint: 'delete those cells first, or use --force', busy: false };
+  }
   if (/^Delete/.test(event.type) && typeof event.children === 'number' && event.children > 0) {
     const child = kind === 'realm' ? 'space' : kind === 'space' ? 'stack' : 'cell';
     return {

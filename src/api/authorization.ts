@@ -283,6 +283,10 @@ export const RULES: Rules = {
   startCell: { role: 'operator', action: 'starting cells', demands: (r, ctx) => startDemands(r.cell, ctx) },
   restartCell: { role: 'operator', action: 'restarting cells', demands: (r, ctx) => startDemands(r.cell, ctx) },
   stopCell: { role: 'operator', action: 'stopping cells', demands: (r, ctx) => realmDemands(cellOf(r.cell).realm, ctx.realms()) },
+  // secrets (issue 11): operators keep their workloads' secrets, in user realms; a list shows names and keys only.
+  putSecret: { role: 'operator', action: 'creating secrets', demands: (r, ctx) => realmDemands(r.realm, ctx.realms()) },
+  listSecrets: { role: 'viewer', action: 'listing secrets' },
+  deleteSecret: { role: 'operator', action: 'deleting secrets', demands: (r, ctx) => realmDemands(r.realm, ctx.realms()) },
 };
 
 /** The outcome of {@link decide}. */

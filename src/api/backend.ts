@@ -16,7 +16,8 @@ import type { ResourceView } from '../model/resources.js';
 import type { AggregateKey } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { VERSION } from '../version.js';
-import type { DeleteOptions, DeleteResult, KukeonClient, NamedQuery } from './client.js';
+import type { DeleteOptions, DeleteResult, KukeonClient, NamedQuery, SecretFilter } from './client.js';
+import { SecretOperations } from '../engine/secrets.js';
 import { aliasQuery, resolveRealmAlias } from './realm-alias.js';
 
 /** The API's behaviour over an open engine, acting as `actor`. */
@@ -149,6 +150,18 @@ export class EngineBackend implements KukeonClient {
 
   verifyLog() {
     return this.engine.store.verify();
+  }
+
+  // secrets (issue 11)
+  putSecret(input: Parameters<KukeonClient['putSecret']>[0]) {
+    const { createOnly, ...secret } = input;
+    return new SecretOperations(this.engine).put(this.alias(secret), this.options, createOnly ? 'create' : 'apply');
+  }
+  async listSecrets(filter: SecretFilter = {}) {
+    return new SecretOperations(this.engine).list(this.alias(filter));
+  }
+  async deleteSecret(ref: Parameters<KukeonClient['deleteSecret']>[0]) {
+    await new SecretOperations(this.engine).delete(this.alias(ref), this.options);
   }
 
   async close(): Promise<void> {}

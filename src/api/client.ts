@@ -9,7 +9,9 @@ import type { HistoryFilter } from '../engine/history.js';
 import type { CellRef, CreateOutcome, DeleteResult, SpaceRef, StackRef } from '../engine/operations.js';
 import type { Query } from '../engine/queries.js';
 import type { CellTemplate } from '../../events/specs.js';
-import type { CellView, RealmView, ResourceView, SpaceView, StackView, UsageView } from '../model/resources.js';
+import type { CellView, RealmView, ResourceView, SecretView, SpaceView, StackView, UsageView } from '../model/resources.js';
+import type { SecretInput, SecretOutcome } from '../engine/secrets.js';
+import type { SecretRef } from '../runtime/ports.js';
 import type { AggregateKey } from '../model/streams.js';
 import type { VerifyReport } from '../store/types.js';
 
@@ -17,6 +19,14 @@ export type { ApplyProgress, ApplyResult } from '../engine/apply.js';
 export type { HistoryFilter } from '../engine/history.js';
 export type { Query } from '../engine/queries.js';
 export type { CellRef, SpaceRef, StackRef, CreateOutcome, DeleteResult } from '../engine/operations.js';
+export type { SecretInput, SecretOutcome } from '../engine/secrets.js';
+
+/** Which secrets to list: all, a realm's, a space's, or one by name (NotFound when it does not exist). */
+export interface SecretFilter {
+  realm?: string;
+  space?: string;
+  name?: string;
+}
 
 /** A query that names one resource. */
 export type NamedQuery = Query & { name: string };
@@ -67,6 +77,17 @@ export interface KukeonClient {
   watchHistory(key: AggregateKey, filter: HistoryFilter, onEvent: (record: EventRecord) => void, signal: AbortSignal): Promise<void>;
   /** Checks the whole log's hash chain and contiguity. */
   verifyLog(): Promise<VerifyReport>;
+
+  // secrets (issue 11)
+  /**
+   * Creates a secret (`createOnly`: one that exists with other data is AlreadyExists) or makes it hold `data`. The
+   * values go to the root-only secret store; the log records only the keys and a digest.
+   */
+  putSecret(input: SecretInput & { createOnly?: boolean }): Promise<SecretOutcome>;
+  /** Secrets in scope: names, keys and digests, never values. */
+  listSecrets(filter?: SecretFilter): Promise<SecretView[]>;
+  /** Deletes a secret and its stored data; refused while a cell of its space names it, unless `force`. */
+  deleteSecret(ref: SecretRef & { force?: boolean }): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@ import type { Actor, EventRecord } from '../../events/record.js';
 import type { CellTemplate, ContainerTemplate, RecordedError } from '../../events/specs.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { normalizePort } from '../model/ports.js';
-import type { CellView, ContainerView, RealmView, ResourceView, SpaceView, StackView, ViewMeta } from '../model/resources.js';
+import type { CellView, ContainerView, RealmView, ResourceView, SecretView, SpaceView, StackView, ViewMeta } from '../model/resources.js';
 import type { AggregateKey } from '../model/streams.js';
 import type { ApplyResult } from '../engine/apply.js';
 import type { Query } from '../engine/queries.js';
@@ -63,6 +63,8 @@ function containerTemplateToPb(t: ContainerTemplate): pb.ContainerTemplate {
     ...(t.restartBackoffSeconds !== undefined ? { restartBackoffSeconds: t.restartBackoffSeconds } : {}),
     ...(t.restartMaxRetries !== undefined ? { restartMaxRetries: t.restartMaxRetries } : {}),
     ports: (t.ports ?? []).map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIP, protocol: p.protocol })),
+    secretEnv: t.secretEnv ?? [],
+    secrets: t.secrets ?? [],
   };
 }
 
@@ -100,6 +102,9 @@ function containerTemplateFromPb(t: pb.ContainerTemplate): ContainerTemplate {
     ...(t.ports.length
       ? { ports: t.ports.map((p) => normalizePort({ containerPort: p.containerPort, hostPort: p.hostPort, hostIP: p.hostIp, protocol: p.protocol as 'tcp' | 'udp' })) }
       : {}),
+    // Absent when none, like ports.
+    ...(t.secretEnv.length ? { secretEnv: t.secretEnv.map((e) => ({ name: e.name, secretKeyRef: { name: e.secretKeyRef?.name ?? '', key: e.secretKeyRef?.key ?? '' } })) } : {}),
+    ...(t.secrets.length ? { secrets: t.secrets.map((m) => ({ name: m.name })) } : {}),
   };
 }
 
@@ -113,6 +118,15 @@ export function cellTemplateFromPb(t: pb.CellTemplate | undefined): CellTemplate
 }
 
 // ------------------------------------------------------------------------------------------------ views
+
+// secrets (issue 11)
+export function secretToPb(v: SecretView): pb.Secret {
+  return { meta: metaToPb(v), realm: v.realm, space: v.space, name: v.name, keys: v.keys, digest: v.digest };
+}
+export function secretFromPb(s: pb.Secret | undefined): SecretView {
+  if (!s) throw new KukeError(ErrorKind.Internal, 'empty secret in response');
+  return { kind: 'Secret', realm: s.realm, space: s.space, name: s.name, keys: s.keys, digest: s.digest, ...metaFromPb(s.meta) };
+}
 
 export function realmToPb(v: RealmView): pb.Realm {
   return { meta: metaToPb(v), name: v.name, namespace: v.namespace, cgroupPath: v.cgroupPath ?? '', system: v.system };
@@ -246,6 +260,7 @@ const KIND_TO_PB: Record<string, pb.Kind> = {
   cell: pb.Kind.KIND_CELL,
   container: pb.Kind.KIND_CONTAINER,
   daemon: pb.Kind.KIND_DAEMON,
+  secret: pb.Kind.KIND_SECRET,
 };
 
 export function queryToRef(q: Query): pb.Ref {
@@ -273,8 +288,8 @@ export function refToQuery(ref: pb.Ref | undefined): Query {
 }
 
 export function keyToRef(key: AggregateKey): pb.Ref {
-  const k = key as { realm?: string; space?: string; stack?: string; cell?: string; container?: string; name?: string };
-  const name = key.kind === 'realm' ? k.realm : key.kind === 'space' ? k.space : key.kind === 'stack' ? k.stack : key.kind === 'cell' ? k.cell : key.kind === 'container' ? k.container : k.name;
+  const k = key as { realm?: string; space?: string; stack?: string; cell?: string; container?: string; secret?: string; name?: string };
+  const name = key.kind === 'realm' ? k.realm : key.kind === 'space' ? k.space : key.kind === 'stack' ? k.stack : key.kind === 'cell' ? k.cell : key.kind === 'container' ? k.container : key.kind === 'secret' ? k.secret : k.name;
   return { kind: KIND_TO_PB[key.kind]!, realm: k.realm ?? '', space: k.space ?? '', stack: k.stack ?? '', cell: key.kind === 'container' ? k.cell! : '', name: name ?? '' };
 }
 
@@ -293,6 +308,8 @@ export function refToKey(ref: pb.Ref | undefined): AggregateKey {
       return { kind: 'container', realm: ref.realm, space: ref.space, stack: ref.stack, cell: ref.cell, container: ref.name };
     case pb.Kind.KIND_DAEMON:
       return { kind: 'daemon', name: ref.name || 'kukeond' };
+    case pb.Kind.KIND_SECRET:
+      return { kind: 'secret', realm: ref.realm, space: ref.space, secret: ref.name };
     default:
       throw new KukeError(ErrorKind.InvalidArgument, `unsupported resource kind ${String(ref.kind)}`);
   }

@@ -7,10 +7,10 @@ import type { EventRecord } from '../../events/record.js';
 import type { CellTemplate } from '../../events/specs.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { checkManifestSize, utf8Bytes } from '../model/limits.js';
-import type { ResourceView } from '../model/resources.js';
+import type { ResourceView, SecretView } from '../model/resources.js';
 import type { AggregateKey } from '../model/streams.js';
-import type { ApplyProgress, ApplyResult, CellRef, DeleteOptions, DeleteResult, HistoryFilter, KukeonClient, NamedQuery, Query } from './client.js';
-import { applyResultFromPb, cellFromPb, cellTemplateToPb, eventFromPb, keyToRef, queryToRef, realmFromPb, resourceFromPb, spaceFromPb, stackFromPb } from './convert.js';
+import type { ApplyProgress, ApplyResult, CellRef, DeleteOptions, DeleteResult, HistoryFilter, KukeonClient, NamedQuery, Query, SecretFilter } from './client.js';
+import { applyResultFromPb, cellFromPb, cellTemplateToPb, eventFromPb, keyToRef, queryToRef, realmFromPb, resourceFromPb, secretFromPb, spaceFromPb, stackFromPb } from './convert.js';
 import { fromServiceError } from './errors.js';
 import * as pb from './gen/kukeon/v1/kukeon.js';
 import { checkRequestSize, CLIENT_CHANNEL_OPTIONS, PartJoiner } from './limits.js';
@@ -236,6 +236,24 @@ export class GrpcClient implements KukeonClient {
 
   async close(): Promise<void> {
     this.client.close();
+  }
+
+  // secrets (issue 11)
+  async putSecret(input: Parameters<KukeonClient['putSecret']>[0]) {
+    const request: pb.PutSecretRequest = { realm: input.realm, space: input.space, name: input.name, data: input.data, labels: input.labels ?? {}, createOnly: input.createOnly ?? false };
+    const res = await this.call<pb.PutSecretRequest, pb.PutSecretResponse>('putSecret', request, WRITE_DEADLINE_MS);
+    return { view: secretFromPb(res.secret), action: res.action as 'created' | 'updated' | 'unchanged' };
+  }
+
+  async listSecrets(filter: SecretFilter = {}) {
+    const views: SecretView[] = [];
+    const request: pb.ListSecretsRequest = { realm: filter.realm ?? '', space: filter.space ?? '', name: filter.name ?? '' };
+    await this.stream('listSecrets', request, (m: pb.ListSecretsResponse) => views.push(secretFromPb(m.secret)), { idleMs: READ_DEADLINE_MS });
+    return views;
+  }
+
+  async deleteSecret(ref: Parameters<KukeonClient['deleteSecret']>[0]) {
+    await this.call<pb.DeleteSecretRequest, pb.DeleteSecretResponse>('deleteSecret', { realm: ref.realm, space: ref.space, name: ref.name, force: ref.force ?? false }, WRITE_DEADLINE_MS);
   }
 }
 

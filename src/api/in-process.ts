@@ -29,12 +29,13 @@ import { usageOf } from '../engine/usage.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkManifestSize, utf8Bytes } from '../model/limits.js';
-import type { CellView, ResourceView } from '../model/resources.js';
+import type { CellView, ResourceView, SecretView } from '../model/resources.js';
 import type { AggregateKey } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { LevelEventLog, isLockedError } from '../store/event-log.js';
 import type { EventStore, VerifyReport } from '../store/types.js';
-import type { DeleteOptions, KukeonClient, NamedQuery, DeleteResult } from './client.js';
+import type { DeleteOptions, KukeonClient, NamedQuery, DeleteResult, SecretFilter } from './client.js';
+import { SecretOperations } from '../engine/secrets.js';
 import { VERSION } from '../version.js';
 
 /** Options of {@link InProcessClient}. */
@@ -152,6 +153,25 @@ export class InProcessClient implements KukeonClient {
     const store = await this.openLogOrExplain('verify the log');
     try {
       return await store.verify();
+    } finally {
+      await store.close();
+    }
+  }
+
+  // secrets (issue 11)
+  putSecret(input: Parameters<KukeonClient['putSecret']>[0]) {
+    return this.write((b) => b.putSecret(input));
+  }
+  deleteSecret(ref: Parameters<KukeonClient['deleteSecret']>[0]) {
+    return this.write((b) => b.deleteSecret(ref));
+  }
+  /** Folds the log (the read model holds no secrets); while kukeond holds the log, ask it instead. */
+  async listSecrets(filter: SecretFilter = {}): Promise<SecretView[]> {
+    const store = await this.openLogOrExplain('list secrets');
+    try {
+      const engine = await Engine.open({ store, config: this.config, logger: this.logger });
+      const realms = engine.list('realm/', { live: true }).map(realmView);
+      return new SecretOperations(engine).list(filter.realm === undefined ? filter : { ...filter, realm: resolveRealmAlias(filter.realm, realms) });
     } finally {
       await store.close();
     }

@@ -20,6 +20,7 @@ import {
   refToKey,
   refToQuery,
   resourceToPb,
+  secretToPb,
   spaceToPb,
   stackToPb,
 } from './convert.js';
@@ -55,7 +56,7 @@ export interface CallerCredentials {
 export type CredentialsLookup = (peer: string) => Promise<CallerCredentials | undefined>;
 
 /** Calls that record nothing: they do not wait for the caller's credentials. */
-const READ_ONLY = new Set(['ping', 'find', 'usage', 'readHistory', 'watchHistory', 'verifyLog']);
+const READ_ONLY = new Set(['ping', 'find', 'usage', 'readHistory', 'watchHistory', 'verifyLog', 'listSecrets']);
 
 /** What a streaming handler is given: the request, a way to send one item, and the call's cancellation. */
 interface StreamScope<Req, Res> {
@@ -237,6 +238,23 @@ export function kukeonHandlers(
         problem: r.firstBad?.problem ?? '',
         message: r.firstBad?.message ?? '',
       };
+    }),
+    // secrets (issue 11): the request's values go to the backend only; nothing here logs a request.
+    putSecret: unary('putSecret', async (b, req: pb.PutSecretRequest) => {
+      const data = Object.fromEntries(Object.entries(req.data).map(([k, v]) => [k, Buffer.from(v)]));
+      const { view, action } = await b.putSecret({ realm: req.realm, space: req.space, name: req.name, data, labels: req.labels, createOnly: req.createOnly });
+      return { secret: secretToPb(view), action };
+    }),
+    listSecrets: stream('listSecrets', async (b, { request, call, signal }: StreamScope<pb.ListSecretsRequest, pb.ListSecretsResponse>) => {
+      const filter = { ...(request.realm ? { realm: request.realm } : {}), ...(request.space ? { space: request.space } : {}), ...(request.name ? { name: request.name } : {}) };
+      for (const view of await b.listSecrets(filter)) {
+        if (signal.aborted) return;
+        if (!call.write({ secret: secretToPb(view) })) await drained(call, signal);
+      }
+    }),
+    deleteSecret: unary('deleteSecret', async (b, req: pb.DeleteSecretRequest) => {
+      await b.deleteSecret({ realm: req.realm, space: req.space, name: req.name, force: req.force });
+      return {};
     }),
   };
 }

@@ -109,5 +109,7 @@ export function runLayout(runPath: string) {
     images: join(runPath, 'images'),
     /** FIFOs of exec'd processes, one directory each (src/runtime/containerd/fifo-io.ts). */
     execIo: join(runPath, 'io', 'exec'),
+    /** Secrets' values, root-only (src/runtime/secrets/store.ts). */
+    secrets: join(runPath, 'secrets'),
   };
 }

@@ -17,6 +17,7 @@ import { buildContainerSpec, type ContainerPlacement } from './container-spec.js
 import type { EffectRunner, Engine } from './engine.js';
 import { ensureIsolation } from './isolation.js';
 import { rootNetns, runCellEffect } from './sagas.js';
+import { resolveSecrets, SECRETS_DIR, withSecrets } from './secrets.js';
 
 /** How an effect is retried. */
 export interface RetryPolicy {
@@ -87,6 +88,7 @@ async function runOnce(
         config,
         params as unknown as ContainerPlacement & { template: ContainerTemplate; network: NetworkMode },
         ctx.engine.logger,
+        ctx.engine,
       );
     case 'stopContainer':
       return stopContainer(runtime, params as unknown as ContainerPlacement & { signal: string; graceMs: number });
@@ -160,6 +162,7 @@ async function startContainer(
   config: EngineConfig,
   p: ContainerPlacement & { template: ContainerTemplate; network: NetworkMode },
   logger: Logger,
+  engine: Engine,
 ): Promise<Fact[]> {
   const attach = p.network.mode === 'new' ? p.network.attach : undefined;
   const attachTo = async (pid: number) => (attach ? (await runtime.networks.attach(attach.network, p.containerdId, rootNetns(pid), attach.options)).address : undefined);
@@ -167,10 +170,17 @@ async function startContainer(
   if (task?.status === 'running' || task?.status === 'paused') return [taskStarted(task.pid, await attachTo(task.pid))];
   // A task left created by an interrupted start may carry an older spec: it goes, and the start begins afresh.
   if (task) await runtime.containers.deleteTask(p.namespace, p.containerdId);
-  // Create-or-update: the spec (network namespace to join, template changes) is refreshed before every start.
-  const spec = buildContainerSpec(config, p, p.template, p.network.mode === 'new' ? { mode: 'new' } : p.network);
+  // Create-or-update: the spec (network namespace to join, template changes, secrets' values) is refreshed before every start.
+  const secrets = await resolveSecrets(engine, runtime.secrets, p, p.template);
+  const spec = withSecrets(buildContainerSpec(config, p, p.template, p.network.mode === 'new' ? { mode: 'new' } : p.network), p.template, secrets);
   await runtime.containers.createContainer(spec);
   const created = await runtime.containers.createTask(p.namespace, p.containerdId);
+  if (secrets.files.length > 0) {
+    await runtime.secrets.install(created.pid, SECRETS_DIR, secrets.files).catch(async (err: unknown) => {
+      await removeTask(runtime, p).catch((cleanupErr: unknown) => logger.warn({ err: cleanupErr, containerdId: p.containerdId }, 'could not remove the task of a start whose secret files failed'));
+      throw err;
+    });
+  }
   let address: string | undefined;
   try {
     address = await attachTo(created.pid);
@@ -193,9 +203,14 @@ function taskStarted(pid: number, address: string | undefined): Fact {
 
 /** Removes a created task that will not start, and releases its attachment (CNI DEL; missing → ok). */
 async function discardTask(runtime: Runtime, p: ContainerPlacement, network: string): Promise<void> {
+  await removeTask(runtime, p);
+  await runtime.networks.detach(network, p.containerdId);
+}
+
+/** Kills and removes a task that will not start. */
+async function removeTask(runtime: Runtime, p: ContainerPlacement): Promise<void> {
   await runtime.containers.stopTask(p.namespace, p.containerdId, { signal: 'SIGKILL', graceMs: 0 });
   await runtime.containers.deleteTask(p.namespace, p.containerdId);
-  await runtime.networks.detach(network, p.containerdId);
 }
 
 async function stopContainer(runtime: Runtime, p: ContainerPlacement & { signal: string; graceMs: number }): Promise<Fact[]> {

@@ -720,6 +720,8 @@ function nameOf(key: AggregateKey): string {
       return key.container;
     case 'daemon':
       return key.name;
+    case 'secret':
+      return `${key.secret} --realm ${key.realm} --space ${key.space}`;
   }
 }
 
@@ -733,6 +735,8 @@ function listHint(key: AggregateKey): string {
       return `list stacks with: kuke get stacks --realm ${key.realm} --space ${key.space}`;
     case 'cell':
       return `list cells with: kuke get cells --realm ${key.realm} --space ${key.space} --stack ${key.stack}`;
+    case 'secret':
+      return `list secrets with: kuke get secrets --realm ${key.realm} --space ${key.space}`;
     default:
       return '';
   }

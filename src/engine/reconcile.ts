@@ -13,6 +13,9 @@
  * 5. cgroups of live scopes and running cells are re-created if missing (after a reboot).
  * 6. The isolation rules of the spaces (iptables chains) are rewritten if they differ from the live spaces' (after a
  *    reboot they are gone; after the last space went, leftovers are removed).
+ * 7. Every live secret's data is read from the secret store and checked against the digest its events record: a
+ *    missing or altered version fails the secret (re-applying it heals it). Versions no event names any more (a
+ *    crash between the store's write and the append, a delete's removal that failed) are removed.
  *
  * No stored state may stop the daemon from starting, so every step is contained per aggregate: when a step fails
  * for one aggregate (a namespace containerd refuses, a path that vanished, a cgroup that cannot be made), the
@@ -22,6 +25,7 @@
  */
 import { isGone, isTransient } from '../../machines/index.js';
 import { isRunningCell } from '../../machines/cell.js';
+import type { SecretContext } from '../../machines/secret.js';
 import { ErrorKind, isKukeError, toKukeError, type KukeError } from '../errors.js';
 import { cgroupPath } from '../model/names.js';
 import { streamOf } from '../model/streams.js';
@@ -83,7 +87,7 @@ export async function reconcile(engine: Engine, runtime: Runtime, options: { sco
 
   // 2. transient aggregates: containers first, then scopes and cells. An effect that fails once re-issued reports
   // EffectFailed like any other; one that cannot even be re-issued (its context is unusable) fails its aggregate.
-  const order = { container: 0, realm: 1, space: 2, stack: 3, cell: 4, daemon: 5 } as const;
+  const order = { container: 0, realm: 1, space: 2, stack: 3, cell: 4, daemon: 5, secret: 6 } as const;
   const transient = [...engine.all()].filter((a) => isTransient(a.kind, String(a.snapshot.value))).sort((a, b) => order[a.kind] - order[b.kind]);
   for (const agg of transient) {
     await contain(
@@ -113,6 +117,7 @@ export async function reconcile(engine: Engine, runtime: Runtime, options: { sco
 
   await collectGarbage(engine, runtime, report, contain);
   await healCgroups(engine, runtime, report, contain);
+  await checkSecrets(engine, runtime, report, contain);
   await contain('healIsolation', undefined, async () => {
     if ((await ensureIsolation(engine, runtime)).changed) {
       engine.logger.warn('rewrote the isolation rules of the spaces, which differed from the live spaces (a reboot, or a change by hand)');
@@ -208,11 +213,28 @@ async function collectGarbage(engine: Engine, runtime: Runtime, report: Reconcil
   });
 }
 
+async function checkSecrets(engine: Engine, runtime: Runtime, report: ReconcileReport, contain: Contain): Promise<void> {
+  const live = new Map<string, string | undefined>();
+  for (const agg of engine.list('secret/', { live: true })) {
+    const c = agg.snapshot.context as SecretContext;
+    const ref = { realm: c.identity.realm, space: c.identity.space, name: c.identity.name };
+    live.set(`${ref.realm}/${ref.space}/${ref.name}`, c.digest ?? undefined);
+    if (String(agg.snapshot.value) !== 'Ready' || !c.digest) continue;
+    await contain('checkSecrets', agg, () => runtime.secrets.get(ref, c.digest!));
+  }
+  await contain('pruneSecrets', undefined, async () => {
+    for (const ref of await runtime.secrets.list()) {
+      const key = `${ref.realm}/${ref.space}/${ref.name}`;
+      await runtime.secrets.prune(ref, live.has(key) ? live.get(key) : undefined);
+    }
+  });
+}
+
 async function healCgroups(engine: Engine, runtime: Runtime, report: ReconcileReport, contain: Contain): Promise<void> {
   for (const agg of [...engine.all()]) {
     const key = agg.key;
     const up = String(agg.snapshot.value) === 'Ready' || (key.kind === 'cell' && isRunningCell(String(agg.snapshot.value)));
-    if (!up || key.kind === 'container' || key.kind === 'daemon') continue;
+    if (!up || key.kind === 'container' || key.kind === 'daemon' || key.kind === 'secret') continue;
     await contain('healCgroups', agg, async () => {
       const path = cgroupPath(
         { realm: key.realm, ...('space' in key ? { space: key.space } : {}), ...('stack' in key ? { stack: key.stack } : {}), ...('cell' in key ? { cell: key.cell } : {}) },

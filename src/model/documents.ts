@@ -53,7 +53,8 @@ export const CONTAINER_FIELDS: FieldMap<ContainerTemplate> = {
   image: (v) => ({ image: v }),
   command: (v) => nonEmpty('command', v),
   args: (v) => nonEmpty('args', v),
-  env: (v) => nonEmpty('env', v),
+  // Variables from secrets print in env too, in Kubernetes' spelling ({name, valueFrom: {secretKeyRef}}), after the plain ones.
+  env: (v, t) => nonEmpty('env', [...v, ...(t.secretEnv ?? []).map((e) => ({ name: e.name, valueFrom: { secretKeyRef: { name: e.secretKeyRef.name, key: e.secretKeyRef.key } } }))]),
   workingDir: (v) => defined('workingDir', v),
   privileged: (v) => when(v, { privileged: true }),
   hostNetwork: (v) => when(v, { hostNetwork: true }),
@@ -71,6 +72,8 @@ export const CONTAINER_FIELDS: FieldMap<ContainerTemplate> = {
   restartBackoffSeconds: (v) => defined('restartBackoffSeconds', v),
   restartMaxRetries: (v) => defined('restartMaxRetries', v),
   ports: (v) => nonEmpty('ports', v?.map((p) => ({ containerPort: p.containerPort, ...defined('hostPort', p.hostPort), ...defined('hostIP', p.hostIP), ...when(p.protocol !== 'tcp', { protocol: p.protocol }) }))),
+  secretEnv: () => ({}),
+  secrets: (v) => nonEmpty('secrets', v?.map((m) => ({ name: m.name }))),
 };
 
 /** A cell template's fields besides its labels (metadata) and address (status); see the header. */

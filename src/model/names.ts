@@ -5,7 +5,7 @@
 import { ErrorKind, KukeError } from '../errors.js';
 
 /** The kinds of named resources. */
-export type ResourceKind = 'realm' | 'space' | 'stack' | 'cell' | 'container';
+export type ResourceKind = 'realm' | 'space' | 'stack' | 'cell' | 'container' | 'secret';
 
 /** DNS-1123 label: lowercase alphanumerics and '-', starting and ending with an alphanumeric. */
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

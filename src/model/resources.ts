@@ -82,6 +82,18 @@ export interface CellView extends ViewMeta {
   containers: ContainerView[];
 }
 
+/** A secret (issue 11): its keys and digest, never a value. */
+export interface SecretView extends ViewMeta {
+  kind: 'Secret';
+  realm: string;
+  space: string;
+  name: string;
+  /** The data's keys, sorted. */
+  keys: string[];
+  /** The store's keyed digest of the data (events/secret.ts): changes whenever a value does. */
+  digest: string;
+}
+
 export type ResourceView = RealmView | SpaceView | StackView | CellView | ContainerView;
 
 /** Accounting figures read from a cgroup subtree (for `-o wide`). */

@@ -8,6 +8,7 @@
  *   cell/<realm>/<space>/<stack>/<cell>
  *   container/<realm>/<space>/<stack>/<cell>/<container>     (the root container is `<cell>_root`)
  *   daemon/kukeond
+ *   secret/<realm>/<space>/<secret>                          (machines/secret.ts says why a space holds them)
  */
 import type { AggregateKind } from '../../machines/index.js';
 import { ErrorKind, KukeError } from '../errors.js';
@@ -19,7 +20,8 @@ export type AggregateKey =
   | { kind: 'stack'; realm: string; space: string; stack: string }
   | { kind: 'cell'; realm: string; space: string; stack: string; cell: string }
   | { kind: 'container'; realm: string; space: string; stack: string; cell: string; container: string }
-  | { kind: 'daemon'; name: string };
+  | { kind: 'daemon'; name: string }
+  | { kind: 'secret'; realm: string; space: string; secret: string };
 
 /** The daemon's own stream. */
 export const DAEMON_STREAM = 'daemon/kukeond';
@@ -39,10 +41,12 @@ export function streamOf(key: AggregateKey): string {
       return `container/${key.realm}/${key.space}/${key.stack}/${key.cell}/${key.container}`;
     case 'daemon':
       return `daemon/${key.name}`;
+    case 'secret':
+      return `secret/${key.realm}/${key.space}/${key.secret}`;
   }
 }
 
-const ARITY: Record<AggregateKind, number> = { realm: 1, space: 2, stack: 3, cell: 4, container: 5, daemon: 1 };
+const ARITY: Record<AggregateKind, number> = { realm: 1, space: 2, stack: 3, cell: 4, container: 5, daemon: 1, secret: 3 };
 
 /** Parses a stream name back into its key. Throws InvalidArgument for a malformed name. */
 export function parseStream(stream: string): AggregateKey {
@@ -64,6 +68,8 @@ export function parseStream(stream: string): AggregateKey {
       return { kind: 'container', realm: a, space: b, stack: c, cell: d, container: e };
     case 'daemon':
       return { kind: 'daemon', name: a };
+    case 'secret':
+      return { kind: 'secret', realm: a, space: b, secret: c };
   }
 }
 
@@ -83,6 +89,8 @@ export function parentStream(key: AggregateKey): string | undefined {
       return streamOf({ kind: 'stack', realm: key.realm, space: key.space, stack: key.stack });
     case 'container':
       return streamOf({ kind: 'cell', realm: key.realm, space: key.space, stack: key.stack, cell: key.cell });
+    case 'secret':
+      return streamOf({ kind: 'space', realm: key.realm, space: key.space });
     default:
       return undefined;
   }
@@ -119,6 +127,8 @@ export function machineInput(key: AggregateKey): Record<string, string> {
       return { realm: key.realm, space: key.space, stack: key.stack, cell: key.cell, name: key.container };
     case 'daemon':
       return {};
+    case 'secret':
+      return { realm: key.realm, space: key.space, name: key.secret };
   }
 }
 
@@ -137,5 +147,7 @@ export function describeKey(key: AggregateKey): string {
       return `container "${key.container}" of cell "${key.cell}"`;
     case 'daemon':
       return `daemon "${key.name}"`;
+    case 'secret':
+      return `secret "${key.secret}" in realm "${key.realm}", space "${key.space}"`;
   }
 }

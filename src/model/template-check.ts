@@ -8,6 +8,7 @@
  * The log's own schemas (events/specs.ts) stay looser on purpose: old logs must replay.
  */
 import { z } from 'zod';
+import { SecretKeySchema } from '../../events/secret.js';
 import { Ipv4Schema, type CellTemplate } from '../../events/specs.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { imageRefMessage, imageRefProblem } from './image-ref.js';
@@ -177,6 +178,36 @@ export const portsSchema = z
   .array(strictObject({ containerPort: portNumberSchema, hostPort: portNumberSchema.optional(), hostIP: hostIPSchema.optional(), protocol: z.enum(['tcp', 'udp']) }))
   .max(L.MAX_PORTS_PER_CONTAINER, `must have at most ${L.MAX_PORTS_PER_CONTAINER} entries`);
 
+/** A secret's key, as Kubernetes allows them (events/secret.ts); it names a file. */
+export const secretKeySchema = z.string().superRefine((value, ctx) => {
+  if (!SecretKeySchema.safeParse(value).success) ctx.addIssue({ code: 'custom', message: `invalid secret key ${quote(value)}: use letters, digits, "-", "_" and "." (not "." or ".."), at most 253 characters` });
+});
+/** Environment variables from secrets' keys (Kubernetes' secretKeyRef), each name once. */
+export const secretEnvSchema = z
+  .array(
+    strictObject({
+      name: z.string().superRefine((value, ctx) => {
+        if (!/^[^=\0]+$/.test(value) || L.utf8Bytes(value) > L.MAX_ENV_NAME_BYTES) ctx.addIssue({ code: 'custom', message: `invalid environment variable name ${quote(value)}` });
+      }),
+      secretKeyRef: strictObject({ name: nameSchema, key: secretKeySchema }),
+    }),
+  )
+  .max(L.MAX_ENV_ENTRIES, `must have at most ${L.MAX_ENV_ENTRIES} entries`)
+  .superRefine((entries, ctx) => {
+    const names = entries.map((e) => e.name);
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup !== undefined) ctx.addIssue({ code: 'custom', message: `environment variable ${quote(dup)} is set from a secret twice` });
+  });
+/** Secrets mounted as files under /run/secrets/<name>/, each once. */
+export const secretMountsSchema = z
+  .array(strictObject({ name: nameSchema }))
+  .max(L.MAX_MOUNTS_PER_CONTAINER, `must have at most ${L.MAX_MOUNTS_PER_CONTAINER} entries`)
+  .superRefine((entries, ctx) => {
+    const names = entries.map((e) => e.name);
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup !== undefined) ctx.addIssue({ code: 'custom', message: `secret ${quote(dup)} is mounted twice` });
+  });
+
 const containerSchema = strictObject({
   name: nameSchema,
   image: imageSchema,
@@ -199,6 +230,9 @@ const containerSchema = strictObject({
   restartBackoffSeconds: restartBackoffSchema.optional(),
   restartMaxRetries: restartRetriesSchema.optional(),
   ports: portsSchema.optional(),
+  // secrets (issue 11): names of secrets and keys, never values.
+  secretEnv: secretEnvSchema.optional(),
+  secrets: secretMountsSchema.optional(),
 })
   .superRefine(restartRules)
   .superRefine(execSizeRule);

@@ -12,6 +12,7 @@ import { ContainerdRuntime } from './containerd/runtime.js';
 import { HostCellFiles } from './cellfiles/files.js';
 import { FileLogs } from './logs/files.js';
 import type { Runtime } from './ports.js';
+import { FileSecretStore } from './secrets/store.js';
 
 /** Builds the ports for a host's settings. */
 export async function createRuntime(settings: HostSettings, logger?: Logger): Promise<Runtime> {
@@ -30,5 +31,6 @@ export async function createRuntime(settings: HostSettings, logger?: Logger): Pr
     networks,
     logs: new FileLogs(layout.logs, logger ? { logger } : {}),
     cellFiles: new HostCellFiles(layout.cellEtc),
+    secrets: new FileSecretStore(layout.secrets),
   };
 }

@@ -535,6 +535,47 @@ export interface CellFiles {
   hostResolverFiles(): Promise<HostResolverFiles>;
 }
 
+/** A secret, as the store files it. */
+export interface SecretRef {
+  realm: string;
+  space: string;
+  name: string;
+}
+
+/** A secret's data: key → bytes. Never logged, never in an event. */
+export type SecretData = Record<string, Buffer>;
+
+/** A file of a secret, as placed in a container (`<dir>/<secret>/<key>`, mode 0400, owned by the container's user). */
+export interface SecretFile {
+  /** Relative to the container's secrets directory: `<secret>/<key>`. */
+  path: string;
+  data: Buffer;
+}
+
+/**
+ * The root-only store of secrets' values, beside the event log (`<run path>/secrets/`, src/runtime/secrets/store.ts).
+ * The log records only a secret's keys and {@link SecretStore.digest}; the values are here, one file per version,
+ * named by its digest, so that what the log names is always what is read.
+ */
+export interface SecretStore {
+  /** The digest the events record of `data` (keyed: it cannot be computed, or a guess checked, without the store). */
+  digest(data: SecretData): Promise<string>;
+  /** Stores `data` durably (written to a temp file, synced, renamed); returns its digest. Idempotent. */
+  put(ref: SecretRef, data: SecretData): Promise<string>;
+  /** The data stored under `digest`: NotFound when it is missing, DataLoss when its bytes no longer match the digest. */
+  get(ref: SecretRef, digest: string): Promise<SecretData>;
+  /** Removes the stored versions of a secret other than `keep` (every one, and its directory, without). Missing → ok. */
+  prune(ref: SecretRef, keep?: string): Promise<void>;
+  /** Every secret of which the store holds a version (to remove those of deleted secrets). */
+  list(): Promise<SecretRef[]>;
+  /**
+   * Writes `files` under `dir` (a tmpfs of the container) inside the root of the process `pid`: a created task, whose
+   * process waits to be started (runc create), so nothing in the container can race the writes. Each file is 0400
+   * and owned by the uid and gid that process already runs as (runc sets the container's user before it waits).
+   */
+  install(pid: number, dir: string, files: SecretFile[]): Promise<void>;
+}
+
 /** The ports together, as the engine receives them. */
 export interface Runtime {
   containers: ContainerRuntime;
@@ -542,4 +583,5 @@ export interface Runtime {
   networks: Networks;
   logs: ContainerLogs;
   cellFiles: CellFiles;
+  secrets: SecretStore;
 }

@@ -31,6 +31,7 @@ export function refusing(runtime: Runtime, refuse: Refusal): Runtime {
     networks: wrap('networks', runtime.networks),
     logs: wrap('logs', runtime.logs),
     cellFiles: wrap('cellFiles', runtime.cellFiles),
+    secrets: wrap('secrets', runtime.secrets),
   };
 }
 

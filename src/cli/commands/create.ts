@@ -12,6 +12,7 @@ import { parsePublish } from '../../model/ports.js';
 import { parseFormat, type CommandContext } from '../context.js';
 import { parseKind, withScope, type ScopeOptions } from '../kinds.js';
 import { exitLine, printStructured } from '../output.js';
+import { createSecret, isSecretKind } from './secret.js';
 
 interface CreateOptions extends ScopeOptions {
   namespace?: string;
@@ -23,6 +24,8 @@ interface CreateOptions extends ScopeOptions {
   ip?: string;
   start?: boolean;
   output?: string;
+  fromLiteral?: string[];
+  fromFile?: string[];
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -31,8 +34,8 @@ export function register(program: Command, ctx: CommandContext): void {
   const command = program
     .command('create')
     .alias('c')
-    .description('create a realm, space, stack or cell')
-    .argument('<kind>', 'realm, space, stack or cell')
+    .description('create a realm, space, stack, cell or secret')
+    .argument('<kind>', 'realm, space, stack, cell or secret')
     .argument('<name>', 'name of the new resource')
     .option('--namespace <ns>', 'realm: containerd namespace (default <name>.kukeon.io)')
     .option('--image <ref>', 'cell: image of its (root) container')
@@ -42,8 +45,11 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('-p, --publish <[hostIP:]hostPort:containerPort[/tcp|udp]>', 'cell: publish a port of the cell on the host (repeatable)', collect)
     .option('--ip <address>', "cell: its IPv4 address in the space's subnet, kept for its life (default: the first free one)")
     .option('--start', 'cell: start it and wait until Ready (or until it exits, for a root that runs to its end)')
+    .option('--from-literal <key=value>', 'secret: a key and its value (repeatable)', collect)
+    .option('--from-file <[key=]path>', "secret: a key whose value is the file's content; the key defaults to the file's name (repeatable)", collect)
     .option('-o, --output <format>', 'table, json or yaml', 'table');
   withScope(command).action(async (word: string, name: string, options: CreateOptions) => {
+    if (isSecretKind(word)) return createSecret(ctx, name, options);
     const kind = parseKind(word, ['realm', 'space', 'stack', 'cell']);
     const format = parseFormat(options.output, ['table', 'json', 'yaml']);
     validateName(kind, name);

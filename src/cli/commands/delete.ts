@@ -9,18 +9,20 @@ import type { Command } from 'commander';
 import { validateName } from '../../model/names.js';
 import type { CommandContext } from '../context.js';
 import { namedQuery, parseKind, withScope, type ScopeOptions } from '../kinds.js';
+import { deleteSecret, isSecretKind } from './secret.js';
 
 export function register(program: Command, ctx: CommandContext): void {
   const command = program
     .command('delete')
     .alias('d')
-    .description('delete a realm, space, stack or cell')
-    .argument('<kind>', 'realm, space, stack or cell')
+    .description('delete a realm, space, stack, cell or secret')
+    .argument('<kind>', 'realm, space, stack, cell or secret')
     .argument('<name>', 'resource name')
     .option('--cascade', 'also delete what it contains')
     .option('--force', 'delete it whatever state it is in: clean what can be cleaned, record the rest in its history (needed for the system realm)')
     .option('--keep-logs', "keep the container logs of the deleted cells (by default they go with their cell)");
   withScope(command).action(async (word: string, name: string, options: ScopeOptions & { cascade?: boolean; force?: boolean; keepLogs?: boolean }) => {
+    if (isSecretKind(word)) return deleteSecret(ctx, name, options);
     const kind = parseKind(word, ['realm', 'space', 'stack', 'cell']);
     validateName(kind, name);
     const client = await ctx.client();

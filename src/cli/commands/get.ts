@@ -10,6 +10,7 @@ import { KIND_WORDS, parseKind, queryOf, viewKind, withScope, type ScopeOptions 
 import { resourceDocument } from '../../model/documents.js';
 import { printDocuments, viewsTable } from '../output.js';
 import { parseLogPoint } from '../values.js';
+import { getSecrets, isSecretKind } from './secret.js';
 
 interface GetOptions extends ScopeOptions {
   output?: string;
@@ -26,6 +27,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('-o, --output <format>', 'table, wide, json or yaml', 'table')
     .option('--at <seq|time>', 'show state as it was after this event seq or at this time');
   withScope(command, { cell: true }).action(async (word: string, name: string | undefined, options: GetOptions) => {
+    if (isSecretKind(word) && options.at === undefined) return getSecrets(ctx, name, options);
     const kind = parseKind(word);
     const format = parseFormat(options.output);
     const query = queryOf(kind, options, name);

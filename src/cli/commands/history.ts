@@ -20,6 +20,7 @@ import { SYSTEM_CELL } from '../../model/names.js';
 import { DAEMON_STREAM, type AggregateKey } from '../../model/streams.js';
 import { parseFormat, type CommandContext } from '../context.js';
 import { keyOf, parseKind, withScope, type ScopeOptions } from '../kinds.js';
+import { isSecretKind, secretKey } from './secret.js';
 import { formatTable, printStructured, toJson, toYaml } from '../output.js';
 import { parseLogPoint } from '../values.js';
 
@@ -98,6 +99,12 @@ export function detailText(record: EventRecord): string {
         return d.force ? 'forced' : '';
       case 'DeleteCell':
         return d.keepLogs ? 'logs kept' : 'logs removed';
+      // A secret's events hold its keys and digest, never a value.
+      case 'CreateSecret':
+      case 'UpdateSecret':
+        return `keys ${(d.keys as string[]).join(', ')}; digest ${String(d.digest).slice(0, 24)}…`;
+      case 'DeleteSecret':
+        return d.force ? `forced (used by ${(d.users as string[]).join(', ') || 'no cell'})` : '';
       case 'DaemonStarted':
         return `pid ${String(d.pid)}, v${String(d.version)}, replayed ${String(d.replayed)} events, ready in ${Math.round(Number(d.readyMs))} ms${d.uncleanShutdown ? ', after an unclean shutdown' : ''}`;
       case 'DaemonStopped':
@@ -125,7 +132,7 @@ export function register(program: Command, ctx: CommandContext): void {
   const command = program
     .command('history')
     .description("show a resource's events, oldest first; `kuke history verify` checks the log, `kuke history repair` cuts a damaged one back to its last good record")
-    .argument('<kind>', 'realm, space, stack, cell or container; daemon (its starts, stops and refused requests); or verify, repair')
+    .argument('<kind>', 'realm, space, stack, cell, container or secret; daemon (its starts, stops and refused requests); or verify, repair')
     .argument('[name]', 'resource name')
     .option('-o, --output <format>', 'table, json or yaml', 'table')
     .option('--since <seq|time>', 'only events from this seq or time on')
@@ -192,6 +199,10 @@ function daemonKey(name: string | undefined): AggregateKey {
 
 /** The key of a resource named on the command line. */
 function resourceKey(word: string, name: string | undefined, options: ScopeOptions): AggregateKey {
+  if (isSecretKind(word)) {
+    if (!name) throw new KukeError(ErrorKind.InvalidArgument, 'history of a secret needs its name', { hint: 'e.g. kuke history secret <name>' });
+    return secretKey(name, options);
+  }
   const kind = parseKind(word);
   if (!name) throw new KukeError(ErrorKind.InvalidArgument, `history of a ${kind} needs its name`, { hint: `e.g. kuke history ${kind} <name>` });
   validateName(kind === 'container' ? 'container' : kind, name.replace(/_root$/, ''));

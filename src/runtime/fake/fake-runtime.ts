@@ -11,6 +11,7 @@
  * - `exitOnStart`: containers (by id) whose task exits with the given code right after it starts (a one-shot).
  */
 import { PassThrough } from 'node:stream';
+import { FakeSecretStore } from './fake-secrets.js';
 import { ErrorKind, KukeError } from '../../errors.js';
 import type {
   Attachment,
@@ -90,6 +91,8 @@ export class FakeWorld {
   readonly logFiles = new Set<string>();
   /** The cells' /etc files, by `<realm>/<space>/<stack>/<cell>/<file>`, with their content. */
   readonly cellFiles = new Map<string, string>();
+  /** The secret store's contents (one per world, as the run path's is one per host). */
+  readonly secrets = new FakeSecretStore();
   /** What the host's resolver files hold (what `hostResolverFiles` reports). */
   hostResolver: HostResolverFiles = { hosts: '127.0.0.1\tlocalhost\n192.0.2.7\tfakehost\n', resolvConf: 'nameserver 192.0.2.53\n' };
   /** Calls made, by method, for assertions. */
@@ -164,6 +167,7 @@ export class FakeWorld {
       networks: new FakeNetworks(this),
       logs: new FakeLogs(this),
       cellFiles: new FakeCellFiles(this),
+      secrets: this.secrets,
     };
   }
 

@@ -105,6 +105,14 @@ const EVENTS: Record<AggregateKind, { type: string; [k: string]: unknown }[]> = 
     { type: 'DaemonStarted', pid: 2, version: '0.1.0', replayed: 3, readyMs: 1, uncleanShutdown: true },
     { type: 'DaemonStopped', pid: 1, reason: 'SIGTERM' },
   ],
+  secret: [
+    { type: 'CreateSecret', keys: ['password'], digest: 'hmac-sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', labels: {} },
+    { type: 'UpdateSecret', keys: ['password', 'user'], digest: 'hmac-sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', labels: { a: 'b' } },
+    { type: 'DeleteSecret', users: [], force: false },
+    { type: 'DeleteSecret', users: ['t/c'], force: false },
+    { type: 'DeleteSecret', users: ['t/c'], force: true },
+    ...LIVE,
+  ],
 };
 
 const INPUTS: Record<AggregateKind, unknown> = {
@@ -114,6 +122,7 @@ const INPUTS: Record<AggregateKind, unknown> = {
   cell: { realm: 'r', space: 's', stack: 't', name: 'c' },
   container: { realm: 'r', space: 's', stack: 't', cell: 'c', name: 'c_root' },
   daemon: undefined,
+  secret: { realm: 'r', space: 's', name: 'db' },
 };
 
 function shortestPrefixes(machine: AnyStateMachine, kind: AggregateKind): { type: string }[][] {

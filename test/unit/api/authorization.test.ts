@@ -101,7 +101,7 @@ describe('roles from the kernel credentials', () => {
 });
 
 describe('the rule table', () => {
-  const read: Method[] = ['ping', 'find', 'usage', 'readHistory', 'watchHistory', 'verifyLog'];
+  const read: Method[] = ['ping', 'find', 'usage', 'readHistory', 'watchHistory', 'verifyLog', 'listSecrets'];
   const requests: { [M in Method]: RequestOf<M> } = {
     ping: {},
     find: { ref: ref(pb.Kind.KIND_CELL, ''), atSeq: 0, atTime: '' },
@@ -118,6 +118,9 @@ describe('the rule table', () => {
     startCell: { cell: cellRef('web') },
     stopCell: { cell: cellRef('web'), mode: 'stop', graceMs: 0 },
     restartCell: { cell: cellRef('web'), graceMs: 0 },
+    putSecret: { realm: 'default', space: 'default', name: 'db', data: { k: Buffer.from('v') }, labels: {}, createOnly: true },
+    listSecrets: { realm: 'default', space: '', name: '' },
+    deleteSecret: { realm: 'default', space: 'default', name: 'db', force: false },
   };
   const least: Record<Method, Role> = {
     ping: 'viewer',
@@ -135,6 +138,9 @@ describe('the rule table', () => {
     startCell: 'operator',
     stopCell: 'operator',
     restartCell: 'operator',
+    putSecret: 'operator',
+    listSecrets: 'viewer',
+    deleteSecret: 'operator',
   };
 
   it('has a rule for every RPC of the service', () => {
@@ -236,6 +242,10 @@ describe('content checks', () => {
     expect(decide('operator', 'stopCell', { cell: cellRef('kukeond', 'sys'), mode: 'kill', graceMs: 0 }, marked).allowed).toBe(false);
     expect(decide('operator', 'delete', { ref: ref(pb.Kind.KIND_CELL, 'kukeond', 'kukeon-system'), cascade: false, force: true, keepLogs: false }, ctx()).allowed).toBe(false);
     expect(decide('admin', 'delete', { ref: ref(pb.Kind.KIND_CELL, 'kukeond', 'kukeon-system'), cascade: false, force: true, keepLogs: false }, ctx()).allowed).toBe(true);
+    // Secrets of the system realm are the admins'.
+    const put = decide('operator', 'putSecret', { realm: 'kukeon-system', space: 'kukeon', name: 'x', data: {}, labels: {}, createOnly: true }, ctx());
+    expect(put.allowed || denialMessage(put, GROUPS)).toBe('permission denied: changes in the system realm (kukeon-system) need root or group kukeon-admin');
+    expect(decide('operator', 'deleteSecret', { realm: 'kukeon-system', space: 'kukeon', name: 'x', force: false }, ctx()).allowed).toBe(false);
   });
 
   it('keeps realms to admins: creating, applying and deleting one', () => {

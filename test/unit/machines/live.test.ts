@@ -54,6 +54,11 @@ const EVENTS: Record<Exclude<AggregateKind, 'daemon'>, { type: string; [k: strin
     { type: 'ContainerDeleted' },
     failure,
   ],
+  secret: [
+    { type: 'CreateSecret', keys: ['password'], digest: 'hmac-sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', labels: {} },
+    { type: 'DeleteSecret', users: [], force: false },
+    { type: 'ReconcileFailed', step: 'checkSecrets', error },
+  ],
 };
 
 const INPUTS: Record<Exclude<AggregateKind, 'daemon'>, unknown> = {
@@ -62,6 +67,7 @@ const INPUTS: Record<Exclude<AggregateKind, 'daemon'>, unknown> = {
   stack: { realm: 'r', space: 's', stack: 't' },
   cell: { realm: 'r', space: 's', stack: 't', name: 'c' },
   container: { realm: 'r', space: 's', stack: 't', cell: 'c', name: 'c_root' },
+  secret: { realm: 'r', space: 's', name: 'db' },
 };
 
 /** One snapshot in each state of the machine, reached by the shortest path (why a cell stops counts: Exited needs it). */
