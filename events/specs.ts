@@ -112,6 +112,12 @@ export const CellTemplateSchema = z.object({
    * get one at their next start). Optional, so older events still decode.
    */
   ip: Ipv4Schema.optional(),
+  /**
+   * The daemon deletes the cell (containers, network, cgroups, logs) once its root exits by itself, as `docker run
+   * --rm` (manifest `autoDelete: true`, `kuke create cell --rm`, `kuke run --rm`; issue 12). Optional: absent (false)
+   * in older events.
+   */
+  autoDelete: z.boolean().optional(),
 });
 export type CellTemplate = z.infer<typeof CellTemplateSchema>;
 

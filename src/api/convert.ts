@@ -109,12 +109,12 @@ function containerTemplateFromPb(t: pb.ContainerTemplate): ContainerTemplate {
 }
 
 export function cellTemplateToPb(t: CellTemplate): pb.CellTemplate {
-  return { root: t.root, containers: t.containers.map(containerTemplateToPb), labels: t.labels, ...(t.ip !== undefined ? { ip: t.ip } : {}) };
+  return { root: t.root, containers: t.containers.map(containerTemplateToPb), labels: t.labels, ...(t.ip !== undefined ? { ip: t.ip } : {}), autoDelete: t.autoDelete === true };
 }
 
 export function cellTemplateFromPb(t: pb.CellTemplate | undefined): CellTemplate {
   if (!t) throw new KukeError(ErrorKind.InvalidArgument, 'a cell template is required');
-  return { root: t.root, containers: t.containers.map(containerTemplateFromPb), labels: t.labels, ...(t.ip !== undefined ? { ip: t.ip } : {}) };
+  return { root: t.root, containers: t.containers.map(containerTemplateFromPb), labels: t.labels, ...(t.ip !== undefined ? { ip: t.ip } : {}), ...(t.autoDelete ? { autoDelete: true } : {}) };
 }
 
 // ------------------------------------------------------------------------------------------------ views

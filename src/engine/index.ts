@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { Runtime, Subscription } from '../runtime/ports.js';
 import type { EventStore } from '../store/types.js';
 import type { EngineConfig } from './config.js';
+import { deleteExitedAutoDeleteCells, deleteWhenExited } from './auto-delete.js';
 import { createEffectRunner } from './effects.js';
 import { Engine, type EngineOptions } from './engine.js';
 import { watchExits } from './exit-watcher.js';
@@ -29,7 +30,10 @@ export interface OpenEngineOptions {
   onApplied?: EngineOptions['onApplied'];
   /** Run reconcile after replay (default true). */
   reconcile?: boolean;
-  /** Restart now the containers left Exited that their restart policy owes a restart (the daemon; default false). */
+  /**
+   * Take up what the daemon owes after an outage (default false): the restarts its restart policies scheduled, and the
+   * deletion of autoDelete cells left Exited.
+   */
   resumeRestarts?: boolean;
   /** Watch task exits (default true). */
   watch?: boolean;
@@ -53,7 +57,7 @@ export async function openEngine(options: OpenEngineOptions): Promise<OpenedEngi
     store: options.store,
     runtime: options.runtime,
     effects: createEffectRunner(options.runtime),
-    followUps: [notifyCellOfExit, restarts.followUp, keepNamesCurrent],
+    followUps: [notifyCellOfExit, restarts.followUp, keepNamesCurrent, deleteWhenExited],
     ...(options.config ? { config: options.config } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.now ? { now: options.now } : {}),
@@ -74,7 +78,10 @@ export async function openEngine(options: OpenEngineOptions): Promise<OpenedEngi
     .refreshAll()
     .catch((err) => engine.logger.warn({ err }, 'could not rewrite the hosts files of the cells'));
   if (options.watch !== false) watcher = watchExits(engine, options.runtime, { skipFirstResync: options.reconcile === false });
-  if (options.resumeRestarts) restarts.resume(engine);
+  if (options.resumeRestarts) {
+    restarts.resume(engine);
+    deleteExitedAutoDeleteCells(engine);
+  }
   return {
     engine,
     operations: new Operations(engine),

@@ -760,5 +760,6 @@ export function describeTemplateChanges(before: CellTemplate, after: CellTemplat
   for (const name of old.keys()) if (!neu.has(name)) changes.push(`container "${name}" removed`);
   if (JSON.stringify(before.labels) !== JSON.stringify(after.labels)) changes.push('labels updated');
   if (before.ip !== after.ip) changes.push(`address changed: ${before.ip ?? 'none'} → ${after.ip ?? 'none'}`);
+  if ((before.autoDelete ?? false) !== (after.autoDelete ?? false)) changes.push(`autoDelete changed: ${before.autoDelete ?? false} → ${after.autoDelete ?? false}`);
   return changes;
 }

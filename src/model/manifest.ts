@@ -193,7 +193,8 @@ const cellSpec = strictObject({
     .max(MAX_CONTAINERS_PER_CELL, `must have at most ${MAX_CONTAINERS_PER_CELL} containers`),
   replicas: notSupported('a cell runs once; declare more cells'),
   tty: notSupported(WORKLOADS),
-  autoDelete: notSupported(WORKLOADS),
+  /** Delete the cell once its root exits by itself (as `docker run --rm`). */
+  autoDelete: z.boolean().optional(),
   nestedCgroupRuntime: notSupported(),
   provenance: notSupported(),
 });
@@ -303,7 +304,7 @@ function parseOne(raw: unknown, index: number): Manifest {
     case 'Cell': {
       const d = parse(cellDoc);
       sameId(d.spec.id, d.metadata.name);
-      const template = CellTemplateSchema.parse({ root: rootOf(d.spec), containers: d.spec.containers.map(toTemplate), labels: d.metadata.labels, ...(d.spec.ip !== undefined ? { ip: d.spec.ip } : {}) });
+      const template = CellTemplateSchema.parse({ root: rootOf(d.spec), containers: d.spec.containers.map(toTemplate), labels: d.metadata.labels, ...(d.spec.ip !== undefined ? { ip: d.spec.ip } : {}), ...(d.spec.autoDelete ? { autoDelete: true } : {}) });
       const rules = cellRulesProblem(template) ?? cellTemplateProblem(template);
       if (rules) throw problem(rules);
       return { kind, index, name: d.metadata.name, realm: d.spec.realmId, space: d.spec.spaceId, stack: d.spec.stackId, template };

@@ -245,6 +245,7 @@ const cellTemplateSchema = strictObject({
     .max(L.MAX_CONTAINERS_PER_CELL, `must have at most ${L.MAX_CONTAINERS_PER_CELL} containers`),
   labels: labelsSchema,
   ip: ipSchema.optional(),
+  autoDelete: z.boolean().optional(),
 });
 
 /**

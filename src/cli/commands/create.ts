@@ -3,6 +3,7 @@
  * idempotent (a second create says "already existed"); a cell is created from `--image` (ports published with
  * Docker's `-p`, a static address with Podman's `--ip`) and left Pending unless `--start` is given (then a root that
  * exits by itself, a one-shot, is reported with its code: `cell "once" exited with code 0`, and the command succeeds).
+ * With `--rm` the daemon deletes the cell once its root exits by itself (`autoDelete`).
  */
 import type { Command } from 'commander';
 import type { CellTemplate } from '../../../events/specs.js';
@@ -23,9 +24,49 @@ interface CreateOptions extends ScopeOptions {
   publish?: string[];
   ip?: string;
   start?: boolean;
+  rm?: boolean;
   output?: string;
   fromLiteral?: string[];
   fromFile?: string[];
+}
+
+/** What a one-container cell is made of on the command line (`kuke create cell`, `kuke run`). */
+export interface OneContainerFlags {
+  image: string;
+  /** Entrypoint override (`--command`); empty keeps the image's. */
+  command: string[];
+  /** Replaces the image's Cmd when not empty (Docker: the words after the image). */
+  args: string[];
+  env: string[];
+  ports: ReturnType<typeof parsePublish>[];
+  ip?: string | undefined;
+  autoDelete: boolean;
+}
+
+/** The template of a cell whose only container, its root, is `main`. */
+export function oneContainerCell(f: OneContainerFlags): CellTemplate {
+  return {
+    root: 'main',
+    labels: {},
+    containers: [
+      {
+        name: 'main',
+        image: f.image,
+        command: f.command,
+        args: f.args,
+        env: f.env,
+        privileged: false,
+        hostNetwork: false,
+        hostPid: false,
+        mounts: [],
+        resources: {},
+        restartPolicy: 'never',
+        ...(f.ports.length ? { ports: f.ports } : {}),
+      },
+    ],
+    ...(f.ip !== undefined ? { ip: f.ip } : {}),
+    ...(f.autoDelete ? { autoDelete: true } : {}),
+  };
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -47,6 +88,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--start', 'cell: start it and wait until Ready (or until it exits, for a root that runs to its end)')
     .option('--from-literal <key=value>', 'secret: a key and its value (repeatable)', collect)
     .option('--from-file <[key=]path>', "secret: a key whose value is the file's content; the key defaults to the file's name (repeatable)", collect)
+    .option('--rm', 'cell: the daemon deletes it once its root exits by itself (autoDelete)')
     .option('-o, --output <format>', 'table, json or yaml', 'table');
   withScope(command).action(async (word: string, name: string, options: CreateOptions) => {
     if (isSecretKind(word)) return createSecret(ctx, name, options);
@@ -81,27 +123,15 @@ export function register(program: Command, ctx: CommandContext): void {
       }
       case 'cell': {
         if (!options.image) throw new KukeError(ErrorKind.InvalidArgument, 'creating a cell needs --image', { hint: 'e.g. kuke create cell web --image kukeon.local/busybox:test, or use kuke apply -f cell.yaml' });
-        const template: CellTemplate = {
-          root: 'main',
-          labels: {},
-          containers: [
-            {
-              name: 'main',
-              image: options.image,
-              command: options.command ? [options.command] : [],
-              args: options.arg ?? [],
-              env: options.env ?? [],
-              privileged: false,
-              hostNetwork: false,
-              hostPid: false,
-              mounts: [],
-              resources: {},
-              restartPolicy: 'never',
-              ...(ports.length ? { ports } : {}),
-            },
-          ],
-          ...(options.ip !== undefined ? { ip: options.ip } : {}),
-        };
+        const template = oneContainerCell({
+          image: options.image,
+          command: options.command ? [options.command] : [],
+          args: options.arg ?? [],
+          env: options.env ?? [],
+          ports,
+          ip: options.ip,
+          autoDelete: options.rm === true,
+        });
         const { view, created } = await client.createCell({ realm, space, stack, cell: name, template, start: options.start ?? false });
         if (printStructured(ctx.streams, format, view)) return;
         say(`Cell "${name}" (realm "${realm}", space "${space}", stack "${stack}"): ${created ? 'created' : 'already existed'} (${view.state})`);

@@ -33,7 +33,8 @@ export function actorText(actor: Actor): string {
     case 'user':
       return `user${ids ? ` ${ids}` : ''}`;
     default:
-      return actor.type;
+      // The engine names the rule that acted (`engine (autoDelete)`, `engine (restart policy always)`).
+      return actor.name ? `${actor.type} (${actor.name})` : actor.type;
   }
 }
 

@@ -56,6 +56,15 @@ describe('kuke (in-process, fake runtime)', () => {
     expect(wide.out).toMatch(/web .* 1\/1 +0 +10\.86\.0\.2\/24/);
   });
 
+  it('creates with --rm a cell the daemon deletes once its root exits (autoDelete, issue 12)', async () => {
+    const client = await backend();
+    const created = await kukeWith(client, ['create', 'cell', 'tmp', '--image', 'busybox', '--rm', '-o', 'json']);
+    expect(created.code).toBe(0);
+    expect(JSON.parse(created.out).template).toMatchObject({ autoDelete: true });
+    const plain = await kukeWith(client, ['create', 'cell', 'kept', '--image', 'busybox', '-o', 'json']);
+    expect(JSON.parse(plain.out).template).not.toHaveProperty('autoDelete');
+  });
+
   it('publishes the ports of -p on the cell\'s attachment, and shows them in wide tables and JSON', async () => {
     const world = new FakeWorld();
     const client = await backend(world);

@@ -74,6 +74,12 @@ describe('manifests', () => {
     expect(parseManifests(`${cell}\n---\n${hierarchy}`).map((d) => d.kind)).toEqual(['Realm', 'Space', 'Stack', 'Cell']);
   });
 
+  it('keeps autoDelete: true on the cell (issue 12), absent when false, and refuses a value that is not a boolean', () => {
+    expect((parseManifests(withSpecField('autoDelete: true'))[0] as { template: { autoDelete?: boolean } }).template.autoDelete).toBe(true);
+    expect((parseManifests(withSpecField('autoDelete: false'))[0] as { template: object }).template).not.toHaveProperty('autoDelete');
+    expect(() => parseManifests(withSpecField('autoDelete: yes please'))).toThrow(/spec\.autoDelete/);
+  });
+
   it('keeps a restart policy with its backoff and retries', () => {
     const [doc] = parseManifests(`${cell}      restartPolicy: on-failure\n      restartBackoffSeconds: 0\n      restartMaxRetries: 3\n`);
     if (doc?.kind !== 'Cell') throw new Error('not a cell');
@@ -214,7 +220,6 @@ describe('strict manifests', () => {
   it.each([
     [withSpecField('replicas: 3'), 'spec.replicas: not supported yet'],
     [withSpecField('tty: {default: main}'), 'spec.tty: not supported yet (it is on the roadmap: issue 12)'],
-    [withSpecField('autoDelete: true'), 'spec.autoDelete: not supported yet'],
     [withSpecField('nestedCgroupRuntime: true'), 'spec.nestedCgroupRuntime: not supported yet'],
     [withSpecField('provenance: {}'), 'spec.provenance: not supported yet'],
     [cell.replace('labels: {tier: demo}', 'annotations: {note: x}'), 'metadata.annotations: not supported yet (annotations are not stored; use labels)'],

@@ -338,7 +338,11 @@ export interface CellTemplate {
    * The cell's IPv4 address on its space's network (no prefix): a static one when creating, else chosen by kukeon.
    * Absent for a cell on the host's network.
    */
-  ip?: string | undefined;
+  ip?:
+    | string
+    | undefined;
+  /** The daemon deletes the cell once its root exits by itself (`autoDelete: true`, `--rm`; issue 12). */
+  autoDelete: boolean;
   _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
@@ -3717,7 +3721,7 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
 };
 
 function createBaseCellTemplate(): CellTemplate {
-  return { root: "", containers: [], labels: {}, ip: undefined, _unknownFields: {} };
+  return { root: "", containers: [], labels: {}, ip: undefined, autoDelete: false, _unknownFields: {} };
 }
 
 export const CellTemplate: MessageFns<CellTemplate> = {
@@ -3733,6 +3737,9 @@ export const CellTemplate: MessageFns<CellTemplate> = {
     });
     if (message.ip !== undefined) {
       writer.uint32(34).string(message.ip);
+    }
+    if (message.autoDelete !== false) {
+      writer.uint32(40).bool(message.autoDelete);
     }
     if (message._unknownFields !== undefined) {
       for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
@@ -3793,6 +3800,14 @@ export const CellTemplate: MessageFns<CellTemplate> = {
             message.ip = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.autoDelete = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3834,6 +3849,11 @@ export const CellTemplate: MessageFns<CellTemplate> = {
         )
         : {},
       ip: isSet(object.ip) ? globalThis.String(object.ip) : undefined,
+      autoDelete: isSet(object.autoDelete)
+        ? globalThis.Boolean(object.autoDelete)
+        : isSet(object.auto_delete)
+        ? globalThis.Boolean(object.auto_delete)
+        : false,
     };
   },
 
@@ -3857,6 +3877,9 @@ export const CellTemplate: MessageFns<CellTemplate> = {
     if (message.ip !== undefined) {
       obj.ip = message.ip;
     }
+    if (message.autoDelete !== false) {
+      obj.autoDelete = message.autoDelete;
+    }
     return obj;
   },
 
@@ -3877,6 +3900,7 @@ export const CellTemplate: MessageFns<CellTemplate> = {
       {},
     );
     message.ip = object.ip ?? undefined;
+    message.autoDelete = object.autoDelete ?? false;
     return message;
   },
 };
