@@ -82,6 +82,7 @@ export const CELL_FIELDS: FieldMap<CellTemplate> = {
   containers: (v) => ({ containers: v.map(containerSpec) }),
   labels: () => ({}),
   ip: () => ({}),
+  autoDelete: (v) => when(v === true, { autoDelete: true }),
 };
 
 /** The manifest fields of a container template. */

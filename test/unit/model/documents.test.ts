@@ -117,6 +117,14 @@ describe('resource documents', () => {
     expect(cell!.kind === 'Cell' && cell!.template.ip).toBeUndefined();
   });
 
+  it('prints autoDelete only when true, and it parses back (issue 12)', () => {
+    const template: CellTemplate = { root: 'side', containers: [bare], labels: {}, autoDelete: true };
+    const doc = resourceDocument(cellView(template));
+    expect(doc.spec).toMatchObject({ autoDelete: true });
+    expect(reparsed(doc)[0]).toMatchObject({ kind: 'Cell', template: { autoDelete: true } });
+    expect(resourceDocument(cellView({ ...template, autoDelete: false })).spec).not.toHaveProperty('autoDelete');
+  });
+
   it('keeps the observed state in status, none of it in spec or metadata', () => {
     const doc = resourceDocument(cellView({ root: 'side', containers: [bare], labels: {} }));
     expect(Object.keys(doc)).toEqual(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
