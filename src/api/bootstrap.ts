@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import type { Actor } from '../../events/record.js';
 import { runLayout } from '../engine/config.js';
 import type { OpenedEngine } from '../engine/index.js';
+import { ensurePrivateDirs } from '../engine/private-dirs.js';
 import { ErrorKind, KukeError, isKukeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_REALM, DEFAULT_SPACE, DEFAULT_STACK, LEGACY_SYSTEM_REALM, SYSTEM_CELL, SYSTEM_REALM, SYSTEM_SPACE, SYSTEM_STACK } from '../model/names.js';
@@ -192,6 +193,7 @@ export async function bootstrapHost(options: BootstrapOptions): Promise<Bootstra
   const groups = await ensureGroups(settings);
   for (const g of groups.report) act('Permissions', `group ${g.name}${g.gid !== undefined ? ` (gid ${g.gid})` : ''} (${g.role})`, outcome(g.created), g.created);
   mkdirSync(settings.engine.runPath, { recursive: true, mode: 0o750 });
+  ensurePrivateDirs(settings.engine.runPath);
   ensureDaemonDirs(settings);
 
   const report: BootstrapReport = await client.session(

@@ -26,6 +26,10 @@ export const KIND_TO_CODE: Record<ErrorKind, status> = {
 
 const CODE_TO_KIND = new Map<status, ErrorKind>(Object.entries(KIND_TO_CODE).map(([k, c]) => [c, k as ErrorKind]));
 
+/** What to do when the socket refuses a user: the groups of the roles (src/api/authorization.ts) and what each gives. */
+export const SOCKET_GROUPS_HINT =
+  'add yourself to group kukeon to run workloads (sudo usermod -aG kukeon $USER), and also to kukeon-view to only read, or to kukeon-admin for everything (root-equivalent); then log out and back in';
+
 const KIND_KEY = 'kukeon-error-kind';
 const HINT_KEY = 'kukeon-hint';
 
@@ -49,7 +53,7 @@ export function fromServiceError(error: unknown, socket: string): KukeError {
     const permission = /EACCES/.test(e.details ?? '');
     return new KukeError(permission ? ErrorKind.PermissionDenied : ErrorKind.Unavailable, `cannot reach kukeond at ${socket}: ${unreachableReason(e.details)}`, {
       hint: permission
-        ? 'add yourself to the kukeon group (sudo usermod -aG kukeon $USER), then log out and back in'
+        ? SOCKET_GROUPS_HINT
         : 'is kukeond running? start it with: sudo kuke daemon start; or work in-process with --no-daemon',
       cause: error,
     });

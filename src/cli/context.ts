@@ -47,13 +47,23 @@ export function createContext(program: Command, streams: Streams, factories: Cli
     logger ??= globals().verbose ? createLogger({ svc: 'kuke', level: settings().logLevel === 'info' ? 'debug' : settings().logLevel }) : silentLogger();
     return logger;
   };
+  // In-process, kuke is the daemon: it writes the log and drives containerd, cgroups and networks, with no one to
+  // check what it asks. Only root may (issue 11); everyone else asks kukeond, which checks.
+  const inProcessClient = async () => {
+    if ((process.getuid?.() ?? 0) !== 0) {
+      throw new KukeError(ErrorKind.PermissionDenied, 'working in-process (--no-daemon, --run-path, KUKEON_NO_DAEMON, KUKEON_RUN_PATH) needs root', {
+        hint: 'ask kukeond instead: run the command without them',
+      });
+    }
+    return factories.inProcess(settings(), getLogger());
+  };
   return {
     streams,
     settings,
     inProcess,
     logger: getLogger,
     client() {
-      client ??= inProcess() ? factories.inProcess(settings(), getLogger()) : factories.daemon(settings(), getLogger());
+      client ??= inProcess() ? inProcessClient() : factories.daemon(settings(), getLogger());
       return client;
     },
     async close() {

@@ -3,6 +3,7 @@
  * Errors the user can fix print no stack; only an Internal error says it is a bug, and where its details are.
  */
 import { ErrorKind, toKukeError, type KukeError } from '../errors.js';
+import { SOCKET_GROUPS_HINT } from '../api/errors.js';
 import type { Streams } from './output.js';
 
 /** Exit status of a failed command (the original uses 0 and 1 only). */
@@ -13,7 +14,7 @@ function connectionHint(err: KukeError, socket?: string): string | undefined {
   const cause = err.cause as NodeJS.ErrnoException | undefined;
   const code = cause?.code ?? (/(EACCES|ENOENT|ECONNREFUSED)/.exec(err.message)?.[1] ?? undefined);
   if (code === 'EACCES') {
-    return 'permission denied on the socket: add yourself to the kukeon group (sudo usermod -aG kukeon $USER), then log out and back in';
+    return `permission denied on the socket: ${SOCKET_GROUPS_HINT}`;
   }
   if (err.kind === ErrorKind.Unavailable) {
     return `is kukeond running? check with: sudo kuke daemon start${socket ? ` (socket ${socket})` : ''}; or work in-process with --no-daemon`;

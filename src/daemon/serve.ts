@@ -21,6 +21,7 @@ import { createApiServer, kukeonHandlers } from '../api/server.js';
 import { catalogCodec } from '../engine/codec.js';
 import { runLayout } from '../engine/config.js';
 import { openEngine, type OpenedEngine } from '../engine/index.js';
+import { ensurePrivateDirs } from '../engine/private-dirs.js';
 import { ReadModelWriter, viewsOf } from '../engine/read-model.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
@@ -64,8 +65,8 @@ export interface RunningDaemon {
 const LOG_BUFFER_BYTES = 16 * 1024 * 1024;
 
 function daemonLogger(settings: HostSettings): { logger: Logger; reopen: () => void } {
-  mkdirSync(dirname(settings.daemonLogFile), { recursive: true });
-  const file = pino.destination({ dest: settings.daemonLogFile, sync: false, mkdir: true, maxLength: LOG_BUFFER_BYTES });
+  mkdirSync(dirname(settings.daemonLogFile), { recursive: true, mode: 0o700 });
+  const file = pino.destination({ dest: settings.daemonLogFile, sync: false, mkdir: true, maxLength: LOG_BUFFER_BYTES, mode: 0o600 });
   const stderr = pino.destination({ dest: 2, sync: true });
   const logger = createLogger({ svc: 'kukeond', level: settings.logLevel, destination: pino.multistream([{ stream: file }, { stream: stderr }]) });
   // A destination that cannot write (ENOSPC, EIO) emits 'error'; unheard, that event would kill the daemon. The
@@ -195,7 +196,10 @@ function authorizer(settings: HostSettings, opened: OpenedEngine, logger: Logger
 export async function serve(options: ServeOptions): Promise<RunningDaemon> {
   const started = performance.now();
   const { settings } = options;
+  // Before anything is written there: an install made before these modes is fixed on its next start.
+  const tightened = ensurePrivateDirs(settings.engine.runPath);
   const { logger, reopen } = daemonLogger(settings);
+  if (tightened > 0) logger.info({ runPath: settings.engine.runPath, entries: tightened }, 'made the event log, read model and logs root-only (0700/0600)');
   logger.info({ version: VERSION, pid: process.pid, runPath: settings.engine.runPath }, 'kukeond starting');
   const store = await takeLog(settings, logger, options.lockWaitMs ?? 60_000);
   const runtime = options.runtime ?? (await createRuntime(settings, logger));

@@ -47,7 +47,7 @@ function writeAtomic(path: string, value: unknown): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o644 });
+    writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
     renameSync(tmp, path);
   } catch (err) {
     // A half-written temp file (disk full) would only take more space.
@@ -78,7 +78,8 @@ export class ReadModelWriter {
   attach(engine: Engine): void {
     this.engine = engine;
     rmSync(this.root, { recursive: true, force: true });
-    mkdirSync(this.root, { recursive: true });
+    // Root-only, like the log it is folded from (private-dirs.ts).
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
     for (const agg of engine.all()) this.mark(agg);
     this.head = { seq: engine.headSeq, at: new Date().toISOString() };
     this.flush();

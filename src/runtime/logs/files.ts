@@ -218,7 +218,7 @@ async function logFiles(dir: string): Promise<LogFiles[]> {
 async function copyThenTruncate(live: string, copy: string, skip: number): Promise<void> {
   const src = await open(live, OPEN_LIVE);
   try {
-    const dst = await open(copy, OPEN_COPY, 0o640);
+    const dst = await open(copy, OPEN_COPY, 0o600);
     try {
       const buffer = Buffer.allocUnsafe(COPY_CHUNK);
       const end = (await src.stat()).size;
