@@ -34,7 +34,7 @@ import type { Logger } from '../log.js';
 import { parseManifests, type Manifest } from '../model/manifest.js';
 import { LEGACY_SYSTEM_REALM, SYSTEM_REALM } from '../model/names.js';
 import type { RealmView } from '../model/resources.js';
-import { groupId } from '../daemon/host.js';
+import { groupId, groupName } from '../daemon/host.js';
 import { cellTemplateFromPb } from './convert.js';
 import * as pb from './gen/kukeon/v1/kukeon.js';
 
@@ -44,7 +44,7 @@ export type Role = (typeof ROLES)[number];
 
 const rank = (role: Role | undefined) => (role === undefined ? -1 : ROLES.indexOf(role));
 
-/** The groups of the roles: names, or gids as decimal strings (kuke init hands the daemon gids). */
+/** The groups of the roles: names, gids, or `name:gid` (how kuke init hands them to the daemon). */
 export interface RoleGroups {
   operator: string;
   admin: string;
@@ -99,7 +99,7 @@ export interface Demand {
 /**
  * Host paths operators may bind-mount: `allowed` directories (as the admin gave them), and `resolve`, which gives
  * the real host path of a path (`..` and symlinks resolved, as the kernel would when binding it), or undefined when it
- * cannot be resolved (a symlink loop).
+ * cannot be resolved (a missing component, a symlink loop).
  */
 export interface BindPolicy {
   allowed: readonly string[];
@@ -109,22 +109,17 @@ export interface BindPolicy {
 /**
  * Resolves `path` as the host sees it, under `root` (`/proc/1/root` in the daemon's cell: the host's root through its
  * init, whose absolute symlinks must be followed from that root, not from the daemon's). `..` and symlinks are
- * resolved component by component; a component that does not exist ends the resolution (the rest is taken as
- * written, `..` applied). Undefined after 40 links (ELOOP, as the kernel).
+ * resolved component by component, as the kernel does when it binds the path. Undefined when a component does not
+ * exist (runc could not bind it, and what is made there later is not what was checked) or after 40 links (ELOOP).
  */
 export function resolveHostPath(path: string, root = '/'): string | undefined {
   const todo = path.split('/').filter((p) => p !== '' && p !== '.');
   const done: string[] = [];
   let links = 0;
-  let missing = false;
   while (todo.length > 0) {
     const part = todo.shift()!;
     if (part === '..') {
       done.pop();
-      continue;
-    }
-    if (missing) {
-      done.push(part);
       continue;
     }
     const at = join(root, ...done, part);
@@ -132,7 +127,7 @@ export function resolveHostPath(path: string, root = '/'): string | undefined {
     try {
       if (lstatSync(at).isSymbolicLink()) target = readlinkSync(at);
     } catch {
-      missing = true;
+      return undefined;
     }
     if (target === undefined) {
       done.push(part);
@@ -171,7 +166,7 @@ export function containerDemands(container: ContainerTemplate, bind: BindPolicy)
     const source = mount.source ?? '';
     const real = source.startsWith('/') ? bind.resolve(source) : undefined;
     const allowed = real !== undefined && bind.allowed.some((dir) => within(real, bind.resolve(dir) ?? dir));
-    if (!allowed) admin(`bind mounts of host path ${source || '(none)'}${real && real !== source ? ` (${real})` : ''} outside the allowed bind paths (${bind.allowed.length ? bind.allowed.join(', ') : 'none'})`);
+    if (!allowed) admin(`bind mounts of host path ${source || '(none)'}${real && real !== source ? ` (${real})` : ''} ${real === undefined && source.startsWith('/') ? 'that does not resolve' : 'outside the allowed bind paths'} (${bind.allowed.length ? bind.allowed.join(', ') : 'none'})`);
   }
   for (const port of container.ports ?? []) {
     if (port.hostPort !== undefined && port.hostPort < 1024) admin(`host ports below 1024 (${port.hostPort})`);
@@ -303,8 +298,9 @@ export function decide<M extends Method>(role: Role | undefined, method: M, requ
   return over ? { allowed: false, what: over.what, needed: over.role, singular: over.singular === true } : { allowed: true };
 }
 
-/** Who may, in words: `root or group kukeon-admin`. */
-export function whoMay(role: Role, groups: RoleGroups): string {
+/** Who may, in words: `root or group kukeon-admin` (groups given as `name:gid` are named). */
+export function whoMay(role: Role, given: RoleGroups): string {
+  const groups = { operator: groupName(given.operator), admin: groupName(given.admin), viewer: groupName(given.viewer) };
   switch (role) {
     case 'admin':
       return `root or group ${groups.admin}`;

@@ -13,14 +13,19 @@ import type { HostSettings } from '../settings.js';
 import { DAEMON_BUNDLE, DAEMON_NODE } from './image.js';
 
 /**
- * The gids of the role groups as the host knows them (src/api/bootstrap.ts ensureGroups): the daemon gets numbers,
- * so that it needs no view of the host's /etc/group (its image has its own). Undefined: the group does not exist, and
- * its name is passed instead.
+ * The gids of the role groups as the host knows them (src/api/bootstrap.ts ensureGroups): the daemon gets them as
+ * `name:gid`, so that it needs no view of the host's /etc/group (its image has its own) and still names the group in
+ * messages. Undefined: the group does not exist, and its name alone is passed.
  */
 export interface DaemonGroups {
   socket: number | undefined;
   admin?: number | undefined;
   view?: number | undefined;
+}
+
+/** `name:gid`, or the group as given when it has no gid or is one. */
+function withGid(group: string, gid: number | undefined): string {
+  return gid === undefined || /^\d+$/.test(group) || group.includes(':') ? group : `${group}:${gid}`;
 }
 
 /** The flags kukeond gets inside its container: the host's settings, verbatim. */
@@ -36,9 +41,9 @@ export function daemonArgs(settings: HostSettings, groups: DaemonGroups): string
     '--pod-subnet', e.podSubnet,
     ...settings.cniBinDirs.flatMap((d) => ['--cni-bin-dir', d]),
     ...(e.ipMasq ? [] : ['--no-ip-masq']),
-    '--socket-group', groups.socket === undefined ? settings.socketGroup : String(groups.socket),
-    '--admin-group', groups.admin === undefined ? settings.adminGroup : String(groups.admin),
-    '--view-group', groups.view === undefined ? settings.viewGroup : String(groups.view),
+    '--socket-group', withGid(settings.socketGroup, groups.socket),
+    '--admin-group', withGid(settings.adminGroup, groups.admin),
+    '--view-group', withGid(settings.viewGroup, groups.view),
     ...settings.allowedBindPaths.flatMap((d) => ['--allow-bind-path', d]),
     '--log-level', settings.logLevel,
     // Only when changed, so the template (and the running daemon) of a host on the defaults stays as it was.
@@ -66,6 +71,9 @@ export function daemonCellTemplate(settings: HostSettings, image: string, groups
     '/sys/fs/cgroup',
     ...settings.cniBinDirs,
     ...HOST_RESOLVER_PATHS,
+    // The operators' bind allow-list, read-only: where /proc/1/root cannot be walked (the host's init holds
+    // capabilities the daemon lacks), the daemon resolves a bind source's symlinks here, as the host has them.
+    ...settings.allowedBindPaths,
   ];
   // A bind of a missing path fails the container's start: bind what exists (CNI dirs vary between hosts). A path
   // inside another bind is already there.
@@ -84,7 +92,7 @@ export function daemonCellTemplate(settings: HostSettings, image: string, groups
         privileged: true,
         hostNetwork: true,
         hostPid: true,
-        mounts: unique.map((path) => ({ type: 'bind' as const, source: path, target: path, readOnly: settings.cniBinDirs.includes(path) || HOST_RESOLVER_PATHS.includes(path) })),
+        mounts: unique.map((path) => ({ type: 'bind' as const, source: path, target: path, readOnly: settings.cniBinDirs.includes(path) || HOST_RESOLVER_PATHS.includes(path) || settings.allowedBindPaths.includes(path) })),
         resources: {},
         restartPolicy: 'never',
       },

@@ -4,9 +4,14 @@
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
-/** The gid of a group (a number passes through), or undefined if it does not exist. */
+/**
+ * The gid of a group (a number passes through, and so does the gid of `name:gid`, how kuke init hands the daemon a
+ * group it resolved on the host), or undefined if it does not exist.
+ */
 export function groupId(name: string, groupFile = '/etc/group'): number | undefined {
   if (/^\d+$/.test(name)) return Number(name);
+  const resolved = /^[^:]+:(\d+)$/.exec(name)?.[1];
+  if (resolved !== undefined) return Number(resolved);
   let text: string;
   try {
     text = readFileSync(groupFile, 'utf8');
@@ -32,4 +37,9 @@ export function socketAnswers(path: string, timeoutMs = 500): Promise<boolean> {
     sock.once('connect', () => done(true));
     sock.once('error', () => done(false));
   });
+}
+
+/** How a group given as `name:gid` (or a name, or a gid) reads in messages: its name. */
+export function groupName(group: string): string {
+  return group.replace(/:\d+$/, '');
 }

@@ -35,7 +35,7 @@ import type { HostSettings } from '../settings.js';
 import { LevelEventLog, isLockedError } from '../store/event-log.js';
 import type { EventStore } from '../store/types.js';
 import { VERSION } from '../version.js';
-import { groupId, socketAnswers } from './host.js';
+import { groupId, groupName, socketAnswers } from './host.js';
 import { PeerRegistry } from './peer.js';
 
 /** Options of {@link serve}. */
@@ -160,11 +160,15 @@ async function bindSocket(server: Server, peers: PeerRegistry, settings: HostSet
   listener.on('error', (err) => logger.error({ err }, 'API socket error'));
   if (gid !== undefined) chownSync(socket, 0, gid);
   const mode = statSync(socket).mode & 0o777;
-  logger.info({ socket, mode: mode.toString(8), group: gid === undefined ? 'root' : settings.socketGroup }, 'listening');
+  logger.info({ socket, mode: mode.toString(8), group: gid === undefined ? 'root' : groupName(settings.socketGroup) }, 'listening');
   return listener;
 }
 
-/** The host's root as the daemon can walk it: through the host's init (the daemon's cell shares its PID namespace). */
+/**
+ * The host's root as the daemon can walk it: through the host's init (the daemon's cell shares its PID namespace);
+ * else its own root, where the allow-list's directories are bound at their host paths (cell-template.ts), so that a
+ * source resolves there as on the host, and one that leads elsewhere resolves outside them or not at all (refused).
+ */
 function hostRoot(): string {
   try {
     readdirSync('/proc/1/root/');
@@ -177,6 +181,7 @@ function hostRoot(): string {
 /** Who may do what (src/api/authorization.ts), over the live views; denials are recorded on the daemon's stream. */
 function authorizer(settings: HostSettings, opened: OpenedEngine, logger: Logger): Authorizer {
   const root = hostRoot();
+  logger.info({ hostRoot: root, allowedBindPaths: settings.allowedBindPaths }, 'bind sources are resolved on the host root');
   const engine = opened.engine;
   return new Authorizer({
     groups: { operator: settings.socketGroup, admin: settings.adminGroup, viewer: settings.viewGroup },

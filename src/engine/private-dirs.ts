@@ -10,7 +10,10 @@
 import { chmodSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The private directories under a run path; `secrets` is made by the secret store, the others always exist. */
+/**
+ * The private directories under a run path. `events` is made (0700) by the log that creates it, and `secrets` by the
+ * secret store: a directory there says that they exist, so they are only tightened here.
+ */
 export const PRIVATE_DIRS = ['events', 'model', 'logs', 'secrets'] as const;
 
 /** Makes `dir` (and missing parents) a 0700 directory; tightens it if it exists. For writers of a private directory. */
@@ -38,14 +41,14 @@ function tighten(path: string): number {
 }
 
 /**
- * Makes the run path's private directories 0700 (all but `secrets`, which only exists once the secret store made
- * it) and takes group and other access off everything in them. Returns how many entries it changed.
+ * Makes the run path's private directories 0700 (`model` and `logs` are made when missing) and takes group and other
+ * access off everything in them. Returns how many entries it changed.
  */
 export function ensurePrivateDirs(runPath: string): number {
   let changed = 0;
   for (const name of PRIVATE_DIRS) {
     const dir = join(runPath, name);
-    if (name !== 'secrets') mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (name === 'model' || name === 'logs') mkdirSync(dir, { recursive: true, mode: 0o700 });
     changed += tighten(dir);
   }
   return changed;

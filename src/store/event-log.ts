@@ -27,7 +27,7 @@
  * (and the reopen, which writes the memtable out as a table) seldom meets a full disk.
  */
 import { ClassicLevel } from 'classic-level';
-import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { GENESIS_HASH, type EventInput, type EventRecord } from '../../events/record.js';
@@ -169,6 +169,8 @@ export class LevelEventLog implements EventStore {
     if (existsSync(join(dir, 'CURRENT')) || (existsSync(dir) && readdirSync(dir).some((f) => /\.(ldb|log)$/.test(f)))) {
       throw new KukeError(ErrorKind.AlreadyExists, `an event log already exists at ${dir}`, { hint: 'open it instead of creating one' });
     }
+    // Root-only from the start (issue 11): LevelDB would make it 0755 and its files 0644.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const db = new ClassicLevel<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     await db.open({ createIfMissing: true, errorIfExists: true });
     await db.batch([{ type: 'put', key: SCHEMA, value: JSON.stringify({ version: STORE_SCHEMA_VERSION }) }], { sync: true });

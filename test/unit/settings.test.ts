@@ -27,6 +27,15 @@ describe('host settings', () => {
     expect(daemonArgs(resolveSettings({}, {}), { socket: 0 })).not.toContain('--runc-root');
   });
 
+  it('hand the daemon its role groups as name:gid, and the bind allow-list', () => {
+    const args = daemonArgs(resolveSettings({ allowBindPath: ['/srv/a', '/srv/b'] }, {}), { socket: 990, admin: 991 });
+    const value = (flag: string) => args[args.indexOf(flag) + 1];
+    expect([value('--socket-group'), value('--admin-group'), value('--view-group')]).toEqual(['kukeon:990', 'kukeon-admin:991', 'kukeon-view']);
+    expect(args.join(' ')).toContain('--allow-bind-path /srv/a --allow-bind-path /srv/b');
+    expect(isKukeError(thrown(() => resolveSettings({}, { [ENV.allowedBindPaths]: 'srv' })))).toBe(true);
+    expect(isKukeError(thrown(() => resolveSettings({ allowBindPath: ['/'] }, {})))).toBe(true);
+  });
+
   it('bound container logs at 10 MiB and 3 files by default, with a flag over the environment', () => {
     expect(resolveSettings({}, {}).engine).toMatchObject({ logMaxBytes: 10 * 1024 * 1024, logMaxFiles: 3 });
     const env = { [ENV.logMaxSize]: '512k', [ENV.logMaxFile]: '5' };

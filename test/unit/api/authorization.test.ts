@@ -38,6 +38,7 @@ const REALMS = [realm('default'), realm('kukeon-system', true), realm('old', fal
 const root = mkdtempSync(join(tmpdir(), 'kukeon-authz-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 mkdirSync(join(root, 'srv', 'data', 'app'), { recursive: true });
+mkdirSync(join(root, 'srv', 'data2'), { recursive: true });
 mkdirSync(join(root, 'etc'), { recursive: true });
 writeFileSync(join(root, 'etc', 'shadow'), '');
 symlinkSync('/etc', join(root, 'srv', 'data', 'escape'));
@@ -89,6 +90,14 @@ describe('roles from the kernel credentials', () => {
   it('gives no role through a group that does not exist, and takes gids as given', () => {
     expect(roleOf(caller(1000, 1000, [990]), { ...GROUPS, operator: 'nosuchgroup' }, gidOf)).toBeUndefined();
     expect(roleOf(caller(1000, 1000, [4242]), { ...GROUPS, admin: '4242' }, (n) => (/^\d+$/.test(n) ? Number(n) : gidOf(n)))).toBe('admin');
+  });
+
+  it('takes a group as name:gid (how kuke init hands it to the daemon), checking the gid and naming the name', () => {
+    const given = { operator: 'ops:4240', admin: 'admins:4242', viewer: 'viewers:4241' };
+    expect(roleOf(caller(1000, 1000, [4242]), given)).toBe('admin');
+    expect(roleOf(caller(1000, 1000, [4240]), given)).toBe('operator');
+    expect(denialMessage({ allowed: false, what: 'privileged containers', needed: 'admin', singular: false }, given)).toBe('permission denied: privileged containers need root or group admins');
+    expect(denialMessage({ allowed: false, what: 'creating cells', needed: 'operator', singular: true }, given)).toBe('permission denied: creating cells needs group ops or admins');
   });
 
   it("reads a process's supplementary groups from /proc", () => {
@@ -208,15 +217,16 @@ describe('content checks', () => {
   it.each([
     ['a path outside the list', '/etc', '/etc'],
     ['the host root', '/', '/'],
-    ['a sibling that shares the prefix', '/srv/database', '/srv/database'],
+    ['a sibling that shares the prefix', '/srv/data2', '/srv/data2'],
     ['.. out of an allowed path', '/srv/data/../../etc', '/etc'],
     ['an absolute symlink out of an allowed path', '/srv/data/escape/shadow', '/etc/shadow'],
     ['a relative symlink out of an allowed path', '/srv/data/up', '/etc'],
     ['a symlink loop', '/srv/loop', undefined],
+    ['a path that does not exist (yet)', '/srv/data/later', undefined],
     ['a relative source', 'srv/data', undefined],
   ])('refuses an operator a bind of %s', (_name, source, real) => {
     const message = denied(mount(source));
-    expect(message).toMatch(/^permission denied: bind mounts of host path .* outside the allowed bind paths \(\/srv\/data\) need root or group kukeon-admin$/);
+    expect(message).toMatch(/^permission denied: bind mounts of host path .* (outside the allowed bind paths|that does not resolve) \(\/srv\/data\) need root or group kukeon-admin$/);
     if (real !== undefined && real !== source) expect(message).toContain(`(${real})`);
     expect(denied(mount(source), 'admin')).toBeUndefined();
   });

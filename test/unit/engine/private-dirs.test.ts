@@ -9,11 +9,11 @@ let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("the run path's private directories", () => {
-  it('makes events, model and logs 0700 on a fresh run path, and no secrets directory', () => {
+  it('makes model and logs 0700 on a fresh run path, and no events or secrets directory (their owners make them)', () => {
     dir = mkdtempSync(join(tmpdir(), 'kukeon-modes-'));
     ensurePrivateDirs(dir);
-    for (const name of ['events', 'model', 'logs']) expect(mode(join(dir, name))).toBe('700');
-    expect(() => statSync(join(dir, 'secrets'))).toThrow();
+    for (const name of ['model', 'logs']) expect(mode(join(dir, name))).toBe('700');
+    for (const name of ['events', 'secrets']) expect(() => statSync(join(dir, name))).toThrow();
   });
 
   it('takes group and other access off what an older install left, keeping owner bits, and counts it', () => {
