@@ -26,6 +26,10 @@ describe('kuke init', () => {
     expect(r.stdout).toMatch(/^Initialized Kukeon runtime\n/);
     expect(r.stdout).toContain(`System realm: kukeon-system (namespace: kukeon-system.${host.suffix})`);
     expect(r.stdout).toMatch(/kukeond is ready \(unix:\/\//);
+    // The groups of the three roles (src/api/authorization.ts), each named with what it gives.
+    expect(r.stdout).toMatch(/- group kukeon \(gid \d+\) \(operators: workloads in user realms\): (created|already existed)\n/);
+    expect(r.stdout).toMatch(/- group kukeon-admin \(gid \d+\) \(admins: everything, root-equivalent\): (created|already existed)\n/);
+    expect(r.stdout).toMatch(/- group kukeon-view \(gid \d+\) \(viewers: read-only\): (created|already existed)\n/);
     // The image is this build's (version and bundle hash), imported through the API; the tar is not kept.
     expect(r.stdout).toMatch(/Kukeond image: kukeon\.local\/kukeond:0\.1\.0-[0-9a-f]{12}\n/);
     // It says which range the spaces' /24s come from (this host's --pod-subnet).
