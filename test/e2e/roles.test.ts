@@ -67,7 +67,9 @@ function cell(name: string, extra: string[] = [], realm = 'default'): string {
   ].join('\n');
 }
 
-const cellNames = async () => (JSON.parse((await host().kuke(['get', 'cells', '-o', 'json'])).stdout) as { name: string }[]).map((c) => c.name).sort();
+/** Names in `kuke get … -o json` (manifest documents: metadata.name). */
+const namesOf = (json: string) => (JSON.parse(json) as { metadata: { name: string } }[]).map((d) => d.metadata.name).sort();
+const cellNames = async () => namesOf((await host().kuke(['get', 'cells', '-o', 'json'])).stdout);
 
 interface Denial {
   type: string;
@@ -113,7 +115,7 @@ describe('an operator (group kukeon)', () => {
     expect(expectOneLineError(await as(USER.operator, ['kill', 'cell', 'kukeond', ...sys]))).toBe(`Error: permission denied: changes in the system realm (kukeon-system) ${ADMIN_ONLY}`);
     expect((await host().kuke(['get', 'cell', 'kukeond', ...sys, '-o', 'json'])).stdout).toContain('"state": "Ready"');
     expect(expectOneLineError(await as(USER.operator, ['create', 'realm', 'lab']))).toBe(`Error: permission denied: creating realms needs root or group ${GROUP.admin}`);
-    expect(JSON.parse((await host().kuke(['get', 'realms', '-o', 'json'])).stdout).map((r: { name: string }) => r.name).sort()).toEqual(['default', 'kukeon-system']);
+    expect(namesOf((await host().kuke(['get', 'realms', '-o', 'json'])).stdout)).toEqual(['default', 'kukeon-system']);
     expect(expectOneLineError(await as(USER.operator, ['get', 'cells', '--no-daemon']))).toMatch(/^Error: working in-process .* needs root; ask kukeond instead/);
     const last = (await denials()).at(-1)!;
     expect(last.data).toMatchObject({ method: 'createRealm', target: 'lab', what: 'creating realms' });
