@@ -96,6 +96,8 @@ export const EVENT_CATALOG: Record<string, EventDefinition> = {
   RestartScheduled: current(container.RestartScheduledV1),
   RestartsExhausted: current(container.RestartsExhaustedV1),
   RestartsReset: current(container.RestartsResetV1),
+  ExecStarted: current(container.ExecStartedV1),
+  ExecExited: current(container.ExecExitedV1),
   DeleteContainer: current(container.DeleteContainerV1),
   ContainerDeleted: current(container.ContainerDeletedV1),
 
@@ -109,6 +111,14 @@ export const EVENT_CATALOG: Record<string, EventDefinition> = {
   UpdateSecret: current(secret.UpdateSecretV1),
   DeleteSecret: current(secret.DeleteSecretV1),
 };
+
+/**
+ * Audit events: recorded on an aggregate's stream for history (who did what to it) but never fed to its machine,
+ * because they do not change what state it is in. The engine appends them in any state of a live aggregate, with
+ * `from` = `to`, and replay skips them; so no machine needs a transition for them, and adding one changes no
+ * MACHINE_VERSION.
+ */
+export const AUDIT_EVENTS: ReadonlySet<string> = new Set(['ExecStarted', 'ExecExited']);
 
 /** Current schema version of an event type (undefined if the type is unknown). */
 export function currentVersion(type: string): number | undefined {

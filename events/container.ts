@@ -106,3 +106,35 @@ export const RestartsResetV1 = z.object({});
 export const DeleteContainerV1 = z.object({});
 /** ContainerDeleted v1 (fact). */
 export const ContainerDeletedV1 = z.object({});
+
+/** How much of an exec'd command an ExecStarted keeps: its arguments, each cut to this many characters… */
+export const EXEC_ARG_MAX_CHARS = 1024;
+/** …and this many of them (a command is bounded by the API's request size, not by what the log should hold). */
+export const EXEC_ARGS_MAX = 64;
+
+/**
+ * ExecStarted v1 (audit, since 0.1.0, issue 12): a process is being exec'd into the container (`kuke exec`), by the
+ * event's actor. Recorded before the process starts, so an exec cut short by the daemon's death still shows. Audit
+ * events do not go through the container's machine (catalog.ts AUDIT_EVENTS).
+ */
+export const ExecStartedV1 = z.object({
+  /** containerd's exec id, which the ExecExited of the same process repeats. */
+  execId: z.string().min(1),
+  /** The command and its arguments, as far as kept (EXEC_ARGS_MAX, EXEC_ARG_MAX_CHARS); `truncated` says if cut. */
+  command: z.array(z.string().max(EXEC_ARG_MAX_CHARS)).min(1).max(EXEC_ARGS_MAX),
+  truncated: z.boolean().optional(),
+  tty: z.boolean(),
+  stdin: z.boolean(),
+  /** The user it runs as when the caller chose one (`-u`). */
+  user: z.string().optional(),
+});
+
+/**
+ * ExecExited v1 (audit, since 0.1.0, issue 12): the exec'd process ended with `code` (128+N for signal N; 127 and 126
+ * when the command could not be run, `error` then saying why), or could not be started at all (`error`, no code).
+ */
+export const ExecExitedV1 = z.object({
+  execId: z.string().min(1),
+  code: z.number().int().optional(),
+  error: z.string().optional(),
+});

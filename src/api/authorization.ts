@@ -25,6 +25,7 @@
  *   `AccessDenied` event on the daemon's stream (shown by `kuke history daemon`), and throws PermissionDenied with one
  *   line naming what was asked and who may: `permission denied: privileged containers need root or group kukeon-admin`.
  */
+import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Actor } from '../../events/record.js';
@@ -225,8 +226,15 @@ export function manifestDemands(docs: readonly Manifest[], ctx: PolicyContext): 
 /** The RPC methods (the generated interface also has an index signature, which is left out). */
 export type Method = keyof { [K in keyof pb.KukeonServiceServer as string extends K ? never : K]: true };
 
-/** The request message of a method (undefined for a client-streaming one, which checks its own first message). */
-export type RequestOf<M extends Method> = Parameters<pb.KukeonServiceServer[M]>[0] extends { request: infer R } ? R : undefined;
+/**
+ * The request message of a method; for a bidirectional one (Exec), its first message, which the handler checks
+ * before it reads any other.
+ */
+export type RequestOf<M extends Method> = Parameters<pb.KukeonServiceServer[M]>[0] extends { request: infer R }
+  ? R
+  : Parameters<pb.KukeonServiceServer[M]>[0] extends ServerDuplexStream<infer R, unknown>
+    ? R
+    : undefined;
 
 /** One RPC's rule: the least role that may call it, what it does (for the message), and its content's demands. */
 export interface Rule<Req> {
@@ -282,6 +290,8 @@ export const RULES: Rules = {
   putSecret: { role: 'operator', action: 'creating secrets', demands: (r, ctx) => realmDemands(r.realm, ctx.realms()) },
   listSecrets: { role: 'viewer', action: 'listing secrets' },
   deleteSecret: { role: 'operator', action: 'deleting secrets', demands: (r, ctx) => realmDemands(r.realm, ctx.realms()) },
+  // exec (issue 12): a shell in a workload is an operator's; one in the system realm (the daemon's own cell) an admin's.
+  exec: { role: 'operator', action: 'running commands in containers', demands: (r, ctx) => realmDemands(cellOf(r.start?.cell).realm, ctx.realms()) },
 };
 
 /** The outcome of {@link decide}. */
@@ -331,7 +341,10 @@ export interface DenialRecord {
 
 /** The resource a request names, for the record. */
 function targetOf(request: unknown): string | undefined {
-  const r = request as { ref?: pb.Ref; cell?: pb.CellRef; realm?: string; space?: string; stack?: string; name?: string } | undefined;
+  type Named = { ref?: pb.Ref; cell?: pb.CellRef; realm?: string; space?: string; stack?: string; name?: string };
+  const asked = request as (Named & { start?: Named | boolean }) | undefined;
+  // Exec's first message names its cell in `start` (CreateCell's `start` is a flag).
+  const r = typeof asked?.start === 'object' ? asked.start : asked;
   if (!r) return undefined;
   if (r.ref) return [r.ref.realm, r.ref.space, r.ref.stack, r.ref.cell, r.ref.name].filter(Boolean).join('/') || undefined;
   if (r.cell) return [r.cell.realm, r.cell.space, r.cell.stack, r.cell.cell].filter(Boolean).join('/');

@@ -4,6 +4,7 @@
  */
 import type { Actor, EventRecord } from '../../events/record.js';
 import { applyManifest, type ApplyProgress } from '../engine/apply.js';
+import { execInCell, type ExecRequest, type ExecStdio } from '../engine/exec.js';
 import { historyStreams, matches, readHistory, seqAtTime, type HistoryFilter } from '../engine/history.js';
 import { Engine } from '../engine/engine.js';
 import type { OpenedEngine } from '../engine/index.js';
@@ -174,5 +175,10 @@ export class EngineBackend implements KukeonClient {
     if (key.kind === 'daemon') return key;
     const realms = viewsOf(this.engine).realms;
     return { ...key, realm: resolveRealmAlias(key.realm, realms) } as AggregateKey;
+  }
+
+  // exec (issue 12)
+  exec(request: ExecRequest, stdio: ExecStdio) {
+    return execInCell(this.engine, this.alias(request), stdio, { actor: this.actor });
   }
 }

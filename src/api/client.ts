@@ -12,6 +12,7 @@ import type { CellTemplate } from '../../events/specs.js';
 import type { CellView, RealmView, ResourceView, SecretView, SpaceView, StackView, UsageView } from '../model/resources.js';
 import type { SecretInput, SecretOutcome } from '../engine/secrets.js';
 import type { SecretRef } from '../runtime/ports.js';
+import type { ExecRequest, ExecResult, ExecStdio } from '../engine/exec.js';
 import type { AggregateKey } from '../model/streams.js';
 import type { VerifyReport } from '../store/types.js';
 
@@ -27,6 +28,7 @@ export interface SecretFilter {
   space?: string;
   name?: string;
 }
+export type { ExecInput, ExecRequest, ExecResult, ExecStdio } from '../engine/exec.js';
 
 /** A query that names one resource. */
 export type NamedQuery = Query & { name: string };
@@ -90,4 +92,12 @@ export interface KukeonClient {
   deleteSecret(ref: SecretRef & { force?: boolean }): Promise<void>;
 
   close(): Promise<void>;
+
+  // exec (issue 12)
+  /**
+   * Runs a command in a running container of a cell (src/engine/exec.ts), relaying its stdio through `stdio` until it
+   * ends; resolves with its exit code (127/126 for a command that could not be found/executed). When `stdio.signal`
+   * aborts, the process is killed.
+   */
+  exec(request: ExecRequest, stdio: ExecStdio): Promise<ExecResult>;
 }

@@ -10,6 +10,7 @@ import type { CellView, ContainerView, RealmView, ResourceView, SecretView, Spac
 import type { AggregateKey } from '../model/streams.js';
 import type { ApplyResult } from '../engine/apply.js';
 import type { Query } from '../engine/queries.js';
+import type { ExecInput, ExecRequest } from '../engine/exec.js';
 import * as pb from './gen/kukeon/v1/kukeon.js';
 
 // ------------------------------------------------------------------------------------------------ meta & errors
@@ -384,4 +385,52 @@ export function applyResultFromPb(r: pb.ApplyResult | undefined): ApplyResult {
     changes: r.changes,
     ...(r.error ? { error: { kind: r.error.kind, message: r.error.message } } : {}),
   };
+}
+
+// exec (issue 12)
+
+/** An exec request as the API carries it (empty strings for what the client left to the container). */
+export function execStartToPb(r: ExecRequest): pb.ExecStart {
+  return {
+    cell: { realm: r.realm, space: r.space, stack: r.stack, cell: r.cell },
+    container: r.container ?? '',
+    command: r.command,
+    env: r.env ?? [],
+    user: r.user ?? '',
+    workdir: r.workdir ?? '',
+    stdin: r.stdin,
+    tty: r.tty,
+    size: r.size,
+  };
+}
+
+export function execStartFromPb(m: pb.ExecStart): ExecRequest {
+  return {
+    realm: m.cell?.realm ?? '',
+    space: m.cell?.space ?? '',
+    stack: m.cell?.stack ?? '',
+    cell: m.cell?.cell ?? '',
+    ...(m.container ? { container: m.container } : {}),
+    command: m.command,
+    ...(m.env.length ? { env: m.env } : {}),
+    ...(m.user ? { user: m.user } : {}),
+    ...(m.workdir ? { workdir: m.workdir } : {}),
+    stdin: m.stdin,
+    tty: m.tty,
+    ...(m.size && (m.size.cols || m.size.rows) ? { size: { cols: m.size.cols, rows: m.size.rows } } : {}),
+  };
+}
+
+/** A message of the client after its ExecStart, or undefined when it carries none of the inputs. */
+export function execInputFromPb(m: pb.ExecRequest): ExecInput | undefined {
+  if (m.stdin !== undefined) return { stdin: m.stdin };
+  if (m.resize !== undefined) return { resize: { cols: m.resize.cols, rows: m.resize.rows } };
+  if (m.closeStdin) return { closeStdin: true };
+  return undefined;
+}
+
+export function execInputToPb(input: ExecInput): pb.ExecRequest {
+  if ('stdin' in input) return { stdin: Buffer.from(input.stdin) };
+  if ('resize' in input) return { resize: input.resize };
+  return { closeStdin: true };
 }

@@ -2,15 +2,16 @@
  * The client of kukeond's API over its unix socket. It implements the same interface as the in-process client, so
  * the CLI does not know which one it talks to.
  */
-import { credentials, Metadata, type CallOptions, type ClientReadableStream, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type CallOptions, type ClientDuplexStream, type ClientReadableStream, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { once } from 'node:events';
 import type { EventRecord } from '../../events/record.js';
 import type { CellTemplate } from '../../events/specs.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { checkManifestSize, utf8Bytes } from '../model/limits.js';
 import type { ResourceView, SecretView } from '../model/resources.js';
 import type { AggregateKey } from '../model/streams.js';
-import type { ApplyProgress, ApplyResult, CellRef, DeleteOptions, DeleteResult, HistoryFilter, KukeonClient, NamedQuery, Query, SecretFilter } from './client.js';
-import { applyResultFromPb, cellFromPb, cellTemplateToPb, eventFromPb, keyToRef, queryToRef, realmFromPb, resourceFromPb, secretFromPb, spaceFromPb, stackFromPb } from './convert.js';
+import type { ApplyProgress, ApplyResult, CellRef, DeleteOptions, DeleteResult, ExecRequest, ExecResult, ExecStdio, HistoryFilter, KukeonClient, NamedQuery, Query, SecretFilter } from './client.js';
+import { applyResultFromPb, cellFromPb, cellTemplateToPb, eventFromPb, execInputToPb, execStartToPb, keyToRef, queryToRef, realmFromPb, resourceFromPb, secretFromPb, spaceFromPb, stackFromPb } from './convert.js';
 import { fromServiceError } from './errors.js';
 import * as pb from './gen/kukeon/v1/kukeon.js';
 import { checkRequestSize, CLIENT_CHANNEL_OPTIONS, PartJoiner } from './limits.js';
@@ -254,6 +255,62 @@ export class GrpcClient implements KukeonClient {
 
   async deleteSecret(ref: Parameters<KukeonClient['deleteSecret']>[0]) {
     await this.call<pb.DeleteSecretRequest, pb.DeleteSecretResponse>('deleteSecret', { realm: ref.realm, space: ref.space, name: ref.name, force: ref.force ?? false }, WRITE_DEADLINE_MS);
+  }
+
+  // exec (issue 12)
+  /**
+   * One bidirectional call: the ExecStart, then `stdio.input` as it comes (at the pace the daemon takes it); output is
+   * handed to `stdio.output` one message at a time, the call paused meanwhile, so a slow terminal holds the daemon
+   * (and the process) back instead of filling memory. No deadline: an interactive session lasts what it lasts.
+   */
+  exec(request: ExecRequest, stdio: ExecStdio): Promise<ExecResult> {
+    return new Promise<ExecResult>((resolve, reject) => {
+      const start: pb.ExecRequest = { start: execStartToPb(request) };
+      checkRequestSize('exec', SERVICE.exec!.requestSerialize(start).length);
+      const call = (this.client.exec as unknown as (metadata: Metadata, options: Partial<CallOptions>) => ClientDuplexStream<pb.ExecRequest, pb.ExecResponse>).call(this.client, this.metadata, {});
+      let result: ExecResult | undefined;
+      let settled = false;
+      const settle = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        stdio.signal.removeEventListener('abort', onAbort);
+        if (err !== undefined) reject(err);
+        else if (result) resolve(result);
+        else reject(new KukeError(ErrorKind.Internal, 'kukeond ended the exec without its exit'));
+      };
+      const onAbort = () => {
+        call.cancel();
+        settle(new KukeError(ErrorKind.Canceled, 'exec canceled'));
+      };
+      if (stdio.signal.aborted) return onAbort();
+      stdio.signal.addEventListener('abort', onAbort, { once: true });
+      call.write(start);
+      void (async () => {
+        for await (const input of stdio.input) {
+          if (settled) return;
+          if (!call.write(execInputToPb(input))) await Promise.race([once(call, 'drain'), once(call, 'close')]);
+        }
+        if (!settled) call.end();
+      })().catch(() => undefined);
+      call.on('data', (m: pb.ExecResponse) => {
+        if (m.exit) {
+          result = { exitCode: m.exit.code, execId: m.exit.execId, ...(m.exit.message ? { message: m.exit.message } : {}) };
+          return;
+        }
+        const chunk = m.stdout ?? m.stderr;
+        if (!chunk) return;
+        call.pause();
+        stdio.output(m.stdout ? 'stdout' : 'stderr', chunk).then(
+          () => call.resume(),
+          (err: unknown) => {
+            call.cancel();
+            settle(err);
+          },
+        );
+      });
+      call.on('error', (err: ServiceError) => settle(fromServiceError(err, this.options.socket)));
+      call.on('end', () => settle());
+    });
   }
 }
 

@@ -34,7 +34,7 @@ import type { AggregateKey } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { LevelEventLog, isLockedError } from '../store/event-log.js';
 import type { EventStore, VerifyReport } from '../store/types.js';
-import type { DeleteOptions, KukeonClient, NamedQuery, DeleteResult, SecretFilter } from './client.js';
+import type { DeleteOptions, ExecRequest, ExecResult, ExecStdio, KukeonClient, NamedQuery, DeleteResult, SecretFilter } from './client.js';
 import { SecretOperations } from '../engine/secrets.js';
 import { VERSION } from '../version.js';
 
@@ -179,6 +179,12 @@ export class InProcessClient implements KukeonClient {
 
   async close(): Promise<void> {
     if (this.runtimePromise) (await this.runtimePromise.catch(() => undefined))?.containers.close();
+  }
+
+  // exec (issue 12)
+  /** In-process, the exec holds the log (and the engine open) for as long as the process runs. */
+  exec(request: ExecRequest, stdio: ExecStdio): Promise<ExecResult> {
+    return this.write((b) => b.exec(request, stdio));
   }
 
   // ------------------------------------------------------------------------------------------------ internals

@@ -5,7 +5,7 @@
  * display only. The socket's 0660 root:kukeon mode keeps everyone else out; who of those may do what is decided per
  * request by the daemon's Authorizer (authorization.ts), before anything is done.
  */
-import { Server, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import { Server, type Metadata, type sendUnaryData, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Actor, EventRecord } from '../../events/record.js';
 import { ErrorKind, KukeError, toKukeError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -16,6 +16,8 @@ import {
   cellTemplateFromPb,
   cellToPb,
   eventToPb,
+  execInputFromPb,
+  execStartFromPb,
   realmToPb,
   refToKey,
   refToQuery,
@@ -28,6 +30,7 @@ import { toServiceError } from './errors.js';
 import * as pb from './gen/kukeon/v1/kukeon.js';
 import { fitMessage, PART_BYTES, partsOf, SERVER_CHANNEL_OPTIONS, stringLength } from './limits.js';
 import { refuseUnknownFields } from './unknown-fields.js';
+import { AsyncQueue } from './async-queue.js';
 
 /** Metadata key under which a client gives its command line (display only: who called is the kernel's answer). */
 export const ACTOR_METADATA = { name: 'kukeon-command' } as const;
@@ -256,7 +259,79 @@ export function kukeonHandlers(
       await b.deleteSecret({ realm: req.realm, space: req.space, name: req.name, force: req.force });
       return {};
     }),
+
+    // exec (issue 12)
+    exec: (call: ServerDuplexStream<pb.ExecRequest, pb.ExecResponse>) => {
+      const fail = (err: unknown) => {
+        logFailure(err, 'exec');
+        call.emit('error', Object.assign(new Error('exec failed'), toServiceError(err)));
+      };
+      if (isDraining()) return fail(new KukeError(ErrorKind.Unavailable, 'kukeond is shutting down; retry shortly'));
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort());
+      const inputs = inputsOf(call);
+      firstOf(inputs, EXEC_START_TIMEOUT_MS)
+        .then(async (first) => {
+          await checked('exec', first);
+          if (!first.start) throw new KukeError(ErrorKind.InvalidArgument, 'Exec: the first message must say what to run (start)');
+          // Checked on the first message: it says which cell (the realm decides who may).
+          const actor = await actorFor('exec', { metadata: call.metadata, getPeer: () => call.getPeer(), request: first });
+          const result = await backendFor(actor).exec(execStartFromPb(first.start), {
+            input: restOf(inputs, (m: pb.ExecRequest) => {
+              refuseUnknownFields('Exec', m);
+              return execInputFromPb(m);
+            }),
+            output: async (stream, data) => {
+              if (abort.signal.aborted) return;
+              if (!call.write(stream === 'stdout' ? { stdout: Buffer.from(data) } : { stderr: Buffer.from(data) })) await drained(call as never, abort.signal);
+            },
+            signal: abort.signal,
+          });
+          call.write({ exit: { code: result.exitCode, message: result.message ?? '', execId: result.execId } });
+          call.end();
+        })
+        .catch(fail);
+    },
   };
+}
+
+/** How long a client may take to send its ExecStart. */
+const EXEC_START_TIMEOUT_MS = 30_000;
+/** Messages of the client held before it is paused (each at most a few KiB of stdin, or a resize). */
+const INPUT_QUEUE_MAX = 16;
+
+/**
+ * The client's messages of a bidirectional call, pulled as they are consumed: beyond INPUT_QUEUE_MAX waiting messages
+ * the call is paused (HTTP/2 flow control then holds the client back).
+ */
+function inputsOf<T>(call: ServerDuplexStream<T, unknown>): AsyncQueue<T> {
+  const queue = new AsyncQueue<T>({ highWater: INPUT_QUEUE_MAX, onFull: () => call.pause(), onLow: () => call.resume() });
+  call.on('data', (m: T) => queue.push(m));
+  for (const event of ['end', 'error', 'cancelled']) call.on(event, () => queue.end());
+  return queue;
+}
+
+/** The first message of a call; InvalidArgument if the client ends without one, DeadlineExceeded after `timeoutMs`. */
+async function firstOf<T>(queue: AsyncQueue<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new KukeError(ErrorKind.DeadlineExceeded, `the client sent no request within ${timeoutMs / 1000} s`)), timeoutMs);
+  });
+  try {
+    const m = await Promise.race([queue.next(), late]);
+    if (m === undefined) throw new KukeError(ErrorKind.InvalidArgument, 'the client ended the call without a request');
+    return m;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The rest of a call's messages, converted (undefined: skipped), until the client ends its side. */
+async function* restOf<T, U>(queue: AsyncQueue<T>, convert: (m: T) => U | undefined): AsyncIterable<U> {
+  for await (const m of queue) {
+    const u = convert(m);
+    if (u !== undefined) yield u;
+  }
 }
 
 function cellRef(ref: pb.CellRef | undefined) {

@@ -9,6 +9,16 @@ import type { Streams } from './output.js';
 /** Exit status of a failed command (the original uses 0 and 1 only). */
 export const EXIT_FAILURE = 1;
 
+/**
+ * A command that ends with a status of its own and nothing more to print (`kuke exec` ends with its process's exit
+ * code). Thrown by the command's action; runKuke returns its status.
+ */
+export class CommandExit extends Error {
+  constructor(readonly status: number) {
+    super(`exit status ${status}`);
+  }
+}
+
 /** Connection failures get a hint about the daemon and its socket. */
 function connectionHint(err: KukeError, socket?: string): string | undefined {
   const cause = err.cause as NodeJS.ErrnoException | undefined;

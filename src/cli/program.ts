@@ -7,12 +7,13 @@ import { ErrorKind, KukeError } from '../errors.js';
 import { DEFAULT_POD_SUBNET } from '../engine/config.js';
 import { VERSION } from '../version.js';
 import { createContext, type ClientFactories, type CommandContext } from './context.js';
-import { EXIT_FAILURE, reportError } from './errors.js';
+import { CommandExit, EXIT_FAILURE, reportError } from './errors.js';
 import type { Streams } from './output.js';
 import * as apply from './commands/apply.js';
 import * as completion from './commands/completion.js';
 import * as create from './commands/create.js';
 import * as daemon from './commands/daemon.js';
+import * as exec from './commands/exec.js';
 import * as del from './commands/delete.js';
 import * as get from './commands/get.js';
 import * as history from './commands/history.js';
@@ -22,7 +23,7 @@ import * as lifecycle from './commands/lifecycle.js';
 import * as version from './commands/version.js';
 
 /** Every command, in help order. */
-export const COMMANDS: { register(program: Command, ctx: CommandContext): void }[] = [init, get, create, apply, del, lifecycle, history, image, daemon, version, completion];
+export const COMMANDS: { register(program: Command, ctx: CommandContext): void }[] = [init, get, create, apply, del, lifecycle, exec, history, image, daemon, version, completion];
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -111,6 +112,7 @@ export async function runKuke(argv: string[], streams: Streams, factories: Clien
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
+    if (err instanceof CommandExit) return err.status;
     if (err instanceof CommanderError) {
       // Help and version output are not failures.
       if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;

@@ -12,7 +12,7 @@
  *   re-issues the one idempotent effect of every aggregate caught in a transient state.
  */
 import { initialTransition } from 'xstate';
-import { currentVersion, checkPayload } from '../../events/catalog.js';
+import { AUDIT_EVENTS, currentVersion, checkPayload } from '../../events/catalog.js';
 import type { Actor, EventInput, EventRecord } from '../../events/record.js';
 import {
   AGGREGATES,
@@ -203,6 +203,7 @@ export class Engine {
     const payload = checked.data as Record<string, unknown>;
 
     const before = this.aggregates.get(stream) ?? this.initialAggregate(stream, key);
+    if (AUDIT_EVENTS.has(type)) return this.recordAudit(before, type, v, payload, meta);
     const event = { ...payload, type };
     if (!before.snapshot.can(event)) {
       const state = String(before.snapshot.value);
@@ -242,6 +243,47 @@ export class Engine {
     }
     this.afterApply(record, before.version === 0 ? undefined : before, after);
     return { accepted: true, record, aggregate: after };
+  }
+
+  /**
+   * Appends an audit event (catalog.ts AUDIT_EVENTS) to a live aggregate's stream: the machine does not see it, the
+   * state stays, and nothing runs. Refused (FailedPrecondition) on an aggregate that does not exist.
+   */
+  private async recordAudit(before: Aggregate, type: string, v: number, payload: Record<string, unknown>, meta: DispatchMeta): Promise<DispatchOutcome> {
+    const state = String(before.snapshot.value);
+    if (before.version === 0 || isGone(state)) {
+      throw new KukeError(ErrorKind.FailedPrecondition, `${describeKey(before.key)} does not exist: nothing to record ${type} on`);
+    }
+    const input: EventInput = {
+      stream: before.stream,
+      type,
+      v,
+      data: payload,
+      at: this.now().toISOString(),
+      actor: meta.actor,
+      ...(meta.cause ? { cause: meta.cause } : {}),
+      ...(meta.correlation ? { correlation: meta.correlation } : {}),
+      from: state,
+      to: state,
+    };
+    this.pendingAppends++;
+    let record: EventRecord;
+    try {
+      [record] = (await this.store.append(before.stream, [input], { expectedVersion: before.version })) as [EventRecord];
+    } finally {
+      this.pendingAppends--;
+    }
+    const after = this.applyAudit(before, record);
+    this.logger.info({ stream: before.stream, seq: record.seq, event: type, actor: meta.actor.type }, 'audit');
+    this.afterApply(record, before, after);
+    return { accepted: true, record, aggregate: after };
+  }
+
+  /** The aggregate after an audit event: only its stream position moves (not even updatedAt: nothing changed). */
+  private applyAudit(before: Aggregate, record: EventRecord): Aggregate {
+    const after: Aggregate = { ...before, version: record.ver, seq: record.seq };
+    this.aggregates.set(before.stream, after);
+    return after;
   }
 
   /** Re-issues the transient effect of an aggregate (reconcile after a restart). */
@@ -615,6 +657,11 @@ export class Engine {
     const key = parseStream(record.stream);
     const before = this.aggregates.get(record.stream) ?? this.initialAggregate(record.stream, key);
     if (record.ver <= before.version) return; // already in the snapshot
+    if (AUDIT_EVENTS.has(record.type)) {
+      this.applyAudit(before, record);
+      this.replayStats.events++;
+      return;
+    }
     const event = { ...(record.data as Record<string, unknown>), type: record.type };
     const def = AGGREGATES[key.kind];
     const [next] = foldTransition(def.machine, before.snapshot, event);

@@ -145,6 +145,8 @@ export interface TaskExit {
 
 /** A process to run in a container's running task (`kuke exec`), derived from the container's own process spec. */
 export interface ExecSpec {
+  /** containerd's exec id (a containerd identifier, unique within the task); default a new one. */
+  execId?: string;
   /** The command and its arguments; the first is looked up in the container's PATH. */
   args: string[];
   /** `KEY=VALUE` entries added to (and overriding) the container's env. */

@@ -68,6 +68,13 @@ export function detailText(record: EventRecord): string {
         const left = d.leftovers as { resource: string; error: { message: string } }[];
         return left.length === 0 ? 'forced; nothing left behind' : `forced; left behind: ${left.map((l) => `${l.resource} (${l.error.message})`).join('; ')}`;
       }
+      case 'ExecStarted': {
+        const flags = [d.stdin ? '-i' : '', d.tty ? '-t' : '', d.user !== undefined ? `-u ${String(d.user)}` : ''].filter(Boolean).join(' ');
+        const argv = (d.command as string[]).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+        return `exec ${String(d.execId)}${flags ? ` ${flags}` : ''}: ${argv}${d.truncated ? ' …(cut)' : ''}`;
+      }
+      case 'ExecExited':
+        return `exec ${String(d.execId)} ${d.code !== undefined ? `exited with code ${String(d.code)}` : 'could not be run'}${d.error ? ` (${String(d.error)})` : ''}`;
       case 'CreateContainer':
       case 'UpdateContainer':
         return `image ${(d.template as { image: string }).image}`;

@@ -92,7 +92,7 @@ export class ExecService {
     }
     const oci = JSON.parse(Buffer.from(record.spec?.value ?? new Uint8Array()).toString('utf8')) as OciSpec;
     const processSpec = execProcessSpec(oci.process, spec, `exec in ${id}`);
-    const execId = newExecId();
+    const execId = spec.execId ?? newExecId();
     const scope = { namespace };
     const paths = await makeFifos(join(this.ioDir, execId), { stdin: spec.stdin, stderr: !spec.tty });
     let ends: FifoEnds | undefined;

@@ -660,7 +660,7 @@ function fakeExec(spec: ExecSpec, n: number): ExecSession {
     setImmediate(end);
   }
   return {
-    execId: `exec-fake-${n}`,
+    execId: spec.execId ?? `exec-fake-${n}`,
     pid: 100_000 + n,
     stdin,
     stdout,

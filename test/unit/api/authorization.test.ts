@@ -130,6 +130,7 @@ describe('the rule table', () => {
     putSecret: { realm: 'default', space: 'default', name: 'db', data: { k: Buffer.from('v') }, labels: {}, createOnly: true },
     listSecrets: { realm: 'default', space: '', name: '' },
     deleteSecret: { realm: 'default', space: 'default', name: 'db', force: false },
+    exec: { start: { cell: cellRef('web'), container: '', command: ['sh'], env: [], user: '', workdir: '', stdin: true, tty: true, size: undefined } },
   };
   const least: Record<Method, Role> = {
     ping: 'viewer',
@@ -150,6 +151,7 @@ describe('the rule table', () => {
     putSecret: 'operator',
     listSecrets: 'viewer',
     deleteSecret: 'operator',
+    exec: 'operator',
   };
 
   it('has a rule for every RPC of the service', () => {
@@ -256,6 +258,13 @@ describe('content checks', () => {
     const put = decide('operator', 'putSecret', { realm: 'kukeon-system', space: 'kukeon', name: 'x', data: {}, labels: {}, createOnly: true }, ctx());
     expect(put.allowed || denialMessage(put, GROUPS)).toBe('permission denied: changes in the system realm (kukeon-system) need root or group kukeon-admin');
     expect(decide('operator', 'deleteSecret', { realm: 'kukeon-system', space: 'kukeon', name: 'x', force: false }, ctx()).allowed).toBe(false);
+  });
+
+  it("keeps exec in the system realm (a shell in the daemon's own cell) to admins", () => {
+    const execIn = (realm: string) => ({ start: { cell: cellRef('kukeond', realm), container: '', command: ['sh'], env: [], user: '', workdir: '', stdin: false, tty: false, size: undefined } });
+    expect(decide('operator', 'exec', execIn('kukeon-system'), ctx()).allowed).toBe(false);
+    expect(decide('admin', 'exec', execIn('kukeon-system'), ctx()).allowed).toBe(true);
+    expect(decide('operator', 'exec', execIn('default'), ctx()).allowed).toBe(true);
   });
 
   it('keeps realms to admins: creating, applying and deleting one', () => {

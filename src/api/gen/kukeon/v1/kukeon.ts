@@ -10,9 +10,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -767,6 +769,71 @@ export interface DeleteSecretRequest {
 }
 
 export interface DeleteSecretResponse {
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
+}
+
+/** What to run, and where. */
+export interface ExecStart {
+  cell:
+    | CellRef
+    | undefined;
+  /** A container of the cell; empty for the root. */
+  container: string;
+  /** The command and its arguments (at least one). */
+  command: string[];
+  /** NAME=VALUE entries added to the container's env. */
+  env: string[];
+  /** uid[:gid] (or root); empty for the container's user. */
+  user: string;
+  /** Absolute working directory; empty for the container's. */
+  workdir: string;
+  /** Relay the client's stdin (else the process reads /dev/null). */
+  stdin: boolean;
+  /** Run it on a pseudo terminal (its output then all comes as stdout). */
+  tty: boolean;
+  /** The client's terminal size at start (tty only; 0 when unknown). */
+  size: TerminalSize | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
+}
+
+/** A terminal's size in character cells. */
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
+}
+
+/** One message of the client: the request first, then any of the others. */
+export interface ExecRequest {
+  start?:
+    | ExecStart
+    | undefined;
+  /** Bytes for the process's stdin (at most 1 MiB a message). */
+  stdin?: Buffer | undefined;
+  resize?:
+    | TerminalSize
+    | undefined;
+  /** The client's stdin ended: the process reads end of file. */
+  closeStdin?: boolean | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
+}
+
+/** One message of the daemon: output, then the exit. */
+export interface ExecResponse {
+  stdout?: Buffer | undefined;
+  stderr?: Buffer | undefined;
+  exit?: ExecExit | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
+}
+
+/** How the process ended. */
+export interface ExecExit {
+  /** 128+N for a death by signal N; 127 when the command was not found, 126 when it could not be executed. */
+  code: number;
+  /** Why, when it could not be run. */
+  message: string;
+  /** containerd's exec id, as its ExecStarted/ExecExited events in history name it. */
+  execId: string;
   _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
@@ -9959,6 +10026,712 @@ export const DeleteSecretResponse: MessageFns<DeleteSecretResponse> = {
   },
 };
 
+function createBaseExecStart(): ExecStart {
+  return {
+    cell: undefined,
+    container: "",
+    command: [],
+    env: [],
+    user: "",
+    workdir: "",
+    stdin: false,
+    tty: false,
+    size: undefined,
+    _unknownFields: {},
+  };
+}
+
+export const ExecStart: MessageFns<ExecStart> = {
+  encode(message: ExecStart, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cell !== undefined) {
+      CellRef.encode(message.cell, writer.uint32(10).fork()).join();
+    }
+    if (message.container !== "") {
+      writer.uint32(18).string(message.container);
+    }
+    for (const v of message.command) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.env) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.user !== "") {
+      writer.uint32(42).string(message.user);
+    }
+    if (message.workdir !== "") {
+      writer.uint32(50).string(message.workdir);
+    }
+    if (message.stdin !== false) {
+      writer.uint32(56).bool(message.stdin);
+    }
+    if (message.tty !== false) {
+      writer.uint32(64).bool(message.tty);
+    }
+    if (message.size !== undefined) {
+      TerminalSize.encode(message.size, writer.uint32(74).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecStart {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecStart();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cell = CellRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.command.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.env.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.workdir = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.stdin = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.tty = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.size = TerminalSize.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExecStart {
+    return {
+      cell: isSet(object.cell) ? CellRef.fromJSON(object.cell) : undefined,
+      container: isSet(object.container) ? globalThis.String(object.container) : "",
+      command: globalThis.Array.isArray(object?.command) ? object.command.map((e: any) => globalThis.String(e)) : [],
+      env: globalThis.Array.isArray(object?.env) ? object.env.map((e: any) => globalThis.String(e)) : [],
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      workdir: isSet(object.workdir) ? globalThis.String(object.workdir) : "",
+      stdin: isSet(object.stdin) ? globalThis.Boolean(object.stdin) : false,
+      tty: isSet(object.tty) ? globalThis.Boolean(object.tty) : false,
+      size: isSet(object.size) ? TerminalSize.fromJSON(object.size) : undefined,
+    };
+  },
+
+  toJSON(message: ExecStart): unknown {
+    const obj: any = {};
+    if (message.cell !== undefined) {
+      obj.cell = CellRef.toJSON(message.cell);
+    }
+    if (message.container !== "") {
+      obj.container = message.container;
+    }
+    if (message.command?.length) {
+      obj.command = message.command;
+    }
+    if (message.env?.length) {
+      obj.env = message.env;
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.workdir !== "") {
+      obj.workdir = message.workdir;
+    }
+    if (message.stdin !== false) {
+      obj.stdin = message.stdin;
+    }
+    if (message.tty !== false) {
+      obj.tty = message.tty;
+    }
+    if (message.size !== undefined) {
+      obj.size = TerminalSize.toJSON(message.size);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExecStart>, I>>(base?: I): ExecStart {
+    return ExecStart.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecStart>, I>>(object: I): ExecStart {
+    const message = createBaseExecStart();
+    message.cell = (object.cell !== undefined && object.cell !== null) ? CellRef.fromPartial(object.cell) : undefined;
+    message.container = object.container ?? "";
+    message.command = object.command?.map((e) => e) || [];
+    message.env = object.env?.map((e) => e) || [];
+    message.user = object.user ?? "";
+    message.workdir = object.workdir ?? "";
+    message.stdin = object.stdin ?? false;
+    message.tty = object.tty ?? false;
+    message.size = (object.size !== undefined && object.size !== null)
+      ? TerminalSize.fromPartial(object.size)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTerminalSize(): TerminalSize {
+  return { cols: 0, rows: 0, _unknownFields: {} };
+}
+
+export const TerminalSize: MessageFns<TerminalSize> = {
+  encode(message: TerminalSize, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cols !== 0) {
+      writer.uint32(8).uint32(message.cols);
+    }
+    if (message.rows !== 0) {
+      writer.uint32(16).uint32(message.rows);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminalSize {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminalSize();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.cols = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rows = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TerminalSize {
+    return {
+      cols: isSet(object.cols) ? globalThis.Number(object.cols) : 0,
+      rows: isSet(object.rows) ? globalThis.Number(object.rows) : 0,
+    };
+  },
+
+  toJSON(message: TerminalSize): unknown {
+    const obj: any = {};
+    if (message.cols !== 0) {
+      obj.cols = Math.round(message.cols);
+    }
+    if (message.rows !== 0) {
+      obj.rows = Math.round(message.rows);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TerminalSize>, I>>(base?: I): TerminalSize {
+    return TerminalSize.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TerminalSize>, I>>(object: I): TerminalSize {
+    const message = createBaseTerminalSize();
+    message.cols = object.cols ?? 0;
+    message.rows = object.rows ?? 0;
+    return message;
+  },
+};
+
+function createBaseExecRequest(): ExecRequest {
+  return { start: undefined, stdin: undefined, resize: undefined, closeStdin: undefined, _unknownFields: {} };
+}
+
+export const ExecRequest: MessageFns<ExecRequest> = {
+  encode(message: ExecRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.start !== undefined) {
+      ExecStart.encode(message.start, writer.uint32(10).fork()).join();
+    }
+    if (message.stdin !== undefined) {
+      writer.uint32(18).bytes(message.stdin);
+    }
+    if (message.resize !== undefined) {
+      TerminalSize.encode(message.resize, writer.uint32(26).fork()).join();
+    }
+    if (message.closeStdin !== undefined) {
+      writer.uint32(32).bool(message.closeStdin);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.start = ExecStart.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stdin = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.resize = TerminalSize.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.closeStdin = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExecRequest {
+    return {
+      start: isSet(object.start) ? ExecStart.fromJSON(object.start) : undefined,
+      stdin: isSet(object.stdin) ? Buffer.from(bytesFromBase64(object.stdin)) : undefined,
+      resize: isSet(object.resize) ? TerminalSize.fromJSON(object.resize) : undefined,
+      closeStdin: isSet(object.closeStdin)
+        ? globalThis.Boolean(object.closeStdin)
+        : isSet(object.close_stdin)
+        ? globalThis.Boolean(object.close_stdin)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ExecRequest): unknown {
+    const obj: any = {};
+    if (message.start !== undefined) {
+      obj.start = ExecStart.toJSON(message.start);
+    }
+    if (message.stdin !== undefined) {
+      obj.stdin = base64FromBytes(message.stdin);
+    }
+    if (message.resize !== undefined) {
+      obj.resize = TerminalSize.toJSON(message.resize);
+    }
+    if (message.closeStdin !== undefined) {
+      obj.closeStdin = message.closeStdin;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExecRequest>, I>>(base?: I): ExecRequest {
+    return ExecRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecRequest>, I>>(object: I): ExecRequest {
+    const message = createBaseExecRequest();
+    message.start = (object.start !== undefined && object.start !== null)
+      ? ExecStart.fromPartial(object.start)
+      : undefined;
+    message.stdin = object.stdin ?? undefined;
+    message.resize = (object.resize !== undefined && object.resize !== null)
+      ? TerminalSize.fromPartial(object.resize)
+      : undefined;
+    message.closeStdin = object.closeStdin ?? undefined;
+    return message;
+  },
+};
+
+function createBaseExecResponse(): ExecResponse {
+  return { stdout: undefined, stderr: undefined, exit: undefined, _unknownFields: {} };
+}
+
+export const ExecResponse: MessageFns<ExecResponse> = {
+  encode(message: ExecResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stdout !== undefined) {
+      writer.uint32(10).bytes(message.stdout);
+    }
+    if (message.stderr !== undefined) {
+      writer.uint32(18).bytes(message.stderr);
+    }
+    if (message.exit !== undefined) {
+      ExecExit.encode(message.exit, writer.uint32(26).fork()).join();
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stdout = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stderr = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.exit = ExecExit.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExecResponse {
+    return {
+      stdout: isSet(object.stdout) ? Buffer.from(bytesFromBase64(object.stdout)) : undefined,
+      stderr: isSet(object.stderr) ? Buffer.from(bytesFromBase64(object.stderr)) : undefined,
+      exit: isSet(object.exit) ? ExecExit.fromJSON(object.exit) : undefined,
+    };
+  },
+
+  toJSON(message: ExecResponse): unknown {
+    const obj: any = {};
+    if (message.stdout !== undefined) {
+      obj.stdout = base64FromBytes(message.stdout);
+    }
+    if (message.stderr !== undefined) {
+      obj.stderr = base64FromBytes(message.stderr);
+    }
+    if (message.exit !== undefined) {
+      obj.exit = ExecExit.toJSON(message.exit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExecResponse>, I>>(base?: I): ExecResponse {
+    return ExecResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecResponse>, I>>(object: I): ExecResponse {
+    const message = createBaseExecResponse();
+    message.stdout = object.stdout ?? undefined;
+    message.stderr = object.stderr ?? undefined;
+    message.exit = (object.exit !== undefined && object.exit !== null) ? ExecExit.fromPartial(object.exit) : undefined;
+    return message;
+  },
+};
+
+function createBaseExecExit(): ExecExit {
+  return { code: 0, message: "", execId: "", _unknownFields: {} };
+}
+
+export const ExecExit: MessageFns<ExecExit> = {
+  encode(message: ExecExit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.execId !== "") {
+      writer.uint32(26).string(message.execId);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecExit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecExit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.execId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExecExit {
+    return {
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      execId: isSet(object.execId)
+        ? globalThis.String(object.execId)
+        : isSet(object.exec_id)
+        ? globalThis.String(object.exec_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ExecExit): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.execId !== "") {
+      obj.execId = message.execId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExecExit>, I>>(base?: I): ExecExit {
+    return ExecExit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecExit>, I>>(object: I): ExecExit {
+    const message = createBaseExecExit();
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
+    message.execId = object.execId ?? "";
+    return message;
+  },
+};
+
 export type KukeonServiceService = typeof KukeonServiceService;
 export const KukeonServiceService = {
   /** Liveness and versions. */
@@ -10148,6 +10921,22 @@ export const KukeonServiceService = {
       Buffer.from(DeleteSecretResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteSecretResponse => DeleteSecretResponse.decode(value),
   },
+  /**
+   * exec (issue 12)
+   * Runs a process in a running container of a cell (`kuke exec`). The client's first message says what to run (ExecStart), the
+   * next ones its stdin, terminal resizes and the end of its stdin; the daemon answers with the process's output, then
+   * one last message with how it ended. Recorded on the container's stream (ExecStarted, ExecExited) with the caller.
+   * When the client goes away, the process is killed.
+   */
+  exec: {
+    path: "/kukeon.v1.KukeonService/Exec" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: ExecRequest): Buffer => Buffer.from(ExecRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExecRequest => ExecRequest.decode(value),
+    responseSerialize: (value: ExecResponse): Buffer => Buffer.from(ExecResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExecResponse => ExecResponse.decode(value),
+  },
 } as const;
 
 export interface KukeonServiceServer extends UntypedServiceImplementation {
@@ -10191,6 +10980,14 @@ export interface KukeonServiceServer extends UntypedServiceImplementation {
   listSecrets: handleServerStreamingCall<ListSecretsRequest, ListSecretsResponse>;
   /** Deletes a secret; refused while a cell of its space names it, unless forced. */
   deleteSecret: handleUnaryCall<DeleteSecretRequest, DeleteSecretResponse>;
+  /**
+   * exec (issue 12)
+   * Runs a process in a running container of a cell (`kuke exec`). The client's first message says what to run (ExecStart), the
+   * next ones its stdin, terminal resizes and the end of its stdin; the daemon answers with the process's output, then
+   * one last message with how it ended. Recorded on the container's stream (ExecStarted, ExecExited) with the caller.
+   * When the client goes away, the process is killed.
+   */
+  exec: handleBidiStreamingCall<ExecRequest, ExecResponse>;
 }
 
 export interface KukeonServiceClient extends Client {
@@ -10440,6 +11237,16 @@ export interface KukeonServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteSecretResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * exec (issue 12)
+   * Runs a process in a running container of a cell (`kuke exec`). The client's first message says what to run (ExecStart), the
+   * next ones its stdin, terminal resizes and the end of its stdin; the daemon answers with the process's output, then
+   * one last message with how it ended. Recorded on the container's stream (ExecStarted, ExecExited) with the caller.
+   * When the client goes away, the process is killed.
+   */
+  exec(): ClientDuplexStream<ExecRequest, ExecResponse>;
+  exec(options: Partial<CallOptions>): ClientDuplexStream<ExecRequest, ExecResponse>;
+  exec(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<ExecRequest, ExecResponse>;
 }
 
 export const KukeonServiceClient = makeGenericClientConstructor(
