@@ -292,6 +292,8 @@ export const RULES: Rules = {
   deleteSecret: { role: 'operator', action: 'deleting secrets', demands: (r, ctx) => realmDemands(r.realm, ctx.realms()) },
   // exec (issue 12): a shell in a workload is an operator's; one in the system realm (the daemon's own cell) an admin's.
   exec: { role: 'operator', action: 'running commands in containers', demands: (r, ctx) => realmDemands(cellOf(r.start?.cell).realm, ctx.realms()) },
+  // logs (issue 12): a read, like history (the daemon's own cell included).
+  logs: { role: 'viewer', action: 'reading container logs' },
 };
 
 /** The outcome of {@link decide}. */

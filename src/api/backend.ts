@@ -13,13 +13,14 @@ import { ViewQueries, type Query } from '../engine/queries.js';
 import { viewsOf } from '../engine/read-model.js';
 import { usageOf } from '../engine/usage.js';
 import { ErrorKind, KukeError } from '../errors.js';
-import type { ResourceView } from '../model/resources.js';
-import type { AggregateKey } from '../model/streams.js';
+import type { CellView, ResourceView } from '../model/resources.js';
+import { streamOf, type AggregateKey } from '../model/streams.js';
 import type { Runtime } from '../runtime/ports.js';
 import { VERSION } from '../version.js';
 import type { DeleteOptions, DeleteResult, KukeonClient, NamedQuery, SecretFilter } from './client.js';
 import { SecretOperations } from '../engine/secrets.js';
 import { aliasQuery, resolveRealmAlias } from './realm-alias.js';
+import { cellAtRest, logContainer, logFileOf, sendLog, type LogsOptions } from './logs.js';
 
 /** The API's behaviour over an open engine, acting as `actor`. */
 export class EngineBackend implements KukeonClient {
@@ -166,6 +167,27 @@ export class EngineBackend implements KukeonClient {
   }
 
   async close(): Promise<void> {}
+
+  // logs (issue 12)
+  async logs(ref: CellRef, options: LogsOptions, onData: (chunk: Uint8Array) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
+    const r = this.alias(ref);
+    const [cell] = (await this.find({ kind: 'cell', realm: r.realm, space: r.space, stack: r.stack, name: r.cell })) as CellView[];
+    const file = logFileOf(this.engine.config.runPath, cell!, logContainer(cell!, options.container));
+    if (!options.follow) return sendLog(file, options, onData, undefined, signal);
+    // The cell's own events tell when it stops.
+    const stream = streamOf({ kind: 'cell', ...r });
+    let unsubscribe = () => {};
+    const stopped = new Promise<void>((resolve) => {
+      const check = () => cellAtRest(this.engine.stateOf(stream)) && resolve();
+      unsubscribe = this.engine.onRecord((record) => record.stream === stream && check());
+      check();
+    });
+    try {
+      await sendLog(file, options, onData, stopped, signal);
+    } finally {
+      unsubscribe();
+    }
+  }
 
   private aliasQuery(query: Query): Query {
     return aliasQuery(query, viewsOf(this.engine).realms);

@@ -15,6 +15,7 @@ import type { SecretRef } from '../runtime/ports.js';
 import type { ExecRequest, ExecResult, ExecStdio } from '../engine/exec.js';
 import type { AggregateKey } from '../model/streams.js';
 import type { VerifyReport } from '../store/types.js';
+import type { LogsOptions } from './logs.js';
 
 export type { ApplyProgress, ApplyResult } from '../engine/apply.js';
 export type { HistoryFilter } from '../engine/history.js';
@@ -29,6 +30,7 @@ export interface SecretFilter {
   name?: string;
 }
 export type { ExecInput, ExecRequest, ExecResult, ExecStdio } from '../engine/exec.js';
+export type { LogsOptions } from './logs.js';
 
 /** A query that names one resource. */
 export type NamedQuery = Query & { name: string };
@@ -100,4 +102,12 @@ export interface KukeonClient {
    * aborts, the process is killed.
    */
   exec(request: ExecRequest, stdio: ExecStdio): Promise<ExecResult>;
+
+  // logs (issue 12)
+  /**
+   * A container's output (the root's unless `options.container`), chunk by chunk to `onData`, which may return a
+   * promise to slow the reads down; with `options.follow`, also what it writes until its cell stops or `signal`
+   * aborts. NotFound when the cell or the container does not exist.
+   */
+  logs(ref: CellRef, options: LogsOptions, onData: (chunk: Uint8Array) => void | Promise<void>, signal?: AbortSignal): Promise<void>;
 }

@@ -10,7 +10,7 @@ import { ErrorKind, KukeError } from '../errors.js';
 import { checkManifestSize, utf8Bytes } from '../model/limits.js';
 import type { ResourceView, SecretView } from '../model/resources.js';
 import type { AggregateKey } from '../model/streams.js';
-import type { ApplyProgress, ApplyResult, CellRef, DeleteOptions, DeleteResult, ExecRequest, ExecResult, ExecStdio, HistoryFilter, KukeonClient, NamedQuery, Query, SecretFilter } from './client.js';
+import type { ApplyProgress, ApplyResult, CellRef, DeleteOptions, DeleteResult, ExecRequest, ExecResult, ExecStdio, HistoryFilter, KukeonClient, LogsOptions, NamedQuery, Query, SecretFilter } from './client.js';
 import { applyResultFromPb, cellFromPb, cellTemplateToPb, eventFromPb, execInputToPb, execStartToPb, keyToRef, queryToRef, realmFromPb, resourceFromPb, secretFromPb, spaceFromPb, stackFromPb } from './convert.js';
 import { fromServiceError } from './errors.js';
 import * as pb from './gen/kukeon/v1/kukeon.js';
@@ -233,6 +233,13 @@ export class GrpcClient implements KukeonClient {
       headHash: r.headHash,
       ...(r.ok ? {} : { firstBad: { seq: r.badSeq, problem: r.problem as 'gap', message: r.message } }),
     };
+  }
+
+  // logs (issue 12)
+  async logs(ref: CellRef, options: LogsOptions, onData: (chunk: Uint8Array) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
+    const request: pb.LogsRequest = { cell: ref, container: options.container ?? '', follow: options.follow ?? false, ...(options.tail !== undefined ? { tail: options.tail } : {}) };
+    // A follower may wait for output as long as the cell runs; a plain read is a read like any other.
+    await this.stream('logs', request, (m: pb.LogsResponse) => void onData(m.data), { ...(signal ? { signal } : {}), ...(options.follow ? {} : { idleMs: READ_DEADLINE_MS }) });
   }
 
   async close(): Promise<void> {

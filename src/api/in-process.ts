@@ -9,6 +9,7 @@
  * any other, so history shows the kill and who did it.
  */
 import { existsSync, mkdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import type { EventRecord } from '../../events/record.js';
 import type { Actor } from '../../events/record.js';
@@ -37,6 +38,10 @@ import type { EventStore, VerifyReport } from '../store/types.js';
 import type { DeleteOptions, ExecRequest, ExecResult, ExecStdio, KukeonClient, NamedQuery, DeleteResult, SecretFilter } from './client.js';
 import { SecretOperations } from '../engine/secrets.js';
 import { VERSION } from '../version.js';
+import { cellAtRest, logContainer, logFileOf, sendLog, type LogsOptions } from './logs.js';
+
+/** How often an in-process follower of a log looks whether its cell stopped. */
+const FOLLOW_CHECK_MS = 1_000;
 
 /** Options of {@link InProcessClient}. */
 export interface InProcessOptions {
@@ -174,6 +179,28 @@ export class InProcessClient implements KukeonClient {
       return new SecretOperations(engine).list(filter.realm === undefined ? filter : { ...filter, realm: resolveRealmAlias(filter.realm, realms) });
     } finally {
       await store.close();
+    }
+  }
+
+  // logs (issue 12)
+  async logs(ref: CellRef, options: LogsOptions, onData: (chunk: Uint8Array) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
+    const query = { kind: 'cell' as const, realm: ref.realm, space: ref.space, stack: ref.stack, name: ref.cell };
+    const [cell] = (await this.find(query)) as CellView[];
+    const file = logFileOf(this.config.runPath, cell!, logContainer(cell!, options.container));
+    if (!options.follow) return sendLog(file, options, onData, undefined, signal);
+    // No engine events here (kukeond may hold the log): the cell's state is looked at every second.
+    const done = new AbortController();
+    const stopped = (async () => {
+      while (!done.signal.aborted) {
+        await sleep(FOLLOW_CHECK_MS, undefined, { signal: done.signal }).catch(() => undefined);
+        const [now] = await this.find(query).catch(() => []);
+        if (!now || cellAtRest(now.state)) return;
+      }
+    })();
+    try {
+      await sendLog(file, options, onData, stopped, signal);
+    } finally {
+      done.abort();
     }
   }
 

@@ -59,7 +59,7 @@ export interface CallerCredentials {
 export type CredentialsLookup = (peer: string) => Promise<CallerCredentials | undefined>;
 
 /** Calls that record nothing: they do not wait for the caller's credentials. */
-const READ_ONLY = new Set(['ping', 'find', 'usage', 'readHistory', 'watchHistory', 'verifyLog', 'listSecrets']);
+const READ_ONLY = new Set(['ping', 'find', 'usage', 'readHistory', 'watchHistory', 'verifyLog', 'listSecrets', 'logs']);
 
 /** What a streaming handler is given: the request, a way to send one item, and the call's cancellation. */
 interface StreamScope<Req, Res> {
@@ -229,6 +229,13 @@ export function kukeonHandlers(
     // come (grpc-js buffers them) rather than waiting for the stream to drain.
     watchHistory: stream('watchHistory', async (b, { request, call, signal }: StreamScope<pb.WatchHistoryRequest, pb.WatchHistoryResponse>) => {
       await b.watchHistory(refToKey(request.ref), since(request), (record) => writeEvent(call, record), signal);
+    }),
+    // logs (issue 12): chunks of the log as they are read; a slow client slows the reads (nothing piles up here).
+    logs: stream('logs', async (b, { request, call, signal }: StreamScope<pb.LogsRequest, pb.LogsResponse>) => {
+      const options = { ...(request.container ? { container: request.container } : {}), follow: request.follow, ...(request.tail !== undefined ? { tail: request.tail } : {}) };
+      await b.logs(cellRef(request.cell), options, async (data) => {
+        if (!call.write({ data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) })) await drained(call, signal);
+      }, signal);
     }),
     verifyLog: unary('verifyLog', async (b, _req: pb.VerifyLogRequest) => {
       const r = await b.verifyLog();

@@ -19,11 +19,14 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json',
 export interface Streams {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Bytes to stdout as they are (`kuke logs`); a promise when the caller should wait before writing more. */
+  bytes?: (chunk: Uint8Array) => void | Promise<void>;
 }
 
 export const processStreams: Streams = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
+  bytes: (chunk) => (process.stdout.write(chunk) ? undefined : new Promise<void>((resolve) => process.stdout.once('drain', resolve))),
 };
 
 /** Formats rows as the original's tables. */

@@ -20,10 +20,11 @@ import * as history from './commands/history.js';
 import * as image from './commands/image.js';
 import * as init from './commands/init.js';
 import * as lifecycle from './commands/lifecycle.js';
+import * as logs from './commands/logs.js';
 import * as version from './commands/version.js';
 
 /** Every command, in help order. */
-export const COMMANDS: { register(program: Command, ctx: CommandContext): void }[] = [init, get, create, apply, del, lifecycle, exec, history, image, daemon, version, completion];
+export const COMMANDS: { register(program: Command, ctx: CommandContext): void }[] = [init, get, create, apply, del, lifecycle, exec, logs, history, image, daemon, version, completion];
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

@@ -1,6 +1,8 @@
 /**
  * Container logs through the daemon, end to end (issue 9, item 10): the limits given to `kuke init` reach kukeond in
  * its cell, which rotates a chatty cell's log; `kuke delete cell` removes a cell's logs, `--keep-logs` keeps them.
+ * `kuke logs` (issue 12, item 1) prints what the shim wrote: all of it, the last lines, a sidecar's, following until
+ * the cell stops, and the daemon's own output (also as `kuke daemon logs`).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,6 +47,51 @@ describe('container logs through the daemon', () => {
     expect(kept.stdout).toBe('Deleted cell "kept" from stack "default"\n');
     expect(read(join(cellDir('kept'), 'kept_root.log'))).toBe('keep me\n');
     expect(existsSync(cellDir('chatty'))).toBe(true);
+  }, 60_000);
+
+  it("prints a cell's output with kuke logs: all of it, the last lines with --tail, a sidecar's with --container", async () => {
+    const manifest = `kind: Cell
+metadata: {name: counter}
+spec:
+  realmId: default
+  spaceId: default
+  stackId: default
+  containers:
+    - {id: main, image: ${host.testImage.ref}, args: [sh, -c, "for i in 1 2 3 4 5; do echo line $i; done; exec sleep 3600"]}
+    - {id: side, image: ${host.testImage.ref}, args: [sh, -c, "echo from the side >&2; exec sleep 3600"]}
+`;
+    const applied = await host.kuke(['apply', '-f', '-'], { input: manifest });
+    expect(applied.code, applied.stderr).toBe(0);
+    const numbered = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `line ${from + i}\n`).join('');
+    const all = await until(() => host.kuke(['logs', 'counter']), (r) => r.stdout === numbered(1, 5), 20_000);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stderr).toBe('');
+    expect((await host.kuke(['logs', 'counter', '--tail', '3'])).stdout).toBe(numbered(3, 5));
+    expect((await host.kuke(['logs', 'counter', '--container', 'side'])).stdout).toBe('from the side\n');
+    expect(expectOneLineError(await host.kuke(['logs', 'counter', '--container', 'nope']))).toBe('Error: cell "counter" has no container "nope"; its containers: main, side');
+    expect(expectOneLineError(await host.kuke(['logs', 'nothere']))).toMatch(/^Error: cell "nothere" in realm "default", space "default", stack "default" not found;/);
+  }, 60_000);
+
+  it('follows a log with -f until the cell stops by itself', async () => {
+    await runCell('ticker', 'sleep 2; for i in 1 2 3; do echo tick $i; sleep 1; done');
+    const live = join(cellDir('ticker'), 'ticker_root.log');
+    expect(read(live)).not.toContain('tick 3');
+    const followed = await host.kuke(['logs', 'ticker', '-f']);
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stdout).toBe('tick 1\ntick 2\ntick 3\n');
+    expect((await host.kuke(['get', 'cells'])).stdout).toMatch(/^ticker .* Exited \(0\)/m);
+  }, 60_000);
+
+  it("prints the daemon's own output, through the daemon and as kuke daemon logs", async () => {
+    const SYS = ['--realm', 'kukeon-system', '--space', 'kukeon', '--stack', 'kukeon'];
+    const own = await host.kuke(['logs', 'kukeond', ...SYS]);
+    expect(own.code, own.stderr).toBe(0);
+    const lines = own.stdout.trim().split('\n').map((l) => JSON.parse(l) as { svc: string; msg: string });
+    expect(lines.some((l) => l.svc === 'kukeond' && l.msg === 'kukeond ready')).toBe(true);
+    const last = await host.local(['daemon', 'logs', '--tail', '2']);
+    expect(last.code, last.stderr).toBe(0);
+    expect(last.stdout.endsWith('\n')).toBe(true);
+    expect(last.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { svc: string }).svc)).toEqual(['kukeond', 'kukeond']);
   }, 60_000);
 
   it('refuses a log size that is not a size, with one line naming the flag and its variable', async () => {

@@ -3,7 +3,6 @@
  * on its cell `kukeond` in the system realm — the daemon cannot stop itself, so kuke talks to containerd directly
  * and records what it did in the event log once the daemon has let go of it.
  */
-import { createReadStream, existsSync, readFileSync, statSync, watch } from 'node:fs';
 import type { Command } from 'commander';
 import type { InProcessClient } from '../../api/in-process.js';
 import { pingDaemon } from '../../api/grpc-client.js';
@@ -12,6 +11,7 @@ import { SYSTEM_CELL, SYSTEM_REALM, SYSTEM_SPACE, SYSTEM_STACK } from '../../mod
 import type { CellView } from '../../model/resources.js';
 import type { CommandContext } from '../context.js';
 import { parseDuration } from '../values.js';
+import { parseTail, printLogs } from './logs.js';
 
 const SYSTEM_CELL_REF = { realm: SYSTEM_REALM, space: SYSTEM_SPACE, stack: SYSTEM_STACK, cell: SYSTEM_CELL };
 
@@ -194,28 +194,19 @@ export function register(program: Command, ctx: CommandContext): void {
   daemon
     .command('logs')
     .alias('log')
-    .description("print kukeond's log (JSON lines)")
-    .option('-f, --follow', 'keep printing new lines until Ctrl-C')
-    .action(async (options: { follow?: boolean }) => {
-      const file = ctx.settings().daemonLogFile;
-      if (!existsSync(file)) throw new KukeError(ErrorKind.NotFound, `no daemon log at ${file}`, { hint: 'has kukeond run on this run path? see: kuke daemon start' });
-      ctx.streams.out(readFileSync(file, 'utf8'));
-      if (!options.follow) return;
-      let offset = statSync(file).size;
-      await new Promise<void>((resolve) => {
-        const watcher = watch(file, () => {
-          const size = statSync(file).size;
-          if (size < offset) offset = 0; // rotated
-          if (size === offset) return;
-          createReadStream(file, { start: offset, end: size - 1 }).on('data', (chunk) => ctx.streams.out(chunk.toString()));
-          offset = size;
-        });
-        const done = () => {
-          watcher.close();
-          resolve();
-        };
-        process.once('SIGINT', done);
-        process.once('SIGTERM', done);
-      });
+    .description(`print kukeond's output (kuke logs on ${WHERE}; JSON lines)`)
+    .option('-f, --follow', 'keep printing new lines until the daemon stops (or Ctrl-C)')
+    .option('-n, --tail <lines>', 'only the last lines, or "all"', 'all')
+    .action(async (options: { follow?: boolean; tail?: string }) => {
+      const tail = parseTail(options.tail);
+      await preflight();
+      // In-process, so that it works while the daemon is down (that is when its log is wanted most).
+      const c = await client();
+      try {
+        await daemonCell(c);
+        await printLogs(ctx, c, SYSTEM_CELL_REF, { ...(options.follow ? { follow: true } : {}), ...(tail !== undefined ? { tail } : {}) });
+      } finally {
+        await c.close();
+      }
     });
 }

@@ -110,7 +110,7 @@ describe('roles from the kernel credentials', () => {
 });
 
 describe('the rule table', () => {
-  const read: Method[] = ['ping', 'find', 'usage', 'readHistory', 'watchHistory', 'verifyLog', 'listSecrets'];
+  const read: Method[] = ['ping', 'find', 'usage', 'readHistory', 'watchHistory', 'verifyLog', 'listSecrets', 'logs'];
   const requests: { [M in Method]: RequestOf<M> } = {
     ping: {},
     find: { ref: ref(pb.Kind.KIND_CELL, ''), atSeq: 0, atTime: '' },
@@ -131,6 +131,7 @@ describe('the rule table', () => {
     listSecrets: { realm: 'default', space: '', name: '' },
     deleteSecret: { realm: 'default', space: 'default', name: 'db', force: false },
     exec: { start: { cell: cellRef('web'), container: '', command: ['sh'], env: [], user: '', workdir: '', stdin: true, tty: true, size: undefined } },
+    logs: { cell: cellRef('web'), container: '', follow: false },
   };
   const least: Record<Method, Role> = {
     ping: 'viewer',
@@ -152,6 +153,7 @@ describe('the rule table', () => {
     listSecrets: 'viewer',
     deleteSecret: 'operator',
     exec: 'operator',
+    logs: 'viewer',
   };
 
   it('has a rule for every RPC of the service', () => {

@@ -43,7 +43,8 @@ const BAD_INPUTS: { argv: string[]; says: RegExp }[] = [
   { argv: ['stop', 'cell'], says: /missing required argument 'name'; see: kuke stop --help/ },
   { argv: ['get', 'cells', '-o'], says: /argument missing; see: kuke get --help/ },
   { argv: ['get', 'cells', 'a', 'b'], says: /too many arguments for 'get'/ },
-  { argv: ['bogus'], says: /^Error: unknown command 'bogus'; see: kuke --help$/ },
+  // A word close to none of the commands ('bogus' is two edits from 'logs', which commander would suggest).
+  { argv: ['frobnicate'], says: /^Error: unknown command 'frobnicate'; see: kuke --help$/ },
   { argv: ['help', 'bogus'], says: /^Error: unknown command "bogus"; see: kuke --help$/ },
   { argv: ['daemon'], says: /^Error: kuke daemon needs a subcommand; use one of: start, stop, .* \(see: kuke daemon --help\)$/ },
   { argv: ['daemon', 'frobnicate'], says: /unknown command "frobnicate" for kuke daemon; use one of: start/ },

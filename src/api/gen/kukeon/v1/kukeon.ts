@@ -837,6 +837,24 @@ export interface ExecExit {
   _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
+export interface LogsRequest {
+  cell:
+    | CellRef
+    | undefined;
+  /** The container's name in the cell (the manifest's id); empty for the root container. */
+  container: string;
+  follow: boolean;
+  /** Only the last `tail` lines; all when absent. */
+  tail?: number | undefined;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
+}
+
+export interface LogsResponse {
+  /** Bytes of the log as the container wrote them (a chunk, not a line). */
+  data: Buffer;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
+}
+
 function createBaseRef(): Ref {
   return { kind: 0, realm: "", space: "", stack: "", cell: "", name: "", _unknownFields: {} };
 }
@@ -10732,6 +10750,222 @@ export const ExecExit: MessageFns<ExecExit> = {
   },
 };
 
+function createBaseLogsRequest(): LogsRequest {
+  return { cell: undefined, container: "", follow: false, tail: undefined, _unknownFields: {} };
+}
+
+export const LogsRequest: MessageFns<LogsRequest> = {
+  encode(message: LogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cell !== undefined) {
+      CellRef.encode(message.cell, writer.uint32(10).fork()).join();
+    }
+    if (message.container !== "") {
+      writer.uint32(18).string(message.container);
+    }
+    if (message.follow !== false) {
+      writer.uint32(24).bool(message.follow);
+    }
+    if (message.tail !== undefined) {
+      writer.uint32(32).int64(message.tail);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cell = CellRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.follow = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tail = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogsRequest {
+    return {
+      cell: isSet(object.cell) ? CellRef.fromJSON(object.cell) : undefined,
+      container: isSet(object.container) ? globalThis.String(object.container) : "",
+      follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
+      tail: isSet(object.tail) ? globalThis.Number(object.tail) : undefined,
+    };
+  },
+
+  toJSON(message: LogsRequest): unknown {
+    const obj: any = {};
+    if (message.cell !== undefined) {
+      obj.cell = CellRef.toJSON(message.cell);
+    }
+    if (message.container !== "") {
+      obj.container = message.container;
+    }
+    if (message.follow !== false) {
+      obj.follow = message.follow;
+    }
+    if (message.tail !== undefined) {
+      obj.tail = Math.round(message.tail);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogsRequest>, I>>(base?: I): LogsRequest {
+    return LogsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogsRequest>, I>>(object: I): LogsRequest {
+    const message = createBaseLogsRequest();
+    message.cell = (object.cell !== undefined && object.cell !== null) ? CellRef.fromPartial(object.cell) : undefined;
+    message.container = object.container ?? "";
+    message.follow = object.follow ?? false;
+    message.tail = object.tail ?? undefined;
+    return message;
+  },
+};
+
+function createBaseLogsResponse(): LogsResponse {
+  return { data: Buffer.alloc(0), _unknownFields: {} };
+}
+
+export const LogsResponse: MessageFns<LogsResponse> = {
+  encode(message: LogsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.data.length !== 0) {
+      writer.uint32(10).bytes(message.data);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogsResponse {
+    return { data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0) };
+  },
+
+  toJSON(message: LogsResponse): unknown {
+    const obj: any = {};
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogsResponse>, I>>(base?: I): LogsResponse {
+    return LogsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogsResponse>, I>>(object: I): LogsResponse {
+    const message = createBaseLogsResponse();
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 export type KukeonServiceService = typeof KukeonServiceService;
 export const KukeonServiceService = {
   /** Liveness and versions. */
@@ -10937,6 +11171,20 @@ export const KukeonServiceService = {
     responseSerialize: (value: ExecResponse): Buffer => Buffer.from(ExecResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExecResponse => ExecResponse.decode(value),
   },
+  /**
+   * logs (issue 12)
+   * A container's output, as its log files hold it (rotated copies, then the live file), in chunks; with follow,
+   * then what it writes until its cell stops or the call is cancelled.
+   */
+  logs: {
+    path: "/kukeon.v1.KukeonService/Logs" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: LogsRequest): Buffer => Buffer.from(LogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LogsRequest => LogsRequest.decode(value),
+    responseSerialize: (value: LogsResponse): Buffer => Buffer.from(LogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LogsResponse => LogsResponse.decode(value),
+  },
 } as const;
 
 export interface KukeonServiceServer extends UntypedServiceImplementation {
@@ -10988,6 +11236,12 @@ export interface KukeonServiceServer extends UntypedServiceImplementation {
    * When the client goes away, the process is killed.
    */
   exec: handleBidiStreamingCall<ExecRequest, ExecResponse>;
+  /**
+   * logs (issue 12)
+   * A container's output, as its log files hold it (rotated copies, then the live file), in chunks; with follow,
+   * then what it writes until its cell stops or the call is cancelled.
+   */
+  logs: handleServerStreamingCall<LogsRequest, LogsResponse>;
 }
 
 export interface KukeonServiceClient extends Client {
@@ -11247,6 +11501,13 @@ export interface KukeonServiceClient extends Client {
   exec(): ClientDuplexStream<ExecRequest, ExecResponse>;
   exec(options: Partial<CallOptions>): ClientDuplexStream<ExecRequest, ExecResponse>;
   exec(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<ExecRequest, ExecResponse>;
+  /**
+   * logs (issue 12)
+   * A container's output, as its log files hold it (rotated copies, then the live file), in chunks; with follow,
+   * then what it writes until its cell stops or the call is cancelled.
+   */
+  logs(request: LogsRequest, options?: Partial<CallOptions>): ClientReadableStream<LogsResponse>;
+  logs(request: LogsRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<LogsResponse>;
 }
 
 export const KukeonServiceClient = makeGenericClientConstructor(
