@@ -64,6 +64,12 @@ export type SecretEnv = z.infer<typeof SecretEnvSchema>;
 
 /** A secret mounted as files, one per key, under `/run/secrets/<name>/`. */
 export const SecretMountSchema = z.object({ name: NameSchema }).strict();
+/** Capabilities added to and dropped from Docker's default set (issue 11), normalised: `CAP_CHOWN`, or `ALL`. */
+export const CapabilitiesSchema = z.object({
+  add: z.array(z.string()).default([]),
+  drop: z.array(z.string()).default([]),
+});
+export type Capabilities = z.infer<typeof CapabilitiesSchema>;
 
 /** One container of a cell, normalised. */
 export const ContainerTemplateSchema = z.object({
@@ -93,6 +99,20 @@ export const ContainerTemplateSchema = z.object({
   secretEnv: z.array(SecretEnvSchema).optional(),
   /** Secrets whose keys are files `/run/secrets/<name>/<key>` (Docker's place), on a tmpfs, mode 0400. */
   secrets: z.array(SecretMountSchema).optional(),
+  // Security settings (issue 11). Each is absent when not asked for (and in every event written before them), so
+  // older templates replay and compare unchanged; the defaults are Docker's (src/runtime/containerd/oci-spec.ts).
+  /** `uid[:gid]` or `name[:group]`, resolved in the image's /etc/passwd and /etc/group; absent = the image's User. */
+  user: z.string().optional(),
+  /** Added to and dropped from Docker's default set: `CAP_`-prefixed upper-case names, or `ALL`. */
+  capabilities: CapabilitiesSchema.optional(),
+  /** The root filesystem mounted read-only (tmpfs mounts and the cell's /etc files stay as they are). */
+  readOnlyRootFilesystem: z.boolean().optional(),
+  /** `default` (Docker's profile), `unconfined`, or an absolute path to a profile (JSON) on the daemon's host. */
+  seccompProfile: z.string().optional(),
+  /** false lets setuid binaries and file capabilities raise privileges; absent = true (privileged: false). */
+  noNewPrivileges: z.boolean().optional(),
+  /** Namespaced kernel parameters (src/model/security.ts says which). */
+  sysctls: z.record(z.string(), z.string()).optional(),
 });
 export type ContainerTemplate = z.infer<typeof ContainerTemplateSchema>;
 

@@ -35,23 +35,46 @@ export function testImageEntries(): TarEntry[] {
   ];
 }
 
+/** The reference of the test image variant that runs as a named user (`app`, uid 1000) of its own /etc/passwd. */
+export const USER_TEST_IMAGE = 'kukeon.local/busybox-user:test';
+/** Where its tar is cached. */
+export const DEFAULT_USER_TEST_IMAGE_TAR = join(repo, '.tmp', 'images', 'busybox-user.tar');
+
+/**
+ * The same root filesystem with its own users: `app` (uid 1000, gid 1000, also in `staff`, gid 50) as the config's
+ * `User`, gzip-compressed as registries serve layers. For the security tests (issue 11): names resolved in the image.
+ */
+export function buildUserTestImage(out: string = DEFAULT_USER_TEST_IMAGE_TAR): { path: string; ref: string } {
+  const entries = testImageEntries().map((e) => {
+    if (e.path === 'etc/passwd') return { ...e, data: Buffer.from('root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n') };
+    if (e.path === 'etc/group') return { ...e, data: Buffer.from('root:x:0:\nstaff:x:50:app\napp:x:1000:\nnogroup:x:65534:\n') };
+    return e;
+  }) as TarEntry[];
+  return writeCached(out, (tmp) => writeOciLayout(tmp, entries, { ref: USER_TEST_IMAGE, cmd: ['/bin/sh'], env: ['PATH=/bin'], user: 'app', gzip: true }), USER_TEST_IMAGE);
+}
+
+/** Writes a tar through `write` and puts it at `out` unless the same bytes are there already (same inode kept). */
+function writeCached(out: string, write: (tmp: string) => void, ref: string): { path: string; ref: string } {
+  if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: install busybox-static (apt-get install busybox-static)`);
+  mkdirSync(dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  try {
+    write(tmp);
+    if (existsSync(out) && readFileSync(out).equals(readFileSync(tmp))) rmSync(tmp);
+    else renameSync(tmp, out);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  return { path: out, ref };
+}
+
 /**
  * Builds the test image tar at `out` (default {@link DEFAULT_TEST_IMAGE_TAR}) and returns its path and reference.
  * Building takes about 50 ms; an existing tar with the same bytes is kept as is (same inode), and a different one is
  * replaced atomically, so concurrent readers never see a partial file.
  */
 export function buildTestImage(out: string = DEFAULT_TEST_IMAGE_TAR): { path: string; ref: string } {
-  if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: install busybox-static (apt-get install busybox-static)`);
-  mkdirSync(dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  try {
-    writeOciLayout(tmp, testImageEntries(), { ref: TEST_IMAGE, cmd: ['/bin/sh'], env: ['PATH=/bin'] });
-    if (existsSync(out) && readFileSync(out).equals(readFileSync(tmp))) rmSync(tmp);
-    else renameSync(tmp, out);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-  return { path: out, ref: TEST_IMAGE };
+  return writeCached(out, (tmp) => writeOciLayout(tmp, testImageEntries(), { ref: TEST_IMAGE, cmd: ['/bin/sh'], env: ['PATH=/bin'] }), TEST_IMAGE);
 }
 
 if (process.argv[1] && /build-test-image\.ts$/.test(process.argv[1])) {

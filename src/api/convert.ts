@@ -66,6 +66,32 @@ function containerTemplateToPb(t: ContainerTemplate): pb.ContainerTemplate {
     ports: (t.ports ?? []).map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort, hostIp: p.hostIP, protocol: p.protocol })),
     secretEnv: t.secretEnv ?? [],
     secrets: t.secrets ?? [],
+    ...securityToPb(t),
+  };
+}
+
+// Security settings (issue 11) travel in one sub-message; each is absent when not set, both ways.
+function securityToPb(t: ContainerTemplate): Pick<pb.ContainerTemplate, 'security'> {
+  const s: pb.ContainerSecurity = {
+    ...(t.user !== undefined ? { user: t.user } : {}),
+    ...(t.capabilities !== undefined ? { capabilities: t.capabilities } : {}),
+    ...(t.readOnlyRootFilesystem !== undefined ? { readOnlyRootFilesystem: t.readOnlyRootFilesystem } : {}),
+    ...(t.seccompProfile !== undefined ? { seccompProfile: t.seccompProfile } : {}),
+    ...(t.noNewPrivileges !== undefined ? { noNewPrivileges: t.noNewPrivileges } : {}),
+    sysctls: t.sysctls ?? {},
+  };
+  return Object.keys(s).length > 1 || Object.keys(s.sysctls).length > 0 ? { security: s } : {};
+}
+
+function securityFromPb(s: pb.ContainerSecurity | undefined): Partial<ContainerTemplate> {
+  if (!s) return {};
+  return {
+    ...(s.user !== undefined ? { user: s.user } : {}),
+    ...(s.capabilities !== undefined ? { capabilities: { add: s.capabilities.add, drop: s.capabilities.drop } } : {}),
+    ...(s.readOnlyRootFilesystem !== undefined ? { readOnlyRootFilesystem: s.readOnlyRootFilesystem } : {}),
+    ...(s.seccompProfile !== undefined ? { seccompProfile: s.seccompProfile } : {}),
+    ...(s.noNewPrivileges !== undefined ? { noNewPrivileges: s.noNewPrivileges } : {}),
+    ...(Object.keys(s.sysctls).length ? { sysctls: s.sysctls } : {}),
   };
 }
 
@@ -106,6 +132,7 @@ function containerTemplateFromPb(t: pb.ContainerTemplate): ContainerTemplate {
     // Absent when none, like ports.
     ...(t.secretEnv.length ? { secretEnv: t.secretEnv.map((e) => ({ name: e.name, secretKeyRef: { name: e.secretKeyRef?.name ?? '', key: e.secretKeyRef?.key ?? '' } })) } : {}),
     ...(t.secrets.length ? { secrets: t.secrets.map((m) => ({ name: m.name })) } : {}),
+    ...securityFromPb(t.security),
   };
 }
 

@@ -108,5 +108,11 @@ export function buildContainerSpec(
     }))],
     resources: template.resources,
     logPath: containerLogPath(config, p),
+    ...(template.user !== undefined ? { user: template.user } : {}),
+    ...(template.capabilities !== undefined ? { capabilities: template.capabilities } : {}),
+    ...(template.readOnlyRootFilesystem !== undefined ? { readOnlyRootFilesystem: template.readOnlyRootFilesystem } : {}),
+    ...(template.seccompProfile !== undefined ? { seccompProfile: template.seccompProfile } : {}),
+    ...(template.noNewPrivileges !== undefined ? { noNewPrivileges: template.noNewPrivileges } : {}),
+    ...(template.sysctls !== undefined ? { sysctls: template.sysctls } : {}),
   };
 }

@@ -36,7 +36,12 @@ import {
   restartBackoffSchema,
   restartRetriesSchema,
   restartRules,
+  capabilityNameSchema,
+  sysctlRules,
+  sysctlsSchema,
+  userSchema,
 } from './template-check.js';
+import { normalizeCapabilities } from './security.js';
 import { loadYamlDocuments } from './yaml-load.js';
 
 /** The only apiVersion (an empty one means it too). */
@@ -111,6 +116,12 @@ const port = strictObject({
   name: notSupported('port names'),
 });
 
+/** Capabilities added to and dropped from Docker's default set, in any of Docker's spellings (normalised on record). */
+const capabilities = strictObject({
+  add: z.array(capabilityNameSchema).max(64, 'must have at most 64 entries').default([]),
+  drop: z.array(capabilityNameSchema).max(64, 'must have at most 64 entries').default([]),
+});
+
 /** A container's fields; every one that the original Kukeon, Docker or Kubernetes users bring is named. */
 const containerShape = {
   id: name,
@@ -128,10 +139,12 @@ const containerShape = {
   restartPolicy: z.enum(['', 'never', 'always', 'on-failure']).default(''),
   restartBackoffSeconds: restartBackoffSchema.optional(),
   restartMaxRetries: restartRetriesSchema.optional(),
-  user: notSupported(SECURITY),
-  readOnlyRootFilesystem: notSupported(SECURITY),
-  capabilities: notSupported(SECURITY),
-  securityOpts: notSupported(SECURITY),
+  user: userSchema.optional(),
+  readOnlyRootFilesystem: z.boolean().optional(),
+  capabilities: capabilities.optional(),
+  noNewPrivileges: z.boolean().optional(),
+  sysctls: sysctlsSchema.optional(),
+  securityOpts: notSupported('use seccompProfile and noNewPrivileges'),
   securityContext: notSupported(SECURITY),
   seccompProfile: notSupported(SECURITY),
   devices: notSupported(SECURITY),
@@ -154,7 +167,10 @@ const containerShape = {
   git: notSupported(),
 };
 const containerFields = strictObject(containerShape);
-const container = containerFields.superRefine(restartRules).superRefine((c, ctx) => execSizeRule({ command: c.command ?? [], args: c.args, env: c.env }, ctx));
+const container = containerFields
+  .superRefine(restartRules)
+  .superRefine((c, ctx) => execSizeRule({ command: c.command ?? [], args: c.args, env: c.env }, ctx))
+  .superRefine(sysctlRules);
 
 const realmDoc = strictObject({
   ...envelope,
@@ -203,7 +219,8 @@ const containerDoc = strictObject({
   ...envelope,
   spec: strictObject({ ...containerShape, id: name.optional(), realmId: name, spaceId: name, stackId: name, cellId: name })
     .superRefine(restartRules)
-    .superRefine((c, ctx) => execSizeRule({ command: c.command ?? [], args: c.args, env: c.env }, ctx)),
+    .superRefine((c, ctx) => execSizeRule({ command: c.command ?? [], args: c.args, env: c.env }, ctx))
+    .superRefine(sysctlRules),
 });
 
 /** A validated, normalised document. */
@@ -245,6 +262,11 @@ function toTemplate(c: ContainerInput): ContainerTemplate {
     ...(c.restartBackoffSeconds !== undefined ? { restartBackoffSeconds: c.restartBackoffSeconds } : {}),
     ...(c.restartMaxRetries !== undefined ? { restartMaxRetries: c.restartMaxRetries } : {}),
     ...(c.ports.length ? { ports: c.ports.map((p) => normalizePort({ ...p, protocol: p.protocol.toLowerCase() as 'tcp' | 'udp' })) } : {}),
+    ...(c.user !== undefined ? { user: c.user } : {}),
+    ...(c.capabilities !== undefined ? { capabilities: normalizeCapabilities(c.capabilities) } : {}),
+    ...(c.readOnlyRootFilesystem !== undefined ? { readOnlyRootFilesystem: c.readOnlyRootFilesystem } : {}),
+    ...(c.noNewPrivileges !== undefined ? { noNewPrivileges: c.noNewPrivileges } : {}),
+    ...(c.sysctls !== undefined && Object.keys(c.sysctls).length ? { sysctls: c.sysctls } : {}),
   };
 }
 

@@ -16,6 +16,7 @@ import { formatIssues, quote, strictObject } from './issues.js';
 import * as L from './limits.js';
 import { nameProblem } from './names.js';
 import { cellPortsProblem, isIPv4 } from './ports.js';
+import { capabilityProblem, normalizeCapability, sysctlProblem, sysctlValueProblem, userProblem } from './security.js';
 
 /** A cell's static address: an IPv4 address without prefix (whether it fits its space is checked at create). */
 export const ipSchema = z.string().superRefine((value, ctx) => {
@@ -208,6 +209,49 @@ export const secretMountsSchema = z
     if (dup !== undefined) ctx.addIssue({ code: 'custom', message: `secret ${quote(dup)} is mounted twice` });
   });
 
+// ------------------------------------------------------------------------------------------------ security (issue 11)
+
+/** How many sysctls one container may set (a bound on what the log records). */
+export const MAX_SYSCTLS = 64;
+
+/** A user: `uid[:gid]` or `name[:group]` (./security.ts). */
+export const userSchema = z.string().superRefine((value, ctx) => {
+  const problem = userProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** A capability name in any of Docker's spellings (`net_admin`, `CAP_NET_ADMIN`, `ALL`). */
+export const capabilityNameSchema = z.string().superRefine((value, ctx) => {
+  const problem = capabilityProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** A capability name as recorded: normalised (`CAP_NET_ADMIN`, `ALL`). */
+const recordedCapabilitySchema = capabilityNameSchema.superRefine((value, ctx) => {
+  const normal = normalizeCapability(value);
+  if (normal !== undefined && normal !== value) ctx.addIssue({ code: 'custom', message: `write capability ${quote(value)} as ${normal}` });
+});
+
+/** Sysctl keys and values (the namespaced rule needs the container's network: {@link sysctlRules}). */
+export const sysctlsSchema = z
+  .record(z.string(), z.string())
+  .superRefine((sysctls, ctx) => {
+    const entries = Object.entries(sysctls);
+    if (entries.length > MAX_SYSCTLS) ctx.addIssue({ code: 'custom', message: `at most ${MAX_SYSCTLS} sysctls are allowed (found ${entries.length})` });
+    for (const [key, value] of entries) {
+      const problem = sysctlValueProblem(key, value) ?? (L.utf8Bytes(value) > L.MAX_MOUNT_OPTION_BYTES ? `the value of sysctl ${quote(key)} is longer than ${L.MAX_MOUNT_OPTION_BYTES} bytes` : undefined);
+      if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+    }
+  });
+
+/** Only namespaced sysctls, and no net.* one on the host's network (./security.ts). */
+export function sysctlRules(c: { hostNetwork: boolean; sysctls?: Record<string, string> | undefined }, ctx: z.RefinementCtx): void {
+  for (const key of Object.keys(c.sysctls ?? {})) {
+    const problem = sysctlProblem(key, c.hostNetwork);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['sysctls', key], message: problem });
+  }
+}
+
 const containerSchema = strictObject({
   name: nameSchema,
   image: imageSchema,
@@ -233,9 +277,15 @@ const containerSchema = strictObject({
   // secrets (issue 11): names of secrets and keys, never values.
   secretEnv: secretEnvSchema.optional(),
   secrets: secretMountsSchema.optional(),
+  user: userSchema.optional(),
+  capabilities: strictObject({ add: z.array(recordedCapabilitySchema).max(64), drop: z.array(recordedCapabilitySchema).max(64) }).optional(),
+  readOnlyRootFilesystem: z.boolean().optional(),
+  noNewPrivileges: z.boolean().optional(),
+  sysctls: sysctlsSchema.optional(),
 })
   .superRefine(restartRules)
-  .superRefine(execSizeRule);
+  .superRefine(execSizeRule)
+  .superRefine(sysctlRules);
 
 const cellTemplateSchema = strictObject({
   root: nameSchema,
@@ -262,6 +312,9 @@ export function cellRulesProblem(template: Pick<CellTemplate, 'root' | 'containe
     return 'a container with hostNetwork needs a host-network root container (the root owns the cell network)';
   }
   if (root.hostNetwork && template.ip !== undefined) return `the root container ${quote(root.name)} uses the host's network, so the cell has no address of its own; remove ip`;
+  // Every container of a cell shares the root's network: on the host's, a net.* sysctl would change the host.
+  const netSysctl = root.hostNetwork ? template.containers.flatMap((c) => Object.keys(c.sysctls ?? {}).map((k) => sysctlProblem(k, true))).find((p) => p) : undefined;
+  if (netSysctl) return netSysctl;
   return cellPortsProblem(template);
 }
 

@@ -108,6 +108,18 @@ export interface ContainerSpec {
   resources?: ResourceLimits;
   /** File that receives the task's stdout and stderr (created by the shim); under the run path. */
   logPath: string;
+  // Security settings (issue 11); absent = Docker's defaults. Ignored for a privileged container but noNewPrivileges.
+  /** `uid[:gid]` or `name[:group]`, resolved in the image's /etc/passwd and /etc/group; absent = the image's User. */
+  user?: string;
+  /** Normalised names (`CAP_NET_ADMIN`, `ALL`) added to and dropped from the default set. */
+  capabilities?: { add: string[]; drop: string[] };
+  readOnlyRootFilesystem?: boolean;
+  /** `default` (absent too), `unconfined`, or an absolute path to a JSON profile. */
+  seccompProfile?: string;
+  /** Absent = true. */
+  noNewPrivileges?: boolean;
+  /** Namespaced sysctls, already checked (src/model/security.ts). */
+  sysctls?: Record<string, string>;
 }
 
 /** A containerd container record. */

@@ -14,8 +14,9 @@ import { parseFormat, type CommandContext } from '../context.js';
 import { parseKind, withScope, type ScopeOptions } from '../kinds.js';
 import { exitLine, printStructured } from '../output.js';
 import { createSecret, isSecretKind } from './secret.js';
+import { securityFields, withSecurityFlags, type SecurityOptions } from '../security-flags.js';
 
-interface CreateOptions extends ScopeOptions {
+interface CreateOptions extends ScopeOptions, SecurityOptions {
   namespace?: string;
   image?: string;
   command?: string;
@@ -41,6 +42,8 @@ export interface OneContainerFlags {
   ports: ReturnType<typeof parsePublish>[];
   ip?: string | undefined;
   autoDelete: boolean;
+  /** The security flags, parsed (../security-flags.ts); absent = Docker's defaults. */
+  security?: ReturnType<typeof securityFields>;
 }
 
 /** The template of a cell whose only container, its root, is `main`. */
@@ -58,10 +61,11 @@ export function oneContainerCell(f: OneContainerFlags): CellTemplate {
         privileged: false,
         hostNetwork: false,
         hostPid: false,
-        mounts: [],
+        mounts: f.security?.mounts ?? [],
         resources: {},
         restartPolicy: 'never',
         ...(f.ports.length ? { ports: f.ports } : {}),
+        ...f.security?.fields,
       },
     ],
     ...(f.ip !== undefined ? { ip: f.ip } : {}),
@@ -90,13 +94,14 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--from-file <[key=]path>', "secret: a key whose value is the file's content; the key defaults to the file's name (repeatable)", collect)
     .option('--rm', 'cell: the daemon deletes it once its root exits by itself (autoDelete)')
     .option('-o, --output <format>', 'table, json or yaml', 'table');
-  withScope(command).action(async (word: string, name: string, options: CreateOptions) => {
+  withScope(withSecurityFlags(command)).action(async (word: string, name: string, options: CreateOptions) => {
     if (isSecretKind(word)) return createSecret(ctx, name, options);
     const kind = parseKind(word, ['realm', 'space', 'stack', 'cell']);
     const format = parseFormat(options.output, ['table', 'json', 'yaml']);
     validateName(kind, name);
     // Before connecting: a bad -p is refused without touching the daemon or the log.
     const ports = kind === 'cell' ? (options.publish ?? []).map(parsePublish) : [];
+    const security = securityFields(options, { hostNetwork: false });
     const client = await ctx.client();
     const say = (line: string) => ctx.streams.out(`${line}\n`);
     const realm = options.realm!;
@@ -131,6 +136,7 @@ export function register(program: Command, ctx: CommandContext): void {
           ports,
           ip: options.ip,
           autoDelete: options.rm === true,
+          security,
         });
         const { view, created } = await client.createCell({ realm, space, stack, cell: name, template, start: options.start ?? false });
         if (printStructured(ctx.streams, format, view)) return;

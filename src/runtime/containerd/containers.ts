@@ -14,7 +14,7 @@ import type { ContainerRecord, ContainerSpec, ImageInfo, Labels } from '../ports
 import { tolerate, type Connection } from './connection.js';
 import { Options as RuncOptions } from './gen/containerd/runc/v1/options.js';
 import type { Container } from './gen/containerd/services/containers/v1/containers.js';
-import { buildOciSpec } from './oci-spec.js';
+import { buildOciSpec, type SpecOptions } from './oci-spec.js';
 
 /** Type URL of the spec Any: containerd does not check it, but `ctr c info` and Go clients need it. */
 export const SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
@@ -63,12 +63,13 @@ export class ContainerStore {
 
   /**
    * Creates the record and its rootfs snapshot (parent: the image's chain), or refreshes the spec and labels of an
-   * existing record of the same image. `created` is false when the record existed.
+   * existing record of the same image. `created` is false when the record existed. `specOptions` carry what the
+   * runtime resolved for the spec builder (the user's ids, host paths to mask).
    */
-  async create(spec: ContainerSpec, image: ImageInfo): Promise<{ created: boolean }> {
+  async create(spec: ContainerSpec, image: ImageInfo, specOptions: Omit<SpecOptions, 'available'> = {}): Promise<{ created: boolean }> {
     const { namespace, id } = spec;
     if (!isAbsolute(spec.logPath)) throw new KukeError(ErrorKind.InvalidArgument, `container ${id}: log path ${spec.logPath} is not absolute`);
-    const oci = buildOciSpec(spec, image.config, { available: this.options.capabilities() });
+    const oci = buildOciSpec(spec, image.config, { ...specOptions, available: this.options.capabilities() });
     const container: Container = {
       id,
       labels: { ...spec.labels, [LOG_PATH_LABEL]: spec.logPath },

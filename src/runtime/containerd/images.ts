@@ -9,6 +9,7 @@ import type { ImageConfig, ImageInfo, ImportProgress } from '../ports.js';
 import { tolerate, type Connection } from './connection.js';
 import { readJson } from './content.js';
 import { importOciTar } from './image-import.js';
+import { readUserFiles, type LayerRef, type UserFiles } from './image-user.js';
 import { hostArchitecture, INDEX_TYPES, platformManifest, type OciDescriptor, type OciManifest } from './oci-tar.js';
 import { snapshotExists, unpackImage } from './unpack.js';
 
@@ -27,6 +28,10 @@ export function importHint(namespace: string, suffix?: string): string {
 /** Image handling over one connection. */
 export class ImageStore {
   private readonly resolved = new Map<string, ImageInfo>();
+  /** The layers of each resolved image, by namespace and reference (for {@link userFiles}). */
+  private readonly layers = new Map<string, readonly LayerRef[]>();
+  /** The user files of images, by namespace and manifest digest: what a digest names never changes. */
+  private readonly users = new Map<string, UserFiles>();
 
   constructor(
     private readonly conn: Connection,
@@ -75,9 +80,25 @@ export class ImageStore {
       diffIds: config.rootfs?.diff_ids ?? [],
       configDigest: manifest.config.digest,
     });
+    this.layers.set(key(namespace, ref), manifest.layers);
     const c = config.config ?? {};
     const imageConfig: ImageConfig = { env: c.Env ?? [], entrypoint: c.Entrypoint ?? [], cmd: c.Cmd ?? [], workingDir: c.WorkingDir ?? '', user: c.User ?? '' };
     return { name: ref, digest: target.digest, chainId, size: manifest.layers.reduce((n, l) => n + Number(l.size), 0), config: imageConfig };
+  }
+
+  /**
+   * The image's /etc/passwd and /etc/group (./image-user.ts), read from its layers once per namespace and digest.
+   * The image must have been resolved.
+   */
+  async userFiles(namespace: string, image: ImageInfo): Promise<UserFiles> {
+    const cacheKey = key(namespace, image.digest);
+    const cached = this.users.get(cacheKey);
+    if (cached) return cached;
+    const layers = this.layers.get(key(namespace, image.name));
+    if (!layers) throw new KukeError(ErrorKind.Internal, `image ${image.name} in ${namespace} was not resolved before its user files were read`);
+    const files = await readUserFiles(this.conn, namespace, layers);
+    this.users.set(cacheKey, files);
+    return files;
   }
 
   /** Every image of the namespace, resolved. */
@@ -105,7 +126,7 @@ export class ImageStore {
 
   /** Forgets every cached resolution of a namespace. */
   forget(namespace: string): void {
-    for (const k of [...this.resolved.keys()]) if (k.startsWith(`${namespace}\0`)) this.resolved.delete(k);
+    for (const map of [this.resolved, this.layers, this.users]) for (const k of [...map.keys()]) if (k.startsWith(`${namespace}\0`)) map.delete(k);
   }
 }
 

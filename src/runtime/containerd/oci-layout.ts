@@ -28,6 +28,8 @@ export interface ImageSettings {
   env?: string[];
   workingDir?: string;
   labels?: Record<string, string>;
+  /** The image config's `User` (`uid[:gid]` or a name of the image's /etc/passwd). */
+  user?: string;
   /** Store the layer gzip-compressed, as registries and `docker buildx --output type=oci` do (default: uncompressed). */
   gzip?: boolean;
 }
@@ -56,6 +58,7 @@ export function writeOciLayout(out: string, entries: TarEntry[], settings: Image
           ...(settings.cmd ? { Cmd: settings.cmd } : {}),
           WorkingDir: settings.workingDir ?? '/',
           ...(settings.labels ? { Labels: settings.labels } : {}),
+          ...(settings.user ? { User: settings.user } : {}),
         },
         // diff_ids name the uncompressed layer, whatever its blob's compression.
         rootfs: { type: 'layers', diff_ids: [layer.digest] },

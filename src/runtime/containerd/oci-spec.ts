@@ -11,43 +11,22 @@
  * capability the host can grant, every device, a writable /sys and nothing masked.
  */
 import { ErrorKind, KukeError } from '../../errors.js';
+import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, effectiveCapabilities } from '../../model/security.js';
 import type { ContainerSpec, ImageConfig, MountSpec, ResourceLimits } from '../ports.js';
 
 /** The `ociVersion` written into specs (what containerd 1.6's own client writes). */
 export const OCI_VERSION = '1.0.2-dev';
 
-/** The default capabilities of an unprivileged container (Docker's and containerd's set). */
-export const DEFAULT_CAPABILITIES: readonly string[] = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_FSETID',
-  'CAP_FOWNER',
-  'CAP_MKNOD',
-  'CAP_NET_RAW',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETFCAP',
-  'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT',
-  'CAP_KILL',
-  'CAP_AUDIT_WRITE',
-];
+export { ALL_CAPABILITIES, DEFAULT_CAPABILITIES };
 
-/** Every capability runc 1.1 knows, in the order of their numbers (CAP_CHOWN is bit 0). */
-export const ALL_CAPABILITIES: readonly string[] = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW',
-  'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD',
-  'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG',
-  'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
-];
-
-/** /proc and /sys paths hidden from unprivileged containers. */
+/**
+ * /proc and /sys paths hidden from unprivileged containers: Docker's list (moby oci/defaults.go, with its advisories
+ * GHSA-6fw5-f8r9-fgfm for /proc/interrupts and GHSA-jq35-85cj-fj4p for powercap). Docker also masks each CPU's
+ * thermal_throttle directory that exists on the host: the runtime finds those ({@link SpecOptions.hostMaskedPaths}).
+ */
 export const MASKED_PATHS: readonly string[] = [
-  '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
-  '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+  '/proc/acpi', '/proc/asound', '/proc/interrupts', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/sched_debug',
+  '/proc/scsi', '/proc/timer_list', '/proc/timer_stats', '/sys/devices/virtual/powercap', '/sys/firmware',
 ];
 /** /proc paths read-only for unprivileged containers. */
 export const READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
@@ -74,7 +53,7 @@ export interface OciSpec {
   ociVersion: string;
   process: {
     terminal: boolean;
-    user: { uid: number; gid: number };
+    user: ProcessUser;
     args: string[];
     env: string[];
     cwd: string;
@@ -96,13 +75,28 @@ export interface OciSpec {
     };
     maskedPaths?: string[];
     readonlyPaths?: string[];
+    sysctl?: Record<string, string>;
   };
+}
+
+/** The identity of a container's process: `additionalGids` holds the primary gid too (as containerd writes it). */
+export interface ProcessUser {
+  uid: number;
+  gid: number;
+  additionalGids?: number[];
 }
 
 /** Options of {@link buildOciSpec}. */
 export interface SpecOptions {
   /** Capabilities the host can grant (default: all). Privileged containers get exactly these. */
   available?: readonly string[];
+  /**
+   * The process's identity, resolved by the runtime from the image's /etc/passwd and /etc/group (./image-user.ts).
+   * Absent: the container's (or else the image's) user must be numeric or root.
+   */
+  user?: ProcessUser;
+  /** Host-dependent paths masked besides {@link MASKED_PATHS} (each CPU's thermal_throttle, as Docker does). */
+  hostMaskedPaths?: readonly string[];
 }
 
 /** `KEY=VALUE` lists merged by key, later lists winning, the order of first appearance kept. */
@@ -120,20 +114,15 @@ export function processArgs(spec: Pick<ContainerSpec, 'command' | 'args'>, image
 }
 
 /**
- * The uid/gid of the image's `User`: empty or `root` is 0:0, `<uid>` or `<uid>:<gid>` numeric. Names other than root
- * would need the image's /etc/passwd, which the spec builder cannot read: InvalidArgument.
+ * The uid/gid of a user without the image's files: empty or `root` is 0:0, `<uid>:<gid>` numeric. Anything else
+ * needs the image's /etc/passwd, read by the runtime (./image-user.ts): InvalidArgument when it was not.
  */
-export function processUser(user: string, context: string): { uid: number; gid: number } {
+export function processUser(user: string, context: string): ProcessUser {
   const value = user.trim();
-  if (value === '' || value === 'root' || value === 'root:root') return { uid: 0, gid: 0 };
-  const m = /^(\d+)(?::(\d+))?$/.exec(value);
-  if (!m) {
-    throw new KukeError(ErrorKind.InvalidArgument, `${context}: the image's user "${value}" is not numeric`, {
-      hint: 'use an image whose config sets User to a numeric uid[:gid]',
-    });
-  }
-  const uid = Number(m[1]);
-  return { uid, gid: m[2] === undefined ? uid : Number(m[2]) };
+  if (value === '' || value === 'root' || value === 'root:root') return { uid: 0, gid: 0, additionalGids: [0] };
+  const m = /^(\d+):(\d+)$/.exec(value);
+  if (!m) throw new KukeError(ErrorKind.Internal, `${context}: the user "${value}" was not resolved in the image's /etc/passwd`);
+  return { uid: Number(m[1]), gid: Number(m[2]), additionalGids: [Number(m[2])] };
 }
 
 /**
@@ -221,7 +210,11 @@ export function buildOciSpec(spec: ContainerSpec, image: ImageConfig, options: S
   if (!cwd.startsWith('/')) throw new KukeError(ErrorKind.InvalidArgument, `${context}: working directory ${cwd} is not absolute`);
   const privileged = spec.privileged === true;
   const available = options.available ?? ALL_CAPABILITIES;
-  const caps = (privileged ? ALL_CAPABILITIES : DEFAULT_CAPABILITIES).filter((c) => available.includes(c));
+  // What the host cannot grant is left out of the defaults; a capability asked for by name is kept, so runc's refusal
+  // says which one is missing instead of the container running without it.
+  const asked = spec.capabilities?.add ?? [];
+  const caps = (privileged ? [...ALL_CAPABILITIES] : effectiveCapabilities(spec.capabilities)).filter((c) => available.includes(c) || asked.includes(c));
+  const sysctls = Object.entries(spec.sysctls ?? {});
   const namespaces = namespacesFor(spec);
   // Only a container that owns a new UTS namespace can name it; members of a cell share the root's hostname.
   const ownsUts = namespaces.some((n) => n.type === 'uts' && !n.path);
@@ -229,23 +222,24 @@ export function buildOciSpec(spec: ContainerSpec, image: ImageConfig, options: S
     ociVersion: OCI_VERSION,
     process: {
       terminal: false,
-      user: processUser(image.user, context),
+      user: options.user ?? processUser(spec.user ?? image.user, context),
       args,
       env: mergeEnv(image.env.some((e) => e.startsWith('PATH=')) ? [] : [DEFAULT_PATH], image.env, spec.env ?? []),
       cwd,
       capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps] },
       ...(privileged ? {} : { rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }] }),
-      noNewPrivileges: !privileged,
+      noNewPrivileges: !privileged && spec.noNewPrivileges !== false,
     },
     // Relative to the bundle: the shim mounts the snapshot's mounts there.
-    root: { path: 'rootfs', readonly: false },
+    root: { path: 'rootfs', readonly: spec.readOnlyRootFilesystem === true },
     ...(spec.hostname && ownsUts ? { hostname: spec.hostname } : {}),
     mounts: [...defaultMounts(privileged), ...userMounts(spec.mounts ?? [], context)],
     linux: {
       namespaces,
       cgroupsPath: spec.cgroupsPath,
       resources: resourcesFor(spec.resources ?? {}, privileged),
-      ...(privileged ? {} : { maskedPaths: [...MASKED_PATHS], readonlyPaths: [...READONLY_PATHS] }),
+      ...(privileged ? {} : { maskedPaths: [...MASKED_PATHS, ...(options.hostMaskedPaths ?? [])], readonlyPaths: [...READONLY_PATHS] }),
+      ...(sysctls.length ? { sysctl: Object.fromEntries(sysctls.sort(([a], [b]) => a.localeCompare(b))) } : {}),
     },
   };
 }

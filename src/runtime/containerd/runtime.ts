@@ -13,13 +13,14 @@
  * const { pid } = await rt.createTask(spec.namespace, spec.id); // the process waits; /proc/<pid>/ns/net exists
  * await rt.startTask(spec.namespace, spec.id);
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { ErrorKind, KukeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ContainerRecord, ContainerRuntime, ContainerSpec, ExecSession, ExecSpec, ImageInfo, ImportProgress, Labels, Subscription, TaskExit, TaskInfo } from '../ports.js';
 import { Connection } from './connection.js';
 import { ContainerStore } from './containers.js';
 import { watchTaskExits, type ExitHandlers } from './events.js';
+import { needsUserFiles, resolveUser } from './image-user.js';
 import { ImageStore } from './images.js';
 import { NamespaceStore } from './namespaces.js';
 import { capabilitiesFromMask } from './oci-spec.js';
@@ -67,6 +68,28 @@ function hostCapabilities(): () => readonly string[] | undefined {
     return cached;
   };
 }
+
+/**
+ * Each CPU's thermal_throttle directory that exists on this host, which Docker masks (GHSA-6fw5-f8r9-fgfm: its
+ * counters leak what other tenants run); read once.
+ */
+const thermalThrottlePaths = (() => {
+  let cached: string[] | undefined;
+  return (): string[] => {
+    cached ??= (() => {
+      try {
+        return readdirSync('/sys/devices/system/cpu')
+          .filter((d) => /^cpu\d+$/.test(d))
+          .sort((a, b) => Number(a.slice(3)) - Number(b.slice(3)))
+          .map((d) => `/sys/devices/system/cpu/${d}/thermal_throttle`)
+          .filter((p) => existsSync(p));
+      } catch {
+        return [];
+      }
+    })();
+    return cached;
+  };
+})();
 
 /** containerd as the engine's ContainerRuntime. The methods of the port are documented on it (src/runtime/ports.ts). */
 export class ContainerdRuntime implements ContainerRuntime {
@@ -144,7 +167,14 @@ export class ContainerdRuntime implements ContainerRuntime {
     const existing = await this.containers.get(spec.namespace, spec.id);
     // Another image means another rootfs: the old container goes (refused while its task runs), a new one comes.
     if (existing && existing.image !== spec.image) await this.deleteContainer(spec.namespace, spec.id);
-    return this.containers.create(spec, image);
+    // Names (and a bare uid's group) come from the image's own /etc/passwd and /etc/group, read here where I/O is
+    // allowed; the spec builder takes the numbers.
+    const user = spec.user ?? image.config.user;
+    const resolved = needsUserFiles(user) ? resolveUser(user, await this.images.userFiles(spec.namespace, image), spec.image) : undefined;
+    return this.containers.create(spec, image, {
+      ...(resolved ? { user: resolved } : {}),
+      ...(spec.privileged ? {} : { hostMaskedPaths: thermalThrottlePaths() }),
+    });
   }
 
   async deleteContainer(namespace: string, id: string): Promise<void> {

@@ -118,53 +118,75 @@ export interface TarMember {
   type: string;
   offset: number;
   size: number;
+  /** Target of a symlink ('2') or hard link ('1'); empty for other types. */
+  linkname: string;
 }
 
 /** Lists the members of a tar file (regular files and others) with their data offsets. */
 export function listTar(path: string): Map<string, TarMember> {
   const fd = openSync(path, 'r');
-  const members = new Map<string, TarMember>();
   try {
-    const total = fstatSync(fd).size;
-    const h = Buffer.alloc(BLOCK);
-    let pos = 0;
-    let longName: string | undefined;
-    while (pos + BLOCK <= total) {
-      readSync(fd, h, 0, BLOCK, pos);
-      if (h.every((b) => b === 0)) break;
-      const field = (start: number, len: number) => h.toString('utf8', start, start + len).replace(/\0.*$/s, '');
-      const size = parseInt(field(124, 12).trim() || '0', 8);
-      const type = field(156, 1) || '0';
-      const prefix = h.toString('ascii', 257, 262) === 'ustar' ? field(345, 155) : '';
-      let name = longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
-      longName = undefined;
-      const offset = pos + BLOCK;
-      if (type === 'L') {
-        // GNU long name: the next member's name is this member's data.
-        const buf = Buffer.alloc(size);
-        readSync(fd, buf, 0, size, offset);
-        longName = buf.toString('utf8').replace(/\0.*$/s, '');
-      } else if (type === 'x') {
-        // PAX extended header: records "<len> <key>=<value>\n"; `path` names the next member.
-        const buf = Buffer.alloc(size);
-        readSync(fd, buf, 0, size, offset);
-        longName = paxPath(buf.toString('utf8'));
-      } else if (type === 'g') {
-        // PAX global header: nothing we use.
-      } else {
-        name = name.replace(/^\.\//, '');
-        members.set(name, { name, type, offset, size });
-      }
-      pos = offset + Math.ceil(size / BLOCK) * BLOCK;
-    }
+    return listTarFrom(fstatSync(fd).size, (buf, pos) => void readSync(fd, buf, 0, buf.length, pos));
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Lists the members of a tar of `total` bytes read through `read` (fills `buf` from offset `pos`): a file, or a layer
+ * blob in memory ({@link listTarBuffer}). A later member of the same name replaces an earlier one, as extraction does.
+ */
+export function listTarFrom(total: number, read: (buf: Buffer, pos: number) => void): Map<string, TarMember> {
+  const members = new Map<string, TarMember>();
+  const h = Buffer.alloc(BLOCK);
+  let pos = 0;
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  while (pos + BLOCK <= total) {
+    read(h, pos);
+    if (h.every((b) => b === 0)) break;
+    const field = (start: number, len: number) => h.toString('utf8', start, start + len).replace(/\0.*$/s, '');
+    const size = parseInt(field(124, 12).trim() || '0', 8);
+    const type = field(156, 1) || '0';
+    const prefix = h.toString('ascii', 257, 262) === 'ustar' ? field(345, 155) : '';
+    let name = longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
+    const linkname = longLink ?? field(157, 100);
+    longName = undefined;
+    longLink = undefined;
+    const offset = pos + BLOCK;
+    const data = () => {
+      const buf = Buffer.alloc(size);
+      read(buf, offset);
+      return buf.toString('utf8');
+    };
+    if (type === 'L') {
+      // GNU long name: the next member's name is this member's data.
+      longName = data().replace(/\0.*$/s, '');
+    } else if (type === 'K') {
+      longLink = data().replace(/\0.*$/s, '');
+    } else if (type === 'x') {
+      // PAX extended header: records "<len> <key>=<value>\n"; `path` names the next member, `linkpath` its target.
+      const records = data();
+      longName = paxRecord(records, 'path');
+      longLink = paxRecord(records, 'linkpath');
+    } else if (type === 'g') {
+      // PAX global header: nothing we use.
+    } else {
+      name = name.replace(/^\.\//, '');
+      members.set(name, { name, type, offset, size, linkname });
+    }
+    pos = offset + Math.ceil(size / BLOCK) * BLOCK;
   }
   return members;
 }
 
-/** The `path` record of a PAX extended header, if any. */
-function paxPath(records: string): string | undefined {
+/** {@link listTarFrom} over a tar held in memory. */
+export function listTarBuffer(tar: Buffer): Map<string, TarMember> {
+  return listTarFrom(tar.length, (buf, pos) => void tar.copy(buf, 0, pos, pos + buf.length));
+}
+
+/** A record (`path`, `linkpath`) of a PAX extended header, if any. */
+function paxRecord(records: string, wanted: string): string | undefined {
   let rest = records;
   let path: string | undefined;
   while (rest.length > 0) {
@@ -173,7 +195,7 @@ function paxPath(records: string): string | undefined {
     if (space <= 0 || !Number.isInteger(length) || length <= 0) break;
     const record = Buffer.from(rest).subarray(0, length).toString('utf8');
     const [key, ...value] = record.slice(space + 1, -1).split('=');
-    if (key === 'path') path = value.join('=');
+    if (key === wanted) path = value.join('=');
     rest = Buffer.from(rest).subarray(length).toString('utf8');
   }
   return path;

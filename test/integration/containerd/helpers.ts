@@ -2,10 +2,15 @@
  * Shared pieces of the containerd adapter's integration tests: container specs on the test image, an exit log fed by
  * the adapter's watcher, and a look at what is left in a namespace.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import type { ContainerdRuntime } from '../../../src/runtime/containerd/runtime.js';
 import type { ContainerSpec, Subscription, TaskExit } from '../../../src/runtime/ports.js';
+import { removeCgroupTree, testCgroupRoot } from '../../support/cgroup-root.js';
+import { useContainerdRuntime } from '../../support/containerd.js';
+import { testImage } from '../../support/image.js';
 import { waitFor } from '../../support/wait.js';
 
 /** A ContainerSpec on the test image, with a cgroup under `cgroupRoot` and a log under `logDir`. */
@@ -82,4 +87,37 @@ export async function leftovers(rt: ContainerdRuntime, namespace: string): Promi
     leases: (await conn.unary(conn.leases, 'list', { filters: [] }, 'listing leases', scope)).leases.map((l) => l.id),
     blobs: blobs.flatMap((b) => b.info.map((i) => i.digest)),
   };
+}
+
+/**
+ * One namespace of a test file on a private containerd (`r1.<name>.test.kukeon.io`): the images imported and an exit
+ * log live before the tests (`exits` is set then); afterwards every container left is stopped and deleted, and the
+ * log directory and cgroups removed.
+ */
+export function useAdapterNamespace(name: string, images: () => { path: string }[] = () => [testImage()]) {
+  const suffix = `${name}.test.kukeon.io`;
+  const ns = `r1.${suffix}`;
+  const { ctrd, runtime } = useContainerdRuntime({ namespaceSuffix: suffix });
+  const cgroupRoot = testCgroupRoot();
+  const logDir = mkdtempSync(join(tmpdir(), `kukeon-${name}-`));
+  const fixture = { ns, ctrd, runtime, cgroupRoot, logDir, base: { namespace: ns, image: testImage().ref, cgroupRoot, logDir }, exits: undefined as unknown as ExitLog };
+  beforeAll(async () => {
+    for (const image of images()) await runtime().importImage(ns, image.path);
+    fixture.exits = new ExitLog(runtime());
+    await fixture.exits.live();
+  });
+  afterAll(async () => {
+    fixture.exits?.close();
+    try {
+      // Whatever a failed test left: stop, delete, then the namespace.
+      for (const c of await runtime().listContainers(ns)) {
+        await runtime().stopTask(ns, c.id, { signal: 'SIGKILL' });
+        await runtime().deleteContainer(ns, c.id);
+      }
+    } finally {
+      rmSync(logDir, { recursive: true, force: true });
+      removeCgroupTree(cgroupRoot);
+    }
+  });
+  return fixture;
 }

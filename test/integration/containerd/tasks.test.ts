@@ -3,42 +3,20 @@
  * the log file, cgroup placement (v1/hybrid here), network namespaces (new, joined by path), exit codes through the
  * watcher and getTask, stop with the SIGKILL fallback, idempotency, typed refusals, and a teardown that leaves nothing.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isKukeError } from '../../../src/errors.js';
-import { useContainerdRuntime } from '../../support/containerd.js';
-import { cgroupDirs, removeCgroupTree, testCgroupRoot } from '../../support/cgroup-root.js';
+import { cgroupDirs, removeCgroupTree } from '../../support/cgroup-root.js';
 import { testImage } from '../../support/image.js';
-import { busybox, ExitLog, leftovers, logContains, netnsOf } from './helpers.js';
+import { busybox, ExitLog, leftovers, logContains, netnsOf, useAdapterNamespace } from './helpers.js';
 
-const suffix = 'tasks.test.kukeon.io';
-const ns = `r1.${suffix}`;
-const { ctrd, runtime } = useContainerdRuntime({ namespaceSuffix: suffix });
-const cgroupRoot = testCgroupRoot();
-const logDir = mkdtempSync(join(tmpdir(), 'kukeon-tasks-'));
-const base = { namespace: ns, image: testImage().ref, cgroupRoot, logDir };
+const fixture = useAdapterNamespace('tasks');
+const { ns, ctrd, runtime, cgroupRoot, logDir, base } = fixture;
 let exits: ExitLog;
 
-beforeAll(async () => {
-  await runtime().importImage(ns, testImage().path);
-  exits = new ExitLog(runtime());
-  await exits.live();
-});
-
-afterAll(async () => {
-  exits?.close();
-  try {
-    // Whatever a failed test left: stop, delete, then the namespace.
-    for (const c of await runtime().listContainers(ns)) {
-      await runtime().stopTask(ns, c.id, { signal: 'SIGKILL' });
-      await runtime().deleteContainer(ns, c.id);
-    }
-  } finally {
-    rmSync(logDir, { recursive: true, force: true });
-    removeCgroupTree(cgroupRoot);
-  }
+beforeAll(() => {
+  exits = fixture.exits;
 });
 
 /** Stops and deletes a container (the safe order: task first). */

@@ -48,13 +48,18 @@ describe('the process', () => {
     expect(kind(() => buildOciSpec({ ...base, workingDir: 'rel' }, image))).toBe('InvalidArgument');
   });
 
-  it('runs as the image user when it is numeric or root, and refuses a name it cannot resolve', () => {
-    expect(processUser('', 'c')).toEqual({ uid: 0, gid: 0 });
-    expect(processUser('root', 'c')).toEqual({ uid: 0, gid: 0 });
-    expect(processUser('1000', 'c')).toEqual({ uid: 1000, gid: 1000 });
-    expect(processUser('1000:50', 'c')).toEqual({ uid: 1000, gid: 50 });
-    expect(buildOciSpec(base, { ...image, user: '65534' }).process.user).toEqual({ uid: 65534, gid: 65534 });
-    expect(kind(() => processUser('nobody', 'c'))).toBe('InvalidArgument');
+  it('runs as root or a numeric uid:gid without the image files, and takes any other user as the runtime resolved it', () => {
+    expect(processUser('', 'c')).toEqual({ uid: 0, gid: 0, additionalGids: [0] });
+    expect(processUser('root', 'c')).toEqual({ uid: 0, gid: 0, additionalGids: [0] });
+    expect(processUser('1000:50', 'c')).toEqual({ uid: 1000, gid: 50, additionalGids: [50] });
+    expect(buildOciSpec(base, { ...image, user: '65534:65534' }).process.user).toEqual({ uid: 65534, gid: 65534, additionalGids: [65534] });
+    // The container's user wins over the image's.
+    expect(buildOciSpec({ ...base, user: '7:8' }, { ...image, user: '65534:65534' }).process.user).toMatchObject({ uid: 7, gid: 8 });
+    const resolved = { uid: 33, gid: 33, additionalGids: [33, 4] };
+    expect(buildOciSpec({ ...base, user: 'www-data' }, image, { user: resolved }).process.user).toEqual(resolved);
+    // A name the runtime did not resolve is a bug of the caller, not the user's input.
+    expect(kind(() => processUser('nobody', 'c'))).toBe('Internal');
+    expect(kind(() => processUser('1000', 'c'))).toBe('Internal');
   });
 
   it('refuses a container with nothing to run', () => {
@@ -148,6 +153,37 @@ describe('privileges', () => {
     const spec = buildOciSpec({ ...base, privileged: true }, image, { available: withoutSysResource });
     expect(spec.process.capabilities.bounding).not.toContain('CAP_SYS_RESOURCE');
     expect(spec.process.capabilities.bounding).toContain('CAP_NET_ADMIN');
+  });
+
+  it('adds and drops capabilities over the default set as Docker does, ALL included', () => {
+    const caps = (capabilities: ContainerSpec['capabilities']) => buildOciSpec({ ...base, ...(capabilities ? { capabilities } : {}) }, image).process.capabilities;
+    const added = caps({ add: ['CAP_NET_ADMIN'], drop: ['CAP_NET_RAW'] });
+    expect(added.effective).toContain('CAP_NET_ADMIN');
+    expect(added.effective).not.toContain('CAP_NET_RAW');
+    expect(added.bounding).toEqual(added.effective);
+    expect(added.permitted).toEqual(added.effective);
+    expect(caps({ add: [], drop: ['ALL'] }).effective).toEqual([]);
+    expect(caps({ add: ['CAP_CHOWN'], drop: ['ALL'] }).effective).toEqual(['CAP_CHOWN']);
+    expect(caps({ add: ['ALL'], drop: ['CAP_SYS_ADMIN'] }).effective).toEqual(ALL_CAPABILITIES.filter((c) => c !== 'CAP_SYS_ADMIN'));
+    // A capability asked for by name stays even where the host cannot grant it: runc's refusal names it.
+    const spec = buildOciSpec({ ...base, capabilities: { add: ['CAP_SYS_TIME'], drop: [] } }, image, { available: DEFAULT_CAPABILITIES });
+    expect(spec.process.capabilities.effective).toContain('CAP_SYS_TIME');
+  });
+
+  it('mounts the root read-only when asked, and lets noNewPrivileges be turned off', () => {
+    expect(buildOciSpec(base, image).root).toEqual({ path: 'rootfs', readonly: false });
+    expect(buildOciSpec({ ...base, readOnlyRootFilesystem: true }, image).root).toEqual({ path: 'rootfs', readonly: true });
+    expect(buildOciSpec({ ...base, noNewPrivileges: false }, image).process.noNewPrivileges).toBe(false);
+    expect(buildOciSpec({ ...base, noNewPrivileges: true }, image).process.noNewPrivileges).toBe(true);
+  });
+
+  it("masks Docker's paths, with the host's thermal_throttle directories, and sets sysctls in key order", () => {
+    const spec = buildOciSpec({ ...base, sysctls: { 'net.ipv4.ping_group_range': '0 0', 'kernel.shmmax': '65536' } }, image, { hostMaskedPaths: ['/sys/devices/system/cpu/cpu0/thermal_throttle'] });
+    for (const path of ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/interrupts', '/sys/firmware', '/sys/devices/virtual/powercap', '/sys/devices/system/cpu/cpu0/thermal_throttle']) {
+      expect(spec.linux.maskedPaths).toContain(path);
+    }
+    expect(JSON.stringify(spec.linux.sysctl)).toBe('{"kernel.shmmax":"65536","net.ipv4.ping_group_range":"0 0"}');
+    expect(buildOciSpec(base, image).linux.sysctl).toBeUndefined();
   });
 
   it('builds the same bytes for the same inputs (unchanged containers are recognised by comparing them)', () => {

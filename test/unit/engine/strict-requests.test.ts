@@ -30,7 +30,7 @@ async function refusal(promise: Promise<unknown>): Promise<{ kind: string; messa
 describe('strict requests', () => {
   it.each([
     ['an unknown field', `${good('c')}      imagee: busybox\n`],
-    ['a field not supported yet', `${good('c')}      user: "1000"\n`],
+    ['a field not supported yet', `${good('c')}      devices: [/dev/fuse]\n`],
     ['a bad image reference', good('c').replace('image: busybox', 'image: "busybox:test;rm -rf /"')],
     ['a namespace outside this install\'s suffix (refused by createRealm, so checked first)', 'kind: Realm\nmetadata: {name: other}\nspec: {namespace: other.elsewhere}\n'],
     ['a cell whose containerd ids would exceed 76 characters', good(`c${'x'.repeat(60)}`).replace('stackId: app', `stackId: s${'y'.repeat(30)}`)],

@@ -41,7 +41,7 @@ describe('cell templates from any path (kuke create cell, the CreateCell RPC, ap
     ['a relative working directory', cell({ workingDir: 'tmp' }), /workingDir: must be an absolute path/],
     ['a relative mount target', cell({ mounts: [{ type: 'bind', source: '/a', target: 'b' }] }), /mounts\[0\]\.target: must be an absolute path/],
     ['an unknown mount type', cell({ mounts: [{ type: 'volume' as 'bind', target: '/b' }] }), /mounts\[0\]\.type: must be one of "bind", "tmpfs"/],
-    ['an unknown field (a newer client)', cell({ user: '1000' } as Partial<ContainerTemplate>), /containers\[0\]\.user: unknown field/],
+    ['an unknown field (a newer client)', cell({ userr: '1000' } as Partial<ContainerTemplate>), /containers\[0\]\.userr: unknown field/],
     ['a CPU period below 1 ms', cell({ resources: { cpuPeriodUs: 10 } }), /cpuPeriodUs: must be at least 1000/],
     ['a restart backoff over one day', cell({ restartPolicy: 'always', restartBackoffSeconds: 10 ** 9 }), /restartBackoffSeconds: must be at most 86400/],
     ['a backoff without a restarting policy', cell({ restartBackoffSeconds: 5 }), /restartBackoffSeconds: needs restartPolicy always or on-failure/],

@@ -328,6 +328,8 @@ export interface ContainerTemplate {
   secretEnv: SecretEnv[];
   /** Secrets whose keys are files under /run/secrets/<name>/ in the container. */
   secrets: SecretMount[];
+  /** Security settings (issue 11); absent when none is set (Docker's defaults apply). */
+  security?: ContainerSecurity | undefined;
   _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
@@ -852,6 +854,42 @@ export interface LogsRequest {
 export interface LogsResponse {
   /** Bytes of the log as the container wrote them (a chunk, not a line). */
   data: Buffer;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
+}
+
+/** A container's security settings; each field absent when not set (Docker's default). */
+export interface ContainerSecurity {
+  /** `uid[:gid]` or `name[:group]`, resolved in the image's /etc/passwd and /etc/group. */
+  user?:
+    | string
+    | undefined;
+  /** Capabilities added to and dropped from Docker's default set: `CAP_NET_ADMIN`, or `ALL`. */
+  capabilities?: Capabilities | undefined;
+  readOnlyRootFilesystem?:
+    | boolean
+    | undefined;
+  /** `default`, `unconfined`, or an absolute path to a JSON profile on the daemon's host. */
+  seccompProfile?:
+    | string
+    | undefined;
+  /** Absent = true. */
+  noNewPrivileges?:
+    | boolean
+    | undefined;
+  /** Namespaced kernel parameters. */
+  sysctls: { [key: string]: string };
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
+}
+
+export interface ContainerSecurity_SysctlsEntry {
+  key: string;
+  value: string;
+  _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
+}
+
+export interface Capabilities {
+  add: string[];
+  drop: string[];
   _unknownFields?: { [key: number]: Uint8Array[] } | undefined;
 }
 
@@ -3432,6 +3470,7 @@ function createBaseContainerTemplate(): ContainerTemplate {
     ports: [],
     secretEnv: [],
     secrets: [],
+    security: undefined,
     _unknownFields: {},
   };
 }
@@ -3488,6 +3527,9 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
     }
     for (const v of message.secrets) {
       SecretMount.encode(v!, writer.uint32(330).fork()).join();
+    }
+    if (message.security !== undefined) {
+      ContainerSecurity.encode(message.security, writer.uint32(130).fork()).join();
     }
     if (message._unknownFields !== undefined) {
       for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
@@ -3649,6 +3691,14 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
             message.secrets.push(SecretMount.decode(reader, reader.uint32()));
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.security = ContainerSecurity.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3718,6 +3768,7 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
         ? object.secret_env.map((e: any) => SecretEnv.fromJSON(e))
         : [],
       secrets: globalThis.Array.isArray(object?.secrets) ? object.secrets.map((e: any) => SecretMount.fromJSON(e)) : [],
+      security: isSet(object.security) ? ContainerSecurity.fromJSON(object.security) : undefined,
     };
   },
 
@@ -3774,6 +3825,9 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
     if (message.secrets?.length) {
       obj.secrets = message.secrets.map((e) => SecretMount.toJSON(e));
     }
+    if (message.security !== undefined) {
+      obj.security = ContainerSecurity.toJSON(message.security);
+    }
     return obj;
   },
 
@@ -3801,6 +3855,9 @@ export const ContainerTemplate: MessageFns<ContainerTemplate> = {
     message.ports = object.ports?.map((e) => Port.fromPartial(e)) || [];
     message.secretEnv = object.secretEnv?.map((e) => SecretEnv.fromPartial(e)) || [];
     message.secrets = object.secrets?.map((e) => SecretMount.fromPartial(e)) || [];
+    message.security = (object.security !== undefined && object.security !== null)
+      ? ContainerSecurity.fromPartial(object.security)
+      : undefined;
     return message;
   },
 };
@@ -10962,6 +11019,427 @@ export const LogsResponse: MessageFns<LogsResponse> = {
   fromPartial<I extends Exact<DeepPartial<LogsResponse>, I>>(object: I): LogsResponse {
     const message = createBaseLogsResponse();
     message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseContainerSecurity(): ContainerSecurity {
+  return {
+    user: undefined,
+    capabilities: undefined,
+    readOnlyRootFilesystem: undefined,
+    seccompProfile: undefined,
+    noNewPrivileges: undefined,
+    sysctls: {},
+    _unknownFields: {},
+  };
+}
+
+export const ContainerSecurity: MessageFns<ContainerSecurity> = {
+  encode(message: ContainerSecurity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== undefined) {
+      writer.uint32(10).string(message.user);
+    }
+    if (message.capabilities !== undefined) {
+      Capabilities.encode(message.capabilities, writer.uint32(18).fork()).join();
+    }
+    if (message.readOnlyRootFilesystem !== undefined) {
+      writer.uint32(24).bool(message.readOnlyRootFilesystem);
+    }
+    if (message.seccompProfile !== undefined) {
+      writer.uint32(34).string(message.seccompProfile);
+    }
+    if (message.noNewPrivileges !== undefined) {
+      writer.uint32(40).bool(message.noNewPrivileges);
+    }
+    globalThis.Object.entries(message.sysctls).forEach(([key, value]: [string, string]) => {
+      ContainerSecurity_SysctlsEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerSecurity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerSecurity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.capabilities = Capabilities.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.readOnlyRootFilesystem = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.seccompProfile = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.noNewPrivileges = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = ContainerSecurity_SysctlsEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.sysctls[entry6.key] = entry6.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerSecurity {
+    return {
+      user: isSet(object.user) ? globalThis.String(object.user) : undefined,
+      capabilities: isSet(object.capabilities) ? Capabilities.fromJSON(object.capabilities) : undefined,
+      readOnlyRootFilesystem: isSet(object.readOnlyRootFilesystem)
+        ? globalThis.Boolean(object.readOnlyRootFilesystem)
+        : isSet(object.read_only_root_filesystem)
+        ? globalThis.Boolean(object.read_only_root_filesystem)
+        : undefined,
+      seccompProfile: isSet(object.seccompProfile)
+        ? globalThis.String(object.seccompProfile)
+        : isSet(object.seccomp_profile)
+        ? globalThis.String(object.seccomp_profile)
+        : undefined,
+      noNewPrivileges: isSet(object.noNewPrivileges)
+        ? globalThis.Boolean(object.noNewPrivileges)
+        : isSet(object.no_new_privileges)
+        ? globalThis.Boolean(object.no_new_privileges)
+        : undefined,
+      sysctls: isObject(object.sysctls)
+        ? (globalThis.Object.entries(object.sysctls) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ContainerSecurity): unknown {
+    const obj: any = {};
+    if (message.user !== undefined) {
+      obj.user = message.user;
+    }
+    if (message.capabilities !== undefined) {
+      obj.capabilities = Capabilities.toJSON(message.capabilities);
+    }
+    if (message.readOnlyRootFilesystem !== undefined) {
+      obj.readOnlyRootFilesystem = message.readOnlyRootFilesystem;
+    }
+    if (message.seccompProfile !== undefined) {
+      obj.seccompProfile = message.seccompProfile;
+    }
+    if (message.noNewPrivileges !== undefined) {
+      obj.noNewPrivileges = message.noNewPrivileges;
+    }
+    if (message.sysctls) {
+      const entries = globalThis.Object.entries(message.sysctls) as [string, string][];
+      if (entries.length > 0) {
+        obj.sysctls = {};
+        entries.forEach(([k, v]) => {
+          obj.sysctls[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContainerSecurity>, I>>(base?: I): ContainerSecurity {
+    return ContainerSecurity.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContainerSecurity>, I>>(object: I): ContainerSecurity {
+    const message = createBaseContainerSecurity();
+    message.user = object.user ?? undefined;
+    message.capabilities = (object.capabilities !== undefined && object.capabilities !== null)
+      ? Capabilities.fromPartial(object.capabilities)
+      : undefined;
+    message.readOnlyRootFilesystem = object.readOnlyRootFilesystem ?? undefined;
+    message.seccompProfile = object.seccompProfile ?? undefined;
+    message.noNewPrivileges = object.noNewPrivileges ?? undefined;
+    message.sysctls = (globalThis.Object.entries(object.sysctls ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseContainerSecurity_SysctlsEntry(): ContainerSecurity_SysctlsEntry {
+  return { key: "", value: "", _unknownFields: {} };
+}
+
+export const ContainerSecurity_SysctlsEntry: MessageFns<ContainerSecurity_SysctlsEntry> = {
+  encode(message: ContainerSecurity_SysctlsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerSecurity_SysctlsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerSecurity_SysctlsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerSecurity_SysctlsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ContainerSecurity_SysctlsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContainerSecurity_SysctlsEntry>, I>>(base?: I): ContainerSecurity_SysctlsEntry {
+    return ContainerSecurity_SysctlsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContainerSecurity_SysctlsEntry>, I>>(
+    object: I,
+  ): ContainerSecurity_SysctlsEntry {
+    const message = createBaseContainerSecurity_SysctlsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCapabilities(): Capabilities {
+  return { add: [], drop: [], _unknownFields: {} };
+}
+
+export const Capabilities: MessageFns<Capabilities> = {
+  encode(message: Capabilities, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.add) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.drop) {
+      writer.uint32(18).string(v!);
+    }
+    if (message._unknownFields !== undefined) {
+      for (const [key, values] of globalThis.Object.entries(message._unknownFields)) {
+        const tag = parseInt(key, 10);
+        for (const value of values) {
+          writer.uint32(tag).raw(value);
+        }
+      }
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Capabilities {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCapabilities();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.add.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.drop.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        const buf = reader.skip(tag & 7);
+
+        const list = message._unknownFields![tag];
+
+        if (list === undefined) {
+          message._unknownFields![tag] = [buf];
+        } else {
+          list.push(buf);
+        }
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Capabilities {
+    return {
+      add: globalThis.Array.isArray(object?.add) ? object.add.map((e: any) => globalThis.String(e)) : [],
+      drop: globalThis.Array.isArray(object?.drop) ? object.drop.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: Capabilities): unknown {
+    const obj: any = {};
+    if (message.add?.length) {
+      obj.add = message.add;
+    }
+    if (message.drop?.length) {
+      obj.drop = message.drop;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Capabilities>, I>>(base?: I): Capabilities {
+    return Capabilities.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Capabilities>, I>>(object: I): Capabilities {
+    const message = createBaseCapabilities();
+    message.add = object.add?.map((e) => e) || [];
+    message.drop = object.drop?.map((e) => e) || [];
     return message;
   },
 };
