@@ -74,6 +74,13 @@ export const CONTAINER_FIELDS: FieldMap<ContainerTemplate> = {
   ports: (v) => nonEmpty('ports', v?.map((p) => ({ containerPort: p.containerPort, ...defined('hostPort', p.hostPort), ...defined('hostIP', p.hostIP), ...when(p.protocol !== 'tcp', { protocol: p.protocol }) }))),
   secretEnv: () => ({}),
   secrets: (v) => nonEmpty('secrets', v?.map((m) => ({ name: m.name }))),
+  // Security settings (issue 11): recorded only when set, printed as recorded.
+  user: (v) => defined('user', v),
+  capabilities: (v) => defined('capabilities', v),
+  readOnlyRootFilesystem: (v) => defined('readOnlyRootFilesystem', v),
+  seccompProfile: (v) => defined('seccompProfile', v),
+  noNewPrivileges: (v) => defined('noNewPrivileges', v),
+  sysctls: (v) => defined('sysctls', v),
 };
 
 /** A cell template's fields besides its labels (metadata) and address (status); see the header. */

@@ -33,6 +33,11 @@ const full: ContainerTemplate = {
     { containerPort: 80, hostPort: 8080, hostIP: '127.0.0.1', protocol: 'tcp' },
     { containerPort: 53, protocol: 'udp' },
   ],
+  user: 'www-data:staff',
+  capabilities: { add: ['CAP_NET_ADMIN'], drop: ['ALL'] },
+  readOnlyRootFilesystem: true,
+  noNewPrivileges: false,
+  sysctls: { 'kernel.shmmax': '65536' },
 };
 const bare: ContainerTemplate = { name: 'side', image: 'busybox', command: [], args: [], env: [], privileged: false, hostNetwork: false, hostPid: false, mounts: [], resources: {}, restartPolicy: 'never' };
 
@@ -105,6 +110,11 @@ describe('resource documents', () => {
           restartBackoffSeconds: 3,
           restartMaxRetries: 4,
           ports: [{ containerPort: 80, hostPort: 8080, hostIP: '127.0.0.1' }, { containerPort: 53, protocol: 'udp' }],
+          user: 'www-data:staff',
+          capabilities: { add: ['CAP_NET_ADMIN'], drop: ['ALL'] },
+          readOnlyRootFilesystem: true,
+          noNewPrivileges: false,
+          sysctls: { 'kernel.shmmax': '65536' },
         },
         { id: 'side', image: 'busybox' },
       ],
