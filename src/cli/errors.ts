@@ -10,8 +10,8 @@ import type { Streams } from './output.js';
 export const EXIT_FAILURE = 1;
 
 /**
- * A command that ends with a status of its own and nothing more to print (`kuke exec` ends with its process's exit
- * code). Thrown by the command's action; runKuke returns its status.
+ * A command that ends with a status of its own and nothing more to print (`kuke exec` and `kuke run` end with their
+ * process's exit code). Thrown by the command's action; runKuke returns its status.
  */
 export class CommandExit extends Error {
   constructor(readonly status: number) {

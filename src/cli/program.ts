@@ -21,10 +21,11 @@ import * as image from './commands/image.js';
 import * as init from './commands/init.js';
 import * as lifecycle from './commands/lifecycle.js';
 import * as logs from './commands/logs.js';
+import * as run from './commands/run.js';
 import * as version from './commands/version.js';
 
 /** Every command, in help order. */
-export const COMMANDS: { register(program: Command, ctx: CommandContext): void }[] = [init, get, create, apply, del, lifecycle, exec, logs, history, image, daemon, version, completion];
+export const COMMANDS: { register(program: Command, ctx: CommandContext): void }[] = [init, get, create, apply, del, lifecycle, run, exec, logs, history, image, daemon, version, completion];
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -110,7 +111,7 @@ export async function runKuke(argv: string[], streams: Streams, factories: Clien
     return 0;
   }
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(run.runArgvOf(program, argv), { from: 'user' });
     return 0;
   } catch (err) {
     if (err instanceof CommandExit) return err.status;
