@@ -19,7 +19,10 @@
  *   asks for that needs more (a privileged container asks for admin).
  * - Content checks other parts call from their own rules: {@link templateDemands} (a cell template),
  *   {@link realmDemands} (the system realm needs admin), {@link manifestDemands} (every document of an apply, checked
- *   before any is applied). A new container field that reaches the host belongs in {@link containerDemands}.
+ *   before any is applied), {@link cellDemands} (acting on an existing cell: start, exec, attach). A new container
+ *   field that reaches the host belongs in {@link containerDemands}. A bidirectional stream's handler checks its first
+ *   message with {@link Authorizer.check} before acting on it (the server's wrappers check unary and server-streaming
+ *   requests themselves).
  * - {@link decide}: the pure policy `(role, method, request, context) → allowed | denied(what, needed role)`.
  * - {@link Authorizer}: what the server calls. It reads the caller's groups, decides, records each denial as an
  *   `AccessDenied` event on the daemon's stream (shown by `kuke history daemon`), and throws PermissionDenied with one
@@ -251,8 +254,12 @@ function cellOf(ref: pb.CellRef | undefined) {
   return { realm: ref?.realm ?? '', space: ref?.space ?? '', stack: ref?.stack ?? '', cell: ref?.cell ?? '' };
 }
 
-/** Starting a cell asks for what its template asks for: an admin's privileged cell is started by an admin. */
-function startDemands(ref: pb.CellRef | undefined, ctx: PolicyContext): Demand[] {
+/**
+ * What acting on a running cell asks for: its realm's demands and what its recorded template asks for. Starting,
+ * restarting, exec and attach use it: an admin's privileged cell is started, and entered, by an admin only (a
+ * process exec'd there would be as privileged as the cell).
+ */
+export function cellDemands(ref: pb.CellRef | undefined, ctx: PolicyContext): Demand[] {
   const cell = cellOf(ref);
   const template = ctx.cellTemplate(cell);
   return [...realmDemands(cell.realm, ctx.realms()), ...(template ? templateDemands(template, ctx.bind) : [])];
@@ -283,15 +290,16 @@ export const RULES: Rules = {
     action: 'deleting resources',
     demands: (r, ctx) => (r.ref?.kind === pb.Kind.KIND_REALM ? [{ what: 'deleting realms', role: 'admin', singular: true }] : realmDemands(r.ref?.realm ?? '', ctx.realms())),
   },
-  startCell: { role: 'operator', action: 'starting cells', demands: (r, ctx) => startDemands(r.cell, ctx) },
-  restartCell: { role: 'operator', action: 'restarting cells', demands: (r, ctx) => startDemands(r.cell, ctx) },
+  startCell: { role: 'operator', action: 'starting cells', demands: (r, ctx) => cellDemands(r.cell, ctx) },
+  restartCell: { role: 'operator', action: 'restarting cells', demands: (r, ctx) => cellDemands(r.cell, ctx) },
   stopCell: { role: 'operator', action: 'stopping cells', demands: (r, ctx) => realmDemands(cellOf(r.cell).realm, ctx.realms()) },
   // secrets (issue 11): operators keep their workloads' secrets, in user realms; a list shows names and keys only.
   putSecret: { role: 'operator', action: 'creating secrets', demands: (r, ctx) => realmDemands(r.realm, ctx.realms()) },
   listSecrets: { role: 'viewer', action: 'listing secrets' },
   deleteSecret: { role: 'operator', action: 'deleting secrets', demands: (r, ctx) => realmDemands(r.realm, ctx.realms()) },
-  // exec (issue 12): a shell in a workload is an operator's; one in the system realm (the daemon's own cell) an admin's.
-  exec: { role: 'operator', action: 'running commands in containers', demands: (r, ctx) => realmDemands(cellOf(r.start?.cell).realm, ctx.realms()) },
+  // exec (issue 12): a shell in a workload is an operator's; one in the system realm (the daemon's own cell), or in a
+  // cell whose template needs admin (privileged, host namespaces, host binds), an admin's: it would be as privileged.
+  exec: { role: 'operator', action: 'running commands in containers', demands: (r, ctx) => cellDemands(r.start?.cell, ctx) },
   // logs (issue 12): a read, like history (the daemon's own cell included).
   logs: { role: 'viewer', action: 'reading container logs' },
 };

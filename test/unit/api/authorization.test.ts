@@ -269,6 +269,15 @@ describe('content checks', () => {
     expect(decide('operator', 'exec', execIn('default'), ctx()).allowed).toBe(true);
   });
 
+  it("keeps exec in a cell whose template needs admin to admins: the process would be as privileged as the cell", () => {
+    const execIn = (cell: string) => ({ start: { cell: cellRef(cell), container: '', command: ['sh'], env: [], user: '', workdir: '', stdin: false, tty: false, size: undefined } });
+    const cells = { priv: { ...plain, privileged: true }, web: plain };
+    const d = decide('operator', 'exec', execIn('priv'), ctx(cells));
+    expect(d.allowed || denialMessage(d, GROUPS)).toBe('permission denied: privileged containers need root or group kukeon-admin');
+    expect(decide('operator', 'exec', execIn('web'), ctx(cells)).allowed).toBe(true);
+    expect(decide('admin', 'exec', execIn('priv'), ctx(cells)).allowed).toBe(true);
+  });
+
   it('keeps realms to admins: creating, applying and deleting one', () => {
     const d = decide('operator', 'delete', { ref: ref(pb.Kind.KIND_REALM, 'default', ''), cascade: true, force: false, keepLogs: false }, ctx());
     expect(d.allowed || denialMessage(d, GROUPS)).toBe('permission denied: deleting realms needs root or group kukeon-admin');
