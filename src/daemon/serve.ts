@@ -22,7 +22,8 @@ import { catalogCodec } from '../engine/codec.js';
 import { runLayout } from '../engine/config.js';
 import { openEngine, type OpenedEngine } from '../engine/index.js';
 import { ensurePrivateDirs } from '../engine/private-dirs.js';
-import { ReadModelWriter, viewsOf } from '../engine/read-model.js';
+import { ReadModelWriter } from '../engine/read-model.js';
+import { cellView, realmView } from '../engine/views.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { validateSocketPath } from '../model/names.js';
@@ -187,8 +188,12 @@ function authorizer(settings: HostSettings, opened: OpenedEngine, logger: Logger
   return new Authorizer({
     groups: { operator: settings.socketGroup, admin: settings.adminGroup, viewer: settings.viewGroup },
     context: {
-      realms: () => viewsOf(engine).realms,
-      cellTemplate: (ref) => viewsOf(engine).cells.find((c) => c.realm === ref.realm && c.space === ref.space && c.stack === ref.stack && c.name === ref.cell)?.template ?? undefined,
+      // Only what a check reads: a view of every cell per request would cost as much as a `kuke get cells`.
+      realms: () => engine.list('realm/', { live: true }).map(realmView),
+      cellTemplate: (ref) => {
+        const agg = engine.list(`cell/${ref.realm}/${ref.space}/${ref.stack}/`, { live: true }).find((a) => a.stream === `cell/${ref.realm}/${ref.space}/${ref.stack}/${ref.cell}`);
+        return agg ? (cellView(engine, agg).template ?? undefined) : undefined;
+      },
       bind: { allowed: settings.allowedBindPaths, resolve: (path) => resolveHostPath(path, root) },
     },
     record: async (denial, actor) => {
