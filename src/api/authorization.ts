@@ -154,11 +154,7 @@ export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE',
 ];
 
-/**
- * What one container asks for that needs admin. Fields that other parts add (capabilities, devices, seccomp) are read
- * by name when present, so this check needs no change when they land; give a new field that reaches the host its
- * line here.
- */
+/** What one container asks for that needs admin. Give a new field that reaches the host its line here. */
 export function containerDemands(container: ContainerTemplate, bind: BindPolicy): Demand[] {
   const out: Demand[] = [];
   const admin = (what: string) => out.push({ what, role: 'admin' });
@@ -175,15 +171,15 @@ export function containerDemands(container: ContainerTemplate, bind: BindPolicy)
   for (const port of container.ports ?? []) {
     if (port.hostPort !== undefined && port.hostPort < 1024) admin(`host ports below 1024 (${port.hostPort})`);
   }
-  // Fields of the container security settings (issue 11 item 2), when this build has them.
-  const extra = container as ContainerTemplate & { capabilities?: { add?: readonly string[] }; devices?: readonly unknown[]; seccompProfile?: string; noNewPrivileges?: boolean };
-  for (const cap of extra.capabilities?.add ?? []) {
+  // The container security settings (issue 11 item 2): anything beyond Docker's defaults reaches the host.
+  for (const cap of container.capabilities?.add ?? []) {
     const name = cap.toUpperCase().replace(/^CAP_/, '');
     if (!DEFAULT_CAPABILITIES.includes(name)) admin(`capabilities beyond Docker's default set (${name})`);
   }
-  if ((extra.devices?.length ?? 0) > 0) admin('host devices');
-  if (extra.seccompProfile !== undefined && extra.seccompProfile !== 'default') admin(`seccomp profiles other than the default (${extra.seccompProfile})`);
-  if (extra.noNewPrivileges === false) admin('containers that may gain privileges (noNewPrivileges: false)');
+  if (container.seccompProfile !== undefined && container.seccompProfile !== 'default') admin(`seccomp profiles other than the default (${container.seccompProfile})`);
+  if (container.noNewPrivileges === false) admin('containers that may gain privileges (noNewPrivileges: false)');
+  // Devices are not a field yet: checked by name, so that the field cannot arrive unchecked.
+  if (((container as { devices?: readonly unknown[] }).devices?.length ?? 0) > 0) admin('host devices');
   return out;
 }
 

@@ -97,6 +97,7 @@ describe('an operator (group kukeon)', () => {
     ['a privileged container', ['privileged: true'], `permission denied: privileged containers ${ADMIN_ONLY}`],
     ["the host's PID namespace", ['hostPID: true'], `permission denied: containers in the host's PID namespace (hostPID) ${ADMIN_ONLY}`],
     ["the host's network", ['hostNetwork: true'], `permission denied: containers on the host's network (hostNetwork) ${ADMIN_ONLY}`],
+    ['a capability beyond the default set', ['capabilities: {add: [SYS_ADMIN]}'], `permission denied: capabilities beyond Docker's default set (SYS_ADMIN) ${ADMIN_ONLY}`],
     ['a bind of the host root', ['volumes: [{kind: bind, source: /, target: /host}]'], `permission denied: bind mounts of host path / outside the allowed bind paths (${ALLOWED}) ${ADMIN_ONLY}`],
     ['a bind out of the allow-list through ..', [`volumes: [{kind: bind, source: ${ALLOWED}/../../etc, target: /e}]`], `permission denied: bind mounts of host path ${ALLOWED}/../../etc (/etc) outside the allowed bind paths (${ALLOWED}) ${ADMIN_ONLY}`],
     ['a bind out of the allow-list through a symlink', [`volumes: [{kind: bind, source: ${ALLOWED}/escape, target: /e}]`], `permission denied: bind mounts of host path ${ALLOWED}/escape (/etc) outside the allowed bind paths (${ALLOWED}) ${ADMIN_ONLY}`],
