@@ -120,6 +120,8 @@ describe('an operator (group kukeon)', () => {
     expect(expectOneLineError(await as(USER.operator, ['get', 'cells', '--no-daemon']))).toMatch(/^Error: working in-process .* needs root; ask kukeond instead/);
     const last = (await denials()).at(-1)!;
     expect(last.data).toMatchObject({ method: 'createRealm', target: 'lab', what: 'creating realms' });
+    const table = (await host().kuke(['history', 'daemon'])).stdout;
+    expect(table).toMatch(new RegExp(`AccessDenied +Running → Running +user uid=${uidOf(USER.operator)} pid=\\d+ +denied createRealm lab: creating realms \\(role operator, needs admin\\)`));
   });
 });
 
