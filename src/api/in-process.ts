@@ -188,13 +188,21 @@ export class InProcessClient implements KukeonClient {
     const [cell] = (await this.find(query)) as CellView[];
     const file = logFileOf(this.config.runPath, cell!, logContainer(cell!, options.container));
     if (!options.follow) return sendLog(file, options, onData, undefined, signal);
-    // No engine events here (kukeond may hold the log): the cell's state is looked at every second.
+    // No engine events here: the cell's state is looked at every second in the read model (the daemon's, or the last
+    // in-process writer's), never by folding the log, which would also take its lock from a daemon starting meanwhile.
     const done = new AbortController();
+    const stateNow = () => {
+      try {
+        return loadReadModel(this.layout.readModel).cells.find((c) => c.realm === cell!.realm && c.space === cell!.space && c.stack === cell!.stack && c.name === cell!.name)?.state;
+      } catch {
+        return undefined;
+      }
+    };
     const stopped = (async () => {
       while (!done.signal.aborted) {
         await sleep(FOLLOW_CHECK_MS, undefined, { signal: done.signal }).catch(() => undefined);
-        const [now] = await this.find(query).catch(() => []);
-        if (!now || cellAtRest(now.state)) return;
+        const state = stateNow();
+        if (state === undefined || cellAtRest(state)) return;
       }
     })();
     try {

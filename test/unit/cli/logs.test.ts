@@ -7,12 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EngineBackend } from '../../../src/api/backend.js';
+import { InProcessClient } from '../../../src/api/in-process.js';
 import type { KukeonClient } from '../../../src/api/client.js';
 import { runKuke } from '../../../src/cli/program.js';
 import { catalogCodec } from '../../../src/engine/codec.js';
 import { openEngine } from '../../../src/engine/index.js';
 import { FakeWorld } from '../../../src/runtime/fake/fake-runtime.js';
 import { MemoryStore } from '../../support/memory-store.js';
+import { waitFor } from '../../support/wait.js';
 
 async function kukeWith(client: KukeonClient, argv: string[]) {
   const out: Buffer[] = [];
@@ -88,5 +90,32 @@ describe('kuke logs (in-process, fake runtime)', () => {
     expect(r.out.toString()).toBe('before\nwhile running\n');
     // A stopped cell's log is printed whole, and -f returns at once.
     expect((await kukeWith(client, ['logs', 'web', '-f'])).out.toString()).toBe('before\nwhile running\n');
+  });
+});
+
+describe('kuke logs in-process (its own engine on the run path)', () => {
+  it('follows until the cell stops, seen in the read model, and then ends', async () => {
+    const runPath = mkdtempSync(join(tmpdir(), 'kukeon-logs-inproc-'));
+    const w = new FakeWorld();
+    w.addImage('busybox');
+    const client = new InProcessClient({ config: { runPath, ipMasq: false }, runtime: async () => w.runtime() });
+    try {
+      // What kuke init does first: a new event log on the run path.
+      await client.session(async () => undefined, { create: true });
+      expect((await client.apply(MANIFEST)).map((r) => r.action)).toEqual(['created']);
+      const dir = join(runPath, 'logs', 'default', 'default', 'default', 'web');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'web_root.log'), 'before\n');
+      const got: string[] = [];
+      const following = client.logs({ realm: 'default', space: 'default', stack: 'default', cell: 'web' }, { follow: true }, (c) => void got.push(Buffer.from(c).toString()));
+      // The follower's first look at the cell opens the log (one process at a time): the stop comes once it reads.
+      await waitFor(() => got.join(''), (t) => t === 'before\n');
+      appendFileSync(join(dir, 'web_root.log'), 'after\n');
+      await client.stopCell({ realm: 'default', space: 'default', stack: 'default', cell: 'web' }, { mode: 'kill' });
+      await following;
+      expect(got.join('')).toBe('before\nafter\n');
+    } finally {
+      await client.close();
+    }
   });
 });
