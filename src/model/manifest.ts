@@ -359,7 +359,7 @@ function labelOf(raw: unknown): string {
 
 /**
  * Parses and validates every document of a YAML stream (./yaml-load.ts refuses hostile YAML first), in dependency
- * order (stable within a kind). Throws InvalidArgument on the first problem, naming the document, the field and
+ * order (stable within a kind). A document that is a sequence holds documents (a JSON list from `kuke get -o json`). Throws InvalidArgument on the first problem, naming the document, the field and
  * what to do: `document 1 (Cell "web"): spec.containers[0].imagee: unknown field; did you mean "image"?`. Nothing
  * is returned unless every document is valid, so an apply changes nothing when one is not.
  */
@@ -367,11 +367,15 @@ export function parseManifests(text: string): Manifest[] {
   const out: Manifest[] = [];
   for (const { index, value } of loadYamlDocuments(text)) {
     if (value === null || value === undefined) continue;
-    try {
-      out.push(parseOne(value, index));
-    } catch (err) {
-      if (!isKukeError(err, ErrorKind.InvalidArgument)) throw err;
-      throw new KukeError(ErrorKind.InvalidArgument, `document ${index}${labelOf(value)}: ${err.message}`, { hint: 'nothing was changed' });
+    // A sequence of documents is what `kuke get <kinds> -o json` prints for a list: each item is a document.
+    const items = Array.isArray(value) ? value.map((item, i) => ({ item, where: `document ${index}, item ${i + 1}` })) : [{ item: value as unknown, where: `document ${index}` }];
+    for (const { item, where } of items) {
+      try {
+        out.push(parseOne(item, index));
+      } catch (err) {
+        if (!isKukeError(err, ErrorKind.InvalidArgument)) throw err;
+        throw new KukeError(ErrorKind.InvalidArgument, `${where}${labelOf(item)}: ${err.message}`, { hint: 'nothing was changed' });
+      }
     }
   }
   if (out.length === 0) throw new KukeError(ErrorKind.InvalidArgument, 'no documents found in input', { hint: 'pass a file with at least one Realm, Space, Stack, Cell or Container document' });

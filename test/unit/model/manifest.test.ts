@@ -110,6 +110,21 @@ describe('manifests', () => {
     expect(err.message).toMatch(message);
   });
 
+  it('reads a sequence of documents (a JSON list from kuke get -o json) as documents, naming the item at fault', () => {
+    const list = JSON.stringify([
+      { kind: 'Stack', metadata: { name: 'b' }, spec: { realmId: 'lab', spaceId: 'net' }, status: { state: 'Ready' } },
+      { kind: 'Space', metadata: { name: 'net' }, spec: { realmId: 'lab' } },
+    ]);
+    expect(parseManifests(list).map((d) => [d.kind, d.name])).toEqual([
+      ['Space', 'net'],
+      ['Stack', 'b'],
+    ]);
+    expect(() => parseManifests(JSON.stringify([{ kind: 'Space', metadata: { name: 'net' }, spec: { realmId: 'lab' } }, { kind: 'Stack', metadata: { name: 'b' } }]))).toThrow(
+      /^document 1, item 2 \(Stack "b"\): /,
+    );
+    expect(() => parseManifests('[[]]')).toThrow(/^document 1, item 1: is not a mapping/);
+  });
+
   it('fails the whole file when any document is invalid', () => {
     expect(() => parseManifests(`${hierarchy}\n---\napiVersion: v2\nkind: Realm\nmetadata: {name: y}`)).toThrow(/document 4/);
   });
