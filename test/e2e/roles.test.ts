@@ -139,10 +139,14 @@ describe('a viewer (kukeon and kukeon-view)', () => {
 });
 
 describe('an admin (kukeon-admin)', () => {
-  it('may run a privileged container with a host bind', async () => {
+  it('may run, enter and delete a privileged container with a host bind; an operator may not enter or restart it', async () => {
     const r = await as(USER.admin, ['apply', '-f', '-'], cell('adm', ['privileged: true', 'volumes: [{kind: bind, source: /etc, target: /e, readOnly: true}]']));
     expect(r.code, r.stderr).toBe(0);
     expect(await cellNames()).toEqual(['adm']);
+    // An operator may neither enter it (the process would be as privileged as the cell) nor restart it.
+    expect(expectOneLineError(await as(USER.operator, ['exec', 'adm', '--', 'true']))).toBe(`Error: permission denied: privileged containers ${ADMIN_ONLY}`);
+    expect(expectOneLineError(await as(USER.operator, ['restart', 'cell', 'adm']))).toBe(`Error: permission denied: privileged containers ${ADMIN_ONLY}`);
+    expect((await as(USER.admin, ['exec', 'adm', '--', 'true'])).code).toBe(0);
     expect((await as(USER.admin, ['delete', 'cell', 'adm'])).code).toBe(0);
   });
 });
