@@ -9,6 +9,7 @@ import { ErrorKind, KukeError, toKukeError } from '../errors.js';
 import { parseManifests, type Manifest } from '../model/manifest.js';
 import type { OpOptions, Operations } from './operations.js';
 import { checkCellPorts, type PlannedCell } from './port-check.js';
+import { checkSecret, SecretOperations } from './secrets.js';
 
 /** The outcome of one document. */
 export interface ApplyResult {
@@ -81,6 +82,14 @@ async function applyOne(operations: Operations, doc: Manifest, options: OpOption
       const { created } = await operations.createStack({ realm: doc.realm, space: doc.space, stack: doc.name, labels: doc.labels }, options);
       return { ...base, action: created ? 'created' : 'unchanged' };
     }
+    case 'Secret': {
+      // Its realm and space are created when missing, as a cell's are: a manifest of a secret and the cell that uses it
+      // works on a fresh host.
+      await operations.createRealm({ name: doc.realm }, options);
+      await operations.createSpace({ realm: doc.realm, space: doc.space }, options);
+      const { action } = await new SecretOperations(operations.engine).put({ realm: doc.realm, space: doc.space, name: doc.name, data: doc.data, labels: doc.labels }, options, 'apply');
+      return { ...base, action, changes: action === 'updated' ? ['data or labels changed'] : [] };
+    }
     case 'Cell': {
       await ensureParents(operations, doc, options);
       const { action, changes } = await operations.applyCell({ realm: doc.realm, space: doc.space, stack: doc.stack, cell: doc.name, template: doc.template }, options);
@@ -145,6 +154,11 @@ async function precheck(operations: Operations, docs: Manifest[], declared: stri
           break;
         case 'Stack':
           operations.checkStack({ realm: doc.realm, space: doc.space, stack: doc.name, labels: doc.labels });
+          break;
+        case 'Secret':
+          operations.checkRealm({ name: doc.realm });
+          operations.checkSpace({ realm: doc.realm, space: doc.space });
+          checkSecret({ realm: doc.realm, space: doc.space, name: doc.name, data: doc.data, labels: doc.labels });
           break;
         case 'Cell':
           // Its realm, space and stack are created when missing (ensureParents).

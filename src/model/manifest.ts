@@ -23,6 +23,7 @@ import {
   cpuPeriodSchema,
   cpuQuotaSchema,
   cpuSharesSchema,
+  envEntrySchema,
   envSchema,
   execSizeRule,
   hostIPSchema,
@@ -39,20 +40,21 @@ import {
   capabilityNameSchema,
   sysctlRules,
   sysctlsSchema,
+  secretKeySchema,
   userSchema,
 } from './template-check.js';
 import { normalizeCapabilities } from './security.js';
+import { SecretKeySchema } from '../../events/secret.js';
 import { loadYamlDocuments } from './yaml-load.js';
 
 /** The only apiVersion (an empty one means it too). */
 export const API_VERSION = 'v1beta1';
 /** Kinds in dependency order (apply uses it; delete -f the reverse). */
-export const KINDS = ['Realm', 'Space', 'Stack', 'Cell', 'Container'] as const;
+export const KINDS = ['Realm', 'Space', 'Stack', 'Secret', 'Cell', 'Container'] as const;
 export type ManifestKind = (typeof KINDS)[number];
 
 /** Kinds of the original Kukeon that this project does not implement yet, and where they are planned. */
 const UNSUPPORTED_KINDS: Record<string, string> = {
-  Secret: 'it is on the roadmap: issue 11',
   Volume: 'named volumes; use a bind or tmpfs volume of a container',
   CellBlueprint: 'cell templates with parameters',
   CellConfig: 'cell templates with parameters',
@@ -122,6 +124,72 @@ const capabilities = strictObject({
   drop: z.array(capabilityNameSchema).max(64, 'must have at most 64 entries').default([]),
 });
 
+// secrets (issue 11)
+/**
+ * A container's `env`: `KEY=VALUE` strings, and variables from a secret's key in Kubernetes' spelling,
+ * `{name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: db, key: password}}}` (the secret is one of the cell's space).
+ */
+const secretEnvEntry = strictObject({
+  name: z.string().min(1),
+  valueFrom: strictObject({
+    secretKeyRef: strictObject({ name, key: secretKeySchema, optional: notSupported('a secret a container names must exist when it starts') }),
+    configMapKeyRef: notSupported('there are no ConfigMaps; use a secret or plain env'),
+    fieldRef: notSupported(),
+    resourceFieldRef: notSupported(),
+  }),
+  value: notSupported('write a plain variable as "KEY=VALUE"'),
+});
+const containerEnvSchema = z
+  .array(z.unknown())
+  .superRefine((entries, ctx) => {
+    entries.forEach((entry, i) => {
+      const result = (typeof entry === 'string' ? envEntrySchema : secretEnvEntry).safeParse(entry);
+      for (const issue of result.error?.issues ?? []) ctx.addIssue({ ...issue, path: [i, ...issue.path] } as never);
+    });
+    const plain = entries.filter((e): e is string => typeof e === 'string');
+    const strings = envSchema.safeParse(plain);
+    if (!strings.success) for (const issue of strings.error.issues) ctx.addIssue(issue as never);
+  })
+  .transform((entries) => entries as (string | z.infer<typeof secretEnvEntry>)[]);
+/** A secret mounted as files at /run/secrets/<name>/<key> (Docker's place); the original's `secrets[]`. */
+const secretMount = strictObject({
+  name,
+  mountPath: notSupported('secrets are mounted at /run/secrets/<name>'),
+  fromFile: notSupported(),
+  fromEnv: notSupported('set variables from a secret in env: [{name, valueFrom: {secretKeyRef: {name, key}}}]'),
+  secretRef: notSupported(),
+});
+/** spec of a Secret: where it lives, and its data as Kubernetes has it (base64 `data`, plain `stringData`). */
+const secretValue = (encoding: 'base64' | 'text') =>
+  z.unknown().superRefine((value, ctx) => {
+    // Never quote a value: it is the secret.
+    if (typeof value !== 'string') ctx.addIssue({ code: 'custom', message: 'must be a string (quote it)' });
+    else if (encoding === 'base64' && !isBase64(value)) ctx.addIssue({ code: 'custom', message: 'is not base64 (data takes base64, as Kubernetes; plain text goes in stringData)' });
+  });
+const secretData = (encoding: 'base64' | 'text') =>
+  z.record(z.string(), secretValue(encoding)).superRefine((data, ctx) => {
+    for (const key of Object.keys(data)) {
+      if (!SecretKeySchema.safeParse(key).success) ctx.addIssue({ code: 'custom', path: [key], message: 'invalid key: use letters, digits, "-", "_" and "." (not "." or ".."), at most 253 characters' });
+    }
+  });
+const secretDoc = strictObject({
+  ...envelope,
+  spec: strictObject({
+    realmId: name,
+    spaceId: name,
+    data: secretData('base64').default({}),
+    stringData: secretData('text').default({}),
+    type: z.enum(['Opaque', '']).optional(),
+    immutable: notSupported(),
+  }),
+});
+
+/** Strict base64 (RFC 4648 with padding), as Kubernetes decodes `data`. */
+function isBase64(value: string): boolean {
+  const compact = value.replace(/\s+/g, '');
+  return compact.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(compact);
+}
+
 /** A container's fields; every one that the original Kukeon, Docker or Kubernetes users bring is named. */
 const containerShape = {
   id: name,
@@ -129,7 +197,7 @@ const containerShape = {
   root: z.boolean().optional(),
   command: z.union([argSchema, argvSchema]).optional(),
   args: argvSchema.default([]),
-  env: envSchema.default([]),
+  env: containerEnvSchema.default([]),
   workingDir: absolutePathSchema.optional(),
   privileged: z.boolean().default(false),
   hostNetwork: z.boolean().default(false),
@@ -148,7 +216,7 @@ const containerShape = {
   securityContext: notSupported(SECURITY),
   seccompProfile: notSupported(SECURITY),
   devices: notSupported(SECURITY),
-  secrets: notSupported(SECURITY),
+  secrets: z.array(secretMount).max(MAX_MOUNTS_PER_CONTAINER, `must have at most ${MAX_MOUNTS_PER_CONTAINER} entries`).default([]),
   tmpfs: notSupported('use volumes: [{kind: tmpfs, target: /path}]'),
   ports: z.array(port).max(MAX_PORTS_PER_CONTAINER, `must have at most ${MAX_PORTS_PER_CONTAINER} entries`).default([]),
   networks: notSupported(NETWORKING),
@@ -167,9 +235,10 @@ const containerShape = {
   git: notSupported(),
 };
 const containerFields = strictObject(containerShape);
+const plainEnv = (env: readonly unknown[]) => env.filter((e): e is string => typeof e === 'string');
 const container = containerFields
   .superRefine(restartRules)
-  .superRefine((c, ctx) => execSizeRule({ command: c.command ?? [], args: c.args, env: c.env }, ctx))
+  .superRefine((c, ctx) => execSizeRule({ command: c.command ?? [], args: c.args, env: plainEnv(c.env) }, ctx))
   .superRefine(sysctlRules);
 
 const realmDoc = strictObject({
@@ -219,7 +288,7 @@ const containerDoc = strictObject({
   ...envelope,
   spec: strictObject({ ...containerShape, id: name.optional(), realmId: name, spaceId: name, stackId: name, cellId: name })
     .superRefine(restartRules)
-    .superRefine((c, ctx) => execSizeRule({ command: c.command ?? [], args: c.args, env: c.env }, ctx))
+    .superRefine((c, ctx) => execSizeRule({ command: c.command ?? [], args: c.args, env: plainEnv(c.env) }, ctx))
     .superRefine(sysctlRules),
 });
 
@@ -228,6 +297,7 @@ export type Manifest =
   | { kind: 'Realm'; index: number; name: string; labels: Record<string, string>; namespace?: string }
   | { kind: 'Space'; index: number; name: string; labels: Record<string, string>; realm: string; allowFrom: string[] }
   | { kind: 'Stack'; index: number; name: string; labels: Record<string, string>; realm: string; space: string }
+  | { kind: 'Secret'; index: number; name: string; labels: Record<string, string>; realm: string; space: string; data: Record<string, Buffer> }
   | { kind: 'Cell'; index: number; name: string; realm: string; space: string; stack: string; template: CellTemplate }
   | { kind: 'Container'; index: number; name: string; realm: string; space: string; stack: string; cell: string; container: ContainerTemplate; root: boolean };
 
@@ -240,7 +310,7 @@ function toTemplate(c: ContainerInput): ContainerTemplate {
     image: c.image,
     command,
     args: c.args,
-    env: c.env,
+    env: plainEnv(c.env),
     ...(c.workingDir ? { workingDir: c.workingDir } : {}),
     privileged: c.privileged,
     hostNetwork: c.hostNetwork,
@@ -267,7 +337,14 @@ function toTemplate(c: ContainerInput): ContainerTemplate {
     ...(c.readOnlyRootFilesystem !== undefined ? { readOnlyRootFilesystem: c.readOnlyRootFilesystem } : {}),
     ...(c.noNewPrivileges !== undefined ? { noNewPrivileges: c.noNewPrivileges } : {}),
     ...(c.sysctls !== undefined && Object.keys(c.sysctls).length ? { sysctls: c.sysctls } : {}),
+    ...secretFields(c),
   };
+}
+
+/** The template's `secretEnv` and `secrets` (absent when none, as in templates recorded before secrets existed). */
+function secretFields(c: ContainerInput): Pick<ContainerTemplate, 'secretEnv' | 'secrets'> {
+  const fromSecrets = c.env.filter((e) => typeof e !== 'string').map((e) => ({ name: e.name, secretKeyRef: { name: e.valueFrom.secretKeyRef.name, key: e.valueFrom.secretKeyRef.key } }));
+  return { ...(fromSecrets.length ? { secretEnv: fromSecrets } : {}), ...(c.secrets.length ? { secrets: c.secrets.map((m) => ({ name: m.name })) } : {}) };
 }
 
 /** A problem with one document; parseManifests prefixes the document. */
@@ -317,6 +394,15 @@ function parseOne(raw: unknown, index: number): Manifest {
     case 'Space': {
       const d = parse(spaceDoc);
       return { kind, index, name: d.metadata.name, labels: d.metadata.labels, realm: d.spec.realmId, allowFrom: d.spec.network.allowFrom };
+    }
+    case 'Secret': {
+      const d = parse(secretDoc);
+      // stringData wins over data for a key in both, as in Kubernetes.
+      const data: Record<string, Buffer> = {};
+      for (const [k, v] of Object.entries(d.spec.data)) data[k] = Buffer.from(String(v), 'base64');
+      for (const [k, v] of Object.entries(d.spec.stringData)) data[k] = Buffer.from(String(v), 'utf8');
+      if (Object.keys(data).length === 0) throw problem('spec.data or spec.stringData must hold at least one key');
+      return { kind, index, name: d.metadata.name, labels: d.metadata.labels, realm: d.spec.realmId, space: d.spec.spaceId, data };
     }
     case 'Stack': {
       const d = parse(stackDoc);
@@ -378,6 +464,6 @@ export function parseManifests(text: string): Manifest[] {
       }
     }
   }
-  if (out.length === 0) throw new KukeError(ErrorKind.InvalidArgument, 'no documents found in input', { hint: 'pass a file with at least one Realm, Space, Stack, Cell or Container document' });
+  if (out.length === 0) throw new KukeError(ErrorKind.InvalidArgument, 'no documents found in input', { hint: 'pass a file with at least one Realm, Space, Stack, Secret, Cell or Container document' });
   return out.sort((a, b) => KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind) || a.index - b.index);
 }

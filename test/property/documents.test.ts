@@ -68,6 +68,7 @@ function viewOf(m: Manifest): ResourceView {
       return cell;
     }
     case 'Container':
+    case 'Secret':
       throw new Error('not generated');
   }
 }

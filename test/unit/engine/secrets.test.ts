@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { openEngine } from '../../../src/engine/index.js';
+import { applyManifest } from '../../../src/engine/apply.js';
 import { SecretOperations, withSecrets } from '../../../src/engine/secrets.js';
 import { ErrorKind } from '../../../src/errors.js';
 import type { ContainerSpec } from '../../../src/runtime/ports.js';
@@ -132,6 +133,40 @@ describe('secrets in the engine', () => {
     expect([...world.secrets.versions.keys()]).toEqual(['default/default/db']);
     expect(world.secrets.versions.get('default/default/db')!.size).toBe(1);
     await reopened.close();
+  });
+});
+
+describe('kind: Secret in kuke apply', () => {
+  const manifest = (password: string) => `
+kind: Secret
+metadata: {name: db}
+spec: {realmId: default, spaceId: fresh, stringData: {password: ${password}}}
+---
+kind: Cell
+metadata: {name: web}
+spec:
+  realmId: default
+  spaceId: fresh
+  stackId: app
+  containers:
+    - id: main
+      image: busybox
+      env: [{name: PASSWORD, valueFrom: {secretKeyRef: {name: db, key: password}}}]
+`;
+
+  it('creates the secret (and its space) before the cell that uses it, then updates it on a re-apply with other data', async () => {
+    const { ops, store, world } = await setup();
+    const results = await applyManifest(ops, manifest(VALUE), user);
+    expect(results.map((r) => [r.kind, r.action])).toEqual([
+      ['Secret', 'created'],
+      ['Cell', 'created'],
+    ]);
+    const cell = ops.getCell({ realm: 'default', space: 'fresh', stack: 'app', cell: 'web' });
+    expect(cell.state).toBe('Ready');
+    expect(world.containers.get('default.kukeon.io/fresh_app_web_root')?.spec.env).toContain(`PASSWORD=${VALUE}`);
+    expect((await applyManifest(ops, manifest(VALUE), user))[0]!.action).toBe('unchanged');
+    expect((await applyManifest(ops, manifest('other'), user))[0]).toMatchObject({ kind: 'Secret', action: 'updated' });
+    expect(JSON.stringify(store.records)).not.toContain(VALUE);
   });
 });
 
