@@ -46,6 +46,21 @@ function itemsOf<T, Typed>(fromTyped: (typed: Typed) => T, onItem: (item: T) => 
   return Object.assign(take, { complete: () => !joiner.pending });
 }
 
+/**
+ * A command line as events may record it (the actor's name): the values of `--from-literal key=value` replaced by `…`,
+ * the keys kept (issue 11: a secret's value must not reach the log through the command that created it).
+ *
+ * @example
+ * redactSecretArgs(['create', 'secret', 'db', '--from-literal', 'password=x']) // [..., '--from-literal', 'password=…']
+ */
+export function redactSecretArgs(argv: readonly string[]): string[] {
+  const hide = (literal: string) => (literal.includes('=') ? `${literal.slice(0, literal.indexOf('='))}=…` : '…');
+  return argv.map((arg, i) => {
+    if (arg.startsWith('--from-literal=')) return `--from-literal=${hide(arg.slice('--from-literal='.length))}`;
+    return argv[i - 1] === '--from-literal' ? hide(arg) : arg;
+  });
+}
+
 /** Options of {@link GrpcClient}. */
 export interface GrpcClientOptions {
   socket: string;
@@ -64,7 +79,7 @@ export class GrpcClient implements KukeonClient {
   constructor(private readonly options: GrpcClientOptions) {
     this.client = new pb.KukeonServiceClient(`unix://${options.socket}`, credentials.createInsecure(), CLIENT_CHANNEL_OPTIONS);
     this.metadata = new Metadata();
-    this.metadata.set(ACTOR_METADATA.name, encodeURIComponent(options.command ?? ['kuke', ...process.argv.slice(2)].join(' ').slice(0, 200)));
+    this.metadata.set(ACTOR_METADATA.name, encodeURIComponent(options.command ?? ['kuke', ...redactSecretArgs(process.argv.slice(2))].join(' ').slice(0, 200)));
   }
 
   /** A unary call; a request over the daemon's limit is refused here, before it is sent. */

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EngineBackend } from '../../../src/api/backend.js';
+import { redactSecretArgs } from '../../../src/api/grpc-client.js';
 import type { KukeonClient } from '../../../src/api/client.js';
 import { secretDataOf } from '../../../src/cli/commands/secret.js';
 import { runKuke } from '../../../src/cli/program.js';
@@ -98,6 +99,14 @@ describe('kuke secrets', () => {
     const again = await kukeWith(client, ['delete', 'secret', 'db']);
     expect(again.code).toBe(1);
     expect(again.err).toMatch(/secret "db" not found in realm "default", space "default"/);
+  });
+});
+
+describe('redactSecretArgs', () => {
+  it('hides the values of --from-literal in the command line the daemon records, in both spellings', () => {
+    expect(redactSecretArgs(['create', 'secret', 'db', '--from-literal', `password=${VALUE}`, `--from-literal=user=${VALUE}`, '--from-literal', VALUE, '--from-file', 'k=/p'])).toEqual([
+      'create', 'secret', 'db', '--from-literal', 'password=…', '--from-literal=user=…', '--from-literal', '…', '--from-file', 'k=/p',
+    ]);
   });
 });
 
