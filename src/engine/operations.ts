@@ -23,6 +23,7 @@ import { allocateSubnet } from './subnets.js';
 import { ViewQueries, type Query } from './queries.js';
 import { viewsOf } from './read-model.js';
 import { cellView, realmView, spaceView, stackView } from './views.js';
+import { deleteSecretsOf } from './secrets.js';
 
 /** Scope of a space/stack/cell. */
 export interface SpaceRef {
@@ -529,6 +530,8 @@ export class Operations {
   /** Deletes a space; with `cascade`, its stacks (and their cells) first; with `force`, whatever state they are in. */
   async deleteSpace(ref: SpaceRef & CascadeOptions, options: OpOptions): Promise<DeleteResult> {
     const key: AggregateKey = { kind: 'space', realm: ref.realm, space: ref.space };
+    // Its secrets (issue 11) go with it when asked to (cascade, force), as a namespace's do in Kubernetes.
+    await deleteSecretsOf(this.engine, `secret/${ref.realm}/${ref.space}/`, ref, options);
     if (ref.force) return this.forceDelete(key, ref, options);
     await this.deleteScope(key, 'DeleteSpace', ref, options);
     return NOTHING_LEFT;
@@ -546,6 +549,7 @@ export class Operations {
         hint: 'to remove the daemon, see: kuke daemon reset',
       });
     }
+    if (ref.force && ref.cascade) await deleteSecretsOf(this.engine, `secret/${ref.realm}/`, ref, options);
     if (ref.force) return this.forceDelete({ kind: 'realm', realm: ref.realm }, ref, options);
     await this.deleteScope({ kind: 'realm', realm: ref.realm }, 'DeleteRealm', ref, options);
     return NOTHING_LEFT;

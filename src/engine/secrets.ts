@@ -199,6 +199,27 @@ export class SecretOperations {
   }
 }
 
+/**
+ * Deletes the live secrets whose streams start with `prefix` (a space's, `secret/<realm>/<space>/`, or a realm's) when
+ * their scope goes with `cascade` or `force`, whoever names them (those cells go too, or are forced). Without either,
+ * a space that holds secrets is refused: FailedPrecondition naming how many, as for a space that holds stacks.
+ */
+export async function deleteSecretsOf(engine: Engine, prefix: string, how: { cascade?: boolean; force?: boolean }, options: OpOptions): Promise<void> {
+  const secrets = engine.list(prefix, { live: true });
+  if (secrets.length === 0) return;
+  const [, realm, space] = prefix.split('/') as [string, string, string];
+  if (!how.cascade && !how.force) {
+    throw new KukeError(ErrorKind.FailedPrecondition, `space "${space}" in realm "${realm}" has ${secrets.length} secret(s)`, {
+      hint: `delete them first (kuke get secrets --realm ${realm} --space ${space}), or use --cascade`,
+    });
+  }
+  const ops = new SecretOperations(engine);
+  for (const agg of secrets) {
+    const c = agg.snapshot.context as SecretContext;
+    await ops.delete({ realm: c.identity.realm, space: c.identity.space, name: c.identity.name, force: true }, options);
+  }
+}
+
 function meta(options: OpOptions): DispatchMeta {
   return { actor: options.actor, correlation: options.correlation ?? randomUUID() };
 }

@@ -20,7 +20,7 @@
  * how it is printed (a Secret prints its name and scope, never its value).
  */
 import type { CellTemplate, ContainerTemplate } from '../../events/specs.js';
-import type { CellView, ContainerView, RealmView, ResourceView, SpaceView, StackView, ViewMeta } from './resources.js';
+import type { CellView, ContainerView, RealmView, ResourceView, SecretView, SpaceView, StackView, ViewMeta } from './resources.js';
 import { API_VERSION } from './manifest.js';
 import { NAMESPACE_SUFFIX, realmNamespace } from './names.js';
 
@@ -170,6 +170,14 @@ const DOCUMENTS: { [K in ResourceView['kind']]: (view: Extract<ResourceView, { k
     return document('Container', metadata(id, v.labels), spec, containerStatus(v));
   },
 };
+
+/**
+ * A secret's document (issue 11): its name and scope in spec, its keys and digest in status; never its data, so
+ * applying it back needs `data` or `stringData` added (apply refuses a Secret without them).
+ */
+export function secretDocument(v: SecretView): ResourceDocument {
+  return document('Secret', metadata(v.name, v.labels), { realmId: v.realm, spaceId: v.space }, { ...metaStatus(v), keys: v.keys, digest: v.digest });
+}
 
 /**
  * The document of a view.

@@ -2,7 +2,7 @@
  * Secrets on the command line (issue 11), spelled as kubectl and Docker users know them:
  *
  *   kuke create secret NAME --from-literal KEY=VALUE --from-file [KEY=]PATH [--realm R --space S]
- *   kuke get secrets [NAME]        names, keys and age; never a value (nor with -o json|yaml)
+ *   kuke get secrets [NAME]        names, keys and age; -o json|yaml: documents with keys and digest in status, no data
  *   kuke delete secret NAME [--force]
  *   kuke history secret NAME
  *
@@ -19,7 +19,8 @@ import type { AggregateKey } from '../../model/streams.js';
 import type { SecretData } from '../../runtime/ports.js';
 import { parseFormat, type CommandContext } from '../context.js';
 import type { ScopeOptions } from '../kinds.js';
-import { age, formatTable, printStructured } from '../output.js';
+import { secretDocument } from '../../model/documents.js';
+import { age, formatTable, printDocuments } from '../output.js';
 
 const WORDS = new Set(['secret', 'secrets', 'sec']);
 
@@ -81,7 +82,7 @@ export async function createSecret(ctx: CommandContext, name: string, options: S
   const data = secretDataOf(options.fromLiteral ?? [], options.fromFile ?? []);
   const client = await ctx.client();
   const { view, action } = await client.putSecret({ ...place(options), name, data, createOnly: true });
-  if (printStructured(ctx.streams, format, view)) return;
+  if (printDocuments(ctx.streams, format, [secretDocument(view)], false)) return;
   const what = action === 'created' ? 'created' : 'already existed with the same data';
   ctx.streams.out(`Secret "${name}" (realm "${view.realm}", space "${view.space}", keys ${view.keys.join(', ')}): ${what}\n`);
 }
@@ -92,7 +93,7 @@ export async function getSecrets(ctx: CommandContext, name: string | undefined, 
   if (name !== undefined) validateName('secret', name);
   const client = await ctx.client();
   const views = await client.listSecrets({ ...place(options), ...(name !== undefined ? { name } : {}) });
-  if (printStructured(ctx.streams, format, name === undefined ? views : views[0])) return;
+  if (printDocuments(ctx.streams, format, views.map(secretDocument), name === undefined)) return;
   ctx.streams.out(secretsTable(views, format === 'wide'));
 }
 

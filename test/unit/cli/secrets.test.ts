@@ -54,7 +54,9 @@ describe('kuke secrets', () => {
       expect(r.out).toContain('db');
       expect(r.out).not.toContain(VALUE);
     }
-    expect(JSON.parse((await kukeWith(client, ['get', 'secret', 'db', '-o', 'json'])).out)).toMatchObject({ kind: 'Secret', name: 'db', keys: ['cert', 'password', 'tls.key'] });
+    const doc = JSON.parse((await kukeWith(client, ['get', 'secret', 'db', '-o', 'json'])).out);
+    expect(doc).toMatchObject({ apiVersion: 'v1beta1', kind: 'Secret', metadata: { name: 'db' }, spec: { realmId: 'default', spaceId: 'default' }, status: { state: 'Ready', keys: ['cert', 'password', 'tls.key'] } });
+    expect(Object.keys(doc.spec)).toEqual(['realmId', 'spaceId']);
     const history = await kukeWith(client, ['history', 'secret', 'db', '-o', 'json']);
     expect(JSON.parse(history.out)).toMatchObject([{ type: 'CreateSecret', data: { keys: ['cert', 'password', 'tls.key'] } }]);
     expect(history.out).not.toContain(VALUE);

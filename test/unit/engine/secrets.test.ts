@@ -82,6 +82,17 @@ describe('secrets in the engine', () => {
     expect(await kindOf(secrets.delete(db, user))).toBe(ErrorKind.NotFound);
   });
 
+  it('refuses to delete a space that holds secrets, and takes them with it on --cascade', async () => {
+    const { secrets, ops, world } = await setup();
+    await ops.createSpace({ realm: 'default', space: 'other' }, user);
+    await secrets.put({ ...db, space: 'other' }, user, 'create');
+    const err = await ops.deleteSpace({ realm: 'default', space: 'other' }, user).then(() => undefined, (e: unknown) => e as { kind: string; message: string });
+    expect(err).toMatchObject({ kind: ErrorKind.FailedPrecondition, message: 'space "other" in realm "default" has 1 secret(s)' });
+    await ops.deleteSpace({ realm: 'default', space: 'other', cascade: true }, user);
+    expect(secrets.list({ realm: 'default' })).toEqual([]);
+    expect(world.secrets.versions.size).toBe(0);
+  });
+
   it('gives a starting container its secrets as env and as files, and records neither', async () => {
     const { secrets, ops, store, world } = await setup();
     await secrets.put(db, user, 'create');
