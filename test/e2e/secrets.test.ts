@@ -38,7 +38,7 @@ const script = [
   'exec sleep 3600',
 ].join('; ');
 
-const consumer = (cell: string, secret = 'db') => `
+const consumer = (cell: string, secret = 'db', user = '0:0') => `
 kind: Cell
 metadata: {name: ${cell}}
 spec:
@@ -48,6 +48,7 @@ spec:
   containers:
     - id: main
       image: kukeon.local/busybox:test
+      user: "${user}"
       args: [sh, -c, ${JSON.stringify(script)}]
       env:
         - name: DB_PASSWORD
@@ -87,6 +88,17 @@ describe('secrets through the daemon', () => {
     expect(history[0]!.data.digest).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
     expect((await host.kuke(['get', 'secrets'])).stdout).toMatch(/\ndb +default +default +password,user +Ready +\d+s\n$/);
   }, 120_000);
+
+  it("owns a secret's files by the container's user, who can read them", async () => {
+    const applied = await host.kuke(['apply', '-f', '-'], { input: consumer('nobody', 'db', '1000:1000') });
+    expect(applied.code, applied.stderr).toBe(0);
+    const log = join(host.runPath, 'logs', 'default', 'default', 'default', 'nobody', 'nobody_root.log');
+    const out = await until(async () => readFileSync(log, 'utf8'), (text) => text.includes('mount '));
+    expect(out).toContain(`file ${sha(VALUE)}  -`);
+    expect(out).toContain('mode 400 1000');
+    const deleted = await host.kuke(['delete', 'cell', 'nobody']);
+    expect(deleted.code, deleted.stderr).toBe(0);
+  }, 60_000);
 
   it('keeps the store root-only: 0700 directories, 0600 files', () => {
     const store = join(host.runPath, 'secrets');
