@@ -2,7 +2,7 @@
  * kukeond: wires the parts and decides nothing. Order matters:
  *
  *   log file → event-log lock (waits while `kuke init` holds it) → replay → reconcile → read model
- *   → stale exec FIFOs removed → DaemonStarted → stale socket removed (only now: the lock proves no other daemon) → bind under umask 0117
+ *   → execs of a previous daemon ended → DaemonStarted → stale socket removed (only now: the lock proves no other daemon) → bind under umask 0117
  *   → chown root:kukeon → pid file → serve → log rotation (a pass now, then periodic).
  *
  * SIGTERM/SIGINT drain: refuse new requests, let in-flight ones finish (bounded), record DaemonStopped, close the
@@ -20,6 +20,7 @@ import { Authorizer, resolveHostPath } from '../api/authorization.js';
 import { createApiServer, kukeonHandlers } from '../api/server.js';
 import { catalogCodec } from '../engine/codec.js';
 import { runLayout } from '../engine/config.js';
+import { reapExecs } from '../engine/exec.js';
 import { openEngine, type OpenedEngine } from '../engine/index.js';
 import { ensurePrivateDirs } from '../engine/private-dirs.js';
 import { ReadModelWriter } from '../engine/read-model.js';
@@ -28,7 +29,6 @@ import { ErrorKind, KukeError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { validateSocketPath } from '../model/names.js';
 import { DAEMON_STREAM } from '../model/streams.js';
-import { sweepFifos } from '../runtime/containerd/fifo-io.js';
 import { createRuntime } from '../runtime/index.js';
 import { rotateOwnLog } from '../runtime/logs/own-log.js';
 import { LogRotator, type LogRotatorOptions } from '../runtime/logs/rotator.js';
@@ -226,9 +226,9 @@ export async function serve(options: ServeOptions): Promise<RunningDaemon> {
   const engine = opened.engine;
   logger.info({ replayed: engine.replayStats.events, fromSnapshots: engine.replayStats.fromSnapshots, replayMs: Math.round(engine.replayStats.ms), reconcile: opened.reconcileReport }, 'replayed and reconciled');
 
-  // The FIFOs of processes a previous daemon relayed (kuke exec): their clients went with it, nobody reads them.
-  const swept = await sweepFifos(runLayout(settings.engine.runPath).execIo).catch((err: unknown) => logger.warn({ err }, 'could not sweep stale exec FIFOs'));
-  if (swept) logger.info({ swept }, 'removed the FIFOs of execs of a previous daemon');
+  // Processes a previous daemon relayed (kuke exec): their clients went with it; killed, their ends recorded.
+  const reaped = await reapExecs(engine, { actor: { type: 'daemon', pid: process.pid } }).catch((err: unknown) => logger.warn({ err }, 'could not reap the execs of a previous daemon'));
+  if (reaped) logger.info({ reaped }, 'ended the execs of a previous daemon');
 
   const unclean = engine.stateOf(DAEMON_STREAM) === 'Running';
   const readyMs = performance.now() - started;

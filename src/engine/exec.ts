@@ -214,3 +214,28 @@ async function feed(session: ExecSession, input: AsyncIterable<ExecInput>, signa
   // The caller has nothing more to send: its stdin is at its end too.
   await session.closeStdin();
 }
+
+/**
+ * kukeond's start: the execs a previous daemon relayed lost their callers with it. Each is killed (runtime.reapExecs)
+ * and its end recorded on its container's stream, so that no ExecStarted stays without its ExecExited. Returns how
+ * many were found.
+ */
+export async function reapExecs(engine: Engine, meta: DispatchMeta): Promise<number> {
+  const runtime = engine.runtime;
+  if (!runtime) return 0;
+  const reaped = await runtime.containers.reapExecs();
+  for (const exec of reaped) {
+    const container = engine
+      .list('container/', { live: true })
+      .find((a) => {
+        const c = a.snapshot.context as { namespace: string; containerdId: string };
+        return c.namespace === exec.namespace && c.containerdId === exec.id;
+      });
+    if (!container) continue;
+    const error = 'kukeond stopped while it ran; killed at its next start';
+    await engine
+      .dispatch(container.stream, 'ExecExited', { execId: exec.execId, ...(exec.exitCode !== undefined ? { code: exec.exitCode } : {}), error }, meta)
+      .catch((err: unknown) => engine.logger.warn({ err, execId: exec.execId }, 'could not record the end of an orphaned exec'));
+  }
+  return reaped.length;
+}

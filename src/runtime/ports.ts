@@ -207,6 +207,16 @@ export interface ExecSession {
   close(): Promise<void>;
 }
 
+/** An exec'd process found without its relay (see ContainerRuntime.reapExecs). */
+export interface ReapedExec {
+  namespace: string;
+  /** The container's containerd id. */
+  id: string;
+  execId: string;
+  /** Its exit code, when the shim still knew the process. */
+  exitCode?: number;
+}
+
 /** A long-lived subscription; `close()` ends it. */
 export interface Subscription {
   close(): void;
@@ -298,6 +308,12 @@ export interface ContainerRuntime {
    * run fails with NotFound (not found: a shell's 127) or PermissionDenied (not executable: 126), and nothing is left.
    */
   execProcess(namespace: string, id: string, spec: ExecSpec): Promise<ExecSession>;
+  /**
+   * Ends the exec'd processes whose relay is gone (kukeond's start: a previous daemon relayed them, and its clients
+   * went with it): each is killed and released, with its FIFOs. Returns what was found, with the exit code when the
+   * shim still knew it.
+   */
+  reapExecs(): Promise<ReapedExec[]>;
 
   /** Releases the connection. */
   close(): void;

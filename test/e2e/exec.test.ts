@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { statusOf } from '../support/documents.js';
-import { expectOneLineError, KUKE, useInitializedHost } from '../support/e2e.js';
+import { expectOneLineError, KUKE, until, useInitializedHost } from '../support/e2e.js';
 
 const hostOf = useInitializedHost({ subnet: '10.243.0.0/18', tag: 'ex', loadImage: true });
 
@@ -78,6 +78,24 @@ describe('kuke exec through the daemon in its cell', () => {
     expect(expectOneLineError(await exec(['nope', '--', 'true']))).toContain('not found');
     expect(expectOneLineError(await exec(['box', '--container', 'side', '--', 'true']))).toContain('no container "side"');
     expect(expectOneLineError(await exec(['box']))).toContain('command');
+  });
+
+  it('ends an exec whose daemon was killed at the next start: the process killed, its end in history', async () => {
+    await box();
+    const host = hostOf();
+    const running = spawn(process.execPath, [KUKE, 'exec', 'box', '--', 'sleep', '3001'], { env: host.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const ended = new Promise<number | null>((resolve) => running.on('close', resolve));
+    const execStarted = async () =>
+      (JSON.parse((await host.kuke(['history', 'cell', 'box', '-o', 'json'])).stdout) as EventJson[]).find((e) => e.type === 'ExecStarted' && (e.data.command as string[]).includes('3001'));
+    const started = await until(execStarted, (e) => e !== undefined);
+    expect((await host.local(['daemon', 'kill'])).code).toBe(0);
+    expect(await ended).not.toBe(0);
+    expect((await host.local(['daemon', 'start'])).code).toBe(0);
+    const events = JSON.parse((await host.kuke(['history', 'cell', 'box', '-o', 'json'])).stdout) as EventJson[];
+    const exited = events.find((e) => e.type === 'ExecExited' && e.data.execId === started!.data.execId);
+    expect(exited?.data).toMatchObject({ code: 137, error: expect.stringContaining('kukeond stopped while it ran') });
+    expect(exited?.actor.type).toBe('daemon');
+    expect((await exec(['box', '--', 'ps', '-o', 'args'])).stdout).not.toContain('sleep 3001');
   });
 
   it('records every exec in the cell history with its caller and exit code, the cell staying Ready', async () => {

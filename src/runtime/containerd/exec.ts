@@ -10,15 +10,19 @@
  * (126), as Docker does (daemon/exec.go, translateContainerdStartErr).
  */
 import { randomBytes } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorKind, KukeError, isKukeError, toKukeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { ExecSession, ExecSpec, TerminalSize } from '../ports.js';
+import type { ExecSession, ExecSpec, ReapedExec, TerminalSize } from '../ports.js';
 import { tolerate, type Connection } from './connection.js';
 import type { ContainerStore } from './containers.js';
 import { FifoEnds, makeFifos, removeFifos } from './fifo-io.js';
 import { processUser, type OciSpec } from './oci-spec.js';
 import { signalNumber, type TaskService } from './tasks.js';
+
+/** The file of an exec's FIFO directory naming its process (a ReapedExec), for {@link ExecService.reap}. */
+const OWNER_FILE = 'owner.json';
 
 /** Type URL of an exec'd process's spec (what containerd's Go client sends). */
 export const PROCESS_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
@@ -95,6 +99,8 @@ export class ExecService {
     const execId = spec.execId ?? newExecId();
     const scope = { namespace };
     const paths = await makeFifos(join(this.ioDir, execId), { stdin: spec.stdin, stderr: !spec.tty });
+    // Which process the directory relays, for the next daemon should this one die first (reap).
+    await writeFile(join(paths.dir, OWNER_FILE), JSON.stringify({ namespace, id, execId } satisfies ReapedExec), { mode: 0o600 });
     let ends: FifoEnds | undefined;
     let registered = false;
     const abortWait = new AbortController();
@@ -137,6 +143,40 @@ export class ExecService {
       await removeFifos(paths.dir);
       throw err;
     }
+  }
+
+  /** See ContainerRuntime.reapExecs. */
+  async reap(): Promise<ReapedExec[]> {
+    if (!this.ioDir) return [];
+    let names: string[];
+    try {
+      names = await readdir(this.ioDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const reaped: ReapedExec[] = [];
+    for (const name of names) {
+      const dir = join(this.ioDir, name);
+      const owner = await readFile(join(dir, OWNER_FILE), 'utf8').then((text) => JSON.parse(text) as ReapedExec, () => undefined);
+      if (owner?.namespace && owner.id && owner.execId) {
+        const scope = { namespace: owner.namespace };
+        const target = { containerId: owner.id, execId: owner.execId };
+        await tolerate(this.conn.unary(this.conn.tasks, 'kill', { ...target, signal: 9, all: false }, `killing ${owner.execId} in ${owner.id}`, scope), ErrorKind.NotFound, ErrorKind.FailedPrecondition).catch(() => undefined);
+        // The kill is asynchronous: the exit (and with it the process's release) follows within moments.
+        const exit = await tolerate(
+          this.conn.unary(this.conn.tasks, 'wait', target, `waiting for ${owner.execId} in ${owner.id}`, { ...scope, timeoutMs: 5_000 }),
+          ErrorKind.NotFound,
+          ErrorKind.FailedPrecondition,
+        ).catch(() => undefined);
+        await tolerate(this.conn.unary(this.conn.tasks, 'deleteProcess', target, `deleting ${owner.execId} in ${owner.id}`, scope), ErrorKind.NotFound, ErrorKind.FailedPrecondition).catch(
+          (err: unknown) => this.logger?.warn({ err, execId: owner.execId }, 'could not delete an orphaned exec'),
+        );
+        reaped.push({ namespace: owner.namespace, id: owner.id, execId: owner.execId, ...(exit ? { exitCode: exit.exitStatus } : {}) });
+      }
+      await removeFifos(dir);
+    }
+    return reaped;
   }
 }
 

@@ -19,7 +19,7 @@
  */
 import { execFile } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -61,22 +61,6 @@ export async function makeFifos(dir: string, which: { stdin: boolean; stderr: bo
 /** Removes a process's FIFO directory. Missing → ok. Open ends keep working: a FIFO lives while it is open. */
 export async function removeFifos(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
-}
-
-/**
- * Removes every FIFO directory under `root` (kukeond's start: no process of a previous daemon is relayed any more;
- * their shims, holding their own ends, are not disturbed). Returns how many were removed.
- */
-export async function sweepFifos(root: string): Promise<number> {
-  let names: string[];
-  try {
-    names = await readdir(root);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw err;
-  }
-  await Promise.all(names.map((name) => rm(join(root, name), { recursive: true, force: true })));
-  return names.length;
 }
 
 /** Our open ends of a process's FIFOs, as streams. */

@@ -16,7 +16,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { ErrorKind, KukeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { ContainerRecord, ContainerRuntime, ContainerSpec, ExecSession, ExecSpec, ImageInfo, ImportProgress, Labels, Subscription, TaskExit, TaskInfo } from '../ports.js';
+import type { ContainerRecord, ContainerRuntime, ContainerSpec, ExecSession, ExecSpec, ImageInfo, ReapedExec, ImportProgress, Labels, Subscription, TaskExit, TaskInfo } from '../ports.js';
 import { Connection } from './connection.js';
 import { ContainerStore } from './containers.js';
 import { watchTaskExits, type ExitHandlers } from './events.js';
@@ -235,6 +235,10 @@ export class ContainerdRuntime implements ContainerRuntime {
 
   execProcess(namespace: string, id: string, spec: ExecSpec): Promise<ExecSession> {
     return this.execs.exec(namespace, id, spec);
+  }
+
+  reapExecs(): Promise<ReapedExec[]> {
+    return this.execs.reap();
   }
 
   close(): void {

@@ -419,6 +419,11 @@ class FakeContainers implements ContainerRuntime {
     return fakeExec(spec, ++this.w.execs);
   }
 
+  /** The fake's execs end with their caller: none is ever left. */
+  async reapExecs() {
+    return [];
+  }
+
   close() {}
 
   private info(name: string): ImageInfo {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorKind, isKukeError } from '../../../src/errors.js';
+import { ContainerdRuntime } from '../../../src/runtime/containerd/runtime.js';
 import type { ExecSession, ExecSpec } from '../../../src/runtime/ports.js';
 import { useContainerdRuntime } from '../../support/containerd.js';
 import { removeCgroupTree, testCgroupRoot } from '../../support/cgroup-root.js';
@@ -17,7 +18,7 @@ import { busybox } from './helpers.js';
 const suffix = 'exec.test.kukeon.io';
 const ns = `r1.${suffix}`;
 const ioDir = mkdtempSync(join(tmpdir(), 'kukeon-exec-io-'));
-const { runtime } = useContainerdRuntime({ namespaceSuffix: suffix, execIoDir: ioDir });
+const { ctrd, runtime } = useContainerdRuntime({ namespaceSuffix: suffix, execIoDir: ioDir });
 const cgroupRoot = testCgroupRoot();
 const logDir = mkdtempSync(join(tmpdir(), 'kukeon-exec-'));
 const base = { namespace: ns, image: testImage().ref, cgroupRoot, logDir };
@@ -127,6 +128,22 @@ describe('exec in a running container', () => {
     await runtime().createContainer(busybox(base, 'idle', ['sleep', '300']));
     const err = await runtime().execProcess(ns, 'idle', { args: ['true'], stdin: false, tty: false }).catch((e: unknown) => e);
     expect(isKukeError(err, ErrorKind.FailedPrecondition)).toBe(true);
+  });
+
+  it('reaps, at the next daemon start, a process whose relay died with its daemon: killed, released, FIFOs gone', async () => {
+    const orphan = await runtime().execProcess(ns, 'box', { args: ['sleep', '300'], stdin: true, tty: false });
+    expect(readdirSync(ioDir)).toEqual([orphan.execId]);
+    // A new daemon's adapter over the same FIFO directory; the old one is gone without closing anything.
+    const next = new ContainerdRuntime({ address: ctrd().address, runcRoot: ctrd().runcRoot, namespaceSuffix: suffix, execIoDir: ioDir });
+    try {
+      expect(await next.reapExecs()).toEqual([{ namespace: ns, id: 'box', execId: orphan.execId, exitCode: 137 }]);
+      expect(readdirSync(ioDir)).toEqual([]);
+      expect(await orphan.exited).toBe(137);
+      expect(await next.reapExecs()).toEqual([]);
+    } finally {
+      next.close();
+      await orphan.close();
+    }
   });
 
   it('kills a process still running when it is closed', async () => {
