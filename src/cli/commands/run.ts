@@ -3,8 +3,9 @@
  * (issue 12): creates a one-container cell (its root runs IMAGE; CMD and ARGs replace the image's Cmd and keep its
  * Entrypoint, as `docker run` does), starts it, and
  *  - with `-d`, prints the cell's name and returns;
- *  - without, waits until the cell stops and exits with its root's exit code (`kuke run --rm IMAGE sh -c 'exit 7'`
- *    exits 7). Ctrl-C stops the cell (SIGTERM, then SIGKILL after the grace period) and still waits for it.
+ *  - without, prints its output (through the logs API, from the start of the log) until the cell stops, and exits with
+ *    its root's exit code (`kuke run --rm IMAGE echo hi` prints hi and exits 0; `… sh -c 'exit 7'` exits 7). Ctrl-C
+ *    stops the cell (SIGTERM, then SIGKILL after the grace period) and still waits for it.
  * Without `--name` the cell gets a readable name (`brave-otter`) that no cell of its stack has. `--rm` deletes the
  * cell when it exits: with `-d` the daemon does it (`autoDelete`); in the foreground kuke does it once it has the exit
  * code, so nothing of the cell is removed before kuke has read it.
@@ -21,9 +22,10 @@ import type { CellView } from '../../model/resources.js';
 import type { CommandContext } from '../context.js';
 import { CommandExit } from '../errors.js';
 import { withScope, type ScopeOptions } from '../kinds.js';
+import { securityFields, withSecurityFlags, type SecurityOptions } from '../security-flags.js';
 import { oneContainerCell } from './create.js';
 
-interface RunOptions extends ScopeOptions {
+interface RunOptions extends ScopeOptions, SecurityOptions {
   detach?: boolean;
   rm?: boolean;
   interactive?: boolean;
@@ -35,9 +37,6 @@ interface RunOptions extends ScopeOptions {
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-/** States in which a started cell has stopped running. */
-const ENDED = new Set(['Exited', 'Stopped', 'Failed', 'Deleted']);
 
 export function register(program: Command, ctx: CommandContext): void {
   const command = program
@@ -53,7 +52,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collect)
     .option('-p, --publish <[hostIP:]hostPort:containerPort[/tcp|udp]>', 'publish a port of the cell on the host (repeatable)', collect)
     .option('--entrypoint <path>', "replaces the image's Entrypoint");
-  withScope(command).action(async (image: string, words: string[], options: RunOptions) => {
+  withScope(withSecurityFlags(command)).action(async (image: string, words: string[], options: RunOptions) => {
     if (options.interactive || options.tty) {
       throw new KukeError(ErrorKind.Unimplemented, `kuke run ${options.tty ? '-t' : '-i'} is not supported yet: it needs kuke attach (issue 12)`, {
         hint: 'run it with -d for now (the cell keeps running; kuke stop cell <name> stops it)',
@@ -66,6 +65,7 @@ export function register(program: Command, ctx: CommandContext): void {
     }
     // Before connecting: bad input is refused without touching the daemon or the log.
     const ports = (options.publish ?? []).map(parsePublish);
+    const security = securityFields(options, { hostNetwork: false });
     if (options.name !== undefined) validateName('cell', options.name);
     const ref = { realm: options.realm!, space: options.space!, stack: options.stack! };
     const client = await ctx.client();
@@ -78,6 +78,7 @@ export function register(program: Command, ctx: CommandContext): void {
       ports,
       // In the foreground kuke deletes the cell itself once it has the exit code (see the header).
       autoDelete: options.rm === true && options.detach === true,
+      security,
     });
     const cell = { ...ref, cell: name };
     const { view } = await client.createCell({ ...cell, template, start: true });
@@ -85,7 +86,7 @@ export function register(program: Command, ctx: CommandContext): void {
       ctx.streams.out(`${name}\n`);
       return;
     }
-    const ended = await waitUntilStopped(client, cell, view);
+    const ended = await printUntilStopped(ctx, client, cell, view);
     const root = ended.containers.find((c) => c.root);
     if (options.rm) await client.delete({ kind: 'cell', ...ref, name });
     if (ended.state === 'Failed') {
@@ -100,13 +101,13 @@ export function register(program: Command, ctx: CommandContext): void {
 }
 
 /**
- * Resolves with the cell once it has stopped running (Exited, Stopped, Failed or gone), following its history through
- * kukeond. Ctrl-C (or SIGTERM) stops the cell and keeps waiting, as `docker run` passes the signal on.
+ * Prints the root's output from its first byte (so nothing it wrote before kuke asked is lost) until the cell stops,
+ * then resolves with the cell as it ended (Exited, Stopped, Failed, or Deleted by someone else). Ctrl-C (or SIGTERM)
+ * stops the cell and keeps printing until it has stopped, as `docker run` passes the signal on.
  */
-async function waitUntilStopped(client: KukeonClient, cell: { realm: string; space: string; stack: string; cell: string }, started: CellView): Promise<CellView> {
+async function printUntilStopped(ctx: CommandContext, client: KukeonClient, cell: { realm: string; space: string; stack: string; cell: string }, started: CellView): Promise<CellView> {
   const query = { kind: 'cell' as const, realm: cell.realm, space: cell.space, stack: cell.stack, name: cell.cell };
-  if (ENDED.has(started.state)) return started;
-  const abort = new AbortController();
+  const write = ctx.streams.bytes ?? ((chunk: Uint8Array) => ctx.streams.out(Buffer.from(chunk).toString('utf8')));
   let stopping: Promise<unknown> | undefined;
   const onSignal = () => {
     stopping ??= client.stopCell(cell, { mode: 'stop' }).catch(() => undefined);
@@ -114,14 +115,7 @@ async function waitUntilStopped(client: KukeonClient, cell: { realm: string; spa
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const key = { kind: 'cell' as const, realm: cell.realm, space: cell.space, stack: cell.stack, cell: cell.cell };
-    await client
-      .watchHistory(key, { sinceSeq: started.seq }, (record) => {
-        if (record.stream.startsWith('cell/') && record.to && ENDED.has(record.to)) abort.abort();
-      }, abort.signal)
-      .catch((err) => {
-        if (!abort.signal.aborted) throw err;
-      });
+    await client.logs(cell, { follow: true }, write);
     await stopping;
     // Someone else may have deleted it meanwhile: then its exit code is unknown.
     const [view] = (await client.find(query).catch((err) => {
