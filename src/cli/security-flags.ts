@@ -10,7 +10,7 @@
 import type { Command } from 'commander';
 import type { ContainerTemplate, Mount } from '../../events/specs.js';
 import { ErrorKind, KukeError } from '../errors.js';
-import { capabilityProblem, normalizeCapabilities, sysctlProblem, sysctlValueProblem, userProblem } from '../model/security.js';
+import { capabilityProblem, normalizeCapabilities, seccompProfileProblem, sysctlProblem, sysctlValueProblem, userProblem } from '../model/security.js';
 
 /** The options commander collects for these flags. */
 export interface SecurityOptions {
@@ -33,7 +33,7 @@ export function withSecurityFlags(command: Command): Command {
     .option('--cap-drop <capability>', 'cell: drop a capability from the default set, or ALL (repeatable)', collect)
     .option('--read-only', 'cell: mount its root filesystem read-only')
     .option('--tmpfs <path[:options]>', 'cell: mount a writable tmpfs, e.g. /tmp:size=64m (repeatable)', collect)
-    .option('--security-opt <option>', 'cell: no-new-privileges[=true|false] (repeatable)', collect)
+    .option('--security-opt <option>', "cell: seccomp=default|unconfined|<profile.json on the daemon's host>, no-new-privileges[=true|false] (repeatable)", collect)
     .option('--sysctl <key=value>', 'cell: set a namespaced sysctl, e.g. net.ipv4.ip_forward=1 (repeatable)', collect);
 }
 
@@ -53,7 +53,7 @@ export function parseTmpfs(value: string): Mount {
 }
 
 /** The `--security-opt` values kukeon knows. */
-function securityOpt(value: string): { noNewPrivileges?: boolean } {
+function securityOpt(value: string): { noNewPrivileges?: boolean; seccompProfile?: string } {
   // Docker takes `key=value` and, for older spellings, `key:value`.
   const [, key, arg] = /^([^=:]*)(?:[=:](.*))?$/s.exec(value)!;
   if (key === 'no-new-privileges') {
@@ -61,7 +61,12 @@ function securityOpt(value: string): { noNewPrivileges?: boolean } {
     if (arg === 'false') return { noNewPrivileges: false };
     refuse(`invalid --security-opt ${JSON.stringify(value)}: no-new-privileges takes true or false`, 'use --security-opt no-new-privileges=false to let setuid binaries raise privileges');
   }
-  return refuse(`unknown --security-opt ${JSON.stringify(value)}`, 'kukeon knows no-new-privileges[=true|false]');
+  if (key === 'seccomp') {
+    const problem = seccompProfileProblem(arg ?? '');
+    if (problem) refuse(`invalid --security-opt ${JSON.stringify(value)}: ${problem}`, 'e.g. --security-opt seccomp=unconfined');
+    return { seccompProfile: arg! };
+  }
+  return refuse(`unknown --security-opt ${JSON.stringify(value)}`, 'kukeon knows seccomp=default|unconfined|<profile.json> and no-new-privileges[=true|false]');
 }
 
 /**
@@ -87,11 +92,12 @@ export function securityFields(o: SecurityOptions, container: { hostNetwork: boo
     if (problem) refuse(`invalid --sysctl: ${problem}`, 'e.g. --sysctl net.ipv4.ip_unprivileged_port_start=0');
     sysctls[key] = entry.slice(eq + 1);
   }
-  const opts = Object.assign({}, ...(o.securityOpt ?? []).map(securityOpt)) as { noNewPrivileges?: boolean };
+  const opts = Object.assign({}, ...(o.securityOpt ?? []).map(securityOpt)) as { noNewPrivileges?: boolean; seccompProfile?: string };
   const fields: Partial<ContainerTemplate> = {
     ...(o.user !== undefined ? { user: o.user } : {}),
     ...(o.capAdd?.length || o.capDrop?.length ? { capabilities: normalizeCapabilities({ add: o.capAdd ?? [], drop: o.capDrop ?? [] }) } : {}),
     ...(o.readOnly ? { readOnlyRootFilesystem: true } : {}),
+    ...(opts.seccompProfile !== undefined ? { seccompProfile: opts.seccompProfile } : {}),
     ...(opts.noNewPrivileges !== undefined ? { noNewPrivileges: opts.noNewPrivileges } : {}),
     ...(Object.keys(sysctls).length ? { sysctls } : {}),
   };

@@ -16,7 +16,7 @@ import { formatIssues, quote, strictObject } from './issues.js';
 import * as L from './limits.js';
 import { nameProblem } from './names.js';
 import { cellPortsProblem, isIPv4 } from './ports.js';
-import { capabilityProblem, normalizeCapability, sysctlProblem, sysctlValueProblem, userProblem } from './security.js';
+import { capabilityProblem, normalizeCapability, seccompProfileProblem, sysctlProblem, sysctlValueProblem, userProblem } from './security.js';
 
 /** A cell's static address: an IPv4 address without prefix (whether it fits its space is checked at create). */
 export const ipSchema = z.string().superRefine((value, ctx) => {
@@ -220,6 +220,12 @@ export const userSchema = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+/** `default`, `unconfined` or an absolute path (./security.ts). */
+export const seccompProfileSchema = z.string().superRefine(bytesOver(L.MAX_PATH_BYTES, 'the path')).superRefine((value, ctx) => {
+  const problem = seccompProfileProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 /** A capability name in any of Docker's spellings (`net_admin`, `CAP_NET_ADMIN`, `ALL`). */
 export const capabilityNameSchema = z.string().superRefine((value, ctx) => {
   const problem = capabilityProblem(value);
@@ -280,6 +286,7 @@ const containerSchema = strictObject({
   user: userSchema.optional(),
   capabilities: strictObject({ add: z.array(recordedCapabilitySchema).max(64), drop: z.array(recordedCapabilitySchema).max(64) }).optional(),
   readOnlyRootFilesystem: z.boolean().optional(),
+  seccompProfile: seccompProfileSchema.optional(),
   noNewPrivileges: z.boolean().optional(),
   sysctls: sysctlsSchema.optional(),
 })

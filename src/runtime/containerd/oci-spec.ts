@@ -6,13 +6,16 @@
  * here. runc needs at least `process.args`, an absolute `process.cwd`, `root.path`, a /proc mount and a mount
  * namespace (without one, its mounts land in the host and the task cannot be deleted).
  *
- * Unprivileged containers get Docker's default capability set, no new privileges, masked and read-only /proc paths,
- * a read-only /sys and the default device allow-list; privileged ones (the daemon's own container) get every
- * capability the host can grant, every device, a writable /sys and nothing masked.
+ * Unprivileged containers get Docker's default capability set and seccomp profile (./seccomp.ts), no new privileges,
+ * masked and read-only /proc paths, a read-only /sys and the default device allow-list, each changed where the
+ * container's security settings say so (issue 11: user, capabilities, read-only root, seccomp, sysctls); privileged
+ * ones (the daemon's own container) get every capability the host can grant, every device, a writable /sys, no
+ * seccomp and nothing masked.
  */
 import { ErrorKind, KukeError } from '../../errors.js';
-import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, effectiveCapabilities } from '../../model/security.js';
+import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, effectiveCapabilities, SECCOMP_DEFAULT, SECCOMP_UNCONFINED } from '../../model/security.js';
 import type { ContainerSpec, ImageConfig, MountSpec, ResourceLimits } from '../ports.js';
+import { buildSeccompProfile, profileFromFile, type SeccompProfile } from './seccomp.js';
 
 /** The `ociVersion` written into specs (what containerd 1.6's own client writes). */
 export const OCI_VERSION = '1.0.2-dev';
@@ -76,6 +79,7 @@ export interface OciSpec {
     maskedPaths?: string[];
     readonlyPaths?: string[];
     sysctl?: Record<string, string>;
+    seccomp?: SeccompProfile;
   };
 }
 
@@ -97,6 +101,8 @@ export interface SpecOptions {
   user?: ProcessUser;
   /** Host-dependent paths masked besides {@link MASKED_PATHS} (each CPU's thermal_throttle, as Docker does). */
   hostMaskedPaths?: readonly string[];
+  /** The parsed JSON of the file a container's `seccompProfile` names, read by the runtime. */
+  seccompFile?: unknown;
 }
 
 /** `KEY=VALUE` lists merged by key, later lists winning, the order of first appearance kept. */
@@ -196,6 +202,21 @@ export function resourcesFor(r: ResourceLimits, privileged: boolean): OciSpec['l
   return out;
 }
 
+/**
+ * The seccomp profile of an unprivileged container: Docker's default for the capabilities it holds, none when
+ * `unconfined`, or the profile the runtime read from the path given.
+ */
+export function seccompFor(profile: string | undefined, caps: readonly string[], file: unknown, context: string): SeccompProfile | undefined {
+  if (profile === undefined || profile === SECCOMP_DEFAULT) return buildSeccompProfile(caps);
+  if (profile === SECCOMP_UNCONFINED) return undefined;
+  if (file === undefined) throw new KukeError(ErrorKind.Internal, `${context}: the seccomp profile ${profile} was not read`);
+  try {
+    return profileFromFile(file, caps);
+  } catch (err) {
+    throw new KukeError(ErrorKind.InvalidArgument, `${context}: the seccomp profile ${profile} ${(err as Error).message}`, { hint: "give an OCI or Docker seccomp profile (Docker's default.json format)" });
+  }
+}
+
 /** Builds the spec. InvalidArgument when there is nothing to run or an input cannot be expressed. */
 export function buildOciSpec(spec: ContainerSpec, image: ImageConfig, options: SpecOptions = {}): OciSpec {
   const context = `container ${spec.id}`;
@@ -215,6 +236,7 @@ export function buildOciSpec(spec: ContainerSpec, image: ImageConfig, options: S
   const asked = spec.capabilities?.add ?? [];
   const caps = (privileged ? [...ALL_CAPABILITIES] : effectiveCapabilities(spec.capabilities)).filter((c) => available.includes(c) || asked.includes(c));
   const sysctls = Object.entries(spec.sysctls ?? {});
+  const seccomp = privileged ? undefined : seccompFor(spec.seccompProfile, caps, options.seccompFile, context);
   const namespaces = namespacesFor(spec);
   // Only a container that owns a new UTS namespace can name it; members of a cell share the root's hostname.
   const ownsUts = namespaces.some((n) => n.type === 'uts' && !n.path);
@@ -240,6 +262,7 @@ export function buildOciSpec(spec: ContainerSpec, image: ImageConfig, options: S
       resources: resourcesFor(spec.resources ?? {}, privileged),
       ...(privileged ? {} : { maskedPaths: [...MASKED_PATHS, ...(options.hostMaskedPaths ?? [])], readonlyPaths: [...READONLY_PATHS] }),
       ...(sysctls.length ? { sysctl: Object.fromEntries(sysctls.sort(([a], [b]) => a.localeCompare(b))) } : {}),
+      ...(seccomp ? { seccomp } : {}),
     },
   };
 }

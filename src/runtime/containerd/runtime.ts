@@ -91,6 +91,30 @@ const thermalThrottlePaths = (() => {
   };
 })();
 
+/**
+ * The JSON of a seccomp profile file on this host; InvalidArgument naming the file when it cannot be read or parsed.
+ * The daemon runs in a container that shares the host's PID namespace: the host's files are under /proc/1/root.
+ */
+function readSeccompFile(path: string, id: string): unknown {
+  let text: string;
+  try {
+    try {
+      text = readFileSync(`/proc/1/root${path}`, 'utf8');
+    } catch {
+      text = readFileSync(path, 'utf8');
+    }
+  } catch (err) {
+    throw new KukeError(ErrorKind.InvalidArgument, `container ${id}: cannot read the seccomp profile ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      hint: "the path is read on the daemon's host; use default or unconfined, or a file there",
+    });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new KukeError(ErrorKind.InvalidArgument, `container ${id}: the seccomp profile ${path} is not valid JSON`, { hint: 'fix the file, or use default or unconfined' });
+  }
+}
+
 /** containerd as the engine's ContainerRuntime. The methods of the port are documented on it (src/runtime/ports.ts). */
 export class ContainerdRuntime implements ContainerRuntime {
   /** The connection (for tests and tools that need a call the port does not offer). */
@@ -171,8 +195,10 @@ export class ContainerdRuntime implements ContainerRuntime {
     // allowed; the spec builder takes the numbers.
     const user = spec.user ?? image.config.user;
     const resolved = needsUserFiles(user) ? resolveUser(user, await this.images.userFiles(spec.namespace, image), spec.image) : undefined;
+    const profile = !spec.privileged && spec.seccompProfile?.startsWith('/') ? readSeccompFile(spec.seccompProfile, spec.id) : undefined;
     return this.containers.create(spec, image, {
       ...(resolved ? { user: resolved } : {}),
+      ...(profile !== undefined ? { seccompFile: profile } : {}),
       ...(spec.privileged ? {} : { hostMaskedPaths: thermalThrottlePaths() }),
     });
   }

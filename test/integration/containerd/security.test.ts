@@ -1,8 +1,11 @@
 /**
  * Container security settings (issue 11) against a private containerd and the real runc: what a process inside
- * sees in /proc/self/status (Uid/Gid/Groups, CapEff, NoNewPrivs, Seccomp), a read-only root with a writable tmpfs,
- * a namespaced sysctl, and users named in the image's own /etc/passwd (the config's User, and a name it lacks).
+ * sees in /proc/self/status (Uid/Gid/Groups, CapEff, NoNewPrivs, Seccomp), a syscall Docker's profile blocks, a
+ * profile file, a read-only root with a writable tmpfs, a namespaced sysctl, and users named in the image's own
+ * /etc/passwd (the config's User, and a name it lacks).
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isKukeError } from '../../../src/errors.js';
 import { DEFAULT_CAPABILITIES, capabilitiesFromMask } from '../../../src/runtime/containerd/oci-spec.js';
@@ -36,6 +39,30 @@ describe('an unprivileged container', () => {
     expect(status.Uid!.split(/\s+/)).toEqual(['0', '0', '0', '0']);
     expect(caps(status).sort()).toEqual([...DEFAULT_CAPABILITIES].sort());
     expect(status.NoNewPrivs).toBe('1');
+    // Docker's default seccomp profile (filter mode).
+    expect(status.Seccomp).toBe('2');
+  });
+
+  it("refuses what Docker's seccomp profile blocks (a user namespace), and runs unconfined when asked", async () => {
+    const probe = 'unshare -U true && echo UNSHARE-OK || echo UNSHARE-REFUSED';
+    const confined = await run('seccomp', `${STATUS}; ${probe}`);
+    expect(confined.log).toContain('UNSHARE-REFUSED');
+    const unconfined = await run('unconfined', `${STATUS}; ${probe}`, { seccompProfile: 'unconfined' });
+    expect(unconfined.status.Seccomp).toBe('0');
+    expect(unconfined.log).toContain('UNSHARE-OK');
+  });
+
+  it('applies a profile file (Docker format) given by path, and refuses one that is not JSON', async () => {
+    const profile = join(fixture.logDir, 'no-mkdir.json');
+    writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', archMap: [{ architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86'] }], syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] }));
+    const { status, log } = await run('profile', `${STATUS}; mkdir /tmp/d && echo MKDIR-OK || echo MKDIR-REFUSED`, { seccompProfile: profile });
+    expect(status.Seccomp).toBe('2');
+    expect(log).toContain('MKDIR-REFUSED');
+    const broken = join(fixture.logDir, 'broken.json');
+    writeFileSync(broken, '{not json');
+    const err = await runtime().createContainer(busybox(base, 'broken', ['true'], { seccompProfile: broken })).catch((e: unknown) => e);
+    expect(isKukeError(err, 'InvalidArgument')).toBe(true);
+    expect((err as Error).message).toBe(`container broken: the seccomp profile ${broken} is not valid JSON`);
   });
 
   it('gets the capabilities added and loses those dropped, ALL included', async () => {

@@ -36,6 +36,7 @@ const full: ContainerTemplate = {
   user: 'www-data:staff',
   capabilities: { add: ['CAP_NET_ADMIN'], drop: ['ALL'] },
   readOnlyRootFilesystem: true,
+  seccompProfile: 'unconfined',
   noNewPrivileges: false,
   sysctls: { 'kernel.shmmax': '65536' },
 };
@@ -113,6 +114,7 @@ describe('resource documents', () => {
           user: 'www-data:staff',
           capabilities: { add: ['CAP_NET_ADMIN'], drop: ['ALL'] },
           readOnlyRootFilesystem: true,
+          seccompProfile: 'unconfined',
           noNewPrivileges: false,
           sysctls: { 'kernel.shmmax': '65536' },
         },

@@ -168,7 +168,6 @@ describe('strict manifests', () => {
   it.each([
     ['securityOpts: [no-new-privileges]', 'seccompProfile and noNewPrivileges'],
     ['securityContext: {runAsUser: 1000}', 'issue 11'],
-    ['seccompProfile: default', 'issue 11'],
     ['devices: [/dev/fuse]', 'issue 11'],
     ['networks: [n]', 'issue 10'],
     ['networksAliases: [a]', 'issue 10'],

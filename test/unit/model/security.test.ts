@@ -103,6 +103,7 @@ describe('manifests and templates', () => {
     ['a net sysctl on the host network', { hostNetwork: true, sysctls: { 'net.ipv4.ip_forward': '1' } }, /cannot be set in a container on the host's network/],
     ['a malformed user', { user: 'a:b:c' }, /user: user "a:b:c" must be uid\[:gid\]/],
     ['an empty sysctl value', { sysctls: { 'kernel.shmmax': '' } }, /must be non-empty/],
+    ['a relative seccomp profile', { seccompProfile: 'docker.json' }, /seccompProfile: seccomp profile "docker\.json" must be default, unconfined or the absolute path/],
   ])('refuses %s in a manifest, naming the field', (_what, fields, message) => {
     expect(refusal(() => parseManifests(manifest(fields)))).toMatch(message);
   });
@@ -124,16 +125,18 @@ describe('manifests and templates', () => {
 describe('the flags of kuke create cell', () => {
   it('turns Docker flags into template fields, and --tmpfs into a noexec tmpfs mount', () => {
     const { fields, mounts } = securityFields(
-      { user: '1000:1000', capAdd: ['net_admin'], capDrop: ['ALL'], readOnly: true, tmpfs: ['/tmp:size=1m', '/run/x:ro,exec'], securityOpt: ['no-new-privileges=false'], sysctl: ['net.ipv4.ip_forward=1'] },
+      { user: '1000:1000', capAdd: ['net_admin'], capDrop: ['ALL'], readOnly: true, tmpfs: ['/tmp:size=1m', '/run/x:ro,exec'], securityOpt: ['no-new-privileges=false', 'seccomp=unconfined'], sysctl: ['net.ipv4.ip_forward=1'] },
       { hostNetwork: false },
     );
     expect(fields).toEqual({
       user: '1000:1000',
       capabilities: { add: ['CAP_NET_ADMIN'], drop: ['ALL'] },
       readOnlyRootFilesystem: true,
+      seccompProfile: 'unconfined',
       noNewPrivileges: false,
       sysctls: { 'net.ipv4.ip_forward': '1' },
     });
+    expect(securityFields({ securityOpt: ['seccomp=/etc/kukeon/profile.json'] }, { hostNetwork: false }).fields).toEqual({ seccompProfile: '/etc/kukeon/profile.json' });
     expect(mounts).toEqual([
       { type: 'tmpfs', target: '/tmp', options: ['size=1m', 'noexec'] },
       { type: 'tmpfs', target: '/run/x', readOnly: true, options: ['exec'] },
@@ -150,6 +153,7 @@ describe('the flags of kuke create cell', () => {
     ['a --sysctl without =', { sysctl: ['net.ipv4.ip_forward'] }, /is not key=value/],
     ['a host --sysctl', { sysctl: ['kernel.panic=1'] }, /not namespaced/],
     ['a bad --user', { user: 'a:b:c' }, /^invalid --user/],
+    ['a relative seccomp profile', { securityOpt: ['seccomp=profile.json'] }, /seccomp profile "profile\.json" must be default, unconfined or the absolute path/],
   ])('refuses %s with one line', (_what, options, message) => {
     expect(refusal(() => securityFields(options, { hostNetwork: false }))).toMatch(message);
     expect(refusal(() => parseTmpfs('/ok'))).toBe('accepted');
