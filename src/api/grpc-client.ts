@@ -97,9 +97,10 @@ export class GrpcClient implements KukeonClient {
   /**
    * A server-streaming call, read to its end: each message goes to `onMessage`. When `signal` aborts, the call is
    * cancelled and the promise resolves (what arrived was handed over). With `idleMs`, the call fails with
-   * DeadlineExceeded when no message came for that long.
+   * DeadlineExceeded when no message came for that long. When `onMessage` returns a promise, the call is paused until
+   * it settles (HTTP/2 flow control then holds the daemon back: a slow reader of `kuke logs` piles nothing up).
    */
-  private stream<Req, Msg>(method: Method, request: Req, onMessage: (msg: Msg) => void, options: { idleMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  private stream<Req, Msg>(method: Method, request: Req, onMessage: (msg: Msg) => unknown, options: { idleMs?: number; signal?: AbortSignal } = {}): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       checkRequestSize(method, SERVICE[method]!.requestSerialize(request).length);
       const { signal, idleMs } = options;
@@ -134,11 +135,23 @@ export class GrpcClient implements KukeonClient {
       signal?.addEventListener('abort', onAbort, { once: true });
       call.on('data', (msg: Msg) => {
         arm();
-        try {
-          onMessage(msg);
-        } catch (err) {
+        const fail = (err: unknown) => {
           call.cancel();
           settle(err);
+        };
+        try {
+          const pending = onMessage(msg);
+          if (pending instanceof Promise) {
+            // Waiting on our side is not the daemon's silence: the idle clock stops meanwhile.
+            call.pause();
+            clearTimeout(idle);
+            pending.then(() => {
+              arm();
+              call.resume();
+            }, fail);
+          }
+        } catch (err) {
+          fail(err);
         }
       });
       call.on('error', (err: ServiceError) => settle(signal?.aborted ? undefined : fromServiceError(err, this.options.socket)));
@@ -254,7 +267,7 @@ export class GrpcClient implements KukeonClient {
   async logs(ref: CellRef, options: LogsOptions, onData: (chunk: Uint8Array) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
     const request: pb.LogsRequest = { cell: ref, container: options.container ?? '', follow: options.follow ?? false, ...(options.tail !== undefined ? { tail: options.tail } : {}) };
     // A follower may wait for output as long as the cell runs; a plain read is a read like any other.
-    await this.stream('logs', request, (m: pb.LogsResponse) => void onData(m.data), { ...(signal ? { signal } : {}), ...(options.follow ? {} : { idleMs: READ_DEADLINE_MS }) });
+    await this.stream('logs', request, (m: pb.LogsResponse) => onData(m.data), { ...(signal ? { signal } : {}), ...(options.follow ? {} : { idleMs: READ_DEADLINE_MS }) });
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@
 import { runLayout } from '../engine/config.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import { rootContainerName } from '../model/names.js';
-import type { CellView, ContainerView } from '../model/resources.js';
+import type { CellView } from '../model/resources.js';
 import { containerLogFile } from '../runtime/logs/paths.js';
 import { readLog } from '../runtime/logs/reader.js';
 
@@ -31,20 +31,24 @@ export function cellAtRest(state: string): boolean {
   return AT_REST.has(state);
 }
 
-/** The container of `cell` that a logs request means; NotFound, with the names there are, when there is none. */
-export function logContainer(cell: CellView, name: string | undefined): ContainerView {
-  const root = cell.containers.find((c) => c.root);
-  const wanted = name === undefined || name === '' ? root : cell.containers.find((c) => c.name === name || (c.root && (c.template?.name === name || name === rootContainerName(cell.name))));
-  if (wanted) return wanted;
-  const names = cell.containers.map((c) => (c.root ? (c.template?.name ?? c.name) : c.name));
+/**
+ * The name (as its log file has it: `<cell>_root` for the root) of the container of `cell` that a logs request means,
+ * by the cell's template, so a cell not started yet (no containers yet) has its containers' logs too: empty ones.
+ * NotFound, with the names there are, when the cell has no such container.
+ */
+export function logContainer(cell: CellView, name: string | undefined): string {
+  const root = cell.template?.root ?? cell.containers.find((c) => c.root)?.template?.name;
+  const names = cell.template ? cell.template.containers.map((c) => c.name) : cell.containers.map((c) => (c.root ? (c.template?.name ?? c.name) : c.name));
+  const wanted = name === undefined || name === '' || name === rootContainerName(cell.name) ? root : names.find((n) => n === name);
+  if (wanted !== undefined) return wanted === root ? rootContainerName(cell.name) : wanted;
   throw new KukeError(ErrorKind.NotFound, `cell "${cell.name}" has no container "${name ?? ''}"`, {
-    hint: names.length > 0 ? `its containers: ${names.join(', ')}` : 'the cell has no containers yet; it is created without them until it starts',
+    hint: names.length > 0 ? `its containers: ${names.join(', ')}` : 'the cell has no containers',
   });
 }
 
 /** The live log file of a container of `cell` under the run path (src/runtime/logs/paths.ts). */
-export function logFileOf(runPath: string, cell: CellView, container: ContainerView): string {
-  return containerLogFile(runLayout(runPath).logs, { realm: cell.realm, space: cell.space, stack: cell.stack, cell: cell.name }, container.name);
+export function logFileOf(runPath: string, cell: CellView, container: string): string {
+  return containerLogFile(runLayout(runPath).logs, { realm: cell.realm, space: cell.space, stack: cell.stack, cell: cell.name }, container);
 }
 
 /**
