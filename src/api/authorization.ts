@@ -36,6 +36,7 @@ import type { CellTemplate, ContainerTemplate } from '../../events/specs.js';
 import { ErrorKind, KukeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseManifests, type Manifest } from '../model/manifest.js';
+import { DEFAULT_CAPABILITIES } from '../model/security.js';
 import { LEGACY_SYSTEM_REALM, SYSTEM_REALM } from '../model/names.js';
 import type { RealmView } from '../model/resources.js';
 import { groupId, groupName } from '../daemon/host.js';
@@ -149,11 +150,6 @@ function within(path: string, dir: string): boolean {
   return dir === '/' || path === dir || path.startsWith(`${dir}/`);
 }
 
-/** Docker's default capability set (moby's oci/caps/defaults.go): what an operator's container may add. */
-export const DEFAULT_CAPABILITIES: readonly string[] = [
-  'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE',
-];
-
 /** What one container asks for that needs admin. Give a new field that reaches the host its line here. */
 export function containerDemands(container: ContainerTemplate, bind: BindPolicy): Demand[] {
   const out: Demand[] = [];
@@ -174,7 +170,7 @@ export function containerDemands(container: ContainerTemplate, bind: BindPolicy)
   // The container security settings (issue 11 item 2): anything beyond Docker's defaults reaches the host.
   for (const cap of container.capabilities?.add ?? []) {
     const name = cap.toUpperCase().replace(/^CAP_/, '');
-    if (!DEFAULT_CAPABILITIES.includes(name)) admin(`capabilities beyond Docker's default set (${name})`);
+    if (!DEFAULT_CAPABILITIES.includes(`CAP_${name}`)) admin(`capabilities beyond Docker's default set (${name})`);
   }
   if (container.seccompProfile !== undefined && container.seccompProfile !== 'default') admin(`seccomp profiles other than the default (${container.seccompProfile})`);
   if (container.noNewPrivileges === false) admin('containers that may gain privileges (noNewPrivileges: false)');
